@@ -1,0 +1,120 @@
+//! `billing-admin`: create orgs, issue and revoke API keys, show an org. Talks to whatever
+//! DynamoDB the environment points at: `BILLING_TABLE` plus the usual AWS settings (in AWS, the
+//! stack's `TableName` output; locally, `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
+
+use billing_shared::org::{Org, PrincipalKind, valid_id};
+use billing_shared::summary::billing_summary;
+use billing_shared::{ApiError, App, auth, now};
+
+const USAGE: &str = "usage:
+  billing-admin create-org <org_id> [name]
+  billing-admin issue-key <org_id> <principal_id> <HUMAN|AGENT|ADMIN>
+  billing-admin revoke-key <key_id>
+  billing-admin show-org <org_id>";
+
+#[derive(Debug)]
+enum Command {
+    CreateOrg { org_id: String, name: String },
+    IssueKey { org_id: String, principal_id: String, kind: PrincipalKind },
+    RevokeKey { key_id: String },
+    ShowOrg { org_id: String },
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let command = match args.as_slice() {
+        ["create-org", org_id] => Command::CreateOrg { org_id: org_id.to_string(), name: org_id.to_string() },
+        ["create-org", org_id, name] => Command::CreateOrg { org_id: org_id.to_string(), name: name.to_string() },
+        ["issue-key", org_id, principal_id, kind] => Command::IssueKey {
+            org_id: org_id.to_string(),
+            principal_id: principal_id.to_string(),
+            kind: PrincipalKind::parse(kind).ok_or_else(|| format!("unknown kind `{kind}`: HUMAN, AGENT or ADMIN"))?,
+        },
+        ["revoke-key", key_id] => Command::RevokeKey { key_id: key_id.to_string() },
+        ["show-org", org_id] => Command::ShowOrg { org_id: org_id.to_string() },
+        _ => return Err(USAGE.to_string()),
+    };
+    match &command {
+        Command::CreateOrg { org_id, .. } | Command::ShowOrg { org_id } if !valid_id(org_id) => {
+            Err(format!("org id `{org_id}` must be 1-64 of a-z, 0-9, - and _"))
+        }
+        _ => Ok(command),
+    }
+}
+
+async fn run(app: &App, command: Command) -> Result<String, ApiError> {
+    match command {
+        Command::CreateOrg { org_id, name } => {
+            app.store.create_org(&Org::new(&org_id, &name, now())).await.map_err(|e| match e.kind {
+                billing_shared::ErrorKind::Conflict => ApiError::new(e.kind, format!("org `{org_id}` exists already")),
+                _ => e,
+            })?;
+            Ok(format!("created org {org_id}"))
+        }
+        Command::IssueKey { org_id, principal_id, kind } => {
+            if app.store.get_org(&org_id).await?.is_none() {
+                return Err(ApiError::not_found(format!("no org `{org_id}`")));
+            }
+            let key = auth::issue(&org_id, &principal_id, kind, now())?;
+            app.store.put_api_key(&key.record).await?;
+            Ok(format!("key_id {}\nkey    {}\n(the key is shown once; store it now)", key.record.key_id, key.token))
+        }
+        Command::RevokeKey { key_id } => {
+            let record = app.store.revoke_api_key(&key_id, now()).await?;
+            Ok(format!("revoked {} ({} of org {})", record.key_id, record.principal_id, record.org_id))
+        }
+        Command::ShowOrg { org_id } => {
+            let org = app.store.get_org(&org_id).await?.ok_or_else(|| ApiError::not_found(format!("no org `{org_id}`")))?;
+            let summary = billing_summary(&org, &app.config.catalog, now(), app.config.past_due_grace_secs);
+            Ok(serde_json::to_string_pretty(&summary).unwrap_or_default())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse(&args) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("{message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let app = match App::from_env().await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(&app, command).await {
+        Ok(out) => {
+            println!("{out}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_each_command_and_refuses_bad_ones() {
+        assert!(matches!(parse(&args(&["create-org", "acme"])), Ok(Command::CreateOrg { name, .. }) if name == "acme"));
+        assert!(matches!(parse(&args(&["issue-key", "acme", "bot", "agent"])), Ok(Command::IssueKey { kind: PrincipalKind::Agent, .. })));
+        assert!(matches!(parse(&args(&["revoke-key", "abc"])), Ok(Command::RevokeKey { .. })));
+        assert!(parse(&args(&["issue-key", "acme", "bot", "root"])).unwrap_err().contains("unknown kind"));
+        assert!(parse(&args(&["create-org", "Acme Inc"])).unwrap_err().contains("must be"));
+        assert_eq!(parse(&args(&[])).unwrap_err(), USAGE);
+    }
+}

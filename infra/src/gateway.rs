@@ -1,0 +1,208 @@
+//! The local stand-in for API Gateway (HTTP API, payload format 2.0): routes come from
+//! `template.yaml`; each request becomes the same JSON event Lambda would get, runs through the
+//! same authorizer function, and is handed to the same handler function as in AWS.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine;
+use billing_functions::{authorizer, billing_plans, billing_summary, not_found};
+use billing_shared::error::{ApiError, ErrorKind};
+use billing_shared::http::error_response;
+use billing_shared::App;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+use crate::template::{Route, Template, TemplateError, match_path};
+
+/// API Gateway's payload limit.
+const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+const DEFAULT_ROUTE: &str = "$default";
+
+/// The binaries the gateway can run for a route: every route binary of template.yaml.
+pub const ROUTE_FUNCTIONS: &[&str] = &["billing-summary", "billing-plans", "not-found"];
+
+async fn invoke(app: &App, binary: &str, req: Request) -> Option<Response<Body>> {
+    Some(match binary {
+        "billing-summary" => billing_summary::handle(app, req).await,
+        "billing-plans" => billing_plans::handle(app, req).await,
+        "not-found" => not_found::handle(req).await,
+        _ => return None,
+    })
+}
+
+pub struct Gateway {
+    app: App,
+    routes: Vec<Route>,
+    next_id: AtomicU64,
+}
+
+impl Gateway {
+    pub fn new(app: App) -> Result<Self, TemplateError> {
+        let routes = Template::built_in().routes()?;
+        if let Some(route) = routes.iter().find(|r| !ROUTE_FUNCTIONS.contains(&r.binary.as_str())) {
+            return Err(TemplateError(format!("the local gateway cannot run `{}`", route.binary)));
+        }
+        Ok(Self { app, routes, next_id: AtomicU64::new(1) })
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    fn route_for(&self, method: &str, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
+        self.routes
+            .iter()
+            .filter(|r| r.path != DEFAULT_ROUTE && (r.method == method || r.method == "ANY"))
+            .find_map(|r| match_path(&r.path, path).map(|params| (r, params)))
+            .or_else(|| self.routes.iter().find(|r| r.path == DEFAULT_ROUTE).map(|r| (r, Vec::new())))
+    }
+
+    /// Serves one request as API Gateway and Lambda would.
+    pub async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
+        let request_id = format!("local-{:08x}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let response = self.dispatch(&request_id, req).await;
+        let (mut parts, body) = response.into_parts();
+        parts.headers.insert("apigw-requestid", http::HeaderValue::from_str(&request_id).expect("ascii id"));
+        let bytes = match body {
+            Body::Empty => Bytes::new(),
+            Body::Text(text) => Bytes::from(text),
+            Body::Binary(data) => Bytes::from(data),
+            _ => Bytes::new(),
+        };
+        http::Response::from_parts(parts, bytes)
+    }
+
+    async fn dispatch(&self, request_id: &str, req: http::Request<Bytes>) -> Response<Body> {
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        let Some((route, params)) = self.route_for(&method, &path) else {
+            return error_response(&ApiError::not_found(format!("No route {method} {path}.")), request_id);
+        };
+        let route_key = if route.path == DEFAULT_ROUTE { DEFAULT_ROUTE.to_string() } else { format!("{} {}", route.method, route.path) };
+        let mut event = lambda_event(&req, request_id, &route_key, &params);
+        if route.authorized {
+            let mut auth_event = event.clone();
+            auth_event["type"] = json!("REQUEST");
+            auth_event["routeArn"] = json!(format!("arn:aws:execute-api:local:000000000000:local/$default/{method}{path}"));
+            let auth_event = match serde_json::from_value(auth_event) {
+                Ok(e) => e,
+                Err(e) => return error_response(&ApiError::internal(format!("authorizer event: {e}")), request_id),
+            };
+            let decision = authorizer::handle(&self.app, auth_event).await;
+            if !decision.is_authorized {
+                let mut forbidden = Response::new(Body::Text(r#"{"message":"Forbidden"}"#.into()));
+                *forbidden.status_mut() = http::StatusCode::FORBIDDEN;
+                return forbidden;
+            }
+            event["requestContext"]["authorizer"] = json!({ "lambda": decision.context });
+        }
+        let lambda_request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(r) => r,
+            Err(e) => return error_response(&ApiError::internal(format!("lambda event: {e}")), request_id),
+        };
+        match invoke(&self.app, &route.binary, lambda_request).await {
+            Some(response) => response,
+            None => error_response(&ApiError::internal(format!("no local function `{}`", route.binary)), request_id),
+        }
+    }
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for `req`.
+fn lambda_event(req: &http::Request<Bytes>, request_id: &str, route_key: &str, params: &[(String, String)]) -> Value {
+    let mut headers = Map::new();
+    for name in req.headers().keys() {
+        let values: Vec<&str> = req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        headers.insert(name.as_str().to_string(), json!(values.join(",")));
+    }
+    let raw_query = req.uri().query().unwrap_or_default();
+    let body = req.body();
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
+    };
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": req.uri().path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "127",
+            "http": {
+                "method": req.method().as_str(),
+                "path": req.uri().path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": user_agent,
+            },
+            "requestId": request_id,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": "",
+            "timeEpoch": now_ms,
+        },
+        "isBase64Encoded": is_base64,
+    });
+    if !params.is_empty() {
+        event["pathParameters"] = params.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<_, _>>().into();
+    }
+    if !body.is_empty() {
+        event["body"] = json!(body);
+    }
+    event
+}
+
+async fn read_request(req: http::Request<Incoming>) -> Result<http::Request<Bytes>, ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = Limited::new(body, MAX_PAYLOAD).collect().await.map_err(|_| {
+        ApiError::new(ErrorKind::PayloadTooLarge, format!("Request bodies are limited to {MAX_PAYLOAD} bytes."))
+    })?;
+    Ok(http::Request::from_parts(parts, bytes.to_bytes()))
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes.
+pub async fn serve(gateway: Arc<Gateway>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _peer): (_, SocketAddr) = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+            },
+        };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                let gateway = gateway.clone();
+                async move {
+                    let response = match read_request(req).await {
+                        Ok(req) => gateway.handle(req).await,
+                        Err(err) => {
+                            let (parts, body) = error_response(&err, "local-oversized").into_parts();
+                            http::Response::from_parts(parts, Bytes::from(body.to_vec()))
+                        }
+                    };
+                    Ok::<_, Infallible>(response.map(Full::new))
+                }
+            });
+            let io = TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
+}

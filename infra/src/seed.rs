@@ -1,0 +1,30 @@
+//! Demo data for the local run: one org with a HUMAN and an AGENT key.
+
+use billing_shared::auth;
+use billing_shared::org::{Org, PrincipalKind};
+use billing_shared::store::Store;
+use billing_shared::{ApiError, ErrorKind, now};
+
+pub const DEMO_ORG: &str = "demo";
+
+pub struct DemoKeys {
+    pub org_id: String,
+    pub human: String,
+    pub agent: String,
+}
+
+/// Creates the demo org (if it is not there yet) and issues fresh keys, printed once by the caller.
+pub async fn seed_demo(store: &Store) -> Result<DemoKeys, ApiError> {
+    match store.create_org(&Org::new(DEMO_ORG, "Demo Org", now())).await {
+        Err(err) if err.kind != ErrorKind::Conflict => return Err(err),
+        _ => {}
+    }
+    let issue = async |principal: &str, kind| -> Result<String, ApiError> {
+        let key = auth::issue(DEMO_ORG, principal, kind, now())?;
+        store.put_api_key(&key.record).await?;
+        Ok(key.token)
+    };
+    let human = issue("demo-human", PrincipalKind::Human).await?;
+    let agent = issue("demo-agent", PrincipalKind::Agent).await?;
+    Ok(DemoKeys { org_id: DEMO_ORG.to_string(), human, agent })
+}

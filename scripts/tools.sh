@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the project's local tools once, outside the clone, and prints nothing but errors.
+# Sourced by the other scripts: exports TOOLS_DIR, VENV_BIN, DYNAMODB_LOCAL_DIR.
+set -euo pipefail
+TOOLS_DIR="${BILLING_TOOLS_DIR:-$HOME/.cache/stripe-billing-api}"
+VENV_BIN="$TOOLS_DIR/venv/bin"
+DYNAMODB_LOCAL_DIR="$TOOLS_DIR/dynamodb-local"
+export TOOLS_DIR VENV_BIN DYNAMODB_LOCAL_DIR
+mkdir -p "$TOOLS_DIR"
+
+install_python_tools() {
+  # cfn-lint validates template.yaml; moto's server stands in for Secrets Manager in tests.
+  if [ ! -x "$VENV_BIN/cfn-lint" ] || [ ! -x "$VENV_BIN/moto_server" ]; then
+    python3 -m venv "$TOOLS_DIR/venv"
+    "$VENV_BIN/pip" install --quiet --disable-pip-version-check cfn-lint 'moto[server]' >&2
+  fi
+}
+
+install_dynamodb_local() {
+  # The real DynamoDB Local jar ships inside the npm package amplify-dynamodb-simulator.
+  if [ ! -f "$DYNAMODB_LOCAL_DIR/DynamoDBLocal.jar" ]; then
+    local work
+    work=$(mktemp -d)
+    (cd "$work" && npm pack --silent amplify-dynamodb-simulator >/dev/null && tar -xzf amplify-dynamodb-simulator-*.tgz)
+    rm -rf "$DYNAMODB_LOCAL_DIR"
+    mv "$work/package/emulator" "$DYNAMODB_LOCAL_DIR"
+    rm -rf "$work"
+  fi
+}
+
+install_build_tools() {
+  # cargo-lambda and zig cross-compile the arm64 Lambda binaries (benchmark, sam build).
+  if [ ! -x "$VENV_BIN/cargo-lambda" ]; then
+    install_python_tools
+    "$VENV_BIN/pip" install --quiet --disable-pip-version-check cargo-lambda ziglang >&2
+  fi
+  rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
+}

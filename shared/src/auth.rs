@@ -1,0 +1,119 @@
+//! API keys: `bk_<key_id>_<secret>`. The key id (64 bits) names the stored record; the secret
+//! (256 bits) is shown once and stored only as the SHA-256 of the whole key.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::org::{Principal, PrincipalKind, valid_id};
+use crate::store::{ApiKeyRecord, Store};
+
+const PREFIX: &str = "bk_";
+const KEY_ID_BYTES: usize = 8;
+const SECRET_BYTES: usize = 32;
+
+/// A freshly issued key: `token` is shown once and never stored.
+pub struct IssuedKey {
+    pub token: String,
+    pub record: ApiKeyRecord,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS random source is available");
+    hex::encode(buf)
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn issue(org_id: &str, principal_id: &str, kind: PrincipalKind, now: i64) -> Result<IssuedKey, ApiError> {
+    if !valid_id(org_id) {
+        return Err(ApiError::field("org_id", "must be 1-64 of a-z, 0-9, - and _"));
+    }
+    if !valid_id(principal_id) {
+        return Err(ApiError::field("principal_id", "must be 1-64 of a-z, 0-9, - and _"));
+    }
+    let key_id = random_hex(KEY_ID_BYTES);
+    let token = format!("{PREFIX}{key_id}_{}", random_hex(SECRET_BYTES));
+    let record = ApiKeyRecord {
+        key_id,
+        org_id: org_id.to_string(),
+        principal_id: principal_id.to_string(),
+        kind,
+        key_hash: hash(&token),
+        created_at: now,
+        revoked_at: None,
+    };
+    Ok(IssuedKey { token, record })
+}
+
+/// The key id of a well-formed token, without touching the store.
+fn key_id_of(token: &str) -> Option<&str> {
+    let (key_id, secret) = token.strip_prefix(PREFIX)?.split_once('_')?;
+    let well_formed = key_id.len() == KEY_ID_BYTES * 2
+        && secret.len() == SECRET_BYTES * 2
+        && key_id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    well_formed.then_some(key_id)
+}
+
+/// The bearer token of an `Authorization` header value.
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Resolves a bearer token to its principal: one GetItem. Missing, malformed, unknown and
+/// revoked keys are all the same 401, so a caller learns nothing about which keys exist.
+pub async fn authenticate(store: &Store, token: Option<&str>) -> Result<Principal, ApiError> {
+    let Some(key_id) = token.and_then(key_id_of) else {
+        return Err(ApiError::unauthorized());
+    };
+    let token = token.unwrap_or_default();
+    let record = store.get_api_key(key_id).await?.ok_or_else(ApiError::unauthorized)?;
+    let matches: bool = hash(token).as_bytes().ct_eq(record.key_hash.as_bytes()).into();
+    if !matches || record.revoked_at.is_some() {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(Principal { org_id: record.org_id, principal_id: record.principal_id, kind: record.kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_keys_are_random_well_formed_and_stored_as_hash() {
+        let a = issue("acme", "alice", PrincipalKind::Human, 1).unwrap();
+        let b = issue("acme", "alice", PrincipalKind::Human, 1).unwrap();
+        assert_ne!(a.token, b.token);
+        assert_eq!(key_id_of(&a.token), Some(a.record.key_id.as_str()));
+        assert_eq!(a.record.key_hash, hash(&a.token));
+        assert!(!a.record.key_hash.contains(&a.token[20..]));
+        // 256 bits of secret, hex-encoded.
+        assert_eq!(a.token.len(), PREFIX.len() + 16 + 1 + 64);
+    }
+
+    #[test]
+    fn malformed_tokens_have_no_key_id() {
+        let good = issue("acme", "bot", PrincipalKind::Agent, 1).unwrap().token;
+        for bad in ["", "bk_", "bk_abc_def", &good[..good.len() - 1], &good.to_uppercase(), &good.replace("bk_", "sk_")] {
+            assert_eq!(key_id_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_required() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("abc"), None);
+    }
+
+    #[test]
+    fn issue_refuses_unsafe_ids() {
+        assert!(issue("ACME", "alice", PrincipalKind::Human, 1).is_err());
+        assert!(issue("acme", "al ice", PrincipalKind::Human, 1).is_err());
+    }
+}

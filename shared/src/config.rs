@@ -1,0 +1,224 @@
+//! The one config loader: every setting comes from the environment (set by template.yaml in AWS,
+//! by the local scripts on a laptop). Stripe secrets come from Secrets Manager by ARN, or from env
+//! vars locally, and are fetched once per cold start.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use url::{Origin, Url};
+
+use crate::catalog::{Catalog, CatalogError};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("configuration: {0} is not set")]
+    Missing(&'static str),
+    #[error("configuration: {name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("secrets: {0}")]
+    Secrets(String),
+}
+
+/// Where the Stripe secrets come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretsSource {
+    SecretsManager { arn: String },
+    Env { secret_key: Option<String>, webhook_secrets: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub catalog: Catalog,
+    /// Redirect URLs (Checkout success/cancel, Portal return) must have one of these origins.
+    pub allowed_redirect_origins: Vec<Origin>,
+    pub stripe_api_base: Url,
+    pub secrets: SecretsSource,
+    pub past_due_grace_secs: i64,
+}
+
+const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com/";
+const DEFAULT_GRACE_DAYS: i64 = 7;
+
+fn parse_origin(name: &'static str, text: &str) -> Result<Origin, ConfigError> {
+    let url = Url::parse(text).map_err(|e| ConfigError::Invalid { name, problem: format!("`{text}`: {e}") })?;
+    match url.origin() {
+        origin @ Origin::Tuple(..) if matches!(url.scheme(), "https" | "http") => Ok(origin),
+        _ => Err(ConfigError::Invalid { name, problem: format!("`{text}` is not an http(s) origin") }),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads every setting through `lookup`, so tests can pass their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = lookup("BILLING_TABLE").ok_or(ConfigError::Missing("BILLING_TABLE"))?;
+        let catalog = match lookup("CATALOG_FILE") {
+            Some(path) => Catalog::load_file(&path)?,
+            None => Catalog::built_in()?,
+        };
+        let allowed_redirect_origins = lookup("ALLOWED_REDIRECT_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_origin("ALLOWED_REDIRECT_ORIGINS", s))
+            .collect::<Result<_, _>>()?;
+        let base = lookup("STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.into());
+        let stripe_api_base = Url::parse(&base)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.path().ends_with('/'))
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "STRIPE_API_BASE",
+                problem: format!("`{base}` must be an http(s) URL ending in /"),
+            })?;
+        let secrets = match lookup("STRIPE_SECRET_ARN") {
+            Some(arn) => SecretsSource::SecretsManager { arn },
+            None => SecretsSource::Env {
+                secret_key: lookup("STRIPE_SECRET_KEY"),
+                webhook_secrets: lookup("STRIPE_WEBHOOK_SECRETS"),
+            },
+        };
+        let grace_days = match lookup("PAST_DUE_GRACE_DAYS") {
+            None => DEFAULT_GRACE_DAYS,
+            Some(text) => text.parse::<i64>().ok().filter(|d| (0..=90).contains(d)).ok_or_else(|| {
+                ConfigError::Invalid { name: "PAST_DUE_GRACE_DAYS", problem: format!("`{text}` is not 0..=90") }
+            })?,
+        };
+        Ok(Self {
+            table_name,
+            catalog,
+            allowed_redirect_origins,
+            stripe_api_base,
+            secrets,
+            past_due_grace_secs: grace_days * 86_400,
+        })
+    }
+}
+
+/// The AWS SDK configuration, built once per cold start. Endpoints follow the standard
+/// `AWS_ENDPOINT_URL_<SERVICE>` variables, which is how local runs reach DynamoDB Local.
+pub async fn aws_sdk_config() -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}
+
+/// The Stripe API key and webhook signing secrets (several during a rotation).
+#[derive(Clone, PartialEq)]
+pub struct StripeSecrets {
+    pub secret_key: String,
+    pub webhook_secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for StripeSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StripeSecrets { .. }")
+    }
+}
+
+/// The secret's JSON in Secrets Manager.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretDocument {
+    stripe_secret_key: String,
+    #[serde(default)]
+    stripe_webhook_secrets: Vec<String>,
+}
+
+fn split_secrets(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+impl StripeSecrets {
+    pub async fn load(source: &SecretsSource, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        match source {
+            SecretsSource::Env { secret_key, webhook_secrets } => Ok(Self {
+                secret_key: secret_key.clone().ok_or(ConfigError::Missing("STRIPE_SECRET_KEY"))?,
+                webhook_secrets: webhook_secrets.as_deref().map(split_secrets).unwrap_or_default(),
+            }),
+            SecretsSource::SecretsManager { arn } => {
+                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+                    ConfigError::Secrets(format!("cannot read {arn}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))
+                })?;
+                let text = out.secret_string.ok_or_else(|| ConfigError::Secrets(format!("{arn} has no SecretString")))?;
+                let doc: SecretDocument = serde_json::from_str(&text).map_err(|e| {
+                    // serde's message names the field, never the value.
+                    ConfigError::Secrets(format!("{arn} is not the expected JSON document: {e}"))
+                })?;
+                Ok(Self { secret_key: doc.stripe_secret_key, webhook_secrets: doc.stripe_webhook_secrets })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn minimal_environment_uses_defaults() {
+        let config = config(&[("BILLING_TABLE", "billing")]).unwrap();
+        assert_eq!(config.table_name, "billing");
+        assert_eq!(config.stripe_api_base.as_str(), "https://api.stripe.com/");
+        assert_eq!(config.past_due_grace_secs, 7 * 86_400);
+        assert!(config.allowed_redirect_origins.is_empty());
+        assert_eq!(config.secrets, SecretsSource::Env { secret_key: None, webhook_secrets: None });
+    }
+
+    #[test]
+    fn missing_and_invalid_settings_are_named() {
+        assert_eq!(config(&[]).unwrap_err(), ConfigError::Missing("BILLING_TABLE"));
+        let err = config(&[("BILLING_TABLE", "t"), ("ALLOWED_REDIRECT_ORIGINS", "ftp://x.example")]).unwrap_err();
+        assert!(err.to_string().contains("ALLOWED_REDIRECT_ORIGINS"), "{err}");
+        let err = config(&[("BILLING_TABLE", "t"), ("STRIPE_API_BASE", "http://127.0.0.1:1/v")]).unwrap_err();
+        assert!(err.to_string().contains("STRIPE_API_BASE"), "{err}");
+        let err = config(&[("BILLING_TABLE", "t"), ("PAST_DUE_GRACE_DAYS", "-1")]).unwrap_err();
+        assert!(err.to_string().contains("PAST_DUE_GRACE_DAYS"), "{err}");
+        let err = config(&[("BILLING_TABLE", "t"), ("CATALOG_FILE", "/nonexistent.json")]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent.json"), "{err}");
+    }
+
+    #[test]
+    fn redirect_origins_and_secret_arn_are_read() {
+        let config = config(&[
+            ("BILLING_TABLE", "t"),
+            ("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com, http://localhost:3000"),
+            ("STRIPE_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:stripe"),
+        ])
+        .unwrap();
+        let origins: Vec<_> = config.allowed_redirect_origins.iter().map(|o| o.ascii_serialization()).collect();
+        assert_eq!(origins, ["https://app.example.com", "http://localhost:3000"]);
+        assert!(matches!(config.secrets, SecretsSource::SecretsManager { .. }));
+    }
+
+    #[tokio::test]
+    async fn env_secrets_split_rotation_list_and_never_debug_print() {
+        let source = SecretsSource::Env {
+            secret_key: Some("sk_test_123".into()),
+            webhook_secrets: Some("whsec_new, whsec_old".into()),
+        };
+        let sdk = SdkConfig::builder().behavior_version(BehaviorVersion::latest()).build();
+        let secrets = StripeSecrets::load(&source, &sdk).await.unwrap();
+        assert_eq!(secrets.webhook_secrets, ["whsec_new", "whsec_old"]);
+        assert!(!format!("{secrets:?}").contains("sk_test"));
+        let missing = SecretsSource::Env { secret_key: None, webhook_secrets: None };
+        assert_eq!(StripeSecrets::load(&missing, &sdk).await.unwrap_err(), ConfigError::Missing("STRIPE_SECRET_KEY"));
+    }
+}

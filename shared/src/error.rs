@@ -1,0 +1,179 @@
+//! The one error type of the API and its one JSON envelope:
+//! `{"error": "<type>", "message": "...", "details": {...}?, "request_id": "..."}`.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// A field-level validation problem, listed in `details.fields[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub problem: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self { field: field.into(), problem: problem.into() }
+    }
+}
+
+/// Every error kind the API answers with. The snake_case name is part of the public contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    ValidationFailed,
+    MalformedJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PlanCapReached,
+    StripeError,
+    StorageUnavailable,
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ValidationFailed => "validation_failed",
+            Self::MalformedJson => "malformed_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::PlanCapReached => "plan_cap_reached",
+            Self::StripeError => "stripe_error",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            Self::ValidationFailed | Self::MalformedJson => 400,
+            Self::Unauthorized => 401,
+            Self::PlanCapReached => 402,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Internal => 500,
+            Self::StripeError => 502,
+            Self::StorageUnavailable => 503,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", kind.code())]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), details: None }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn validation(fields: Vec<FieldProblem>) -> Self {
+        let message = match fields.as_slice() {
+            [one] => format!("Invalid request: `{}` {}.", one.field, one.problem),
+            _ => format!("Invalid request: {} fields have problems.", fields.len()),
+        };
+        Self::new(ErrorKind::ValidationFailed, message).with_details(json!({ "fields": fields }))
+    }
+
+    pub fn field(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::validation(vec![FieldProblem::new(field, problem)])
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            ErrorKind::Unauthorized,
+            "A valid API key is required: send `Authorization: Bearer <key>`.",
+        )
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, what)
+    }
+
+    pub fn storage(operation: &str) -> Self {
+        Self::new(
+            ErrorKind::StorageUnavailable,
+            format!("Billing storage is unavailable ({operation}); nothing was changed. Retry shortly."),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+
+    /// The envelope body, as every 4xx and 5xx answer carries it.
+    pub fn envelope(&self, request_id: &str) -> Value {
+        let mut body = json!({
+            "error": self.kind.code(),
+            "message": self.message,
+            "request_id": request_id,
+        });
+        if let Some(details) = &self.details {
+            body["details"] = details.clone();
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_carries_type_message_details_and_request_id() {
+        let err = ApiError::field("plan", "is not a plan of the catalog");
+        let body = err.envelope("req-1");
+        assert_eq!(body["error"], "validation_failed");
+        assert_eq!(body["request_id"], "req-1");
+        assert_eq!(body["details"]["fields"][0]["field"], "plan");
+        assert_eq!(body["details"]["fields"][0]["problem"], "is not a plan of the catalog");
+        assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn envelope_without_details_has_no_details_key() {
+        let body = ApiError::unauthorized().envelope("r");
+        assert!(body.get("details").is_none());
+        assert_eq!(body["error"], "unauthorized");
+    }
+
+    #[test]
+    fn every_kind_has_a_distinct_code() {
+        use ErrorKind::*;
+        let kinds = [
+            ValidationFailed, MalformedJson, UnsupportedMediaType, PayloadTooLarge, Unauthorized,
+            Forbidden, NotFound, MethodNotAllowed, Conflict, PlanCapReached, StripeError,
+            StorageUnavailable, Internal,
+        ];
+        let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), kinds.len());
+        assert!(kinds.iter().all(|k| k.status() >= 400));
+    }
+}

@@ -1,0 +1,249 @@
+//! HTTP helpers shared by every handler: request id, principal, JSON bodies in, JSON and the
+//! error envelope out. A handler is `serve(req, |req| async { ... })`.
+
+use std::future::Future;
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::error::{ApiError, ErrorKind, FieldProblem};
+use crate::org::{Principal, PrincipalKind};
+
+/// JSON bodies larger than this are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Context keys the authorizer passes to functions (`requestContext.authorizer.lambda`).
+pub const CTX_ORG_ID: &str = "org_id";
+pub const CTX_PRINCIPAL_ID: &str = "principal_id";
+pub const CTX_KIND: &str = "kind";
+/// Set instead of a principal when the authorizer could not decide (e.g. storage down).
+pub const CTX_AUTH_ERROR: &str = "auth_error";
+
+pub type HandlerResult = Result<Response<Body>, ApiError>;
+
+/// API Gateway's request id (also in the `apigw-requestid` response header), else Lambda's.
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+    .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn authorizer_context(req: &Request) -> Option<&std::collections::HashMap<String, Value>> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().map(|a| &a.fields),
+        _ => None,
+    }
+}
+
+/// The principal the authorizer resolved. Every authenticated handler starts here: without one
+/// the answer is 401, so a request that slipped past the authorizer still gets nothing.
+pub fn principal(req: &Request) -> Result<Principal, ApiError> {
+    let ctx = authorizer_context(req).ok_or_else(ApiError::unauthorized)?;
+    let text = |key: &str| ctx.get(key).and_then(Value::as_str);
+    if text(CTX_AUTH_ERROR) == Some(ErrorKind::StorageUnavailable.code()) {
+        return Err(ApiError::storage("authorize"));
+    }
+    match (text(CTX_ORG_ID), text(CTX_PRINCIPAL_ID), text(CTX_KIND).and_then(PrincipalKind::parse)) {
+        (Some(org_id), Some(principal_id), Some(kind)) => {
+            Ok(Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), kind })
+        }
+        _ => Err(ApiError::unauthorized()),
+    }
+}
+
+/// A path parameter of the route (`/billing/limits/{resource}`).
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_string)
+}
+
+/// A query parameter; a repeated parameter is refused rather than silently picking one.
+pub fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(params) = req.query_string_parameters_ref() else { return Ok(None) };
+    match params.all(name).as_deref() {
+        None => Ok(None),
+        Some([one]) => Ok(Some(one.to_string())),
+        Some(_) => Err(ApiError::field(name, "must be given once")),
+    }
+}
+
+/// Refuses query parameters a route does not know, so a typo is not silently ignored.
+pub fn only_query_params(req: &Request, known: &[&str]) -> Result<(), ApiError> {
+    let Some(params) = req.query_string_parameters_ref() else { return Ok(()) };
+    let problems: Vec<_> = params
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| !known.contains(name))
+        .map(|name| FieldProblem::new(name, "is not a parameter of this route"))
+        .collect();
+    if problems.is_empty() { Ok(()) } else { Err(ApiError::validation(problems)) }
+}
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The field a serde data error is about: its path, or the name in "unknown field `x`".
+fn field_of(path: &str, message: &str) -> String {
+    let quoted = message.split('`').nth(1).filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"));
+    match (path, quoted) {
+        (".", Some(name)) => name.to_string(),
+        (path, Some(name)) if message.starts_with("missing field") => format!("{path}.{name}"),
+        (".", None) => "(body)".to_string(),
+        (path, _) => path.to_string(),
+    }
+}
+
+/// Parses a JSON request body into `T` (which should deny unknown fields). An empty body is `{}`.
+/// Oversized -> 413, not JSON -> 415, unparsable -> 400 malformed_json, wrong shape -> 400 with
+/// the field at fault.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("The body is {} bytes; at most {MAX_BODY_BYTES} are accepted.", bytes.len()),
+        ));
+    }
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else if is_json(req) {
+        bytes
+    } else {
+        return Err(ApiError::new(ErrorKind::UnsupportedMediaType, "Send the body as `Content-Type: application/json`."));
+    };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = inner.to_string();
+        let problem = message.rsplit_once(" at line ").map_or(message.as_str(), |(head, _)| head);
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::field(field_of(&path, problem), problem),
+            _ => ApiError::new(ErrorKind::MalformedJson, format!("The body is not valid JSON: {problem}.")),
+        }
+    })
+}
+
+pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn ok<T: Serialize>(body: &T) -> HandlerResult {
+    Ok(json_response(200, body))
+}
+
+pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
+    json_response(err.status(), &err.envelope(request_id))
+}
+
+/// Runs one handler inside a span carrying the request id, maps its error to the envelope and
+/// logs one structured line per request.
+pub async fn serve<F, Fut>(req: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    let request_id = request_id(&req);
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+    async move {
+        let started = Instant::now();
+        let response = match handler(req).await {
+            Ok(response) => response,
+            Err(err) => {
+                if err.status() >= 500 {
+                    tracing::error!(error = err.kind.code(), message = %err.message, "request failed");
+                }
+                error_response(&err, &request_id)
+            }
+        };
+        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request done");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body_ {
+        plan: String,
+        quantity: Option<u32>,
+    }
+
+    fn request(content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = lambda_http::http::Request::builder().method("POST").uri("/x");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(Body::Text(body.to_string())).unwrap()
+    }
+
+    fn parse(content_type: Option<&str>, body: &str) -> Result<Body_, ApiError> {
+        json_body(&request(content_type, body))
+    }
+
+    fn field_and_code(err: ApiError) -> (String, &'static str) {
+        let field = err.details.as_ref().map_or(String::new(), |d| d["fields"][0]["field"].as_str().unwrap().to_string());
+        (field, err.kind.code())
+    }
+
+    #[test]
+    fn valid_json_parses() {
+        let body = parse(Some("application/json; charset=utf-8"), r#"{"plan":"pro","quantity":2}"#).unwrap();
+        assert_eq!((body.plan.as_str(), body.quantity), ("pro", Some(2)));
+    }
+
+    #[test]
+    fn each_bad_body_gets_its_own_error() {
+        let json = Some("application/json");
+        assert_eq!(field_and_code(parse(json, "{").unwrap_err()), (String::new(), "malformed_json"));
+        assert_eq!(field_and_code(parse(json, r#"{"plan": "#).unwrap_err()), (String::new(), "malformed_json"));
+        assert_eq!(field_and_code(parse(Some("text/plain"), r#"{"plan":"pro"}"#).unwrap_err()), (String::new(), "unsupported_media_type"));
+        assert_eq!(field_and_code(parse(None, r#"{"plan":"pro"}"#).unwrap_err()), (String::new(), "unsupported_media_type"));
+        assert_eq!(field_and_code(parse(json, r#"{"plan":7}"#).unwrap_err()), ("plan".into(), "validation_failed"));
+        assert_eq!(field_and_code(parse(json, r#"{"plan":"pro","quantity":-1}"#).unwrap_err()), ("quantity".into(), "validation_failed"));
+        assert_eq!(field_and_code(parse(json, r#"{"plan":"pro","price":"price_x"}"#).unwrap_err()), ("price".into(), "validation_failed"));
+        assert_eq!(field_and_code(parse(json, r#"{"quantity":1}"#).unwrap_err()), ("plan".into(), "validation_failed"));
+        assert_eq!(field_and_code(parse(json, "[]").unwrap_err()), ("(body)".into(), "validation_failed"));
+        let huge = format!(r#"{{"plan":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(field_and_code(parse(json, &huge).unwrap_err()), (String::new(), "payload_too_large"));
+    }
+
+    #[test]
+    fn empty_body_is_an_empty_object() {
+        let err = parse(None, "").unwrap_err();
+        assert_eq!(field_and_code(err), ("plan".into(), "validation_failed"));
+    }
+
+    #[test]
+    fn no_authorizer_context_is_unauthorized() {
+        let err = principal(&request(None, "")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unauthorized);
+    }
+}

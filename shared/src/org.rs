@@ -1,0 +1,180 @@
+//! An org's billing state as the table holds it, and the principals that act for an org.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{FREE_PLAN, Interval, Resource};
+
+/// Stripe's subscription statuses, plus `none` for an org that never subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    #[default]
+    None,
+    Incomplete,
+    IncompleteExpired,
+    Trialing,
+    Active,
+    PastDue,
+    Canceled,
+    Unpaid,
+    Paused,
+}
+
+impl SubscriptionStatus {
+    /// A subscription that blocks a second Checkout.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Active | Self::Trialing | Self::PastDue | Self::Incomplete)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+}
+
+/// A plan change that takes effect at `effective_at` (epoch seconds), e.g. a downgrade at period end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledChange {
+    pub plan: String,
+    pub effective_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Org {
+    pub org_id: String,
+    pub name: String,
+    pub plan: String,
+    #[serde(default)]
+    pub status: SubscriptionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+    pub quantity: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_period_end: Option<i64>,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_change: Option<ScheduledChange>,
+    /// Epoch seconds when the subscription went past due: the start of the grace period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub past_due_since: Option<i64>,
+    #[serde(default)]
+    pub design_partner: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe_customer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe_subscription_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<Card>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_payment_error: Option<String>,
+    #[serde(default)]
+    pub credits: i64,
+    /// What the org holds of each gated resource right now.
+    #[serde(default)]
+    pub usage: BTreeMap<Resource, u64>,
+    /// Optimistic concurrency: every read-modify-write expects the version it read.
+    #[serde(default)]
+    pub version: u64,
+    pub created_at: i64,
+}
+
+impl Org {
+    /// A new org on the free plan.
+    pub fn new(org_id: &str, name: &str, now: i64) -> Self {
+        Self {
+            org_id: org_id.to_string(),
+            name: name.to_string(),
+            plan: FREE_PLAN.to_string(),
+            status: SubscriptionStatus::None,
+            interval: None,
+            quantity: 1,
+            current_period_end: None,
+            cancel_at_period_end: false,
+            scheduled_change: None,
+            past_due_since: None,
+            design_partner: false,
+            stripe_customer_id: None,
+            stripe_subscription_id: None,
+            card: None,
+            last_payment_error: None,
+            credits: 0,
+            usage: BTreeMap::new(),
+            version: 0,
+            created_at: now,
+        }
+    }
+
+    pub fn usage_of(&self, resource: Resource) -> u64 {
+        self.usage.get(&resource).copied().unwrap_or(0)
+    }
+}
+
+/// Ids are caller-chosen at org creation, so they are restricted to a safe alphabet.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PrincipalKind {
+    Human,
+    Agent,
+    Admin,
+}
+
+impl PrincipalKind {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_uppercase().as_str() {
+            "HUMAN" => Some(Self::Human),
+            "AGENT" => Some(Self::Agent),
+            "ADMIN" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Who is calling: resolved by the authorizer from the bearer key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub org_id: String,
+    pub principal_id: String,
+    pub kind: PrincipalKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_statuses_block_a_second_checkout() {
+        use SubscriptionStatus::*;
+        let live: Vec<_> = [None, Incomplete, IncompleteExpired, Trialing, Active, PastDue, Canceled, Unpaid, Paused]
+            .into_iter()
+            .filter(|s| s.is_live())
+            .collect();
+        assert_eq!(live, [Incomplete, Trialing, Active, PastDue]);
+    }
+
+    #[test]
+    fn ids_are_restricted_to_a_safe_alphabet() {
+        assert!(valid_id("acme-co_2"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("Acme"));
+        assert!(!valid_id("a#b"));
+        assert!(!valid_id(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn principal_kind_serializes_upper_case() {
+        assert_eq!(serde_json::to_string(&PrincipalKind::Agent).unwrap(), "\"AGENT\"");
+        assert_eq!(PrincipalKind::parse("human"), Some(PrincipalKind::Human));
+        assert_eq!(PrincipalKind::parse("root"), None);
+    }
+}

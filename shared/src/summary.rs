@@ -1,0 +1,171 @@
+//! The billing summary (`GET /billing`) and the public catalog (`GET /billing/plans`) bodies.
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, Interval, PerUnit, Plan, Resource};
+use crate::entitlements::{Limit, effective_plan, limits};
+use crate::org::{Card, Org, ScheduledChange, SubscriptionStatus};
+
+#[derive(Debug, Serialize)]
+pub struct PriceView {
+    pub amount: u64,
+    pub currency: String,
+    pub interval: Interval,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BillingSummary<'a> {
+    pub org_id: &'a str,
+    pub plan: &'a str,
+    pub plan_name: &'a str,
+    /// The plan whose caps apply now (free when unpaid past the grace period).
+    pub effective_plan: &'a str,
+    pub status: SubscriptionStatus,
+    pub price: Option<PriceView>,
+    pub interval: Option<Interval>,
+    pub quantity: u32,
+    pub current_period_end: Option<i64>,
+    pub cancel_at_period_end: bool,
+    pub scheduled_change: Option<&'a ScheduledChange>,
+    pub design_partner: bool,
+    pub card: Option<&'a Card>,
+    pub last_payment_error: Option<&'a str>,
+    pub credits: i64,
+    pub limits: Vec<Limit>,
+}
+
+pub fn billing_summary<'a>(org: &'a Org, catalog: &'a Catalog, now: i64, grace_secs: i64) -> BillingSummary<'a> {
+    let effective = effective_plan(org, catalog, now, grace_secs);
+    let plan = catalog.plan(&org.plan).unwrap_or(effective);
+    let price = org.interval.and_then(|interval| {
+        plan.prices.get(interval).map(|p| PriceView {
+            amount: p.unit_amount * u64::from(org.quantity),
+            currency: catalog.currency.clone(),
+            interval,
+            quantity: org.quantity,
+        })
+    });
+    BillingSummary {
+        org_id: &org.org_id,
+        plan: &plan.id,
+        plan_name: &plan.name,
+        effective_plan: &effective.id,
+        status: org.status,
+        price,
+        interval: org.interval,
+        quantity: org.quantity,
+        current_period_end: org.current_period_end,
+        cancel_at_period_end: org.cancel_at_period_end,
+        scheduled_change: org.scheduled_change.as_ref(),
+        design_partner: org.design_partner,
+        card: org.card.as_ref(),
+        last_payment_error: org.last_payment_error.as_deref(),
+        credits: org.credits,
+        limits: limits(org, effective),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanPriceView {
+    pub amount: u64,
+    pub currency: String,
+    pub per_unit: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub monthly: Option<PlanPriceView>,
+    pub annual: Option<PlanPriceView>,
+    pub per_unit: Option<&'a PerUnit>,
+    pub caps: std::collections::BTreeMap<Resource, Option<u64>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreditsView {
+    pub amount: u64,
+    pub currency: String,
+    pub credits_per_bundle: u64,
+    pub max_bundles: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CatalogView<'a> {
+    pub plans: Vec<PlanView<'a>>,
+    pub credits: CreditsView,
+}
+
+/// The public catalog: amounts and caps, never Stripe price ids (they are resolved server side).
+pub fn catalog_view(catalog: &Catalog) -> CatalogView<'_> {
+    let price = |plan: &Plan, interval| {
+        plan.prices.get(interval).map(|p| PlanPriceView {
+            amount: p.unit_amount,
+            currency: catalog.currency.clone(),
+            per_unit: plan.per_unit.is_some(),
+        })
+    };
+    CatalogView {
+        plans: catalog
+            .plans
+            .iter()
+            .map(|plan| PlanView {
+                id: &plan.id,
+                name: &plan.name,
+                monthly: price(plan, Interval::Month),
+                annual: price(plan, Interval::Year),
+                per_unit: plan.per_unit.as_ref(),
+                caps: plan.caps.clone(),
+            })
+            .collect(),
+        credits: CreditsView {
+            amount: catalog.credits.unit_amount,
+            currency: catalog.currency.clone(),
+            credits_per_bundle: catalog.credits.credits_per_bundle,
+            max_bundles: catalog.credits.max_bundles,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_prices_per_unit_plans_by_quantity() {
+        let catalog = Catalog::built_in().unwrap();
+        let mut org = Org::new("acme", "Acme", 0);
+        org.plan = "scale".into();
+        org.status = SubscriptionStatus::Active;
+        org.interval = Some(Interval::Month);
+        org.quantity = 3;
+        let summary = serde_json::to_value(billing_summary(&org, &catalog, 0, 0)).unwrap();
+        assert_eq!(summary["price"]["amount"], 3 * 4900);
+        assert_eq!(summary["effective_plan"], "scale");
+        let servers = summary["limits"].as_array().unwrap().iter().find(|l| l["resource"] == "servers").unwrap();
+        assert_eq!(servers["cap"], 3);
+    }
+
+    #[test]
+    fn free_org_has_no_price_and_free_caps() {
+        let catalog = Catalog::built_in().unwrap();
+        let org = Org::new("acme", "Acme", 0);
+        let summary = serde_json::to_value(billing_summary(&org, &catalog, 0, 0)).unwrap();
+        assert_eq!(summary["plan"], "free");
+        assert!(summary["price"].is_null());
+        assert_eq!(summary["status"], "none");
+        assert_eq!(summary["limits"][0], serde_json::json!({"resource": "agents", "active": 0, "cap": 1}));
+    }
+
+    #[test]
+    fn catalog_view_hides_stripe_price_ids() {
+        let catalog = Catalog::built_in().unwrap();
+        let text = serde_json::to_string(&catalog_view(&catalog)).unwrap();
+        assert!(!text.contains("price_"), "{text}");
+        let view = serde_json::to_value(catalog_view(&catalog)).unwrap();
+        assert_eq!(view["plans"][1]["monthly"]["amount"], 1900);
+        assert_eq!(view["plans"][2]["per_unit"]["resource"], "servers");
+        assert!(view["plans"][0]["monthly"].is_null());
+    }
+}

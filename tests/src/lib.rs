@@ -1,0 +1,126 @@
+//! Test harness: a fresh table (from template.yaml) in DynamoDB Local per test, the local
+//! gateway in front of the real handlers, and helpers to call it and read the table back.
+//! `scripts/test` starts DynamoDB Local and moto and exports their endpoints.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use billing_infra::gateway::Gateway;
+use billing_infra::template::Template;
+use billing_shared::config::{Config, aws_sdk_config};
+use billing_shared::org::{Org, PrincipalKind};
+use billing_shared::{App, auth, now};
+use serde_json::Value;
+
+pub use serde_json::json;
+
+static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
+
+pub fn require_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with scripts/test"))
+}
+
+/// A unique table name for one test.
+pub fn unique_table() -> String {
+    format!("test-{}-{}-{}", std::process::id(), now(), NEXT_TABLE.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn test_config(table: &str) -> Config {
+    let vars = [("BILLING_TABLE", table), ("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com")];
+    Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).expect("test config")
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub request_id: String,
+}
+
+pub struct TestApi {
+    pub app: App,
+    pub gateway: Gateway,
+}
+
+impl TestApi {
+    /// A gateway over a fresh table created from template.yaml.
+    pub async fn new() -> Self {
+        require_env("AWS_ENDPOINT_URL_DYNAMODB");
+        let table = unique_table();
+        let app = App::new(test_config(&table), aws_sdk_config().await);
+        Template::built_in().create_table(app.store.client(), &table).await.expect("create test table");
+        Self::over(app)
+    }
+
+    /// A gateway over `app` as it is (e.g. pointing at a table that does not exist).
+    pub fn over(app: App) -> Self {
+        let gateway = Gateway::new(app.clone()).expect("gateway from template.yaml");
+        Self { app, gateway }
+    }
+
+    pub async fn create_org(&self, org_id: &str) -> Org {
+        let org = Org::new(org_id, org_id, now());
+        self.app.store.create_org(&org).await.expect("create org");
+        org
+    }
+
+    pub async fn issue_key(&self, org_id: &str, principal_id: &str, kind: PrincipalKind) -> (String, String) {
+        let key = auth::issue(org_id, principal_id, kind, now()).expect("issue key");
+        self.app.store.put_api_key(&key.record).await.expect("store key");
+        (key.record.key_id, key.token)
+    }
+
+    /// An org with a HUMAN key: the token.
+    pub async fn org_with_key(&self, org_id: &str) -> String {
+        self.create_org(org_id).await;
+        self.issue_key(org_id, "owner", PrincipalKind::Human).await.1
+    }
+
+    pub async fn request(&self, req: http::Request<Vec<u8>>) -> Reply {
+        let (parts, body) = req.into_parts();
+        let response = self.gateway.handle(http::Request::from_parts(parts, body.into())).await;
+        let status = response.status().as_u16();
+        let request_id = response.headers().get("apigw-requestid").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let body = if response.body().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(response.body()).unwrap_or_else(|_| panic!("not JSON: {:?}", response.body()))
+        };
+        Reply { status, body, request_id }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = http::Request::builder().method("GET").uri(path);
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        self.request(req.body(Vec::new()).unwrap()).await
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &str) -> Reply {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        self.request(req).await
+    }
+
+    /// Every item of the table, for asserting what a request wrote (or did not).
+    pub async fn items(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let out = self.app.store.client().scan().table_name(self.app.store.table()).send().await.expect("scan");
+        let mut items = out.items.unwrap_or_default();
+        items.sort_by_key(|i| format!("{:?}{:?}", i.get("PK"), i.get("SK")));
+        items
+    }
+}
+
+/// Asserts the error envelope: status, type, a message, and the request id of the response.
+pub fn assert_envelope(reply: &Reply, status: u16, error: &str) {
+    assert_eq!(reply.status, status, "body: {}", reply.body);
+    assert_eq!(reply.body["error"], error, "body: {}", reply.body);
+    assert!(reply.body["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {}", reply.body);
+    assert_eq!(reply.body["request_id"], reply.request_id.as_str(), "body: {}", reply.body);
+    assert!(!reply.request_id.is_empty());
+}
