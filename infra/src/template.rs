@@ -60,6 +60,20 @@ impl Template {
             .filter_map(|(name, r)| Some((name.as_str()?, r)))
     }
 
+    /// The cargo binary of every function (routes' functions and the authorizer).
+    pub fn binaries(&self) -> Result<Vec<String>, TemplateError> {
+        self.resources_of_type("AWS::Serverless::Function")
+            .map(|(name, function)| {
+                function
+                    .get("Metadata")
+                    .and_then(|m| m.get("BuildProperties"))
+                    .and_then(|b| text(b, "Binary"))
+                    .map(str::to_string)
+                    .ok_or_else(|| TemplateError(format!("{name} has no Metadata.BuildProperties.Binary")))
+            })
+            .collect()
+    }
+
     pub fn routes(&self) -> Result<Vec<Route>, TemplateError> {
         let mut routes = Vec::new();
         for (name, function) in self.resources_of_type("AWS::Serverless::Function") {
@@ -202,5 +216,6 @@ mod tests {
         assert!(routes.iter().any(|r| r.method == "GET" && r.path == "/billing" && r.binary == "billing-summary" && r.authorized));
         assert!(routes.iter().any(|r| r.path == "$default" && !r.authorized));
         assert!(template.table().is_ok());
+        assert!(template.binaries().unwrap().contains(&"authorizer".to_string()));
     }
 }
