@@ -3,6 +3,42 @@
 //! The local gateway (`infra/`) calls these same functions.
 
 pub mod authorizer;
+pub mod billing_checkout;
+pub mod billing_invoices;
 pub mod billing_plans;
+pub mod billing_portal;
 pub mod billing_summary;
+pub mod checkout_sync;
+pub mod credits_checkout;
 pub mod not_found;
+pub mod stripe_webhook;
+
+use std::future::Future;
+
+use billing_shared::{App, telemetry};
+use lambda_http::{Body, Request, Response, service_fn};
+
+/// What a function needs built at cold start besides config and the store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Store,
+    StoreAndStripe,
+}
+
+/// The `main` of every HTTP function: logs, config and clients once per cold start (a bad
+/// config fails the start with a clear message), then `handle` for every request.
+pub async fn run_http<Fut>(needs: Needs, handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+where
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    telemetry::init();
+    let app = App::from_env().await?;
+    let app = match needs {
+        Needs::Store => app,
+        Needs::StoreAndStripe => app.with_stripe().await?,
+    };
+    // Lives as long as the process, like the Lambda execution environment it serves.
+    let app: &'static App = Box::leak(Box::new(app));
+    let handle = &handle;
+    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, lambda_http::Error>(handle(app, req).await) })).await
+}

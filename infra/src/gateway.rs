@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
-use billing_functions::{authorizer, billing_plans, billing_summary, not_found};
+use billing_functions::{
+    authorizer, billing_checkout, billing_invoices, billing_plans, billing_portal, billing_summary, checkout_sync, credits_checkout,
+    not_found, stripe_webhook,
+};
 use billing_shared::error::{ApiError, ErrorKind};
 use billing_shared::http::error_response;
 use billing_shared::App;
@@ -27,12 +30,28 @@ const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 const DEFAULT_ROUTE: &str = "$default";
 
 /// The binaries the gateway can run for a route: every route binary of template.yaml.
-pub const ROUTE_FUNCTIONS: &[&str] = &["billing-summary", "billing-plans", "not-found"];
+pub const ROUTE_FUNCTIONS: &[&str] = &[
+    "billing-summary",
+    "billing-plans",
+    "billing-checkout",
+    "credits-checkout",
+    "billing-portal",
+    "billing-invoices",
+    "checkout-sync",
+    "stripe-webhook",
+    "not-found",
+];
 
 async fn invoke(app: &App, binary: &str, req: Request) -> Option<Response<Body>> {
     Some(match binary {
         "billing-summary" => billing_summary::handle(app, req).await,
         "billing-plans" => billing_plans::handle(app, req).await,
+        "billing-checkout" => billing_checkout::handle(app, req).await,
+        "credits-checkout" => credits_checkout::handle(app, req).await,
+        "billing-portal" => billing_portal::handle(app, req).await,
+        "billing-invoices" => billing_invoices::handle(app, req).await,
+        "checkout-sync" => checkout_sync::handle(app, req).await,
+        "stripe-webhook" => stripe_webhook::handle(app, req).await,
         "not-found" => not_found::handle(req).await,
         _ => return None,
     })

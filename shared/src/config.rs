@@ -34,6 +34,10 @@ pub struct Config {
     pub catalog: Catalog,
     /// Redirect URLs (Checkout success/cancel, Portal return) must have one of these origins.
     pub allowed_redirect_origins: Vec<Origin>,
+    /// Used when a request gives no URL of its own; each must be on an allowed origin.
+    pub default_success_url: Option<String>,
+    pub default_cancel_url: Option<String>,
+    pub default_return_url: Option<String>,
     pub stripe_api_base: Url,
     pub secrets: SecretsSource,
     pub past_due_grace_secs: i64,
@@ -68,7 +72,19 @@ impl Config {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| parse_origin("ALLOWED_REDIRECT_ORIGINS", s))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let default_url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            lookup(name)
+                .map(|url| {
+                    crate::redirect::check(&url, &allowed_redirect_origins)
+                        .map(|()| url.clone())
+                        .map_err(|problem| ConfigError::Invalid { name, problem: format!("`{url}` {problem}") })
+                })
+                .transpose()
+        };
+        let default_success_url = default_url("DEFAULT_SUCCESS_URL")?;
+        let default_cancel_url = default_url("DEFAULT_CANCEL_URL")?;
+        let default_return_url = default_url("DEFAULT_RETURN_URL")?;
         let base = lookup("STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.into());
         let stripe_api_base = Url::parse(&base)
             .ok()
@@ -94,6 +110,9 @@ impl Config {
             table_name,
             catalog,
             allowed_redirect_origins,
+            default_success_url,
+            default_cancel_url,
+            default_return_url,
             stripe_api_base,
             secrets,
             past_due_grace_secs: grace_days * 86_400,
@@ -189,6 +208,8 @@ mod tests {
         assert!(err.to_string().contains("ALLOWED_REDIRECT_ORIGINS"), "{err}");
         let err = config(&[("BILLING_TABLE", "t"), ("STRIPE_API_BASE", "http://127.0.0.1:1/v")]).unwrap_err();
         assert!(err.to_string().contains("STRIPE_API_BASE"), "{err}");
+        let err = config(&[("BILLING_TABLE", "t"), ("ALLOWED_REDIRECT_ORIGINS", "https://a.example"), ("DEFAULT_SUCCESS_URL", "https://b.example/ok")]).unwrap_err();
+        assert!(err.to_string().contains("DEFAULT_SUCCESS_URL"), "{err}");
         let err = config(&[("BILLING_TABLE", "t"), ("PAST_DUE_GRACE_DAYS", "-1")]).unwrap_err();
         assert!(err.to_string().contains("PAST_DUE_GRACE_DAYS"), "{err}");
         let err = config(&[("BILLING_TABLE", "t"), ("CATALOG_FILE", "/nonexistent.json")]).unwrap_err();

@@ -22,6 +22,7 @@ impl FieldProblem {
 pub enum ErrorKind {
     ValidationFailed,
     MalformedJson,
+    InvalidSignature,
     UnsupportedMediaType,
     PayloadTooLarge,
     Unauthorized,
@@ -29,6 +30,9 @@ pub enum ErrorKind {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    SubscriptionExists,
+    CheckoutInProgress,
+    NoStripeCustomer,
     PlanCapReached,
     StripeError,
     StorageUnavailable,
@@ -40,6 +44,7 @@ impl ErrorKind {
         match self {
             Self::ValidationFailed => "validation_failed",
             Self::MalformedJson => "malformed_json",
+            Self::InvalidSignature => "invalid_signature",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::Unauthorized => "unauthorized",
@@ -47,6 +52,9 @@ impl ErrorKind {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::SubscriptionExists => "subscription_exists",
+            Self::CheckoutInProgress => "checkout_in_progress",
+            Self::NoStripeCustomer => "no_stripe_customer",
             Self::PlanCapReached => "plan_cap_reached",
             Self::StripeError => "stripe_error",
             Self::StorageUnavailable => "storage_unavailable",
@@ -56,13 +64,13 @@ impl ErrorKind {
 
     pub fn status(self) -> u16 {
         match self {
-            Self::ValidationFailed | Self::MalformedJson => 400,
+            Self::ValidationFailed | Self::MalformedJson | Self::InvalidSignature => 400,
             Self::Unauthorized => 401,
             Self::PlanCapReached => 402,
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::Conflict => 409,
+            Self::Conflict | Self::SubscriptionExists | Self::CheckoutInProgress | Self::NoStripeCustomer => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal => 500,
@@ -168,8 +176,9 @@ mod tests {
     fn every_kind_has_a_distinct_code() {
         use ErrorKind::*;
         let kinds = [
-            ValidationFailed, MalformedJson, UnsupportedMediaType, PayloadTooLarge, Unauthorized,
-            Forbidden, NotFound, MethodNotAllowed, Conflict, PlanCapReached, StripeError,
+            ValidationFailed, MalformedJson, InvalidSignature, UnsupportedMediaType, PayloadTooLarge, Unauthorized,
+            Forbidden, NotFound, MethodNotAllowed, Conflict, SubscriptionExists, CheckoutInProgress,
+            NoStripeCustomer, PlanCapReached, StripeError,
             StorageUnavailable, Internal,
         ];
         let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();

@@ -44,6 +44,17 @@ pub struct ScheduledChange {
     pub effective_at: i64,
 }
 
+/// A subscription Checkout Session handed out and not yet completed or expired. While it is
+/// open, the same request gets the same session and a different one gets 409 (two tabs racing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCheckout {
+    pub session_id: String,
+    pub url: String,
+    /// The idempotency fingerprint of the request that opened it.
+    pub fingerprint: String,
+    pub expires_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Org {
     pub org_id: String,
@@ -73,6 +84,8 @@ pub struct Org {
     pub card: Option<Card>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_payment_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_checkout: Option<PendingCheckout>,
     #[serde(default)]
     pub credits: i64,
     /// What the org holds of each gated resource right now.
@@ -103,6 +116,7 @@ impl Org {
             stripe_subscription_id: None,
             card: None,
             last_payment_error: None,
+            pending_checkout: None,
             credits: 0,
             usage: BTreeMap::new(),
             version: 0,

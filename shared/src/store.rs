@@ -4,6 +4,8 @@
 //! |-----------|------------------|----------|-----------------------------------------|
 //! | org       | `ORG#<org_id>`   | `ORG`    | `GSI1PK = CUS#<stripe customer>` once set |
 //! | API key   | `APIKEY#<key_id>`| `APIKEY` | hash of the key, never the key          |
+//! | event     | `EVENT#<evt id>` | `EVENT`  | a processed Stripe event; TTL 30 days     |
+//! | credits   | `CREDITS#<cs id>`| `CREDITS`| credits granted for a Checkout Session    |
 //!
 //! Every read-modify-write is conditional on the version it read.
 
@@ -11,7 +13,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
@@ -25,6 +27,28 @@ pub const GSI1_PK: &str = "GSI1PK";
 pub const TTL: &str = "expires_at";
 
 type Item = HashMap<String, AttributeValue>;
+
+/// How long a processed event id is remembered (Stripe retries for up to 3 days).
+pub const EVENT_TTL_SECS: i64 = 30 * 86_400;
+
+/// The markers that make a webhook effect happen once, written with it atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnceMarkers<'a> {
+    /// The Stripe event being applied.
+    pub event_id: Option<&'a str>,
+    /// The Checkout Session whose credits are being granted.
+    pub credits_session_id: Option<&'a str>,
+}
+
+/// What became of an `apply_once`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Written,
+    /// The event was processed before: nothing written.
+    DuplicateEvent,
+    /// The session's credits were granted before: nothing written.
+    CreditsAlreadyGranted,
+}
 
 /// An API key as stored: only the SHA-256 of the key, never the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +179,91 @@ impl Store {
             item.insert(GSI1_PK.into(), AttributeValue::S(format!("CUS#{customer}")));
         }
         Ok(item)
+    }
+
+    /// The org whose Stripe customer this is (GSI1, `CUS#<customer>`).
+    pub async fn org_id_for_customer(&self, customer_id: &str) -> Result<Option<String>, ApiError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI1_PK)
+            .expression_attribute_values(":pk", AttributeValue::S(format!("CUS#{customer_id}")))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| classify("org_id_for_customer", e))?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|item| item.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("ORG#")).map(str::to_string)))
+    }
+
+    /// Whether a Stripe event was applied already (a cheap early exit; `apply_once` decides).
+    pub async fn event_seen(&self, event_id: &str) -> Result<bool, ApiError> {
+        let item: Option<serde_json::Value> = self.get("event_seen", (format!("EVENT#{event_id}"), "EVENT".into())).await?;
+        Ok(item.is_some())
+    }
+
+    /// Writes `org` (conditional on the version read) together with the markers, in one
+    /// transaction: either the effect and its markers are durable, or nothing is.
+    pub async fn apply_once(&self, org: &mut Org, markers: OnceMarkers<'_>, now: i64) -> Result<Applied, ApiError> {
+        let expected = org.version;
+        org.version += 1;
+        let org_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.org_item(org)?))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .build()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let marker = |pk: String, sk: &str| {
+            Put::builder()
+                .table_name(&self.table)
+                .item(PK, AttributeValue::S(pk))
+                .item(SK, AttributeValue::S(sk.into()))
+                .item("org_id", AttributeValue::S(org.org_id.clone()))
+                .item(TTL, AttributeValue::N((now + EVENT_TTL_SECS).to_string()))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(|e| ApiError::internal(e.to_string()))
+        };
+        let mut items = vec![TransactWriteItem::builder().put(org_put).build()];
+        if let Some(event_id) = markers.event_id {
+            items.push(TransactWriteItem::builder().put(marker(format!("EVENT#{event_id}"), "EVENT")?).build());
+        }
+        if let Some(session_id) = markers.credits_session_id {
+            items.push(TransactWriteItem::builder().put(marker(format!("CREDITS#{session_id}"), "CREDITS")?).build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let Err(err) = result else { return Ok(Applied::Written) };
+        org.version = expected;
+        let reasons: Vec<Option<String>> = err
+            .as_service_error()
+            .and_then(|e| match e {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
+                    Some(e.cancellation_reasons().iter().map(|r| r.code().map(str::to_string)).collect())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        let failed = |i: usize| reasons.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed");
+        let credits_index = 1 + usize::from(markers.event_id.is_some());
+        if markers.event_id.is_some() && failed(1) {
+            Ok(Applied::DuplicateEvent)
+        } else if markers.credits_session_id.is_some() && failed(credits_index) {
+            Ok(Applied::CreditsAlreadyGranted)
+        } else if failed(0) {
+            Err(ApiError::new(ErrorKind::Conflict, "apply_once: the org changed concurrently"))
+        } else {
+            tracing::error!(error = ?err, "dynamodb transaction failed");
+            Err(ApiError::storage("apply_once"))
+        }
     }
 
     pub async fn put_api_key(&self, record: &ApiKeyRecord) -> Result<(), ApiError> {

@@ -14,6 +14,8 @@ use serde_json::Value;
 
 pub use serde_json::json;
 
+pub mod stripe;
+
 static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);
 
 pub fn require_env(name: &str) -> String {
@@ -26,8 +28,20 @@ pub fn unique_table() -> String {
 }
 
 pub fn test_config(table: &str) -> Config {
-    let vars = [("BILLING_TABLE", table), ("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com")];
-    Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).expect("test config")
+    test_config_with(table, &[])
+}
+
+/// The test configuration with `extra` variables on top (e.g. `CATALOG_FILE`).
+pub fn test_config_with(table: &str, extra: &[(&str, &str)]) -> Config {
+    let defaults = [
+        ("BILLING_TABLE", table),
+        ("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com"),
+        ("DEFAULT_SUCCESS_URL", "https://app.example.com/billing/done?session={CHECKOUT_SESSION_ID}"),
+        ("DEFAULT_CANCEL_URL", "https://app.example.com/billing"),
+        ("DEFAULT_RETURN_URL", "https://app.example.com/billing"),
+    ];
+    let lookup = |name: &str| extra.iter().chain(defaults.iter()).find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    Config::from_lookup(lookup).expect("test config")
 }
 
 pub struct Reply {
@@ -38,7 +52,7 @@ pub struct Reply {
 
 pub struct TestApi {
     pub app: App,
-    pub gateway: Gateway,
+    pub gateway: std::sync::Arc<Gateway>,
 }
 
 impl TestApi {
@@ -53,8 +67,16 @@ impl TestApi {
 
     /// A gateway over `app` as it is (e.g. pointing at a table that does not exist).
     pub fn over(app: App) -> Self {
-        let gateway = Gateway::new(app.clone()).expect("gateway from template.yaml");
+        let gateway = std::sync::Arc::new(Gateway::new(app.clone()).expect("gateway from template.yaml"));
         Self { app, gateway }
+    }
+
+    /// Serves the gateway on a loopback port for as long as the test runs; its base URL.
+    pub async fn serve_http(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(billing_infra::gateway::serve(self.gateway.clone(), listener, std::future::pending()));
+        base
     }
 
     pub async fn create_org(&self, org_id: &str) -> Org {

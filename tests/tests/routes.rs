@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use billing_infra::gateway::ROUTE_FUNCTIONS;
 use billing_infra::template::Template;
+use billing_tests::stripe::StripeTestApi;
 use billing_tests::{TestApi, assert_envelope};
 
 #[tokio::test]
@@ -32,7 +33,7 @@ async fn local_routes_and_template_routes_are_the_same_set() {
 
 #[tokio::test]
 async fn every_template_route_reaches_its_handler() {
-    let api = TestApi::new().await;
+    let api = StripeTestApi::new().await;
     let token = api.org_with_key("acme").await;
     for route in api.gateway.routes().iter().filter(|r| r.path != "$default") {
         let path = route.path.replace("{resource}", "agents").replace("{id}", "x").replace("{session_id}", "cs_x");

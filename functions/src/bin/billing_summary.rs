@@ -1,14 +1,6 @@
-use billing_functions::billing_summary;
-use billing_shared::{App, telemetry};
-use lambda_http::{Request, service_fn};
+use billing_functions::{Needs, billing_summary, run_http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let app = App::from_env().await?;
-    let app = &app;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, lambda_http::Error>(billing_summary::handle(app, req).await)
-    }))
-    .await
+    run_http(Needs::Store, billing_summary::handle).await
 }

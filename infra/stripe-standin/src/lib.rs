@@ -1,1 +1,225 @@
+//! An offline stand-in for the part of Stripe's HTTP API the billing API uses: customers,
+//! Checkout (subscriptions and one-time payments), the Customer Portal, subscriptions,
+//! invoices and prices, with hosted pages and signed webhook deliveries. It keeps an account
+//! in memory, speaks Stripe's wire format (form-encoded requests, Stripe's JSON objects and
+//! errors, idempotency keys) and builds every object from Stripe's published fixtures, so the
+//! real `async-stripe` client works against it unchanged.
+//!
+//! API (`Authorization: Bearer sk_test_...`, or Basic with the key as user name):
+//! - `POST /v1/customers`, `GET|POST /v1/customers/{id}`
+//! - `POST /v1/checkout/sessions` (modes `subscription` and `payment`, price line items,
+//!   metadata, `subscription_data[metadata]`, `payment_intent_data[metadata]`,
+//!   `invoice_creation`, `expires_at`), `GET /v1/checkout/sessions/{id}`,
+//!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`
+//! - `POST /v1/billing_portal/sessions`
+//! - `GET /v1/subscriptions`, `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end,
+//!   item price/quantity changes with `proration_behavior`, metadata, cancel now)
+//! - `GET /v1/invoices` (customer, subscription, status, cursor paging), `GET /v1/invoices/{id}`
+//! - `GET /v1/prices/{id}`, `/v1/products/{id}`, `/v1/payment_methods/{id}`,
+//!   `/v1/payment_intents/{id}`, `/v1/events/{id}`
+//! - `expand[]` on every endpoint, `Idempotency-Key` on POST and DELETE.
+//!
+//! Hosted pages: `/checkout/{id}` (Pay, Cancel), `/portal/{id}` (cancel at period end,
+//! resume), `/invoices/{id}` and its `/pdf`, and `/logs/{request_id}` (what an error's
+//! `request_log_url` points at).
+//!
+//! Parameters Stripe has but the stand-in does not model are refused as unknown parameters
+//! rather than silently ignored, except display options (`locale`, `submit_type`...).
+//! Webhooks go to plain `http://` endpoints only.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use stripe_standin::{PriceSpec, Standin, StandinConfig};
+//! let standin = Standin::start(
+//!     StandinConfig {
+//!         prices: vec![PriceSpec {
+//!             id: "price_pro_monthly".into(),
+//!             product_name: "Pro".into(),
+//!             unit_amount: 2000,
+//!             currency: "usd".into(),
+//!             interval: Some("month".into()),
+//!         }],
+//!         webhook_url: Some("http://127.0.0.1:9000/stripe/webhook".into()),
+//!         webhook_secret: "whsec_test".into(),
+//!     },
+//!     "127.0.0.1:0".parse().unwrap(),
+//! )
+//! .await?;
+//! // Point the Stripe client at `standin.base_url()`.
+//! # Ok(()) }
+//! ```
 
+// `json!` recurses once per field; the invoice, Stripe's largest object here, needs more
+// than the default 128.
+#![recursion_limit = "256"]
+
+mod api;
+mod billing;
+mod catalog;
+mod checkout;
+mod clock;
+mod error;
+mod expand;
+mod form;
+mod ids;
+mod objects;
+mod pages;
+mod params;
+mod pdf;
+mod server;
+mod store;
+mod webhook;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use webhook::Delivery;
+
+use crate::server::Shared;
+use crate::store::Store;
+use crate::webhook::{Deliverer, Endpoint};
+
+/// One price in the stand-in's catalog. Prices with the same `product_name` share a product.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PriceSpec {
+    pub id: String,
+    pub product_name: String,
+    /// In the currency's smallest unit (cents).
+    pub unit_amount: u64,
+    /// Lowercase ISO code, e.g. `usd`.
+    pub currency: String,
+    /// `day`, `week`, `month` or `year`; `None` for a one-time price.
+    #[serde(default)]
+    pub interval: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StandinConfig {
+    pub prices: Vec<PriceSpec>,
+    /// Where events are POSTed; `None` records events without delivering them.
+    pub webhook_url: Option<String>,
+    /// The endpoint's signing secret (`whsec_...`).
+    pub webhook_secret: String,
+}
+
+/// One `/v1` request as the stand-in received it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedRequest {
+    /// The `Request-Id` it was answered with.
+    pub request_id: String,
+    pub method: String,
+    /// Including the `/v1` prefix.
+    pub path: String,
+    /// Query and form parameters as nested JSON (every leaf a string, as sent); `Null` when
+    /// they could not be parsed.
+    pub params: Value,
+    pub idempotency_key: Option<String>,
+    /// Answered from the idempotency cache instead of running again.
+    pub replayed: bool,
+    /// The HTTP status it was answered with.
+    pub status: u16,
+}
+
+/// A running stand-in. Clones share the same server and account.
+#[derive(Clone)]
+pub struct Standin {
+    shared: Arc<Shared>,
+}
+
+impl Standin {
+    /// Binds `bind` (port 0 picks a free port) and serves on the current tokio runtime until
+    /// the runtime shuts down.
+    pub async fn start(config: StandinConfig, bind: SocketAddr) -> std::io::Result<Standin> {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let local = listener.local_addr()?;
+        // URLs handed to browsers and clients need an address they can reach.
+        let host = match local.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let public_base = format!("http://{}", SocketAddr::new(host, local.port()));
+        let webhook = config.webhook_url.map(|url| Endpoint {
+            url,
+            secret: config.webhook_secret,
+        });
+        let store = Store::new(&config.prices, public_base.clone(), webhook)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let shared = Arc::new(Shared::new(
+            format!("{public_base}/"),
+            store,
+            Deliverer::start(),
+        ));
+        tokio::spawn(server::serve(listener, shared.clone()));
+        Ok(Standin { shared })
+    }
+
+    /// `http://127.0.0.1:PORT/`, with the trailing slash async-stripe expects (it requests
+    /// `{base}v1/...`).
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// Every `/v1` request so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// The next `count` `/v1` requests fail with `status` and a Stripe error body
+    /// (`api_error` for 5xx, `rate_limit` for 429) without running.
+    pub fn fail_next(&self, count: usize, status: u16) {
+        self.shared.fail_next(count, status);
+    }
+
+    /// Presses Pay on the hosted Checkout page of `session_id`.
+    pub async fn pay_checkout(&self, session_id: &str) -> Result<(), String> {
+        self.shared
+            .with_store(|store| store.complete_checkout(session_id))
+            .map(drop)
+    }
+
+    /// Ends the current billing period of a subscription: one set to cancel at period end is
+    /// canceled (`customer.subscription.deleted`); otherwise it renews and the renewal invoice
+    /// is paid (`invoice.paid`) or, with `payment_succeeds: false`, fails
+    /// (`invoice.payment_failed`, subscription `past_due`).
+    pub async fn advance_period(
+        &self,
+        subscription_id: &str,
+        payment_succeeds: bool,
+    ) -> Result<(), String> {
+        self.shared
+            .with_store(|store| store.advance_period(subscription_id, payment_succeeds))
+    }
+
+    /// Every event so far, oldest first.
+    pub fn events(&self) -> Vec<Value> {
+        self.shared.with_store(|store| store.events.all().to_vec())
+    }
+
+    /// Every webhook delivery attempt so far, in the order they finished.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.deliverer.log()
+    }
+
+    /// Waits until every queued webhook delivery has succeeded or run out of retries.
+    pub async fn webhooks_settled(&self) {
+        self.shared.deliverer.settled().await;
+    }
+
+    /// Delivers an existing event again (same id and body, fresh signature) to the current
+    /// endpoint, with retries; returns when that delivery is done.
+    pub async fn redeliver(&self, event_id: &str) -> Result<(), String> {
+        let outgoing = self.shared.with_store(|store| store.redelivery(event_id))?;
+        self.shared.deliverer.deliver_now(&outgoing).await;
+        Ok(())
+    }
+
+    /// Changes where future events go; `None` stops deliveries.
+    pub fn set_webhook(&self, url: Option<String>, secret: String) {
+        let endpoint = url.map(|url| Endpoint { url, secret });
+        self.shared.with_store(|store| store.set_webhook(endpoint));
+    }
+}

@@ -1,0 +1,80 @@
+//! `bench`: seeds DynamoDB Local, measures the floor and every function of template.yaml, and
+//! writes the report. Run through `scripts/bench`, which builds the binaries, starts DynamoDB
+//! Local and sets the `BENCH_*` variables read here.
+
+use std::path::PathBuf;
+
+use billing_bench::measure::{Settings, measure};
+use billing_bench::report::{self, Context, Row, Status};
+use billing_bench::seed::{self, Error};
+use billing_bench::stripe;
+use billing_bench::targets::{Plan, targets};
+use billing_infra::template::Template;
+use billing_shared::catalog::Catalog;
+use billing_shared::config::aws_sdk_config;
+
+fn env(name: &str) -> Result<String, Error> {
+    std::env::var(name).map_err(|_| format!("{name} is not set: run scripts/bench").into())
+}
+
+fn count(name: &str, default: usize) -> Result<usize, Error> {
+    std::env::var(name).map_or(Ok(default), |v| v.parse().map_err(|_| format!("{name}=`{v}` is not a count").into()))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let load_before = report::load_average();
+    let bin_dir = PathBuf::from(env("BENCH_BIN_DIR")?);
+    let lambda_dir = PathBuf::from(env("BENCH_LAMBDA_DIR")?);
+    let out = PathBuf::from(env("BENCH_OUT")?);
+    let standin = stripe::start(&Catalog::built_in()?).await?;
+    let settings = Settings {
+        dynamodb: env("AWS_ENDPOINT_URL_DYNAMODB")?.parse()?,
+        stripe: standin.base_url().parse()?,
+        table: String::new(),
+        log_dir: PathBuf::from(env("BENCH_LOG_DIR")?),
+        cold_starts: count("BENCH_COLD_STARTS", 15)?,
+        warm_invocations: count("BENCH_WARM_INVOCATIONS", 1000)?,
+    };
+    let client = aws_sdk_dynamodb::Client::new(&aws_sdk_config().await);
+    let fixture = seed::seed(&client, &standin.base_url()).await?;
+    let settings = Settings { table: fixture.table.clone(), ..settings };
+    let targets = targets(&Template::built_in(), &fixture, &bin_dir)?;
+
+    let plans: Vec<(&str, &Plan)> = targets.iter().filter_map(|t| Some((t.binary.as_str(), t.plan.as_ref().ok()?))).collect();
+    let names: Vec<&str> = plans.iter().map(|(name, _)| *name).collect();
+    eprintln!(
+        "bench: {} warm requests, then {} cold starts, each for {}",
+        settings.warm_invocations,
+        settings.cold_starts,
+        names.join(", ")
+    );
+    let mut results = measure(&plans, &settings).await.into_iter();
+
+    let rows: Vec<Row> = targets
+        .into_iter()
+        .map(|target| {
+            let status = match target.plan {
+                Err(reason) => Status::NotMeasured(reason),
+                Ok(_) => match results.next() {
+                    Some(Ok(figures)) => Status::Measured(figures),
+                    Some(Err(error)) => Status::Failed(error),
+                    None => Status::Failed("no result".into()),
+                },
+            };
+            let arm64_bytes = std::fs::metadata(lambda_dir.join(&target.binary).join("bootstrap")).ok().map(|m| m.len());
+            Row { binary: target.binary, request: target.request, dynamo_budget: target.dynamo_budget, status, arm64_bytes }
+        })
+        .collect();
+    let context = Context {
+        date: env("BENCH_DATE")?,
+        commit: env("BENCH_COMMIT")?,
+        toolchain: env("BENCH_TOOLCHAIN")?,
+        cold_starts: settings.cold_starts,
+        warm_invocations: settings.warm_invocations,
+        load_before,
+    };
+    std::fs::write(&out, report::render(&context, &rows))?;
+    eprintln!("bench: wrote {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The events API Gateway (HTTP API, payload format 2.0) sends: a route's request, with the
+//! authorizer's context on authorized routes, and the REQUEST authorizer's own event. Same shape
+//! as the local gateway (`infra/src/gateway.rs`) builds.
+
+use serde_json::{Value, json};
+
+/// A request as API Gateway hands it to a route's function.
+pub fn http(method: &str, path: &str, route_key: &str, token: &str, body: Option<&str>) -> Value {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "accept": "application/json",
+            "authorization": format!("Bearer {token}"),
+            "host": "bench.execute-api.us-east-1.amazonaws.com",
+            "user-agent": "billing-bench",
+        },
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "bench",
+            "domainName": "bench.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "bench",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "billing-bench",
+            },
+            "requestId": "bench-request",
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": "",
+            "timeEpoch": now_ms,
+        },
+        "isBase64Encoded": false,
+    });
+    if let Some(body) = body {
+        event["headers"]["content-type"] = json!("application/json");
+        event["body"] = json!(body);
+    }
+    event
+}
+
+/// The same request after the Lambda authorizer let it through with `context`.
+pub fn authorized(mut event: Value, context: Value) -> Value {
+    event["requestContext"]["authorizer"] = json!({ "lambda": context });
+    event
+}
+
+/// The REQUEST authorizer's event (payload 2.0) for `method path`.
+pub fn authorizer(method: &str, path: &str, route_key: &str, token: &str) -> Value {
+    let mut event = http(method, path, route_key, token, None);
+    event["type"] = json!("REQUEST");
+    event["routeArn"] = json!(format!("arn:aws:execute-api:us-east-1:000000000000:bench/$default/{method}{path}"));
+    event["identitySource"] = json!([format!("Bearer {token}")]);
+    event
+}

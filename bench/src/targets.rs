@@ -1,0 +1,166 @@
+//! What gets measured: the floor, then every function binary of template.yaml with the event
+//! it would get in AWS and the answer that proves the event took the real path (a 401 or a
+//! crash would be a fast path, not a measurement). A function the harness has no event for
+//! yet is kept with the reason, so the report lists it as not measured.
+
+use std::path::Path;
+
+use billing_infra::template::{Route, TEMPLATE, Template, TemplateError};
+use billing_shared::http::{CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
+use hyper::body::Bytes;
+use serde_json::{Value, json};
+
+use crate::events;
+use crate::seed::Fixture;
+
+pub const FLOOR: &str = "floor";
+const DEFAULT_ROUTE: &str = "$default";
+
+pub struct Target {
+    pub binary: String,
+    /// What it is asked, e.g. `GET /billing`.
+    pub request: String,
+    /// The brief's cap on DynamoDB calls per request, where it sets one.
+    pub dynamo_budget: Option<u64>,
+    /// How to run it, or why it is not measured.
+    pub plan: Result<Plan, String>,
+}
+
+pub struct Plan {
+    /// The host release binary.
+    pub program: std::path::PathBuf,
+    /// Environment on top of the common Lambda and project environment.
+    pub env: Vec<(String, String)>,
+    pub event: Bytes,
+    pub expect: Expect,
+}
+
+/// The answer that shows the request went the way a real one does.
+pub enum Expect {
+    /// An HTTP API response with this status.
+    Status(u16),
+    /// An authorizer decision letting the request through as a principal of this org.
+    Authorized { org_id: String },
+}
+
+impl Expect {
+    pub fn check(&self, payload: &[u8]) -> Result<(), String> {
+        let answer: Value = serde_json::from_slice(payload).map_err(|e| format!("response is not JSON: {e}"))?;
+        let ok = match self {
+            Expect::Status(status) => answer["statusCode"] == json!(status),
+            Expect::Authorized { org_id } => answer["isAuthorized"] == json!(true) && answer["context"][CTX_ORG_ID] == json!(org_id),
+        };
+        ok.then_some(()).ok_or_else(|| format!("unexpected answer: {}", String::from_utf8_lossy(payload)))
+    }
+}
+
+fn route_key(route: &Route) -> String {
+    if route.path == DEFAULT_ROUTE { DEFAULT_ROUTE.to_string() } else { format!("{} {}", route.method, route.path) }
+}
+
+/// Bodies of the routes that need one: a valid request of a human of the seeded org
+/// (redirect URLs come from the `DEFAULT_*_URL` settings the functions are started with).
+const SAMPLE_BODIES: &[(&str, &str)] = &[
+    ("POST /billing/checkout", r#"{"plan":"pro","interval":"month"}"#),
+    ("POST /billing/credits/checkout", r#"{"quantity":1}"#),
+    ("POST /billing/portal", "{}"),
+];
+
+/// A request `route` serves (method, path, body), if the harness can make one up.
+fn request_line(route: &Route) -> Result<(String, String, Option<&'static str>), String> {
+    let method = if route.method == "ANY" { "GET" } else { route.method.as_str() };
+    let body = SAMPLE_BODIES.iter().find(|(key, _)| *key == route_key(route)).map(|(_, body)| *body);
+    if body.is_none() && matches!(method, "POST" | "PUT" | "PATCH") {
+        return Err(format!("{} needs a request body; the harness has none for it yet (SAMPLE_BODIES)", route_key(route)));
+    }
+    if route.path == DEFAULT_ROUTE {
+        return Ok((method.to_string(), "/bench/no-such-route".to_string(), body));
+    }
+    if let Some(param) = route.path.split('/').find(|s| s.starts_with('{')) {
+        return Err(format!("{}: no sample value for path parameter {param} yet", route_key(route)));
+    }
+    Ok((method.to_string(), route.path.clone(), body))
+}
+
+/// The binaries template.yaml names as the HTTP API's Lambda authorizer (`FunctionArn: !GetAtt X.Arn`).
+fn authorizer_binaries() -> Result<Vec<String>, TemplateError> {
+    let root: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).map_err(|e| TemplateError(e.to_string()))?;
+    let untag = |v: &serde_yaml::Value| match v {
+        serde_yaml::Value::Tagged(t) => t.value.as_str().map(str::to_string),
+        other => other.as_str().map(str::to_string),
+    };
+    let resources = root.get("Resources").and_then(|r| r.as_mapping()).ok_or_else(|| TemplateError("no Resources".into()))?;
+    let authorizers = resources
+        .values()
+        .filter_map(|r| r.get("Properties")?.get("Auth")?.get("Authorizers")?.as_mapping())
+        .flat_map(|m| m.values());
+    let mut binaries = Vec::new();
+    for authorizer in authorizers {
+        let Some(function) = authorizer.get("FunctionArn").and_then(untag) else { continue };
+        let function = function.trim_end_matches(".Arn");
+        let binary = resources
+            .get(function)
+            .and_then(|f| f.get("Metadata")?.get("BuildProperties")?.get("Binary"))
+            .and_then(untag)
+            .ok_or_else(|| TemplateError(format!("authorizer {function} has no Metadata.BuildProperties.Binary")))?;
+        binaries.push(binary);
+    }
+    Ok(binaries)
+}
+
+fn plan(bin_dir: &Path, binary: &str, event: Value, expect: Expect, env: Vec<(String, String)>) -> Result<Plan, String> {
+    let program = bin_dir.join(binary);
+    if !program.is_file() {
+        return Err(format!("no host release binary `{binary}` was built"));
+    }
+    Ok(Plan { program, env, event: Bytes::from(event.to_string()), expect })
+}
+
+/// The floor first, then each function of template.yaml.
+pub fn targets(template: &Template, fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, TemplateError> {
+    let routes = template.routes()?;
+    let authorizers = authorizer_binaries()?;
+    let principal = json!({ CTX_ORG_ID: fixture.org_id, CTX_PRINCIPAL_ID: fixture.principal_id, CTX_KIND: fixture.kind });
+    let floor_env = vec![("FLOOR_PK".to_string(), fixture.org_item.0.clone()), ("FLOOR_SK".to_string(), fixture.org_item.1.clone())];
+    let mut targets = vec![Target {
+        binary: FLOOR.to_string(),
+        request: "GET /floor (one GetItem of the org item)".to_string(),
+        dynamo_budget: None,
+        plan: plan(bin_dir, FLOOR, events::http("GET", "/floor", "GET /floor", &fixture.token, None), Expect::Status(200), floor_env),
+    }];
+    for binary in template.binaries()? {
+        let own_route = routes.iter().find(|r| r.binary == binary);
+        let target = if authorizers.contains(&binary) {
+            let route = routes.iter().find(|r| r.authorized);
+            let request = route.map_or("authorizer".to_string(), |r| format!("authorizer of {}", route_key(r)));
+            let plan = route.ok_or_else(|| "no authorized route to authorize".to_string()).and_then(|route| {
+                let (method, path, _) = request_line(route)?;
+                let event = events::authorizer(&method, &path, &route_key(route), &fixture.token);
+                plan(bin_dir, &binary, event, Expect::Authorized { org_id: fixture.org_id.clone() }, Vec::new())
+            });
+            Target { binary, request, dynamo_budget: Some(1), plan }
+        } else if let Some(route) = own_route {
+            let key = route_key(route);
+            let line = request_line(route);
+            let request = match &line {
+                Ok((method, path, _)) if format!("{method} {path}") != key => format!("{method} {path} (route {key})"),
+                _ => key.clone(),
+            };
+            let plan = line.and_then(|(method, path, body)| {
+                let mut event = events::http(&method, &path, &key, &fixture.token, body);
+                if route.authorized {
+                    event = events::authorized(event, principal.clone());
+                }
+                let expect = Expect::Status(if route.path == DEFAULT_ROUTE { 404 } else { 200 });
+                plan(bin_dir, &binary, event, expect, Vec::new())
+            });
+            let dynamo_budget = (key == "GET /billing").then_some(1);
+            Target { binary, request, dynamo_budget, plan }
+        } else {
+            let plan = Err("neither the authorizer nor on an HttpApi route: no event for it yet".to_string());
+            Target { binary, request: "-".to_string(), dynamo_budget: None, plan }
+        };
+        targets.push(target);
+    }
+    Ok(targets)
+}

@@ -1,0 +1,16 @@
+//! `GET /billing/invoices?limit=&starting_after=`: the org's invoice history.
+
+use billing_shared::App;
+use billing_shared::http::{self, ok, only_query_params, principal, query_param};
+use billing_shared::invoices::{InvoiceQuery, list};
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    http::serve(req, |req| async move {
+        let principal = principal(&req)?;
+        only_query_params(&req, &["limit", "starting_after"])?;
+        let query = InvoiceQuery::parse(query_param(&req, "limit")?.as_deref(), query_param(&req, "starting_after")?.as_deref())?;
+        ok(&list(app, &principal, &query).await?)
+    })
+    .await
+}

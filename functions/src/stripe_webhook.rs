@@ -1,0 +1,28 @@
+//! `POST /stripe/webhook`: Stripe deliveries. No bearer auth: the signature is the auth.
+//! 400 for a bad signature (nothing written); 200 once the effect is durable, or for an event
+//! that needs nothing; 5xx when a write or Stripe failed, so Stripe delivers it again.
+
+use billing_shared::http::{self, ok};
+use billing_shared::sync::{Outcome, handle_event};
+use billing_shared::{App, now, webhook};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    http::serve(req, |req| async move {
+        let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok());
+        let event = webhook::verify(req.body().as_ref(), signature, &app.webhook_secrets)?;
+        let outcome = handle_event(app, &event, now()).await?;
+        let outcome = match outcome {
+            Outcome::Applied => "applied".to_string(),
+            Outcome::Duplicate => "duplicate".to_string(),
+            Outcome::Ignored(reason) => {
+                tracing::info!(event_id = %event.id, event_type = %event.event_type, reason, "event ignored");
+                format!("ignored: {reason}")
+            }
+        };
+        tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome, "event handled");
+        ok(&json!({ "received": true, "event_id": event.id, "outcome": outcome }))
+    })
+    .await
+}

@@ -1,0 +1,576 @@
+//! The `/v1` endpoints: route, validate parameters like Stripe, call the store, expand.
+//!
+//! Each endpoint accepts the Stripe parameters the stand-in models plus a few harmless ones it
+//! ignores (display options such as `locale`). Anything else is refused with Stripe's own
+//! "Received unknown parameter" error: a typo fails here as it would against Stripe, and a
+//! real parameter the stand-in does not model fails loudly instead of being dropped.
+
+use serde_json::{Value, json};
+
+use crate::billing::{ItemChange, SubscriptionChange};
+use crate::checkout::{CheckoutRequest, LineItem};
+use crate::error::ApiError;
+use crate::expand::expand;
+use crate::objects::{self, InvoiceData};
+use crate::params::Params;
+use crate::store::{CustomerFields, Origin, Store};
+
+/// Answers one API request; `path` includes the `/v1` prefix.
+pub(crate) fn handle(
+    store: &mut Store,
+    method: &str,
+    path: &str,
+    params: &Value,
+    origin: &Origin,
+) -> Result<Value, ApiError> {
+    let p = Params::root(params)?;
+    store.expire_overdue_sessions();
+    let route: Vec<&str> = path
+        .trim_start_matches("/v1")
+        .trim_matches('/')
+        .split('/')
+        .collect();
+    let mut response = match (method, route.as_slice()) {
+        ("POST", ["customers"]) => create_customer(store, &p, origin),
+        ("GET", ["customers", id]) => {
+            retrieve(&p, store.customers.get(id).cloned(), "customer", id)
+        }
+        ("POST", ["customers", id]) => update_customer(store, id, &p, origin),
+        ("POST", ["checkout", "sessions"]) => create_checkout_session(store, &p),
+        ("GET", ["checkout", "sessions", id]) => {
+            retrieve(&p, store.sessions.get(id).cloned(), "checkout.session", id)
+        }
+        ("GET", ["checkout", "sessions", id, "line_items"]) => list_checkout_items(store, id, &p),
+        ("POST", ["checkout", "sessions", id, "expire"]) => {
+            p.allow_only(&["expand"])?;
+            store.expire_checkout_session(id, origin)
+        }
+        ("POST", ["billing_portal", "sessions"]) => create_portal_session(store, &p),
+        ("GET", ["subscriptions"]) => list_subscriptions(store, &p),
+        ("GET", ["subscriptions", id]) => {
+            retrieve(&p, store.subscriptions.get(id).cloned(), "subscription", id)
+        }
+        ("POST", ["subscriptions", id]) => update_subscription(store, id, &p, origin),
+        ("DELETE", ["subscriptions", id]) => cancel_subscription(store, id, &p, origin),
+        ("GET", ["invoices"]) => list_invoices(store, &p),
+        ("GET", ["invoices", id]) => retrieve(&p, store.invoices.get(id).cloned(), "invoice", id),
+        ("GET", ["prices", id]) => {
+            retrieve(&p, store.catalog.price(id).map(objects::price), "price", id)
+        }
+        ("GET", ["products", id]) => retrieve(
+            &p,
+            store.catalog.product(id).map(objects::product),
+            "product",
+            id,
+        ),
+        ("GET", ["payment_methods", id]) => retrieve(
+            &p,
+            store.payment_methods.get(id).cloned(),
+            "PaymentMethod",
+            id,
+        ),
+        ("GET", ["payment_intents", id]) => retrieve(
+            &p,
+            store.payment_intents.get(id).cloned(),
+            "payment_intent",
+            id,
+        ),
+        ("GET", ["events", id]) => retrieve(&p, store.events.get(id).cloned(), "event", id),
+        _ => Err(ApiError::unrecognized_url(method, path)),
+    }?;
+    let mut paths = p.strings("expand")?;
+    // A session's line items are not a field holding an id but an includable list.
+    if response["object"] == "checkout.session" && paths.iter().any(|path| path == "line_items") {
+        paths.retain(|path| path != "line_items");
+        let id = response["id"].as_str().unwrap_or_default().to_string();
+        response["line_items"] = objects::list(
+            store.checkout_items(&id),
+            false,
+            &format!("/v1/checkout/sessions/{id}/line_items"),
+        );
+    }
+    expand(&mut response, &paths, &|id| store.find(id))?;
+    Ok(response)
+}
+
+fn retrieve(p: &Params, found: Option<Value>, resource: &str, id: &str) -> Result<Value, ApiError> {
+    p.allow_only(&["expand"])?;
+    found.ok_or_else(|| ApiError::no_such(404, resource, id, "id"))
+}
+
+fn create_customer(store: &mut Store, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
+    p.allow_only(&[
+        "description",
+        "email",
+        "expand",
+        "metadata",
+        "name",
+        "phone",
+        "preferred_locales",
+    ])?;
+    let fields = CustomerFields {
+        name: text(p, "name")?,
+        email: email(p)?,
+        description: text(p, "description")?,
+        phone: text(p, "phone")?,
+        metadata: p.metadata("metadata")?,
+    };
+    Ok(store.create_customer(fields, origin))
+}
+
+fn update_customer(
+    store: &mut Store,
+    id: &str,
+    p: &Params,
+    origin: &Origin,
+) -> Result<Value, ApiError> {
+    p.allow_only(&[
+        "description",
+        "email",
+        "expand",
+        "invoice_settings",
+        "metadata",
+        "name",
+        "phone",
+        "preferred_locales",
+    ])?;
+    if store.customers.get(id).is_none() {
+        return Err(ApiError::no_such(404, "customer", id, "id"));
+    }
+    let mut changes: Vec<(&str, Value)> = Vec::new();
+    for key in ["name", "description", "phone"] {
+        if p.str(key)?.is_some() {
+            changes.push((key, json!(text(p, key)?)));
+        }
+    }
+    if p.str("email")?.is_some() {
+        changes.push(("email", json!(email(p)?)));
+    }
+    let default_payment_method = match p.object("invoice_settings")? {
+        Some(settings) => {
+            settings.allow_only(&["default_payment_method"])?;
+            match settings.str("default_payment_method")? {
+                Some("") => Some(Value::Null),
+                Some(pm)
+                    if store
+                        .payment_methods
+                        .get(pm)
+                        .is_some_and(|m| m["customer"] == id) =>
+                {
+                    Some(json!(pm))
+                }
+                Some(pm) => {
+                    return Err(ApiError::no_such(
+                        400,
+                        "PaymentMethod",
+                        pm,
+                        &settings.name("default_payment_method"),
+                    ));
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let metadata = p.metadata("metadata")?;
+    let updated = store.update(
+        |s| &mut s.customers,
+        id,
+        "customer.updated",
+        origin,
+        |c| {
+            for (key, value) in changes {
+                c.insert(key.into(), value);
+            }
+            if let Some(pm) = default_payment_method
+                && let Some(Value::Object(settings)) = c.get_mut("invoice_settings")
+            {
+                settings.insert("default_payment_method".into(), pm);
+            }
+            if let Some(Value::Object(map)) = c.get_mut("metadata") {
+                metadata.apply(map);
+            }
+        },
+    );
+    updated.ok_or_else(|| ApiError::no_such(404, "customer", id, "id"))
+}
+
+fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiError> {
+    p.allow_only(&[
+        "allow_promotion_codes",
+        "billing_address_collection",
+        "cancel_url",
+        "client_reference_id",
+        "customer",
+        "customer_email",
+        "customer_update",
+        "expand",
+        "expires_at",
+        "invoice_creation",
+        "line_items",
+        "locale",
+        "metadata",
+        "mode",
+        "payment_intent_data",
+        "payment_method_types",
+        "subscription_data",
+        "submit_type",
+        "success_url",
+        "ui_mode",
+    ])?;
+    let mode = p
+        .one_of("mode", &["payment", "setup", "subscription"])?
+        .ok_or_else(|| ApiError::missing("mode"))?;
+    if mode == "setup" {
+        return Err(ApiError::invalid(
+            "mode",
+            "The Stripe stand-in supports `payment` and `subscription` mode only.",
+        ));
+    }
+    if p.one_of("ui_mode", &["custom", "embedded", "hosted"])?
+        .is_some_and(|ui| ui != "hosted")
+    {
+        return Err(ApiError::invalid(
+            "ui_mode",
+            "The Stripe stand-in hosts `hosted` Checkout pages only.",
+        ));
+    }
+    let success_url = url(p, "success_url")?.ok_or_else(|| ApiError::missing("success_url"))?;
+    let mut line_items = Vec::new();
+    for item in p.list("line_items")? {
+        item.allow_only(&["metadata", "price", "quantity"])?;
+        let quantity = item
+            .u64("quantity")?
+            .ok_or_else(|| ApiError::missing(&item.name("quantity")))?;
+        if quantity == 0 {
+            return Err(ApiError::invalid(
+                item.name("quantity"),
+                "This value must be greater than or equal to 1.",
+            ));
+        }
+        line_items.push(LineItem {
+            price: item.required_str("price")?.to_string(),
+            quantity,
+        });
+    }
+    let subscription_metadata = match p.object("subscription_data")? {
+        Some(_) if mode == "payment" => {
+            return Err(ApiError::invalid(
+                "subscription_data",
+                "You can not pass `subscription_data` in `payment` mode.",
+            ));
+        }
+        Some(data) => {
+            data.allow_only(&["description", "metadata"])?;
+            data.metadata("metadata")?
+        }
+        None => Default::default(),
+    };
+    let payment_intent_metadata = match p.object("payment_intent_data")? {
+        Some(_) if mode == "subscription" => {
+            return Err(ApiError::invalid(
+                "payment_intent_data",
+                "You can not pass `payment_intent_data` in `subscription` mode.",
+            ));
+        }
+        Some(data) => {
+            data.allow_only(&[
+                "description",
+                "metadata",
+                "receipt_email",
+                "statement_descriptor",
+                "statement_descriptor_suffix",
+            ])?;
+            data.metadata("metadata")?
+        }
+        None => Default::default(),
+    };
+    let invoice_data = match p.object("invoice_creation")? {
+        Some(_) if mode == "subscription" => {
+            return Err(ApiError::invalid(
+                "invoice_creation",
+                "You can only use `invoice_creation` in `payment` mode.",
+            ));
+        }
+        Some(creation) => {
+            creation.allow_only(&["enabled", "invoice_data"])?;
+            let enabled = creation
+                .bool("enabled")?
+                .ok_or_else(|| ApiError::missing(&creation.name("enabled")))?;
+            let data = creation.object("invoice_data")?;
+            if let Some(data) = &data {
+                data.allow_only(&["description", "footer", "metadata"])?;
+            }
+            let description = match &data {
+                Some(data) => text(data, "description")?,
+                None => None,
+            };
+            let metadata = match &data {
+                Some(data) => data.metadata("metadata")?.into_map(),
+                None => Default::default(),
+            };
+            enabled.then_some(InvoiceData {
+                description,
+                metadata,
+            })
+        }
+        None => None,
+    };
+    let expires_at = p
+        .u64("expires_at")?
+        .map(|at| {
+            i64::try_from(at).map_err(|_| ApiError::invalid_integer("expires_at", &at.to_string()))
+        })
+        .transpose()?;
+    store.create_checkout_session(CheckoutRequest {
+        mode,
+        customer: text(p, "customer")?,
+        customer_email: text(p, "customer_email")?,
+        client_reference_id: text(p, "client_reference_id")?,
+        success_url,
+        cancel_url: url(p, "cancel_url")?,
+        line_items,
+        metadata: p.metadata("metadata")?,
+        subscription_metadata,
+        payment_intent_metadata,
+        expires_at,
+        invoice_data,
+    })
+}
+
+fn list_checkout_items(store: &Store, id: &str, p: &Params) -> Result<Value, ApiError> {
+    p.allow_only(&["ending_before", "expand", "limit", "starting_after"])?;
+    if store.sessions.get(id).is_none() {
+        return Err(ApiError::no_such(404, "checkout.session", id, "id"));
+    }
+    paginate(
+        store.checkout_items(id),
+        p,
+        "item",
+        &format!("/v1/checkout/sessions/{id}/line_items"),
+    )
+}
+
+fn create_portal_session(store: &mut Store, p: &Params) -> Result<Value, ApiError> {
+    // `flow_data` deep-links into one portal flow; the stand-in's portal page shows every
+    // action at once, so it is accepted and ignored like the display options.
+    p.allow_only(&[
+        "configuration",
+        "customer",
+        "expand",
+        "flow_data",
+        "locale",
+        "return_url",
+    ])?;
+    let customer = p.required_str("customer")?;
+    if store.customers.get(customer).is_none() {
+        return Err(ApiError::no_such(400, "customer", customer, "customer"));
+    }
+    let return_url = url(p, "return_url")?;
+    Ok(store.create_portal_session(customer, return_url.as_deref()))
+}
+
+fn update_subscription(
+    store: &mut Store,
+    id: &str,
+    p: &Params,
+    origin: &Origin,
+) -> Result<Value, ApiError> {
+    // Payments always succeed here, so the payment options have nothing to change.
+    p.allow_only(&[
+        "cancel_at_period_end",
+        "expand",
+        "items",
+        "metadata",
+        "off_session",
+        "payment_behavior",
+        "proration_behavior",
+        "proration_date",
+    ])?;
+    let mut items = Vec::new();
+    for item in p.list("items")? {
+        item.allow_only(&["id", "metadata", "price", "quantity"])?;
+        items.push(ItemChange {
+            param: item.own_name().to_string(),
+            id: text(&item, "id")?,
+            price: text(&item, "price")?,
+            quantity: item.u64("quantity")?,
+        });
+    }
+    let change = SubscriptionChange {
+        cancel_at_period_end: p.bool("cancel_at_period_end")?,
+        items,
+        proration_behavior: p.one_of(
+            "proration_behavior",
+            &["always_invoice", "create_prorations", "none"],
+        )?,
+        metadata: p.metadata("metadata")?,
+    };
+    store.update_subscription(id, change, origin)
+}
+
+fn cancel_subscription(
+    store: &mut Store,
+    id: &str,
+    p: &Params,
+    origin: &Origin,
+) -> Result<Value, ApiError> {
+    p.allow_only(&["cancellation_details", "expand", "invoice_now", "prorate"])?;
+    store.cancel_subscription(id, origin)
+}
+
+fn list_subscriptions(store: &Store, p: &Params) -> Result<Value, ApiError> {
+    p.allow_only(&[
+        "customer",
+        "ending_before",
+        "expand",
+        "limit",
+        "price",
+        "starting_after",
+        "status",
+    ])?;
+    let customer = p.str("customer")?;
+    let price = p.str("price")?;
+    let status = p.one_of(
+        "status",
+        &[
+            "active",
+            "all",
+            "canceled",
+            "ended",
+            "incomplete",
+            "incomplete_expired",
+            "past_due",
+            "paused",
+            "trialing",
+            "unpaid",
+        ],
+    )?;
+    let matching = store
+        .subscriptions
+        .newest_first()
+        .filter(|s| customer.is_none_or(|c| s["customer"] == c))
+        .filter(|s| {
+            price.is_none_or(|p| {
+                s["items"]["data"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|i| i["price"]["id"] == p))
+            })
+        })
+        .filter(|s| {
+            let current = s["status"].as_str().unwrap_or_default();
+            match status {
+                // Without a status filter Stripe leaves canceled subscriptions out.
+                None => current != "canceled",
+                Some("all") => true,
+                Some("ended") => matches!(current, "canceled" | "incomplete_expired"),
+                Some(wanted) => current == wanted,
+            }
+        })
+        .cloned()
+        .collect();
+    paginate(matching, p, "subscription", "/v1/subscriptions")
+}
+
+fn list_invoices(store: &Store, p: &Params) -> Result<Value, ApiError> {
+    p.allow_only(&[
+        "customer",
+        "ending_before",
+        "expand",
+        "limit",
+        "starting_after",
+        "status",
+        "subscription",
+    ])?;
+    let customer = p.str("customer")?;
+    let subscription = p.str("subscription")?;
+    let status = p.one_of(
+        "status",
+        &["draft", "open", "paid", "uncollectible", "void"],
+    )?;
+    let matching = store
+        .invoices
+        .newest_first()
+        .filter(|i| customer.is_none_or(|c| i["customer"] == c))
+        .filter(|i| subscription.is_none_or(|s| i["subscription"] == s))
+        .filter(|i| status.is_none_or(|s| i["status"] == s))
+        .cloned()
+        .collect();
+    paginate(matching, p, "invoice", "/v1/invoices")
+}
+
+/// Stripe's cursor pagination over `items` (already newest first): `limit` (1-100, default
+/// 10) items after `starting_after` or before `ending_before`.
+fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<Value, ApiError> {
+    let limit = p.u64("limit")?.unwrap_or(10);
+    if limit == 0 {
+        return Err(ApiError::invalid(
+            "limit",
+            "This value must be greater than or equal to 1.",
+        ));
+    }
+    if limit > 100 {
+        return Err(ApiError::invalid(
+            "limit",
+            "This value must be less than or equal to 100.",
+        ));
+    }
+    let limit = limit as usize;
+    let position = |param: &str, id: &str| {
+        items
+            .iter()
+            .position(|item| item["id"] == id)
+            .ok_or_else(|| ApiError::no_such(400, resource, id, param))
+    };
+    let (start, end, has_more) = match (text(p, "starting_after")?, text(p, "ending_before")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "ending_before",
+                "You may only specify one of these parameters: ending_before, starting_after.",
+            ));
+        }
+        (Some(after), None) => {
+            let start = position("starting_after", &after)? + 1;
+            let end = (start + limit).min(items.len());
+            (start, end, end < items.len())
+        }
+        (None, Some(before)) => {
+            let end = position("ending_before", &before)?;
+            let start = end.saturating_sub(limit);
+            (start, end, start > 0)
+        }
+        (None, None) => (0, limit.min(items.len()), limit < items.len()),
+    };
+    Ok(objects::list(items[start..end].to_vec(), has_more, url))
+}
+
+/// An optional string where an empty value means "not given".
+fn text(p: &Params, key: &str) -> Result<Option<String>, ApiError> {
+    Ok(p.str(key)?.filter(|s| !s.is_empty()).map(str::to_string))
+}
+
+fn email(p: &Params) -> Result<Option<String>, ApiError> {
+    let email = text(p, "email")?;
+    match &email {
+        Some(address) if !address.contains('@') || address.chars().any(char::is_whitespace) => Err(
+            ApiError::invalid("email", format!("Invalid email address: {address}")),
+        ),
+        _ => Ok(email),
+    }
+}
+
+/// An absolute http(s) URL. Redirects put it in a `Location` header, so control characters
+/// (which URL parsing would silently strip) are refused too.
+fn url(p: &Params, key: &str) -> Result<Option<String>, ApiError> {
+    let Some(raw) = text(p, key)? else {
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(&raw);
+    let valid = parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        && !raw.chars().any(char::is_control);
+    if valid {
+        Ok(Some(raw))
+    } else {
+        Err(ApiError::invalid(p.name(key), "Not a valid URL"))
+    }
+}

@@ -1,0 +1,683 @@
+//! Subscriptions after checkout: invoices, plan and quantity changes with prorations,
+//! scheduled and immediate cancellation, and the end of a billing period.
+
+use serde_json::{Map, Value, json};
+
+use crate::catalog::Price;
+use crate::clock;
+use crate::error::ApiError;
+use crate::objects::{self, LineSource, NewInvoice, NewInvoiceLine, NewSubscriptionItem};
+use crate::params::MetadataUpdate;
+use crate::store::{Origin, Store};
+
+/// One invoice line before it is rendered: a price and quantity, billed in full for a period
+/// or as a proration (`amount` given, negative for unused time).
+pub(crate) struct BillingLine {
+    price: String,
+    quantity: u64,
+    subscription_item: Option<String>,
+    period: (i64, i64),
+    proration: Option<(i64, String)>,
+}
+
+impl BillingLine {
+    pub(crate) fn full(
+        price: &str,
+        quantity: u64,
+        subscription_item: Option<String>,
+        period: (i64, i64),
+    ) -> Self {
+        Self {
+            price: price.to_string(),
+            quantity,
+            subscription_item,
+            period,
+            proration: None,
+        }
+    }
+
+    fn proration(
+        price: &Price,
+        quantity: u64,
+        item: &str,
+        period: (i64, i64),
+        amount: i64,
+        description: String,
+    ) -> Self {
+        Self {
+            price: price.id.clone(),
+            quantity,
+            subscription_item: Some(item.to_string()),
+            period,
+            proration: Some((amount, description)),
+        }
+    }
+}
+
+pub(crate) struct InvoiceSpec {
+    pub(crate) id: String,
+    pub(crate) customer: String,
+    pub(crate) subscription: Option<String>,
+    pub(crate) lines: Vec<BillingLine>,
+    pub(crate) billing_reason: &'static str,
+    pub(crate) period: (i64, i64),
+    pub(crate) paid: bool,
+    pub(crate) created: i64,
+    pub(crate) description: Option<String>,
+    pub(crate) metadata: Map<String, Value>,
+}
+
+/// A validated `POST /v1/subscriptions/{id}`.
+#[derive(Default)]
+pub(crate) struct SubscriptionChange {
+    pub(crate) cancel_at_period_end: Option<bool>,
+    pub(crate) items: Vec<ItemChange>,
+    pub(crate) proration_behavior: Option<&'static str>,
+    pub(crate) metadata: MetadataUpdate,
+}
+
+/// `items[i]`: change the price or quantity of item `id`, or add an item when `id` is absent.
+pub(crate) struct ItemChange {
+    /// The parameter's name (`items[0]`), for errors.
+    pub(crate) param: String,
+    pub(crate) id: Option<String>,
+    pub(crate) price: Option<String>,
+    pub(crate) quantity: Option<u64>,
+}
+
+impl Store {
+    /// Renders, stores and reports a finalized invoice that was charged once.
+    pub(crate) fn create_invoice(&mut self, spec: InvoiceSpec, origin: &Origin) -> Value {
+        let customer = self.next_invoice_number(&spec.customer);
+        let number = customer["invoice_prefix"].as_str().map(|prefix| {
+            format!(
+                "{prefix}-{:04}",
+                customer["next_invoice_sequence"]
+                    .as_u64()
+                    .unwrap_or(1)
+                    .saturating_sub(1)
+            )
+        });
+        let subscription_metadata = spec
+            .subscription
+            .as_ref()
+            .and_then(|id| self.subscriptions.get(id))
+            .map_or(json!({}), |s| s["metadata"].clone());
+        let mut currency = String::from("usd");
+        let mut total = 0i64;
+        let mut lines = Vec::new();
+        for line in &spec.lines {
+            let Some(price) = self.catalog.price(&line.price) else {
+                continue;
+            };
+            currency.clone_from(&price.currency);
+            let (amount, description) = match &line.proration {
+                Some((amount, description)) => (*amount, description.clone()),
+                None => (
+                    full_amount(price, line.quantity),
+                    describe(price, line.quantity),
+                ),
+            };
+            total += amount;
+            let id = self.ids.id("il_", 24);
+            let invoice_item = self.ids.id("ii_", 24);
+            let source = match &line.subscription_item {
+                Some(item) => LineSource::SubscriptionItem(item),
+                None => LineSource::InvoiceItem(&invoice_item),
+            };
+            lines.push(objects::invoice_line(NewInvoiceLine {
+                id: &id,
+                invoice: &spec.id,
+                price,
+                quantity: line.quantity,
+                amount,
+                description,
+                period: line.period,
+                subscription: spec.subscription.as_deref(),
+                source,
+                proration: line.proration.is_some(),
+            }));
+        }
+        let invoice = objects::invoice(NewInvoice {
+            id: &spec.id,
+            created: spec.created,
+            customer: &customer,
+            subscription: spec
+                .subscription
+                .as_deref()
+                .map(|id| (id, &subscription_metadata)),
+            currency: &currency,
+            lines,
+            total,
+            number: number.unwrap_or_default(),
+            billing_reason: spec.billing_reason,
+            period: spec.period,
+            paid: spec.paid,
+            description: spec.description.as_deref(),
+            metadata: &spec.metadata,
+            public_base: &self.public_base,
+        });
+        self.invoices.push(invoice.clone());
+        if spec.paid {
+            self.emit("invoice.paid", &invoice, None, origin);
+            self.emit("invoice.payment_succeeded", &invoice, None, origin);
+        } else {
+            self.emit("invoice.payment_failed", &invoice, None, origin);
+        }
+        invoice
+    }
+
+    /// Takes the customer's next invoice number (Stripe numbers invoices
+    /// `<invoice_prefix>-<sequence>` per customer); returns the customer after the step.
+    fn next_invoice_number(&mut self, customer: &str) -> Value {
+        let stepped = self.modify(
+            |s| &mut s.customers,
+            customer,
+            |c| {
+                let next = c
+                    .get("next_invoice_sequence")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1);
+                c.insert("next_invoice_sequence".into(), json!(next + 1));
+            },
+        );
+        stepped.map_or_else(|| json!({"id": customer}), |(_, after)| after)
+    }
+
+    pub(crate) fn update_subscription(
+        &mut self,
+        id: &str,
+        change: SubscriptionChange,
+        origin: &Origin,
+    ) -> Result<Value, ApiError> {
+        let current = self
+            .subscriptions
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
+        if current["status"] == "canceled"
+            && (change.cancel_at_period_end.is_some() || !change.items.is_empty())
+        {
+            return Err(ApiError::bad_request(
+                "A canceled subscription can only update its cancellation_details and metadata.",
+            ));
+        }
+        let now = clock::now();
+        let old_items = items_of(&current);
+        let mut items = self.changed_items(&current, &change.items)?;
+        let old_interval = interval_of(&old_items);
+        let new_interval = interval_of(&items);
+        // Switching between monthly and yearly starts a new billing period today, which
+        // Stripe always invoices at once; otherwise only `always_invoice` bills the change.
+        let reset = old_interval != new_interval;
+        if reset {
+            let period = (now, clock::add_interval(now, &new_interval));
+            for item in &mut items {
+                set_period(item, period);
+            }
+        }
+        let behavior = change.proration_behavior.unwrap_or("create_prorations");
+        let lines = if reset || behavior == "always_invoice" {
+            self.proration_lines(&old_items, &items, reset, behavior != "none", now)
+        } else {
+            Vec::new()
+        };
+        let amount: i64 = lines.iter().map(|l| self.line_amount(l)).sum();
+        let invoice_id = (amount > 0).then(|| self.ids.id("in_", 24));
+        if amount < 0 {
+            // A net credit goes to the customer's balance, as with Stripe's prorations.
+            let customer = current["customer"].as_str().unwrap_or_default().to_string();
+            self.modify(
+                |s| &mut s.customers,
+                &customer,
+                |c| {
+                    let balance = c.get("balance").and_then(Value::as_i64).unwrap_or(0);
+                    c.insert("balance".into(), json!(balance + amount));
+                },
+            );
+        }
+
+        let updated = self
+            .update(|s| &mut s.subscriptions, id, "customer.subscription.updated", origin, |s| {
+                if let Some(data) = s.get_mut("items").and_then(|i| i.get_mut("data")) {
+                    *data = Value::Array(items);
+                }
+                if reset {
+                    s.insert("billing_cycle_anchor".into(), json!(now));
+                }
+                if let Some(invoice) = &invoice_id {
+                    s.insert("latest_invoice".into(), json!(invoice));
+                }
+                if let Some(cancel) = change.cancel_at_period_end {
+                    let period_end = s["items"]["data"][0]["current_period_end"].clone();
+                    s.insert("cancel_at_period_end".into(), json!(cancel));
+                    s.insert("cancel_at".into(), if cancel { period_end } else { Value::Null });
+                    s.insert("canceled_at".into(), if cancel { json!(now) } else { Value::Null });
+                    s.insert(
+                        "cancellation_details".into(),
+                        json!({"comment": null, "feedback": null, "reason": if cancel { json!("cancellation_requested") } else { Value::Null }}),
+                    );
+                }
+                if let Some(Value::Object(metadata)) = s.get_mut("metadata") {
+                    change.metadata.apply(metadata);
+                }
+            })
+            .unwrap_or(current.clone());
+        if let Some(invoice_id) = invoice_id {
+            self.create_invoice(
+                InvoiceSpec {
+                    id: invoice_id,
+                    customer: current["customer"].as_str().unwrap_or_default().to_string(),
+                    subscription: Some(id.to_string()),
+                    lines,
+                    billing_reason: "subscription_update",
+                    period: (now, now),
+                    paid: true,
+                    created: now,
+                    description: None,
+                    metadata: Map::new(),
+                },
+                origin,
+            );
+        }
+        Ok(updated)
+    }
+
+    /// The subscription's items with `changes` applied, validated like Stripe.
+    fn changed_items(
+        &mut self,
+        subscription: &Value,
+        changes: &[ItemChange],
+    ) -> Result<Vec<Value>, ApiError> {
+        let subscription_id = subscription["id"].as_str().unwrap_or_default().to_string();
+        let currency = subscription["currency"].as_str().unwrap_or_default();
+        let period = current_period(subscription);
+        let mut items = items_of(subscription);
+        for change in changes {
+            let price_param = format!("{}[price]", change.param);
+            let price = match &change.price {
+                Some(id) => Some(
+                    self.catalog
+                        .price(id)
+                        .ok_or_else(|| ApiError::no_such(400, "price", id, &price_param))?,
+                ),
+                None => None,
+            };
+            if let Some(price) = price {
+                if price.interval.is_none() {
+                    return Err(ApiError::invalid(
+                        &price_param,
+                        "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+                    ));
+                }
+                if price.currency != currency {
+                    return Err(ApiError::invalid(
+                        &price_param,
+                        format!(
+                            "The price specified uses currency `{}`, but this subscription uses `{currency}`.",
+                            price.currency
+                        ),
+                    ));
+                }
+            }
+            let (position, item_id, created, price, quantity) = match &change.id {
+                Some(item_id) => {
+                    let position = items
+                        .iter()
+                        .position(|i| i["id"] == item_id.as_str())
+                        .ok_or_else(|| {
+                            ApiError::no_such(
+                                400,
+                                "subscription item",
+                                item_id,
+                                &format!("{}[id]", change.param),
+                            )
+                        })?;
+                    let existing = &items[position];
+                    let price = match price {
+                        Some(price) => price,
+                        None => existing["price"]["id"]
+                            .as_str()
+                            .and_then(|p| self.catalog.price(p))
+                            .ok_or_else(|| {
+                                ApiError::invalid(
+                                    &price_param,
+                                    "This subscription item's price is no longer available.",
+                                )
+                            })?,
+                    };
+                    let quantity = change
+                        .quantity
+                        .or(existing["quantity"].as_u64())
+                        .unwrap_or(1);
+                    (
+                        Some(position),
+                        item_id.clone(),
+                        existing["created"].as_i64().unwrap_or_default(),
+                        price,
+                        quantity,
+                    )
+                }
+                None => {
+                    let price = price.ok_or_else(|| ApiError::missing(&price_param))?;
+                    (
+                        None,
+                        self.ids.id("si_", 14),
+                        clock::now(),
+                        price,
+                        change.quantity.unwrap_or(1),
+                    )
+                }
+            };
+            let item = objects::subscription_item(NewSubscriptionItem {
+                id: &item_id,
+                subscription: &subscription_id,
+                price,
+                quantity,
+                created,
+                period,
+            });
+            match position {
+                Some(position) => items[position] = item,
+                None => items.push(item),
+            }
+        }
+        Ok(items)
+    }
+
+    /// Lines billing a change of items: credit for the unused time of each changed old item,
+    /// then the new items' charge, prorated to the rest of the period or (after a period
+    /// reset) in full for the new period.
+    fn proration_lines(
+        &self,
+        old: &[Value],
+        new: &[Value],
+        reset: bool,
+        credit: bool,
+        now: i64,
+    ) -> Vec<BillingLine> {
+        let mut lines = Vec::new();
+        let date = clock::date(now);
+        let unchanged = |item: &Value| {
+            old.iter().any(|o| {
+                o["id"] == item["id"]
+                    && o["price"]["id"] == item["price"]["id"]
+                    && o["quantity"] == item["quantity"]
+            })
+        };
+        for item in new.iter().filter(|item| reset || !unchanged(item)) {
+            let previous = old.iter().find(|o| o["id"] == item["id"]);
+            if credit
+                && let Some((price, quantity, period)) = previous.and_then(|o| self.item_parts(o))
+            {
+                let unused = -prorate(full_amount(price, quantity), period, now);
+                let description = format!(
+                    "Unused time on {} after {date}",
+                    describe_product(price, quantity)
+                );
+                lines.push(BillingLine::proration(
+                    price,
+                    quantity,
+                    item_id(item),
+                    (now, period.1),
+                    unused,
+                    description,
+                ));
+            }
+            let Some((price, quantity, period)) = self.item_parts(item) else {
+                continue;
+            };
+            if reset {
+                lines.push(BillingLine::full(
+                    &price.id,
+                    quantity,
+                    Some(item_id(item).to_string()),
+                    period,
+                ));
+            } else {
+                let remaining = prorate(full_amount(price, quantity), period, now);
+                let description = format!(
+                    "Remaining time on {} after {date}",
+                    describe_product(price, quantity)
+                );
+                lines.push(BillingLine::proration(
+                    price,
+                    quantity,
+                    item_id(item),
+                    (now, period.1),
+                    remaining,
+                    description,
+                ));
+            }
+        }
+        lines
+    }
+
+    fn item_parts(&self, item: &Value) -> Option<(&Price, u64, (i64, i64))> {
+        let price = self.catalog.price(item["price"]["id"].as_str()?)?;
+        Some((
+            price,
+            item["quantity"].as_u64().unwrap_or(1),
+            (item_start(item), item_end(item)),
+        ))
+    }
+
+    fn line_amount(&self, line: &BillingLine) -> i64 {
+        match &line.proration {
+            Some((amount, _)) => *amount,
+            None => self
+                .catalog
+                .price(&line.price)
+                .map_or(0, |p| full_amount(p, line.quantity)),
+        }
+    }
+
+    /// `DELETE /v1/subscriptions/{id}`: ends the subscription now.
+    pub(crate) fn cancel_subscription(
+        &mut self,
+        id: &str,
+        origin: &Origin,
+    ) -> Result<Value, ApiError> {
+        let current = self
+            .subscriptions
+            .get(id)
+            .ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
+        if current["status"] == "canceled" {
+            return Err(ApiError::bad_request(format!(
+                "This subscription ({id}) has already been canceled."
+            )));
+        }
+        let now = clock::now();
+        let (_, canceled) = self
+            .modify(
+                |s| &mut s.subscriptions,
+                id,
+                |s| end_subscription(s, now, json!(now)),
+            )
+            .ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
+        self.emit("customer.subscription.deleted", &canceled, None, origin);
+        Ok(canceled)
+    }
+
+    /// The current period ends: a subscription set to cancel at period end is canceled;
+    /// otherwise it renews and its next invoice is charged, succeeding or failing.
+    pub(crate) fn advance_period(
+        &mut self,
+        id: &str,
+        payment_succeeds: bool,
+    ) -> Result<(), String> {
+        let current = self
+            .subscriptions
+            .get(id)
+            .cloned()
+            .ok_or_else(|| format!("no such subscription: {id}"))?;
+        if current["status"] == "canceled" {
+            return Err(format!("subscription {id} is canceled"));
+        }
+        let origin = Origin::default();
+        let (start, end) = current_period(&current);
+        if current["cancel_at_period_end"] == true {
+            let canceled_at = current["canceled_at"].clone();
+            if let Some((_, canceled)) = self.modify(
+                |s| &mut s.subscriptions,
+                id,
+                |s| end_subscription(s, end, canceled_at),
+            ) {
+                self.emit("customer.subscription.deleted", &canceled, None, &origin);
+            }
+            return Ok(());
+        }
+        let mut items = items_of(&current);
+        let next = (end, clock::add_interval(end, &interval_of(&items)));
+        for item in &mut items {
+            set_period(item, next);
+        }
+        let lines: Vec<BillingLine> = items
+            .iter()
+            .filter_map(|item| {
+                let quantity = item["quantity"].as_u64().unwrap_or(1);
+                Some(BillingLine::full(
+                    item["price"]["id"].as_str()?,
+                    quantity,
+                    Some(item_id(item).to_string()),
+                    next,
+                ))
+            })
+            .collect();
+        let invoice_id = self.ids.id("in_", 24);
+        self.update(
+            |s| &mut s.subscriptions,
+            id,
+            "customer.subscription.updated",
+            &origin,
+            |s| {
+                if let Some(data) = s.get_mut("items").and_then(|i| i.get_mut("data")) {
+                    *data = Value::Array(items);
+                }
+                s.insert("latest_invoice".into(), json!(invoice_id));
+                s.insert(
+                    "status".into(),
+                    json!(if payment_succeeds {
+                        "active"
+                    } else {
+                        "past_due"
+                    }),
+                );
+            },
+        );
+        self.create_invoice(
+            InvoiceSpec {
+                id: invoice_id,
+                customer: current["customer"].as_str().unwrap_or_default().to_string(),
+                subscription: Some(id.to_string()),
+                lines,
+                billing_reason: "subscription_cycle",
+                period: (start, end),
+                paid: payment_succeeds,
+                created: end,
+                description: None,
+                metadata: Map::new(),
+            },
+            &origin,
+        );
+        Ok(())
+    }
+}
+
+fn end_subscription(s: &mut serde_json::Map<String, Value>, ended_at: i64, canceled_at: Value) {
+    s.insert("status".into(), json!("canceled"));
+    s.insert("ended_at".into(), json!(ended_at));
+    s.insert("canceled_at".into(), canceled_at);
+    s.insert("cancel_at_period_end".into(), json!(false));
+    s.insert(
+        "cancellation_details".into(),
+        json!({"comment": null, "feedback": null, "reason": "cancellation_requested"}),
+    );
+}
+
+fn items_of(subscription: &Value) -> Vec<Value> {
+    subscription["items"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn item_id(item: &Value) -> &str {
+    item["id"].as_str().unwrap_or_default()
+}
+
+fn item_start(item: &Value) -> i64 {
+    item["current_period_start"].as_i64().unwrap_or_default()
+}
+
+fn item_end(item: &Value) -> i64 {
+    item["current_period_end"].as_i64().unwrap_or_default()
+}
+
+/// Items share one period; the first item's is the subscription's.
+fn current_period(subscription: &Value) -> (i64, i64) {
+    let first = &subscription["items"]["data"][0];
+    (item_start(first), item_end(first))
+}
+
+fn interval_of(items: &[Value]) -> String {
+    items
+        .first()
+        .and_then(|i| i["price"]["recurring"]["interval"].as_str())
+        .unwrap_or("month")
+        .to_string()
+}
+
+fn set_period(item: &mut Value, (start, end): (i64, i64)) {
+    if let Value::Object(item) = item {
+        item.insert("current_period_start".into(), json!(start));
+        item.insert("current_period_end".into(), json!(end));
+    }
+}
+
+fn full_amount(price: &Price, quantity: u64) -> i64 {
+    i64::try_from(price.unit_amount.saturating_mul(quantity)).unwrap_or(i64::MAX)
+}
+
+/// `amount` scaled to the part of `period` left after `now`, rounded to the nearest unit.
+fn prorate(amount: i64, (start, end): (i64, i64), now: i64) -> i64 {
+    let length = (end - start).max(1);
+    let left = (end - now).clamp(0, length);
+    ((amount as i128 * left as i128 + length as i128 / 2) / length as i128) as i64
+}
+
+fn describe_product(price: &Price, quantity: u64) -> String {
+    if quantity == 1 {
+        price.product_name.clone()
+    } else {
+        format!("{quantity} × {}", price.product_name)
+    }
+}
+
+/// Stripe's line description: `1 × Pro (at $20.00 / month)`.
+fn describe(price: &Price, quantity: u64) -> String {
+    let amount = crate::catalog::money(
+        i64::try_from(price.unit_amount).unwrap_or(i64::MAX),
+        &price.currency,
+    );
+    match &price.interval {
+        Some(interval) => format!(
+            "{quantity} × {} (at {amount} / {interval})",
+            price.product_name
+        ),
+        None => format!("{quantity} × {} (at {amount})", price.product_name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proration_scales_to_time_left() {
+        assert_eq!(prorate(3000, (0, 30), 10), 2000);
+        assert_eq!(prorate(3000, (0, 30), 0), 3000);
+        assert_eq!(prorate(3000, (0, 30), 40), 0);
+        assert_eq!(prorate(1000, (0, 3), 1), 667);
+    }
+}

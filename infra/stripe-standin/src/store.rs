@@ -1,0 +1,291 @@
+//! The stand-in's Stripe account: every object it has created, the events those changes
+//! produced, and the webhook endpoint events go to. Checkout and billing behaviour live in
+//! `checkout.rs` and `billing.rs` as further `impl Store` blocks; this file holds what they
+//! share (collections, customers, event emission, lookups for expansion).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::catalog::Catalog;
+use crate::checkout::SessionDetails;
+use crate::ids::IdGen;
+use crate::objects::{self, NewCustomer, NewEvent};
+use crate::params::MetadataUpdate;
+use crate::webhook::{Endpoint, Outgoing};
+use crate::{PriceSpec, clock};
+
+/// What caused a change, for the event's `request` field: the API request's id and
+/// idempotency key, or nothing when the customer acted on a hosted page.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Origin {
+    pub(crate) request_id: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+/// Objects of one kind in creation order (lists are answered newest first). Accounts here hold
+/// a handful of objects, so a scan is simpler than an index and just as fast.
+#[derive(Default)]
+pub(crate) struct Objects(Vec<Value>);
+
+impl Objects {
+    pub(crate) fn get(&self, id: &str) -> Option<&Value> {
+        self.0.iter().find(|o| o["id"] == id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut Value> {
+        self.0.iter_mut().find(|o| o["id"] == id)
+    }
+
+    pub(crate) fn push(&mut self, object: Value) {
+        self.0.push(object);
+    }
+
+    pub(crate) fn newest_first(&self) -> impl Iterator<Item = &Value> {
+        self.0.iter().rev()
+    }
+
+    pub(crate) fn all(&self) -> &[Value] {
+        &self.0
+    }
+}
+
+pub(crate) struct Store {
+    pub(crate) ids: IdGen,
+    /// Where hosted pages live, without a trailing slash (`http://127.0.0.1:PORT`).
+    pub(crate) public_base: String,
+    pub(crate) catalog: Catalog,
+    /// The one portal configuration every portal session reports.
+    pub(crate) portal_configuration: String,
+    pub(crate) customers: Objects,
+    pub(crate) sessions: Objects,
+    /// What a checkout session carries that its API object does not show.
+    pub(crate) session_details: HashMap<String, SessionDetails>,
+    pub(crate) subscriptions: Objects,
+    pub(crate) invoices: Objects,
+    pub(crate) payment_intents: Objects,
+    pub(crate) payment_methods: Objects,
+    pub(crate) portal_sessions: Objects,
+    pub(crate) events: Objects,
+    outbox: Vec<Outgoing>,
+    webhook: Option<Endpoint>,
+}
+
+impl Store {
+    pub(crate) fn new(
+        prices: &[PriceSpec],
+        public_base: String,
+        webhook: Option<Endpoint>,
+    ) -> Result<Self, String> {
+        let mut ids = IdGen::from_entropy();
+        let catalog = Catalog::new(prices, &mut ids, clock::now())?;
+        let portal_configuration = ids.id("bpc_", 24);
+        Ok(Self {
+            ids,
+            public_base,
+            catalog,
+            portal_configuration,
+            customers: Objects::default(),
+            sessions: Objects::default(),
+            session_details: HashMap::new(),
+            subscriptions: Objects::default(),
+            invoices: Objects::default(),
+            payment_intents: Objects::default(),
+            payment_methods: Objects::default(),
+            portal_sessions: Objects::default(),
+            events: Objects::default(),
+            outbox: Vec::new(),
+            webhook,
+        })
+    }
+
+    pub(crate) fn set_webhook(&mut self, webhook: Option<Endpoint>) {
+        self.webhook = webhook;
+    }
+
+    /// Events created since the last call, bound for the endpoint configured when they were
+    /// created. The caller hands them to the deliverer after releasing the store.
+    pub(crate) fn take_outbox(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// An existing event addressed to the endpoint configured now, for a redelivery.
+    pub(crate) fn redelivery(&self, event_id: &str) -> Result<Outgoing, String> {
+        let event = self
+            .events
+            .get(event_id)
+            .ok_or_else(|| format!("no such event: {event_id}"))?;
+        let endpoint = self
+            .webhook
+            .clone()
+            .ok_or("no webhook endpoint is configured")?;
+        Ok(outgoing(event, endpoint))
+    }
+
+    /// Records an event for a change and queues it for the webhook endpoint, if any.
+    pub(crate) fn emit(
+        &mut self,
+        kind: &str,
+        object: &Value,
+        previous_attributes: Option<Value>,
+        origin: &Origin,
+    ) {
+        let id = self.ids.id("evt_", 24);
+        let event = objects::event(NewEvent {
+            id: &id,
+            kind,
+            created: clock::now(),
+            object: object.clone(),
+            previous_attributes,
+            request_id: origin.request_id.as_deref(),
+            idempotency_key: origin.idempotency_key.as_deref(),
+            pending_webhooks: u32::from(self.webhook.is_some()),
+        });
+        if let Some(endpoint) = &self.webhook {
+            self.outbox.push(outgoing(&event, endpoint.clone()));
+        }
+        self.events.push(event);
+    }
+
+    /// Applies `change` to a stored object; returns it as it was before and after.
+    pub(crate) fn modify(
+        &mut self,
+        collection: fn(&mut Store) -> &mut Objects,
+        id: &str,
+        change: impl FnOnce(&mut Map<String, Value>),
+    ) -> Option<(Value, Value)> {
+        let object = collection(self).get_mut(id)?;
+        let before = object.clone();
+        if let Value::Object(map) = object {
+            change(map);
+        }
+        Some((before, object.clone()))
+    }
+
+    /// `modify`, then, when anything changed, emits `kind` with Stripe's
+    /// `previous_attributes` (the old values of the changed top-level fields).
+    pub(crate) fn update(
+        &mut self,
+        collection: fn(&mut Store) -> &mut Objects,
+        id: &str,
+        kind: &str,
+        origin: &Origin,
+        change: impl FnOnce(&mut Map<String, Value>),
+    ) -> Option<Value> {
+        let (before, after) = self.modify(collection, id, change)?;
+        if let Some(previous) = previous_attributes(&before, &after) {
+            self.emit(kind, &after, Some(previous), origin);
+        }
+        Some(after)
+    }
+
+    pub(crate) fn create_customer(&mut self, fields: CustomerFields, origin: &Origin) -> Value {
+        let id = self.ids.id("cus_", 14);
+        let invoice_prefix = self.ids.hex_upper(8);
+        let customer = objects::customer(NewCustomer {
+            id: &id,
+            created: clock::now(),
+            name: fields.name.as_deref(),
+            email: fields.email.as_deref(),
+            description: fields.description.as_deref(),
+            phone: fields.phone.as_deref(),
+            metadata: fields.metadata.into_map(),
+            invoice_prefix: &invoice_prefix,
+        });
+        self.customers.push(customer.clone());
+        self.emit("customer.created", &customer, None, origin);
+        customer
+    }
+
+    /// Stripe emits no event for portal sessions.
+    pub(crate) fn create_portal_session(
+        &mut self,
+        customer: &str,
+        return_url: Option<&str>,
+    ) -> Value {
+        let id = self.ids.id("bps_", 24);
+        let url = format!("{}/portal/{id}", self.public_base);
+        let session = objects::portal_session(
+            &id,
+            clock::now(),
+            customer,
+            return_url,
+            &url,
+            &self.portal_configuration,
+        );
+        self.portal_sessions.push(session.clone());
+        session
+    }
+
+    /// Any object by id, for `expand[]`: Stripe's ids say what they point at.
+    pub(crate) fn find(&self, id: &str) -> Option<Value> {
+        if let Some(price) = self.catalog.price(id) {
+            return Some(objects::price(price));
+        }
+        if let Some(product) = self.catalog.product(id) {
+            return Some(objects::product(product));
+        }
+        [
+            &self.customers,
+            &self.subscriptions,
+            &self.invoices,
+            &self.payment_intents,
+            &self.payment_methods,
+            &self.sessions,
+            &self.portal_sessions,
+            &self.events,
+        ]
+        .into_iter()
+        .find_map(|objects| objects.get(id).cloned())
+    }
+}
+
+/// The customer fields the API and Checkout can set.
+#[derive(Default)]
+pub(crate) struct CustomerFields {
+    pub(crate) name: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) metadata: MetadataUpdate,
+}
+
+fn outgoing(event: &Value, endpoint: Endpoint) -> Outgoing {
+    Outgoing {
+        event_id: event["id"].as_str().unwrap_or_default().to_string(),
+        event_type: event["type"].as_str().unwrap_or_default().to_string(),
+        // Stripe sends events pretty-printed; the signature covers these exact bytes.
+        body: serde_json::to_string_pretty(event).unwrap_or_default(),
+        endpoint,
+    }
+}
+
+fn previous_attributes(before: &Value, after: &Value) -> Option<Value> {
+    let (Value::Object(before), Value::Object(after)) = (before, after) else {
+        return None;
+    };
+    let changed: Map<String, Value> = before
+        .iter()
+        .filter(|(key, value)| after.get(*key) != Some(value))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!changed.is_empty()).then_some(Value::Object(changed))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn previous_attributes_lists_only_changed_fields() {
+        let before = json!({"id": "sub_1", "cancel_at_period_end": false, "metadata": {"a": "1"}});
+        let after = json!({"id": "sub_1", "cancel_at_period_end": true, "metadata": {"a": "1"}});
+        assert_eq!(
+            previous_attributes(&before, &after),
+            Some(json!({"cancel_at_period_end": false}))
+        );
+        assert_eq!(previous_attributes(&before, &before), None);
+    }
+}

@@ -1,0 +1,336 @@
+//! Checkout: subscription and credit-bundle Stripe Checkout Sessions for an org.
+//!
+//! Prices and quantities come from the catalog, never from the client. The org's Stripe
+//! customer is created on first need (one per org, by idempotency key) and recorded with a
+//! conditional write together with the session, so a failure leaves the table as it was.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::catalog::{Interval, Plan, Price};
+use crate::error::{ApiError, ErrorKind, FieldProblem};
+use crate::org::{Org, PendingCheckout, Principal};
+use crate::redirect;
+use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, StripeGateway, idempotency_key};
+
+/// Identical requests within one window share an idempotency key (double clicks, retries).
+const WINDOW_SECS: i64 = 60;
+/// Stripe's shortest session lifetime is 30 minutes; keep a margin for clock skew.
+const SESSION_LIFETIME_SECS: i64 = 32 * 60;
+/// Re-reads after losing a conditional write before giving up with 409.
+const MAX_RACES: usize = 4;
+
+/// `POST /billing/checkout`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionCheckoutBody {
+    pub plan: String,
+    pub interval: Interval,
+    #[serde(default)]
+    pub quantity: Option<u32>,
+    #[serde(default)]
+    pub success_url: Option<String>,
+    #[serde(default)]
+    pub cancel_url: Option<String>,
+    #[serde(default)]
+    pub price: Option<Value>,
+    #[serde(default)]
+    pub price_id: Option<Value>,
+    #[serde(default)]
+    pub product: Option<Value>,
+    #[serde(default)]
+    pub product_id: Option<Value>,
+}
+
+/// `POST /billing/credits/checkout`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditsCheckoutBody {
+    pub quantity: u32,
+    #[serde(default)]
+    pub success_url: Option<String>,
+    #[serde(default)]
+    pub cancel_url: Option<String>,
+    #[serde(default)]
+    pub price: Option<Value>,
+    #[serde(default)]
+    pub price_id: Option<Value>,
+    #[serde(default)]
+    pub product: Option<Value>,
+    #[serde(default)]
+    pub product_id: Option<Value>,
+}
+
+/// Price or product ids a client may send are named in the bodies so they get a clear
+/// refusal rather than a generic "unknown field".
+fn client_price_problems(fields: [(&str, &Option<Value>); 4]) -> Vec<FieldProblem> {
+    fields
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(field, _)| FieldProblem::new(field, "is not accepted: prices are set by the server from the plan catalog"))
+        .collect()
+}
+
+macro_rules! client_prices {
+    ($body:expr) => {
+        client_price_problems([
+            ("price", &$body.price),
+            ("price_id", &$body.price_id),
+            ("product", &$body.product),
+            ("product_id", &$body.product_id),
+        ])
+    };
+}
+
+fn urls(app: &App, success: Option<&str>, cancel: Option<&str>, problems: &mut Vec<FieldProblem>) -> (String, String) {
+    let config = &app.config;
+    let mut resolve = |field: &str, given, default: &Option<String>| {
+        redirect::resolve(field, given, default.as_deref(), &config.allowed_redirect_origins).unwrap_or_else(|problem| {
+            problems.push(problem);
+            String::new()
+        })
+    };
+    (resolve("success_url", success, &config.default_success_url), resolve("cancel_url", cancel, &config.default_cancel_url))
+}
+
+struct SubscriptionChoice<'a> {
+    plan: &'a Plan,
+    interval: Interval,
+    price: &'a Price,
+    quantity: u32,
+    success_url: String,
+    cancel_url: String,
+}
+
+fn validate_subscription<'a>(app: &'a App, body: &SubscriptionCheckoutBody) -> Result<SubscriptionChoice<'a>, ApiError> {
+    let mut problems = client_prices!(body);
+    let plan = app.config.catalog.plan(&body.plan);
+    let price = plan.and_then(|p| p.prices.get(body.interval));
+    match (plan, price) {
+        (None, _) => problems.push(FieldProblem::new("plan", format!("`{}` is not a plan of the catalog", body.plan))),
+        (Some(p), _) if p.is_free() => problems.push(FieldProblem::new("plan", "is free: no checkout is needed")),
+        (Some(_), None) => problems.push(FieldProblem::new("interval", format!("`{}` is not offered for this plan", body.interval.as_str()))),
+        _ => {}
+    }
+    let quantity = match plan.map(|p| (&p.per_unit, body.quantity)) {
+        Some((Some(unit), quantity)) => {
+            let quantity = quantity.unwrap_or(unit.min_quantity);
+            if !(unit.min_quantity..=unit.max_quantity).contains(&quantity) {
+                problems.push(FieldProblem::new(
+                    "quantity",
+                    format!("must be {} to {} {}", unit.min_quantity, unit.max_quantity, unit.resource.as_str()),
+                ));
+            }
+            quantity
+        }
+        Some((None, Some(q))) if q != 1 => {
+            problems.push(FieldProblem::new("quantity", "must be 1 (or left out): this plan is not priced per unit"));
+            q
+        }
+        _ => 1,
+    };
+    let (success_url, cancel_url) = urls(app, body.success_url.as_deref(), body.cancel_url.as_deref(), &mut problems);
+    match (plan, price) {
+        (Some(plan), Some(price)) if problems.is_empty() => {
+            Ok(SubscriptionChoice { plan, interval: body.interval, price, quantity, success_url, cancel_url })
+        }
+        _ => Err(ApiError::validation(problems)),
+    }
+}
+
+async fn load_org(app: &App, org_id: &str) -> Result<Org, ApiError> {
+    app.store.get_org(org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))
+}
+
+async fn customer_of(stripe: &StripeGateway, org: &Org) -> Result<String, ApiError> {
+    match &org.stripe_customer_id {
+        Some(id) => Ok(id.clone()),
+        None => stripe.create_customer(&org.org_id, &org.name).await,
+    }
+}
+
+fn window_expiry(now: i64) -> (i64, i64) {
+    let window = now.div_euclid(WINDOW_SECS);
+    (window, (window + 1) * WINDOW_SECS + SESSION_LIFETIME_SECS)
+}
+
+fn subscription_exists(org: &Org) -> ApiError {
+    ApiError::new(
+        ErrorKind::SubscriptionExists,
+        "This org already has a live subscription: change plans with an upgrade or downgrade, or manage it in the Customer Portal.",
+    )
+    .with_details(json!({ "plan": org.plan, "status": org.status }))
+}
+
+fn checkout_in_progress(pending: &PendingCheckout) -> ApiError {
+    ApiError::new(
+        ErrorKind::CheckoutInProgress,
+        "Another checkout for this org is open: finish it, or start a new one after it expires.",
+    )
+    .with_details(json!({ "session_id": pending.session_id, "expires_at": pending.expires_at }))
+}
+
+/// Starts (or, for the same request, returns again) the org's subscription Checkout Session.
+pub async fn subscription_checkout(app: &App, principal: &Principal, body: &SubscriptionCheckoutBody, now: i64) -> Result<CheckoutLink, ApiError> {
+    let stripe = app.stripe()?;
+    let choice = validate_subscription(app, body)?;
+    let fingerprint = idempotency_key(&[
+        "subscription",
+        &choice.plan.id,
+        choice.interval.as_str(),
+        &choice.quantity.to_string(),
+        &choice.success_url,
+        &choice.cancel_url,
+    ]);
+    let mut created: Option<CheckoutLink> = None;
+    let outcome = async {
+        for _ in 0..MAX_RACES {
+            let mut org = load_org(app, &principal.org_id).await?;
+            if org.status.is_live() {
+                return Err(subscription_exists(&org));
+            }
+            if let Some(pending) = org.pending_checkout.as_ref().filter(|p| p.expires_at > now) {
+                return match pending.fingerprint == fingerprint {
+                    true => Ok(CheckoutLink { session_id: pending.session_id.clone(), url: pending.url.clone() }),
+                    false => Err(checkout_in_progress(pending)),
+                };
+            }
+            let customer_id = customer_of(stripe, &org).await?;
+            let (window, expires_at) = window_expiry(now);
+            let metadata = HashMap::from([
+                ("org_id".to_string(), org.org_id.clone()),
+                ("plan".to_string(), choice.plan.id.clone()),
+                ("interval".to_string(), choice.interval.as_str().to_string()),
+            ]);
+            let link = stripe
+                .create_checkout_session(&CheckoutRequest {
+                    customer_id: &customer_id,
+                    org_id: &org.org_id,
+                    mode: CheckoutMode::Subscription,
+                    price_id: &choice.price.price_id,
+                    quantity: choice.quantity,
+                    success_url: &choice.success_url,
+                    cancel_url: &choice.cancel_url,
+                    metadata,
+                    expires_at,
+                    idempotency_key: idempotency_key(&["checkout", &org.org_id, &fingerprint, &window.to_string()]),
+                })
+                .await?;
+            created = Some(link.clone());
+            org.stripe_customer_id = Some(customer_id);
+            org.pending_checkout = Some(PendingCheckout {
+                session_id: link.session_id.clone(),
+                url: link.url.clone(),
+                fingerprint: fingerprint.clone(),
+                expires_at,
+            });
+            match app.store.save_org(&mut org).await {
+                Ok(()) => return Ok(link),
+                Err(err) if err.kind == ErrorKind::Conflict => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(ApiError::new(ErrorKind::Conflict, "The org changed concurrently; retry the request."))
+    }
+    .await;
+    expire_unused(stripe, created.as_ref(), outcome.as_ref().ok()).await;
+    outcome
+}
+
+/// A session created here but not handed out (another request won, or the write failed) is
+/// expired, so only sessions the table knows about can be paid.
+async fn expire_unused(stripe: &StripeGateway, created: Option<&CheckoutLink>, handed_out: Option<&CheckoutLink>) {
+    if let Some(mine) = created
+        && handed_out.is_none_or(|link| link.session_id != mine.session_id)
+    {
+        stripe.expire_checkout_session(&mine.session_id).await;
+    }
+}
+
+/// Starts a one-time Checkout for `quantity` credit bundles; credits land when Stripe confirms payment.
+pub async fn credits_checkout(app: &App, principal: &Principal, body: &CreditsCheckoutBody, now: i64) -> Result<CheckoutLink, ApiError> {
+    let stripe = app.stripe()?;
+    let credits = &app.config.catalog.credits;
+    let mut problems = client_prices!(body);
+    if !(1..=credits.max_bundles).contains(&body.quantity) {
+        problems.push(FieldProblem::new("quantity", format!("must be 1 to {} bundles", credits.max_bundles)));
+    }
+    let (success_url, cancel_url) = urls(app, body.success_url.as_deref(), body.cancel_url.as_deref(), &mut problems);
+    if !problems.is_empty() {
+        return Err(ApiError::validation(problems));
+    }
+    let org = load_org(app, &principal.org_id).await?;
+    let customer_id = customer_of(stripe, &org).await?;
+    let (window, expires_at) = window_expiry(now);
+    let quantity = body.quantity.to_string();
+    let metadata = HashMap::from([
+        ("org_id".to_string(), org.org_id.clone()),
+        ("purpose".to_string(), "credits".to_string()),
+        ("bundles".to_string(), quantity.clone()),
+        ("credits".to_string(), (u64::from(body.quantity) * credits.credits_per_bundle).to_string()),
+    ]);
+    let link = stripe
+        .create_checkout_session(&CheckoutRequest {
+            customer_id: &customer_id,
+            org_id: &org.org_id,
+            mode: CheckoutMode::Payment,
+            price_id: &credits.price_id,
+            quantity: body.quantity,
+            success_url: &success_url,
+            cancel_url: &cancel_url,
+            metadata,
+            expires_at,
+            idempotency_key: idempotency_key(&["credits", &org.org_id, &quantity, &success_url, &cancel_url, &window.to_string()]),
+        })
+        .await?;
+    if org.stripe_customer_id.is_none()
+        && let Err(err) = record_customer(app, &org.org_id, &customer_id).await
+    {
+        expire_unused(stripe, Some(&link), None).await;
+        return Err(err);
+    }
+    Ok(link)
+}
+
+/// Records the org's Stripe customer unless one is recorded already (a concurrent request
+/// made the same customer: the idempotency key is the org id).
+async fn record_customer(app: &App, org_id: &str, customer_id: &str) -> Result<(), ApiError> {
+    for _ in 0..MAX_RACES {
+        let mut org = load_org(app, org_id).await?;
+        if org.stripe_customer_id.is_some() {
+            return Ok(());
+        }
+        org.stripe_customer_id = Some(customer_id.to_string());
+        match app.store.save_org(&mut org).await {
+            Err(err) if err.kind == ErrorKind::Conflict => continue,
+            other => return other,
+        }
+    }
+    Err(ApiError::new(ErrorKind::Conflict, "The org changed concurrently; retry the request."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_outlive_stripes_minimum_and_windows_are_shared() {
+        for now in [0, 59, 60, 1_700_000_123] {
+            let (window, expires_at) = window_expiry(now);
+            assert!(expires_at - now >= 30 * 60 + 60, "{now}");
+            assert!(expires_at - now <= 34 * 60, "{now}");
+            assert_eq!(window, window_expiry(window * WINDOW_SECS).0);
+        }
+        assert_eq!(window_expiry(120).1, window_expiry(179).1, "same window, same params, same key");
+    }
+
+    #[test]
+    fn client_prices_are_each_refused() {
+        let body: CreditsCheckoutBody = serde_json::from_str(r#"{"quantity":1,"price":"price_x","product_id":"prod_y"}"#).unwrap();
+        let fields: Vec<_> = client_prices!(body).into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["price", "product_id"]);
+    }
+}

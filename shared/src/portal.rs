@@ -1,0 +1,33 @@
+//! The Stripe Customer Portal: where a human manages card, invoices and cancellation.
+
+use serde::Deserialize;
+
+use crate::App;
+use crate::error::{ApiError, ErrorKind};
+use crate::org::Principal;
+use crate::redirect;
+use crate::stripe::idempotency_key;
+
+/// Portal sessions for the same org and return URL within a minute are the same session.
+const WINDOW_SECS: i64 = 60;
+
+/// `POST /billing/portal`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalBody {
+    #[serde(default)]
+    pub return_url: Option<String>,
+}
+
+pub async fn portal_session(app: &App, principal: &Principal, body: &PortalBody, now: i64) -> Result<String, ApiError> {
+    let stripe = app.stripe()?;
+    let config = &app.config;
+    let return_url = redirect::resolve("return_url", body.return_url.as_deref(), config.default_return_url.as_deref(), &config.allowed_redirect_origins)
+        .map_err(|problem| ApiError::validation(vec![problem]))?;
+    let org = app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
+    let customer_id = org.stripe_customer_id.ok_or_else(|| {
+        ApiError::new(ErrorKind::NoStripeCustomer, "This org has no Stripe customer yet: start a checkout first.")
+    })?;
+    let key = idempotency_key(&["portal", &org.org_id, &return_url, &now.div_euclid(WINDOW_SECS).to_string()]);
+    stripe.create_portal_session(&customer_id, &return_url, &key).await
+}

@@ -1,0 +1,94 @@
+//! A TestApi wired to the offline Stripe stand-in (or to a Stripe that is down).
+
+use billing_shared::config::aws_sdk_config;
+use billing_shared::stripe::StripeGateway;
+use billing_shared::App;
+use billing_infra::template::Template;
+use stripe_standin::Standin;
+
+use crate::{TestApi, require_env, test_config_with, unique_table};
+
+pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
+
+pub struct StripeTestApi {
+    pub api: TestApi,
+    pub standin: Standin,
+}
+
+impl std::ops::Deref for StripeTestApi {
+    type Target = TestApi;
+    fn deref(&self) -> &TestApi {
+        &self.api
+    }
+}
+
+async fn app_with_table(vars: &[(&str, &str)]) -> App {
+    require_env("AWS_ENDPOINT_URL_DYNAMODB");
+    let table = unique_table();
+    let app = App::new(test_config_with(&table, vars), aws_sdk_config().await);
+    Template::built_in().create_table(app.store.client(), &table).await.expect("create test table");
+    app
+}
+
+impl StripeTestApi {
+    pub async fn new() -> Self {
+        Self::with_config(&[]).await
+    }
+
+    /// Like `new`, with extra config variables (e.g. `CATALOG_FILE`).
+    pub async fn with_config(vars: &[(&str, &str)]) -> Self {
+        let app = app_with_table(vars).await;
+        let standin = billing_infra::standin::start(&app.config.catalog, "127.0.0.1:0".parse().unwrap(), None, WEBHOOK_SECRET)
+            .await
+            .expect("start the Stripe stand-in");
+        let base = url::Url::parse(&standin.base_url()).unwrap();
+        let gateway = StripeGateway::new("sk_test_standin", &base).unwrap();
+        let mut app = app.with_stripe_gateway(gateway);
+        app.webhook_secrets = vec![WEBHOOK_SECRET.to_string()];
+        Self { api: TestApi::over(app), standin }
+    }
+
+    /// Like `new`, with the stand-in delivering its events to this API's `/stripe/webhook`.
+    pub async fn with_webhooks() -> Self {
+        let api = Self::new().await;
+        let base = api.serve_http().await;
+        api.standin.set_webhook(Some(format!("{base}/stripe/webhook")), WEBHOOK_SECRET.into());
+        api
+    }
+
+    /// A Stripe client on the stand-in, for changes a customer makes at Stripe (e.g. in the portal).
+    pub fn stripe_client(&self) -> stripe::Client {
+        stripe::ClientBuilder::new("sk_test_customer").url(self.standin.base_url()).build().unwrap()
+    }
+
+    /// POSTs `payload` to `/stripe/webhook`, signed with `secret` at `timestamp` (now if `None`).
+    pub async fn deliver(&self, payload: &str, secret: &str, timestamp: Option<i64>) -> crate::Reply {
+        let signature = stripe_webhook::Webhook::generate_test_header(payload, secret, timestamp);
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("/stripe/webhook")
+            .header("content-type", "application/json")
+            .header("stripe-signature", signature)
+            .body(payload.as_bytes().to_vec())
+            .unwrap();
+        self.request(req).await
+    }
+
+    /// The stand-in's events of `event_type`, oldest first, as the JSON Stripe sends.
+    pub fn events_of(&self, event_type: &str) -> Vec<String> {
+        self.standin.events().into_iter().filter(|e| e["type"] == event_type).map(|e| e.to_string()).collect()
+    }
+
+    /// The stand-in's recorded API requests to `path` with `method`.
+    pub fn calls(&self, method: &str, path: &str) -> Vec<stripe_standin::RecordedRequest> {
+        self.standin.requests().into_iter().filter(|r| r.method == method && r.path == path).collect()
+    }
+}
+
+/// A TestApi whose Stripe is unreachable (nothing listens on its port).
+pub async fn api_with_stripe_down() -> TestApi {
+    let app = app_with_table(&[]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+    TestApi::over(app.with_stripe_gateway(StripeGateway::new("sk_test_down", &base).unwrap()))
+}
