@@ -4,8 +4,14 @@
 
 use serde_json::{Value, json};
 
+/// A request body and the headers that go with it.
+pub struct Body {
+    pub text: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
 /// A request as API Gateway hands it to a route's function.
-pub fn http(method: &str, path: &str, route_key: &str, token: &str, body: Option<&str>) -> Value {
+pub fn http(method: &str, path: &str, route_key: &str, token: &str, body: Option<&Body>) -> Value {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let mut event = json!({
         "version": "2.0",
@@ -40,7 +46,10 @@ pub fn http(method: &str, path: &str, route_key: &str, token: &str, body: Option
     });
     if let Some(body) = body {
         event["headers"]["content-type"] = json!("application/json");
-        event["body"] = json!(body);
+        for (name, value) in &body.headers {
+            event["headers"][*name] = json!(value);
+        }
+        event["body"] = json!(body.text);
     }
     event
 }

@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 
 use crate::emulator::{Emulator, Outcome};
 use crate::proxy::{CountingProxy, Counts};
-use crate::stripe::SECRET_KEY;
+use crate::seed::project_env;
 use crate::targets::Plan;
 
 /// Longer than the function's own timeout (10 s): past this the function is declared hung.
@@ -90,16 +90,8 @@ impl Session {
             .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
             .env("_HANDLER", "bootstrap")
             .env("TZ", ":UTC")
-            // The project's environment: template.yaml's Globals as a deployment sets them, the
-            // Stripe key as the local run passes it, and the local services.
-            .env("BILLING_TABLE", &settings.table)
-            .env("RUST_LOG", "info")
-            .env("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com")
-            .env("DEFAULT_SUCCESS_URL", "https://app.example.com/billing?checkout=success")
-            .env("DEFAULT_CANCEL_URL", "https://app.example.com/billing?checkout=cancel")
-            .env("DEFAULT_RETURN_URL", "https://app.example.com/billing")
-            .env("STRIPE_API_BASE", format!("{}/", stripe.endpoint()))
-            .env("STRIPE_SECRET_KEY", SECRET_KEY)
+            // The project's settings, and the local services behind this process's proxies.
+            .envs(project_env(&settings.table, &format!("{}/", stripe.endpoint())))
             .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.endpoint())
             .env("AWS_EC2_METADATA_DISABLED", "true")
             // DynamoDB Local keeps a database per access key and region: the harness's (dummy) ones.

@@ -1,61 +1,110 @@
-//! The data every measured request finds: the table from template.yaml, one org with a Stripe
-//! customer (in the stand-in) and one HUMAN API key, created through the project's own store
-//! and Stripe gateway so items look exactly as in production.
+//! The data every measured request finds, made through the project's own code so items and
+//! Stripe objects look exactly as in production: the table from template.yaml; one org with a
+//! HUMAN API key; its open subscription Checkout (which gives it a Stripe customer); and a paid
+//! credits Checkout whose `checkout.session.completed` event, signed, is the webhook's request.
 
-use aws_sdk_dynamodb::Client;
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use billing_infra::template::Template;
-use billing_shared::org::{Org, PrincipalKind};
-use billing_shared::store::{PK, SK, Store};
-use billing_shared::stripe::StripeGateway;
-use billing_shared::{auth, now};
-use url::Url;
+use billing_shared::checkout::{credits_checkout, subscription_checkout};
+use billing_shared::config::Config;
+use billing_shared::org::{Org, Principal, PrincipalKind};
+use billing_shared::store::{PK, SK};
+use billing_shared::{App, auth, now};
+use serde_json::Value;
+use stripe_standin::Standin;
+use stripe_webhook::Webhook;
 
-use crate::stripe::SECRET_KEY;
+use crate::stripe::{SECRET_KEY, WEBHOOK_SECRET};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 const TABLE: &str = "billing-bench";
 const ORG_ID: &str = "bench";
 const PRINCIPAL_ID: &str = "bench-owner";
+/// The bodies of the org's Checkouts; the requests of `POST /billing/checkout` and
+/// `POST /billing/credits/checkout` repeat them.
+pub const SUBSCRIPTION_CHECKOUT: &str = r#"{"plan":"pro","interval":"month"}"#;
+pub const CREDITS_CHECKOUT: &str = r#"{"quantity":1}"#;
 /// DynamoDB Local is a JVM: this many reads before measuring let its JIT settle.
 const WARM_UP_READS: usize = 500;
+/// The webhook event is signed this far ahead, so its one signature stays within Stripe's
+/// ±300 s tolerance from the start of the run until 9 minutes later.
+const SIGNATURE_AHEAD_SECS: i64 = 240;
 
 pub struct Fixture {
     pub table: String,
-    pub org_id: String,
-    pub principal_id: String,
-    pub kind: PrincipalKind,
+    pub principal: Principal,
     /// The bearer token of the key (the authorizer resolves it with one GetItem).
     pub token: String,
     /// The org item's key (as `shared/src/store.rs` lays it out): the floor reads this item,
     /// the same one `GET /billing` reads.
     pub org_item: (String, String),
+    /// The org's open subscription Checkout Session.
+    pub checkout_session_id: String,
+    /// A `checkout.session.completed` delivery: the payload and its `Stripe-Signature`.
+    pub webhook: (String, String),
 }
 
-/// Seeds the table in the DynamoDB Local `client` talks to, and the customer in the Stripe at `stripe_base`.
-pub async fn seed(client: &Client, stripe_base: &str) -> Result<Fixture, Error> {
-    Template::built_in().create_table(client, TABLE).await?;
-    let store = Store::new(client.clone(), TABLE);
-    let name = "Benchmark Org";
-    let customer = StripeGateway::new(SECRET_KEY, &Url::parse(stripe_base)?)?.create_customer(ORG_ID, name).await?;
-    store.create_org(&Org { stripe_customer_id: Some(customer), ..Org::new(ORG_ID, name, now()) }).await?;
+/// The settings the functions run with: template.yaml's Globals as a deployment sets them, and
+/// the Stripe key and webhook secret as the local run passes them (AWS: from Secrets Manager).
+pub fn project_env(table: &str, stripe_base: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("BILLING_TABLE", table.to_string()),
+        ("RUST_LOG", "info".to_string()),
+        ("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com".to_string()),
+        ("DEFAULT_SUCCESS_URL", "https://app.example.com/billing?checkout=success".to_string()),
+        ("DEFAULT_CANCEL_URL", "https://app.example.com/billing?checkout=cancel".to_string()),
+        ("DEFAULT_RETURN_URL", "https://app.example.com/billing".to_string()),
+        ("STRIPE_API_BASE", stripe_base.to_string()),
+        ("STRIPE_SECRET_KEY", SECRET_KEY.to_string()),
+        ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET.to_string()),
+    ]
+}
+
+/// Seeds DynamoDB Local (which `sdk` points at) and the stand-in.
+pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> {
+    let env = project_env(TABLE, &standin.base_url());
+    let config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))?;
+    let app = App::new(config, sdk.clone()).with_stripe().await?;
+    Template::built_in().create_table(app.store.client(), TABLE).await?;
+    app.store.create_org(&Org::new(ORG_ID, "Benchmark Org", now())).await?;
     let key = auth::issue(ORG_ID, PRINCIPAL_ID, PrincipalKind::Human, now())?;
-    store.put_api_key(&key.record).await?;
-    let fixture = Fixture {
-        table: TABLE.to_string(),
-        org_id: ORG_ID.to_string(),
-        principal_id: PRINCIPAL_ID.to_string(),
-        kind: PrincipalKind::Human,
-        token: key.token,
-        org_item: (format!("ORG#{ORG_ID}"), "ORG".to_string()),
-    };
+    app.store.put_api_key(&key.record).await?;
+    let principal = Principal { org_id: ORG_ID.to_string(), principal_id: PRINCIPAL_ID.to_string(), kind: PrincipalKind::Human };
+
+    let checkout = subscription_checkout(&app, &principal, &serde_json::from_str(SUBSCRIPTION_CHECKOUT)?, now()).await?;
+    let credits = credits_checkout(&app, &principal, &serde_json::from_str(CREDITS_CHECKOUT)?, now()).await?;
+    standin.pay_checkout(&credits.session_id).await?;
+    let event = standin
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "checkout.session.completed" && e["data"]["object"]["id"] == Value::from(credits.session_id.as_str()))
+        .ok_or("the stand-in recorded no checkout.session.completed for the credits Checkout")?
+        .to_string();
+    let signature = Webhook::generate_test_header(&event, WEBHOOK_SECRET, Some(now() + SIGNATURE_AHEAD_SECS));
+
+    let org_item = (format!("ORG#{ORG_ID}"), "ORG".to_string());
     for _ in 0..WARM_UP_READS {
-        let (pk, sk) = fixture.org_item.clone();
-        let out = client.get_item().table_name(TABLE).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk)).send().await?;
+        let out = app
+            .store
+            .client()
+            .get_item()
+            .table_name(TABLE)
+            .key(PK, AttributeValue::S(org_item.0.clone()))
+            .key(SK, AttributeValue::S(org_item.1.clone()))
+            .send()
+            .await?;
         if out.item.is_none() {
             return Err("the seeded org item is not where the floor will look for it".into());
         }
     }
-    Ok(fixture)
+    Ok(Fixture {
+        table: TABLE.to_string(),
+        principal,
+        token: key.token,
+        org_item,
+        checkout_session_id: checkout.session_id,
+        webhook: (event, signature),
+    })
 }

@@ -16,10 +16,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         let outcome = match outcome {
             Outcome::Applied => "applied".to_string(),
             Outcome::Duplicate => "duplicate".to_string(),
-            Outcome::Ignored(reason) => {
-                tracing::info!(event_id = %event.id, event_type = %event.event_type, reason, "event ignored");
-                format!("ignored: {reason}")
-            }
+            Outcome::Ignored(reason) => format!("ignored: {reason}"),
         };
         tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome, "event handled");
         ok(&json!({ "received": true, "event_id": event.id, "outcome": outcome }))

@@ -207,6 +207,8 @@ async fn stripe_500_is_retried_with_the_same_key_then_502_and_nothing_written() 
     let reply = api.post_json("/billing/checkout", &token, r#"{"plan":"pro","interval":"month"}"#).await;
     assert_envelope(&reply, 502, "stripe_error");
     assert_eq!(reply.body["details"]["stripe_status"], 500);
+    let stripe_request_id = reply.body["details"]["stripe_request_id"].as_str().expect("Stripe's request id");
+    assert!(api.standin.requests().iter().any(|r| r.request_id == stripe_request_id), "it names a request Stripe saw");
     let attempts = api.calls("POST", CUSTOMERS);
     assert_eq!(attempts.len(), 3, "three attempts");
     assert!(attempts.iter().all(|r| r.idempotency_key == attempts[0].idempotency_key), "one idempotency key across retries");

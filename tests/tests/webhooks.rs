@@ -213,6 +213,47 @@ async fn bad_signatures_are_400_and_write_nothing_and_the_rotated_secret_works()
 }
 
 #[tokio::test]
+async fn a_base64_encoded_delivery_is_verified_on_its_decoded_bytes() {
+    use base64::Engine;
+    let api = StripeTestApi::new().await;
+    let token = api.org_with_key("acme").await;
+    let session = buy_credits(&api, &token, 1).await;
+    api.standin.pay_checkout(&session).await.unwrap();
+    let event = api.events_of("checkout.session.completed").remove(0);
+    let signature = stripe_webhook::Webhook::generate_test_header(&event, WEBHOOK_SECRET, None);
+    // API Gateway's payload 2.0 event as it arrives for a body it chose to base64-encode.
+    let lambda_event = json!({
+        "version": "2.0", "routeKey": "POST /stripe/webhook", "rawPath": "/stripe/webhook", "rawQueryString": "",
+        "headers": {"stripe-signature": signature, "content-type": "application/json; charset=utf-8"},
+        "requestContext": {"accountId": "1", "apiId": "a", "domainName": "x", "domainPrefix": "x", "requestId": "r-64",
+            "routeKey": "POST /stripe/webhook", "stage": "$default", "time": "", "timeEpoch": 0,
+            "http": {"method": "POST", "path": "/stripe/webhook", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "Stripe/1.0"}},
+        "body": base64::engine::general_purpose::STANDARD.encode(&event),
+        "isBase64Encoded": true,
+    });
+    let req = lambda_http::request::from_str(&lambda_event.to_string()).unwrap();
+    let response = billing_functions::stripe_webhook::handle(&api.app, req).await;
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    assert_eq!(api.get("/billing", Some(&token)).await.body["credits"], 100);
+}
+
+#[tokio::test]
+async fn a_deleted_customer_falls_back_to_free() {
+    let api = StripeTestApi::with_webhooks().await;
+    let token = api.org_with_key("acme").await;
+    let session = checkout(&api, &token, r#"{"plan":"pro","interval":"month"}"#).await;
+    api.standin.pay_checkout(&session).await.unwrap();
+    api.standin.webhooks_settled().await;
+    let customer = api.app.store.get_org("acme").await.unwrap().unwrap().stripe_customer_id.unwrap();
+    let deleted = json!({"id": "evt_customer_deleted", "object": "event", "type": "customer.deleted", "created": 1,
+        "data": {"object": {"id": customer, "object": "customer"}}});
+    assert_eq!(api.deliver(&deleted.to_string(), WEBHOOK_SECRET, None).await.body["outcome"], "applied");
+    let body = api.get("/billing", Some(&token)).await.body;
+    assert_eq!((body["plan"].as_str(), body["status"].as_str(), body["card"].is_null()), (Some("free"), Some("canceled"), true));
+    assert!(api.app.store.get_org("acme").await.unwrap().unwrap().stripe_customer_id.is_none());
+}
+
+#[tokio::test]
 async fn unknown_customers_and_irrelevant_events_are_acknowledged_without_writes() {
     let api = StripeTestApi::new().await;
     api.org_with_key("acme").await;
