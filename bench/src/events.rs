@@ -10,13 +10,23 @@ pub struct Body {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// One request of a route.
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// `GET /billing`, or `$default`.
+    pub route_key: String,
+    pub path_parameters: Vec<(String, String)>,
+    pub body: Option<Body>,
+}
+
 /// A request as API Gateway hands it to a route's function.
-pub fn http(method: &str, path: &str, route_key: &str, token: &str, body: Option<&Body>) -> Value {
+pub fn http(req: &Request, token: &str) -> Value {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let mut event = json!({
         "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
+        "routeKey": req.route_key,
+        "rawPath": req.path,
         "rawQueryString": "",
         "headers": {
             "accept": "application/json",
@@ -30,21 +40,24 @@ pub fn http(method: &str, path: &str, route_key: &str, token: &str, body: Option
             "domainName": "bench.execute-api.us-east-1.amazonaws.com",
             "domainPrefix": "bench",
             "http": {
-                "method": method,
-                "path": path,
+                "method": req.method,
+                "path": req.path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "127.0.0.1",
                 "userAgent": "billing-bench",
             },
             "requestId": "bench-request",
-            "routeKey": route_key,
+            "routeKey": req.route_key,
             "stage": "$default",
             "time": "",
             "timeEpoch": now_ms,
         },
         "isBase64Encoded": false,
     });
-    if let Some(body) = body {
+    if !req.path_parameters.is_empty() {
+        event["pathParameters"] = req.path_parameters.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
+    }
+    if let Some(body) = &req.body {
         event["headers"]["content-type"] = json!("application/json");
         for (name, value) in &body.headers {
             event["headers"][*name] = json!(value);
@@ -60,11 +73,11 @@ pub fn authorized(mut event: Value, context: Value) -> Value {
     event
 }
 
-/// The REQUEST authorizer's event (payload 2.0) for `method path`.
-pub fn authorizer(method: &str, path: &str, route_key: &str, token: &str) -> Value {
-    let mut event = http(method, path, route_key, token, None);
+/// The REQUEST authorizer's event (payload 2.0) for `req`.
+pub fn authorizer(req: &Request, token: &str) -> Value {
+    let mut event = http(req, token);
     event["type"] = json!("REQUEST");
-    event["routeArn"] = json!(format!("arn:aws:execute-api:us-east-1:000000000000:bench/$default/{method}{path}"));
+    event["routeArn"] = json!(format!("arn:aws:execute-api:us-east-1:000000000000:bench/$default/{}{}", req.method, req.path));
     event["identitySource"] = json!([format!("Bearer {token}")]);
     event
 }

@@ -10,8 +10,8 @@ use billing_shared::http::{CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
-use crate::events;
-use crate::seed::Fixture;
+use crate::events::{self, Body, Request};
+use crate::seed::{CREDITS_CHECKOUT, Fixture, SUBSCRIPTION_CHECKOUT};
 
 pub const FLOOR: &str = "floor";
 const DEFAULT_ROUTE: &str = "$default";
@@ -58,28 +58,55 @@ fn route_key(route: &Route) -> String {
     if route.path == DEFAULT_ROUTE { DEFAULT_ROUTE.to_string() } else { format!("{} {}", route.method, route.path) }
 }
 
-/// Bodies of the routes that need one: a valid request of a human of the seeded org
-/// (redirect URLs come from the `DEFAULT_*_URL` settings the functions are started with).
-const SAMPLE_BODIES: &[(&str, &str)] = &[
-    ("POST /billing/checkout", r#"{"plan":"pro","interval":"month"}"#),
-    ("POST /billing/credits/checkout", r#"{"quantity":1}"#),
-    ("POST /billing/portal", "{}"),
-];
+/// The body (and headers) of the routes that need one: valid requests, for the seeded org.
+fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
+    let json = |text: &str| Some(Body { text: text.to_string(), headers: Vec::new() });
+    match route_key {
+        "POST /billing/checkout" => json(SUBSCRIPTION_CHECKOUT),
+        "POST /billing/credits/checkout" => json(CREDITS_CHECKOUT),
+        // The return URL is the DEFAULT_RETURN_URL setting.
+        "POST /billing/portal" => json("{}"),
+        "POST /stripe/webhook" => {
+            let (payload, signature) = fixture.webhook.clone();
+            Some(Body { text: payload, headers: vec![("stripe-signature", signature)] })
+        }
+        _ => None,
+    }
+}
 
-/// A request `route` serves (method, path, body), if the harness can make one up.
-fn request_line(route: &Route) -> Result<(String, String, Option<&'static str>), String> {
-    let method = if route.method == "ANY" { "GET" } else { route.method.as_str() };
-    let body = SAMPLE_BODIES.iter().find(|(key, _)| *key == route_key(route)).map(|(_, body)| *body);
-    if body.is_none() && matches!(method, "POST" | "PUT" | "PATCH") {
-        return Err(format!("{} needs a request body; the harness has none for it yet (SAMPLE_BODIES)", route_key(route)));
+/// Values for the path parameters the harness knows.
+fn sample_parameter(name: &str, fixture: &Fixture) -> Option<String> {
+    match name {
+        "session_id" => Some(fixture.checkout_session_id.clone()),
+        _ => None,
+    }
+}
+
+/// A request `route` serves, if the harness can make one up.
+fn request(route: &Route, fixture: &Fixture) -> Result<Request, String> {
+    let route_key = route_key(route);
+    let method = if route.method == "ANY" { "GET".to_string() } else { route.method.clone() };
+    let body = sample_body(&route_key, fixture);
+    if body.is_none() && matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
+        return Err(format!("{route_key} needs a request body; the harness has none for it yet (`sample_body`)"));
     }
     if route.path == DEFAULT_ROUTE {
-        return Ok((method.to_string(), "/bench/no-such-route".to_string(), body));
+        return Ok(Request { method, path: "/bench/no-such-route".to_string(), route_key, path_parameters: Vec::new(), body });
     }
-    if let Some(param) = route.path.split('/').find(|s| s.starts_with('{')) {
-        return Err(format!("{}: no sample value for path parameter {param} yet", route_key(route)));
+    let mut path_parameters = Vec::new();
+    let mut segments = Vec::new();
+    for segment in route.path.split('/') {
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                let value = sample_parameter(name, fixture)
+                    .ok_or_else(|| format!("{route_key}: no sample value for path parameter {segment} yet (`sample_parameter`)"))?;
+                segments.push(value.clone());
+                path_parameters.push((name.to_string(), value));
+            }
+            None => segments.push(segment.to_string()),
+        }
     }
-    Ok((method.to_string(), route.path.clone(), body))
+    Ok(Request { method, path: segments.join("/"), route_key, path_parameters, body })
 }
 
 /// The binaries template.yaml names as the HTTP API's Lambda authorizer (`FunctionArn: !GetAtt X.Arn`).
@@ -120,42 +147,43 @@ fn plan(bin_dir: &Path, binary: &str, event: Value, expect: Expect, env: Vec<(St
 pub fn targets(template: &Template, fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, TemplateError> {
     let routes = template.routes()?;
     let authorizers = authorizer_binaries()?;
-    let principal = json!({ CTX_ORG_ID: fixture.org_id, CTX_PRINCIPAL_ID: fixture.principal_id, CTX_KIND: fixture.kind });
+    let p = &fixture.principal;
+    let context = json!({ CTX_ORG_ID: p.org_id, CTX_PRINCIPAL_ID: p.principal_id, CTX_KIND: p.kind });
+    let floor_request =
+        Request { method: "GET".into(), path: "/floor".into(), route_key: "GET /floor".into(), path_parameters: Vec::new(), body: None };
     let floor_env = vec![("FLOOR_PK".to_string(), fixture.org_item.0.clone()), ("FLOOR_SK".to_string(), fixture.org_item.1.clone())];
     let mut targets = vec![Target {
         binary: FLOOR.to_string(),
         request: "GET /floor (one GetItem of the org item)".to_string(),
         dynamo_budget: None,
-        plan: plan(bin_dir, FLOOR, events::http("GET", "/floor", "GET /floor", &fixture.token, None), Expect::Status(200), floor_env),
+        plan: plan(bin_dir, FLOOR, events::http(&floor_request, &fixture.token), Expect::Status(200), floor_env),
     }];
     for binary in template.binaries()? {
-        let own_route = routes.iter().find(|r| r.binary == binary);
         let target = if authorizers.contains(&binary) {
             let route = routes.iter().find(|r| r.authorized);
-            let request = route.map_or("authorizer".to_string(), |r| format!("authorizer of {}", route_key(r)));
+            let label = route.map_or("authorizer".to_string(), |r| format!("authorizer of {}", route_key(r)));
             let plan = route.ok_or_else(|| "no authorized route to authorize".to_string()).and_then(|route| {
-                let (method, path, _) = request_line(route)?;
-                let event = events::authorizer(&method, &path, &route_key(route), &fixture.token);
-                plan(bin_dir, &binary, event, Expect::Authorized { org_id: fixture.org_id.clone() }, Vec::new())
+                let event = events::authorizer(&request(route, fixture)?, &fixture.token);
+                plan(bin_dir, &binary, event, Expect::Authorized { org_id: p.org_id.clone() }, Vec::new())
             });
-            Target { binary, request, dynamo_budget: Some(1), plan }
-        } else if let Some(route) = own_route {
+            Target { binary, request: label, dynamo_budget: Some(1), plan }
+        } else if let Some(route) = routes.iter().find(|r| r.binary == binary) {
             let key = route_key(route);
-            let line = request_line(route);
-            let request = match &line {
-                Ok((method, path, _)) if format!("{method} {path}") != key => format!("{method} {path} (route {key})"),
+            let req = request(route, fixture);
+            let label = match &req {
+                Ok(req) if format!("{} {}", req.method, req.path) != key => format!("{} {} (route {key})", req.method, req.path),
                 _ => key.clone(),
             };
-            let plan = line.and_then(|(method, path, body)| {
-                let mut event = events::http(&method, &path, &key, &fixture.token, body);
+            let plan = req.and_then(|req| {
+                let mut event = events::http(&req, &fixture.token);
                 if route.authorized {
-                    event = events::authorized(event, principal.clone());
+                    event = events::authorized(event, context.clone());
                 }
                 let expect = Expect::Status(if route.path == DEFAULT_ROUTE { 404 } else { 200 });
                 plan(bin_dir, &binary, event, expect, Vec::new())
             });
             let dynamo_budget = (key == "GET /billing").then_some(1);
-            Target { binary, request, dynamo_budget, plan }
+            Target { binary, request: label, dynamo_budget, plan }
         } else {
             let plan = Err("neither the authorizer nor on an HttpApi route: no event for it yet".to_string());
             Target { binary, request: "-".to_string(), dynamo_budget: None, plan }

@@ -93,6 +93,9 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
         match effect {
             Effect::SyncSubscription { subscription_id, .. } => {
                 let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
+                if org.stripe_customer_id.as_deref() != Some(sub.customer_id.as_str()) {
+                    return Ok(Outcome::Ignored(format!("subscription {subscription_id} is not this org's customer's")));
+                }
                 apply_subscription(&mut org, &sub, &app.config.catalog, now);
             }
             Effect::GrantCredits { session_id, credits, .. } => {
@@ -103,7 +106,9 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 org.last_payment_error = Some(message.clone());
                 if let Some(subscription_id) = subscription_id {
                     let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
-                    apply_subscription(&mut org, &sub, &app.config.catalog, now);
+                    if org.stripe_customer_id.as_deref() == Some(sub.customer_id.as_str()) {
+                        apply_subscription(&mut org, &sub, &app.config.catalog, now);
+                    }
                 }
             }
             Effect::CustomerDeleted { .. } => {

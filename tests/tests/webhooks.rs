@@ -254,6 +254,29 @@ async fn a_deleted_customer_falls_back_to_free() {
 }
 
 #[tokio::test]
+async fn an_event_naming_another_customers_subscription_changes_nothing() {
+    let api = StripeTestApi::with_webhooks().await;
+    let acme = api.org_with_key("acme").await;
+    let globex = api.org_with_key("globex").await;
+    let session = checkout(&api, &acme, r#"{"plan":"pro","interval":"month"}"#).await;
+    api.standin.pay_checkout(&session).await.unwrap();
+    let credits = buy_credits(&api, &globex, 1).await;
+    api.standin.pay_checkout(&credits).await.unwrap();
+    api.standin.webhooks_settled().await;
+    let acme_subscription = api.app.store.get_org("acme").await.unwrap().unwrap().stripe_subscription_id.unwrap();
+    let globex_customer = api.app.store.get_org("globex").await.unwrap().unwrap().stripe_customer_id.unwrap();
+    let before = api.app.store.get_org("globex").await.unwrap().unwrap();
+
+    let crossed = json!({"id": "evt_crossed", "object": "event", "type": "customer.subscription.updated", "created": 1,
+        "data": {"object": {"id": acme_subscription, "object": "subscription", "customer": globex_customer}}});
+    let reply = api.deliver(&crossed.to_string(), WEBHOOK_SECRET, None).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.body["outcome"].as_str().unwrap().starts_with("ignored"), "{}", reply.body);
+    assert_eq!(api.app.store.get_org("globex").await.unwrap().unwrap(), before);
+    assert_eq!(api.get("/billing", Some(&globex)).await.body["plan"], "free");
+}
+
+#[tokio::test]
 async fn unknown_customers_and_irrelevant_events_are_acknowledged_without_writes() {
     let api = StripeTestApi::new().await;
     api.org_with_key("acme").await;

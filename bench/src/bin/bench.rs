@@ -36,8 +36,7 @@ async fn main() -> Result<(), Error> {
         cold_starts: count("BENCH_COLD_STARTS", 15)?,
         warm_invocations: count("BENCH_WARM_INVOCATIONS", 1000)?,
     };
-    let client = aws_sdk_dynamodb::Client::new(&aws_sdk_config().await);
-    let fixture = seed::seed(&client, &standin.base_url()).await?;
+    let fixture = seed::seed(&aws_sdk_config().await, &standin).await?;
     let settings = Settings { table: fixture.table.clone(), ..settings };
     let targets = targets(&Template::built_in(), &fixture, &bin_dir)?;
 
