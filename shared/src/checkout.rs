@@ -236,18 +236,20 @@ pub async fn subscription_checkout(app: &App, principal: &Principal, body: &Subs
         Err(ApiError::new(ErrorKind::Conflict, "The org changed concurrently; retry the request."))
     }
     .await;
-    expire_unused(stripe, created.as_ref(), outcome.as_ref().ok()).await;
-    outcome
-}
-
-/// A session created here but not handed out (another request won, or the write failed) is
-/// expired, so only sessions the table knows about can be paid.
-async fn expire_unused(stripe: &StripeGateway, created: Option<&CheckoutLink>, handed_out: Option<&CheckoutLink>) {
-    if let Some(mine) = created
-        && handed_out.is_none_or(|link| link.session_id != mine.session_id)
+    // A session that lost the race to another request's is expired, so only the session the
+    // table records can be paid. One whose write failed is left open: its URL was never handed
+    // out, and the client's retry (same idempotency key) gets and records that same session.
+    let winner = match &outcome {
+        Ok(link) => Some(link.session_id.as_str()),
+        Err(err) if err.kind == ErrorKind::CheckoutInProgress => err.details.as_ref().and_then(|d| d["session_id"].as_str()),
+        Err(_) => None,
+    };
+    if let (Some(mine), Some(winner)) = (&created, winner)
+        && mine.session_id != winner
     {
         stripe.expire_checkout_session(&mine.session_id).await;
     }
+    outcome
 }
 
 /// Starts a one-time Checkout for `quantity` credit bundles; credits land when Stripe confirms payment.
@@ -286,11 +288,9 @@ pub async fn credits_checkout(app: &App, principal: &Principal, body: &CreditsCh
             idempotency_key: idempotency_key(&["credits", &org.org_id, &quantity, &success_url, &cancel_url, &window.to_string()]),
         })
         .await?;
-    if org.stripe_customer_id.is_none()
-        && let Err(err) = record_customer(app, &org.org_id, &customer_id).await
-    {
-        expire_unused(stripe, Some(&link), None).await;
-        return Err(err);
+    // If this write fails the URL is not handed out; the retry gets the same session back.
+    if org.stripe_customer_id.is_none() {
+        record_customer(app, &org.org_id, &customer_id).await?;
     }
     Ok(link)
 }

@@ -171,8 +171,13 @@ impl StripeSecrets {
                 })?;
                 let text = out.secret_string.ok_or_else(|| ConfigError::Secrets(format!("{arn} has no SecretString")))?;
                 let doc: SecretDocument = serde_json::from_str(&text).map_err(|e| {
-                    // serde's message names the field, never the value.
-                    ConfigError::Secrets(format!("{arn} is not the expected JSON document: {e}"))
+                    // serde's message can quote the value (a secret): only say where it broke.
+                    ConfigError::Secrets(format!(
+                        "{arn} is not the expected JSON document {{\"stripe_secret_key\": \"...\", \"stripe_webhook_secrets\": [\"...\"]}} ({:?} error at line {}, column {})",
+                        e.classify(),
+                        e.line(),
+                        e.column()
+                    ))
                 })?;
                 Ok(Self { secret_key: doc.stripe_secret_key, webhook_secrets: doc.stripe_webhook_secrets })
             }

@@ -42,7 +42,14 @@ pub async fn list(app: &App, principal: &Principal, query: &InvoiceQuery) -> Res
     let org = app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
     match org.stripe_customer_id {
         None => Ok(InvoicePage { data: Vec::new(), has_more: false }),
-        Some(customer_id) => app.stripe()?.list_invoices(&customer_id, query.limit, query.starting_after.as_deref()).await,
+        Some(customer_id) => app.stripe()?.list_invoices(&customer_id, query.limit, query.starting_after.as_deref()).await.map_err(|err| {
+            // Stripe refusing the cursor (unknown, or another customer's invoice) is the caller's mistake.
+            let refused = err.details.as_ref().is_some_and(|d| d["stripe_status"] == 400 || d["stripe_status"] == 404);
+            match (refused, &query.starting_after) {
+                (true, Some(_)) => ApiError::field("starting_after", "is not an invoice of this org"),
+                _ => err,
+            }
+        }),
     }
 }
 

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::error::{ApiError, ErrorKind};
-use crate::org::Principal;
+use crate::org::{Principal, PrincipalKind};
 use crate::redirect;
 use crate::stripe::idempotency_key;
 
@@ -20,6 +20,13 @@ pub struct PortalBody {
 }
 
 pub async fn portal_session(app: &App, principal: &Principal, body: &PortalBody, now: i64) -> Result<String, ApiError> {
+    // The portal can cancel or change the plan with no consent step: it is for humans only.
+    if principal.kind == PrincipalKind::Agent {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "The Customer Portal is for people: an agent key cannot open it. Ask a human of the org.",
+        ));
+    }
     let stripe = app.stripe()?;
     let config = &app.config;
     let return_url = redirect::resolve("return_url", body.return_url.as_deref(), config.default_return_url.as_deref(), &config.allowed_redirect_origins)

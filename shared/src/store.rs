@@ -95,7 +95,8 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
-    if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") {
+    // A failed condition, or a transaction on the item in flight: the caller re-reads and decides again.
+    if matches!(err.as_service_error().and_then(|e| e.code()), Some("ConditionalCheckFailedException" | "TransactionConflictException")) {
         return ApiError::new(ErrorKind::Conflict, format!("{operation}: the item changed or exists already"));
     }
     tracing::error!(operation, error = ?err, "dynamodb call failed");
@@ -222,23 +223,24 @@ impl Store {
             .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
             .build()
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        let marker = |pk: String, sk: &str| {
-            Put::builder()
+        // Event ids are remembered for a while; a credits grant forever (the success-page sync
+        // can ask about an old session at any time).
+        let marker = |pk: String, sk: &str, expires: bool| {
+            let put = Put::builder()
                 .table_name(&self.table)
                 .item(PK, AttributeValue::S(pk))
                 .item(SK, AttributeValue::S(sk.into()))
                 .item("org_id", AttributeValue::S(org.org_id.clone()))
-                .item(TTL, AttributeValue::N((now + EVENT_TTL_SECS).to_string()))
-                .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .map_err(|e| ApiError::internal(e.to_string()))
+                .condition_expression("attribute_not_exists(PK)");
+            let put = if expires { put.item(TTL, AttributeValue::N((now + EVENT_TTL_SECS).to_string())) } else { put };
+            put.build().map_err(|e| ApiError::internal(e.to_string()))
         };
         let mut items = vec![TransactWriteItem::builder().put(org_put).build()];
         if let Some(event_id) = markers.event_id {
-            items.push(TransactWriteItem::builder().put(marker(format!("EVENT#{event_id}"), "EVENT")?).build());
+            items.push(TransactWriteItem::builder().put(marker(format!("EVENT#{event_id}"), "EVENT", true)?).build());
         }
         if let Some(session_id) = markers.credits_session_id {
-            items.push(TransactWriteItem::builder().put(marker(format!("CREDITS#{session_id}"), "CREDITS")?).build());
+            items.push(TransactWriteItem::builder().put(marker(format!("CREDITS#{session_id}"), "CREDITS", false)?).build());
         }
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let Err(err) = result else { return Ok(Applied::Written) };
@@ -254,11 +256,13 @@ impl Store {
             .unwrap_or_default();
         let failed = |i: usize| reasons.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed");
         let credits_index = 1 + usize::from(markers.event_id.is_some());
+        // Another transaction on the same items in flight: as good as a lost race, retry.
+        let contended = reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict"));
         if markers.event_id.is_some() && failed(1) {
             Ok(Applied::DuplicateEvent)
         } else if markers.credits_session_id.is_some() && failed(credits_index) {
             Ok(Applied::CreditsAlreadyGranted)
-        } else if failed(0) {
+        } else if failed(0) || contended {
             Err(ApiError::new(ErrorKind::Conflict, "apply_once: the org changed concurrently"))
         } else {
             tracing::error!(error = ?err, "dynamodb transaction failed");

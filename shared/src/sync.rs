@@ -26,8 +26,14 @@ pub enum Outcome {
     Ignored(String),
 }
 
-/// Writes Stripe's current subscription state onto the org.
-pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Catalog, now: i64) {
+/// Writes Stripe's current subscription state onto the org; false (and nothing changed) for an
+/// ended subscription that is not the org's current one, so a late event or an old success page
+/// of a replaced subscription never undoes the live one.
+pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Catalog, now: i64) -> bool {
+    let replaced = org.stripe_subscription_id.as_ref().is_some_and(|current| *current != sub.id);
+    if replaced && !sub.status.is_live() {
+        return false;
+    }
     org.stripe_subscription_id = Some(sub.id.clone());
     org.status = sub.status;
     match sub.price_id.as_deref().and_then(|price| catalog.plan_for_price(price)) {
@@ -64,6 +70,7 @@ pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Cata
         org.stripe_subscription_id = None;
         org.scheduled_change = None;
     }
+    true
 }
 
 /// Applies one verified webhook event.
@@ -79,10 +86,23 @@ pub async fn handle_event(app: &App, event: &VerifiedEvent, now: i64) -> Result<
         | Effect::PaymentFailed { customer_id, .. }
         | Effect::CustomerDeleted { customer_id } => customer_id,
     };
-    let Some(org_id) = app.store.org_id_for_customer(customer_id).await? else {
+    let Some(org_id) = org_of_customer(app, event, customer_id).await? else {
         return Ok(Outcome::Ignored(format!("customer {customer_id} belongs to no org")));
     };
     apply(app, &org_id, &effect, Some(&event.id), now).await
+}
+
+/// The org of a Stripe customer: the customer index, or, while that eventually consistent index
+/// lags behind a just-recorded customer, the org the object names (Checkout's
+/// `client_reference_id`, our `metadata.org_id`) if that org's customer it really is.
+async fn org_of_customer(app: &App, event: &VerifiedEvent, customer_id: &str) -> Result<Option<String>, ApiError> {
+    if let Some(org_id) = app.store.org_id_for_customer(customer_id).await? {
+        return Ok(Some(org_id));
+    }
+    let named = event.object["client_reference_id"].as_str().or(event.object["metadata"]["org_id"].as_str());
+    let Some(org_id) = named else { return Ok(None) };
+    let org = app.store.get_org(org_id).await?;
+    Ok(org.filter(|org| org.stripe_customer_id.as_deref() == Some(customer_id)).map(|org| org.org_id))
 }
 
 /// Applies `effect` to the org once (per event id and per credits session), retrying lost races.
@@ -96,7 +116,9 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 if org.stripe_customer_id.as_deref() != Some(sub.customer_id.as_str()) {
                     return Ok(Outcome::Ignored(format!("subscription {subscription_id} is not this org's customer's")));
                 }
-                apply_subscription(&mut org, &sub, &app.config.catalog, now);
+                if !apply_subscription(&mut org, &sub, &app.config.catalog, now) {
+                    return Ok(Outcome::Ignored(format!("subscription {subscription_id} ended and was replaced")));
+                }
             }
             Effect::GrantCredits { session_id, credits, .. } => {
                 org.credits += i64::try_from(*credits).unwrap_or(i64::MAX);
@@ -148,7 +170,7 @@ pub async fn sync_checkout(app: &App, principal: &Principal, session_id: &str, n
     let not_found = || ApiError::not_found(format!("No checkout session {session_id} for this org."));
     let org = app.store.get_org(&principal.org_id).await?.ok_or_else(not_found)?;
     let session = app.stripe()?.retrieve_checkout_session(session_id).await.map_err(|err| match err.details.as_ref() {
-        Some(details) if details["stripe_status"] == 404 => not_found(),
+        Some(details) if details["stripe_status"] == 404 || details["stripe_status"] == 400 => not_found(),
         _ => err,
     })?;
     let ours = session.client_reference_id.as_deref() == Some(org.org_id.as_str())
@@ -217,6 +239,23 @@ mod tests {
         assert_eq!(org.scheduled_change, Some(ScheduledChange { plan: "free".into(), effective_at: 2_000 }));
         apply_subscription(&mut org, &sub(SubscriptionStatus::Canceled, "price_pro_monthly"), &catalog, 200);
         assert_eq!((org.plan.as_str(), org.interval, org.scheduled_change.as_ref()), ("free", None, None));
+    }
+
+    #[test]
+    fn an_ended_subscription_never_replaces_the_current_one() {
+        let catalog = Catalog::built_in().unwrap();
+        let mut org = Org::new("acme", "Acme", 0);
+        let mut current = sub(SubscriptionStatus::Active, "price_pro_monthly");
+        current.id = "sub_current".into();
+        assert!(apply_subscription(&mut org, &current, &catalog, 100));
+        let before = org.clone();
+        let old = sub(SubscriptionStatus::Canceled, "price_scale_monthly");
+        assert!(!apply_subscription(&mut org, &old, &catalog, 200));
+        assert_eq!(org, before);
+        let mut newer = sub(SubscriptionStatus::Active, "price_scale_monthly");
+        newer.id = "sub_newer".into();
+        assert!(apply_subscription(&mut org, &newer, &catalog, 300), "a live subscription takes over");
+        assert_eq!(org.plan, "scale");
     }
 
     #[test]

@@ -70,6 +70,11 @@ async fn portal_needs_a_customer_then_opens_with_an_allowed_return_url() {
     let customer = api.app.store.get_org("acme").await.unwrap().unwrap().stripe_customer_id.unwrap();
     assert_eq!(portal[0].params["customer"], customer.as_str());
 
+    let (_, agent) = api.issue_key("acme", "assistant", billing_shared::org::PrincipalKind::Agent).await;
+    let calls = api.standin.requests().len();
+    assert_envelope(&api.post_json("/billing/portal", &agent, "{}").await, 403, "forbidden");
+    assert_eq!(api.standin.requests().len(), calls, "an agent never gets a portal session");
+
     let reply = api.post_json("/billing/portal", &token, r#"{"return_url":"https://app.example.com/settings"}"#).await;
     assert_eq!(reply.status, 200);
     let reply = api.post_json("/billing/portal", &token, r#"{"return_url":"https://phish.example.net/"}"#).await;
@@ -131,6 +136,9 @@ async fn invoices_page_and_refuse_bad_paging() {
     assert_ne!(page2.body["data"][0]["id"], invoices[0]["id"]);
     assert_eq!(page2.body["has_more"], false);
     assert_eq!(api.calls("GET", "/v1/invoices").last().unwrap().params["starting_after"], cursor);
+    let unknown = api.get("/billing/invoices?starting_after=in_doesnotexist", Some(&token)).await;
+    assert_envelope(&unknown, 400, "validation_failed");
+    assert_eq!(unknown.body["details"]["fields"][0]["field"], "starting_after");
     let before = api.standin.requests().len();
     for query in ["limit=0", "limit=101", "limit=abc", "starting_after=cus_123", "limit=1&limit=2", "customer=cus_other"] {
         let reply = api.get(&format!("/billing/invoices?{query}"), Some(&token)).await;

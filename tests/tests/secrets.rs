@@ -38,4 +38,11 @@ async fn missing_or_malformed_secret_is_a_clear_error_without_the_value() {
     let err = StripeSecrets::load(&SecretsSource::SecretsManager { arn }, &sdk).await.unwrap_err().to_string();
     assert!(err.contains("not the expected JSON"), "{err}");
     assert!(!err.contains("sk_test_leak"), "the secret's value must not appear in errors: {err}");
+
+    // A list given as a string: serde would quote the value; the error must not.
+    let name = format!("bad-type-{}", billing_tests::unique_table());
+    let arn = create_secret(&client, &name, r#"{"stripe_secret_key":"sk_test_x","stripe_webhook_secrets":"whsec_leak"}"#).await;
+    let err = StripeSecrets::load(&SecretsSource::SecretsManager { arn }, &sdk).await.unwrap_err().to_string();
+    assert!(err.contains("not the expected JSON"), "{err}");
+    assert!(!err.contains("whsec_leak"), "the secret's value must not appear in errors: {err}");
 }

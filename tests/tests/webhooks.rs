@@ -6,7 +6,7 @@ use billing_shared::org::SubscriptionStatus;
 use billing_shared::App;
 use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
 use billing_tests::{TestApi, assert_envelope, json, test_config};
-use stripe_billing::subscription::UpdateSubscription;
+use stripe_billing::subscription::{CancelSubscription, UpdateSubscription};
 
 async fn checkout(api: &StripeTestApi, token: &str, body: &str) -> String {
     let reply = api.post_json("/billing/checkout", token, body).await;
@@ -76,6 +76,13 @@ async fn credits_land_once_however_often_and_concurrently_delivered() {
     let replies = futures::future::join_all((0..6).map(|_| api.deliver(&completed[0], WEBHOOK_SECRET, None))).await;
     assert!(replies.iter().all(|r| r.status == 200), "duplicates are acknowledged");
     assert_eq!(api.get("/billing", Some(&token)).await.body["credits"], 300, "granted exactly once");
+
+    // The grant's marker never expires (the success page may ask about the session any time);
+    // event markers do.
+    let items = api.items().await;
+    let marker = |prefix: &str| items.iter().find(|i| i["PK"].as_s().unwrap().starts_with(prefix)).cloned().unwrap();
+    assert!(marker("CREDITS#").get("expires_at").is_none());
+    assert!(marker("EVENT#").get("expires_at").is_some());
 
     // The success page's eager sync of the same session grants nothing more.
     let synced = api.get(&format!("/billing/checkout/{session}"), Some(&token)).await;
@@ -274,6 +281,35 @@ async fn an_event_naming_another_customers_subscription_changes_nothing() {
     assert!(reply.body["outcome"].as_str().unwrap().starts_with("ignored"), "{}", reply.body);
     assert_eq!(api.app.store.get_org("globex").await.unwrap().unwrap(), before);
     assert_eq!(api.get("/billing", Some(&globex)).await.body["plan"], "free");
+}
+
+#[tokio::test]
+async fn an_ended_subscription_never_undoes_its_replacement() {
+    let api = StripeTestApi::with_webhooks().await;
+    let token = api.org_with_key("acme").await;
+    let first = checkout(&api, &token, r#"{"plan":"scale","interval":"month"}"#).await;
+    api.standin.pay_checkout(&first).await.unwrap();
+    api.standin.webhooks_settled().await;
+    let old_subscription = api.app.store.get_org("acme").await.unwrap().unwrap().stripe_subscription_id.unwrap();
+    CancelSubscription::new(old_subscription.as_str()).send(&api.stripe_client()).await.unwrap();
+    api.standin.webhooks_settled().await;
+    assert_eq!(api.get("/billing", Some(&token)).await.body["plan"], "free");
+
+    let second = checkout(&api, &token, r#"{"plan":"pro","interval":"month"}"#).await;
+    api.standin.pay_checkout(&second).await.unwrap();
+    api.standin.webhooks_settled().await;
+    let current = api.app.store.get_org("acme").await.unwrap().unwrap();
+    assert_eq!((current.plan.as_str(), current.status), ("pro", SubscriptionStatus::Active));
+
+    // The old subscription's events arrive again, and its old success page is reloaded.
+    for event in api.standin.events().iter().filter(|e| e["data"]["object"]["id"] == old_subscription.as_str()) {
+        assert_eq!(api.deliver(&event.to_string(), WEBHOOK_SECRET, None).await.status, 200);
+    }
+    assert_eq!(api.get(&format!("/billing/checkout/{first}"), Some(&token)).await.status, 200);
+    let after = api.app.store.get_org("acme").await.unwrap().unwrap();
+    assert_eq!((after.plan.as_str(), after.status), ("pro", SubscriptionStatus::Active));
+    assert_eq!(after.stripe_subscription_id, current.stripe_subscription_id);
+    assert_envelope(&api.post_json("/billing/checkout", &token, r#"{"plan":"scale","interval":"year"}"#).await, 409, "subscription_exists");
 }
 
 #[tokio::test]
