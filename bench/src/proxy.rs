@@ -68,10 +68,17 @@ async fn serve(listener: TcpListener, upstream: Uri, client: Upstream, counts: A
     }
 }
 
+/// `/v1/checkout/sessions/cs_test_a1B2` -> `/v1/checkout/sessions/{id}`: Stripe ids (a prefix,
+/// `_`, then random letters and digits) vary, the operation does not.
+fn without_ids(path: &str) -> String {
+    let is_id = |s: &str| s.contains('_') && s.bytes().any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+    path.split('/').map(|s| if is_id(s) { "{id}" } else { s }).collect::<Vec<_>>().join("/")
+}
+
 async fn forward(upstream: &Uri, client: &Upstream, counts: &Mutex<Counts>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let operation = match req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
         Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
-        None => format!("{} {}", req.method(), req.uri().path()),
+        None => format!("{} {}", req.method(), without_ids(req.uri().path())),
     };
     *counts.lock().expect("lock").entry(operation).or_default() += 1;
     let (mut parts, body) = req.into_parts();
@@ -88,4 +95,16 @@ async fn forward(upstream: &Uri, client: &Upstream, counts: &Mutex<Counts>, req:
         *response.status_mut() = StatusCode::BAD_GATEWAY;
         response
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_ids;
+
+    #[test]
+    fn stripe_ids_are_folded_out_of_paths() {
+        assert_eq!(without_ids("/v1/checkout/sessions/cs_test_a1B2c3"), "/v1/checkout/sessions/{id}");
+        assert_eq!(without_ids("/v1/customers/cus_42/sources"), "/v1/customers/{id}/sources");
+        assert_eq!(without_ids("/v1/billing_portal/sessions"), "/v1/billing_portal/sessions");
+    }
 }

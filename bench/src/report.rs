@@ -1,5 +1,5 @@
-//! BENCHMARKS.md: the machine, the method, one table per metric (floor first), the ratios to
-//! the floor and a pass / fail against each of the brief's targets.
+//! BENCHMARKS.md: the machine, the method, a summary, then one table per metric (floor first)
+//! with the ratios to the floor and a pass / fail against each of the brief's targets.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -41,28 +41,22 @@ pub struct Row {
 
 /// The 1-minute load average, as /proc/loadavg has it.
 pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(str::to_string)).unwrap_or_else(|| "?".into())
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().next().unwrap_or("?").to_string()
 }
 
+/// CPU model, cores, memory.
 fn machine() -> (String, usize, String) {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map_or("unknown CPU", |v| v.trim_start_matches([' ', '\t', ':']));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())))
-        .map_or_else(|| "unknown".into(), |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0));
-    (cpu, cores, memory)
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib = meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    (cpu.to_string(), cores, kib.map_or("unknown".into(), |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0)))
 }
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 fn mb(bytes: u64) -> String {
@@ -73,6 +67,10 @@ fn verdict(pass: bool) -> &'static str {
     if pass { "pass" } else { "**FAIL**" }
 }
 
+fn times(ratio: Option<f64>) -> String {
+    ratio.map_or("n/a".into(), |r| format!("{r:.2}x"))
+}
+
 /// Calls per warm request, by operation.
 fn per_request(warm_calls: &Counts, requests: usize) -> Vec<(String, f64)> {
     let n = requests.max(1) as f64;
@@ -80,14 +78,11 @@ fn per_request(warm_calls: &Counts, requests: usize) -> Vec<(String, f64)> {
 }
 
 /// Calls made by init and the first request beyond what a warm request makes.
-fn cold_only(first_calls: &Counts, warm_calls: &Counts, requests: usize) -> Counts {
+fn extra_at_cold_start(first_calls: &Counts, warm_calls: &Counts, requests: usize) -> Vec<(String, u64)> {
     let warm = per_request(warm_calls, requests);
     first_calls
         .iter()
-        .map(|(op, n)| {
-            let usual = warm.iter().find(|(o, _)| o == op).map_or(0, |(_, r)| r.round() as u64);
-            (op.clone(), n.saturating_sub(usual))
-        })
+        .map(|(op, n)| (op.clone(), n.saturating_sub(warm.iter().find(|(o, _)| o == op).map_or(0, |(_, r)| r.round() as u64))))
         .filter(|(_, n)| *n > 0)
         .collect()
 }
@@ -97,15 +92,15 @@ fn list_calls<T: std::fmt::Display>(calls: impl IntoIterator<Item = (String, T)>
     if parts.is_empty() { "none".into() } else { parts.join(", ") }
 }
 
-/// The cells of one dependency's calls: total per warm request, by operation, cold-start only.
+/// One dependency's row cells: calls per warm request, by operation, extra at cold start.
 fn call_cells(first_calls: &Counts, warm_calls: &Counts, requests: usize) -> (f64, String, String) {
     let per = per_request(warm_calls, requests);
     let total = per.iter().fold(0.0, |sum, (_, r)| sum + r);
     let by_op = list_calls(per.into_iter().map(|(op, r)| (op, format!("{r:.2}"))));
-    (total, by_op, list_calls(cold_only(first_calls, warm_calls, requests)))
+    (total, by_op, list_calls(extra_at_cold_start(first_calls, warm_calls, requests)))
 }
 
-/// Everything the tables need of one measured function.
+/// A measured function's figures, and how they compare with the floor's and the targets.
 struct Line<'a> {
     row: &'a Row,
     figures: &'a Figures,
@@ -113,6 +108,7 @@ struct Line<'a> {
     cold_p90: Duration,
     warm_p50: Duration,
     warm_p99: Duration,
+    dynamodb_per_request: f64,
 }
 
 impl<'a> Line<'a> {
@@ -125,123 +121,178 @@ impl<'a> Line<'a> {
             cold_p90: percentile(&figures.cold, 90.0),
             warm_p50: percentile(&figures.warm, 50.0),
             warm_p99: percentile(&figures.warm, 99.0),
+            dynamodb_per_request: per_request(&figures.warm_calls.dynamodb, figures.warm.len()).iter().fold(0.0, |sum, (_, r)| sum + r),
         })
     }
 
     fn is_floor(&self) -> bool {
         self.row.binary == FLOOR
     }
-}
 
-fn ratio(value: f64, floor: Option<f64>) -> Option<f64> {
-    floor.filter(|f| *f > 0.0).map(|f| value / f)
-}
-
-/// The ratio cell and the target cell: the floor is the baseline, the others pass at <= `limit`.
-fn against_floor(line: &Line, ratio: Option<f64>, limit: f64) -> (String, String, Option<bool>) {
-    match ratio {
-        _ if line.is_floor() => ("1.00x".into(), "baseline".into(), None),
-        Some(r) => (format!("{r:.2}x"), format!("<= {limit}x: {}", verdict(r <= limit)), Some(r <= limit)),
-        None => ("n/a (no floor figure)".into(), "**FAIL**: nothing to compare with".into(), Some(false)),
+    fn dynamodb_pass(&self) -> Option<bool> {
+        self.row.dynamo_budget.map(|max| self.dynamodb_per_request <= max as f64)
     }
+}
+
+/// A figure over the floor's: `(ratio, pass)`; the floor itself is the baseline (`pass` None).
+fn compare(line: &Line, floor: Option<&Line>, figure: impl Fn(&Line) -> f64, limit: f64) -> (Option<f64>, Option<bool>) {
+    if line.is_floor() {
+        return (Some(1.0), None);
+    }
+    let ratio = floor.map(&figure).filter(|f| *f > 0.0).map(|f| figure(line) / f);
+    (ratio, Some(ratio.is_some_and(|r| r <= limit)))
+}
+
+fn target_cell(pass: Option<bool>, target: &str) -> String {
+    pass.map_or("baseline".into(), |pass| format!("{target}: {}", verdict(pass)))
+}
+
+fn cold(l: &Line) -> f64 {
+    l.cold_median.as_secs_f64()
+}
+
+fn warm(l: &Line) -> f64 {
+    l.warm_p99.as_secs_f64()
+}
+
+fn rss(l: &Line) -> f64 {
+    l.figures.peak_rss_kib as f64
+}
+
+fn size_pass(row: &Row) -> Option<bool> {
+    (row.binary != FLOOR).then(|| row.arm64_bytes.is_some_and(|b| b <= MAX_BINARY_BYTES))
+}
+
+/// Every target a function misses, one line each.
+fn misses(rows: &[Row], lines: &[Line], floor: Option<&Line>) -> Vec<String> {
+    let mut misses = Vec::new();
+    for line in lines {
+        let name = &line.row.binary;
+        for (what, figure, limit) in [("cold start median", cold as fn(&Line) -> f64, COLD_RATIO), ("warm p99", warm, WARM_RATIO), ("peak RSS", rss, RSS_RATIO)] {
+            if let (ratio, Some(false)) = compare(line, floor, figure, limit) {
+                misses.push(format!("{name}: {what} {} the floor's (target <= {limit}x)", times(ratio)));
+            }
+        }
+        if line.dynamodb_pass() == Some(false) {
+            let max = line.row.dynamo_budget.unwrap_or_default();
+            misses.push(format!("{name}: {:.2} DynamoDB calls per request (target <= {max})", line.dynamodb_per_request));
+        }
+    }
+    for row in rows {
+        if let Status::Failed(_) = row.status {
+            misses.push(format!("{}: the measurement failed (see below)", row.binary));
+        }
+        if size_pass(row) == Some(false) {
+            misses.push(format!("{}: arm64 binary {} (target <= 8 MB)", row.binary, row.arm64_bytes.map_or("not built".into(), mb)));
+        }
+    }
+    misses
+}
+
+fn summary_table(rows: &[Row], lines: &[Line], floor: Option<&Line>) -> String {
+    let mut table = String::new();
+    for row in rows {
+        let name = &row.binary;
+        let size = row.arm64_bytes.map_or("not built".into(), mb);
+        let size = format!("{size} {}", size_pass(row).map_or("", verdict));
+        let Some(line) = lines.iter().find(|l| l.row.binary == *name) else {
+            let status = if let Status::Failed(_) = row.status { "failed" } else { "not measured" };
+            let _ = writeln!(table, "| {name} | {status} | | | | {size} |");
+            continue;
+        };
+        let cell = |value: String, figure: fn(&Line) -> f64, limit: f64| {
+            let (ratio, pass) = compare(line, floor, figure, limit);
+            format!("{value} ({}) {}", times(ratio), pass.map_or("", verdict))
+        };
+        let dynamodb = format!("{:.2} {}", line.dynamodb_per_request, line.dynamodb_pass().map_or("", verdict));
+        let _ = writeln!(
+            table,
+            "| {name} | {} | {} | {} | {dynamodb} | {size} |",
+            cell(ms(line.cold_median), cold, COLD_RATIO),
+            cell(ms(line.warm_p99), warm, WARM_RATIO),
+            cell(format!("{:.1} MiB", rss(line) / 1024.0), rss, RSS_RATIO),
+        );
+    }
+    table
 }
 
 pub fn render(context: &Context, rows: &[Row]) -> String {
     let lines: Vec<Line> = rows.iter().filter_map(Line::new).collect();
     let floor = lines.iter().find(|l| l.is_floor());
-    let floor_cold = floor.map(|f| f.cold_median.as_secs_f64());
-    let floor_warm = floor.map(|f| f.warm_p99.as_secs_f64());
-    let floor_rss = floor.map(|f| f.figures.peak_rss_kib as f64);
     let (cpu, cores, memory) = machine();
-    let mut failures: Vec<String> = Vec::new();
-    let mut cold_table = String::new();
-    let mut warm_table = String::new();
-    let mut dynamo_table = String::new();
-    let mut stripe_table = String::new();
-    let mut rss_table = String::new();
 
-    for line in &lines {
-        let name = &line.row.binary;
-        let (r, target, pass) = against_floor(line, ratio(line.cold_median.as_secs_f64(), floor_cold), COLD_RATIO);
-        let p90_ratio = ratio(line.cold_p90.as_secs_f64(), floor.map(|f| f.cold_p90.as_secs_f64())).map_or("n/a".into(), |r| format!("{r:.2}x"));
-        let (min, max) = (line.figures.cold.iter().min().copied().unwrap_or_default(), line.figures.cold.iter().max().copied().unwrap_or_default());
-        let _ = writeln!(cold_table, "| {name} | {} | {} | {} | {} | {r} | {p90_ratio} | {target} |", ms(line.cold_median), ms(line.cold_p90), ms(min), ms(max));
-        if pass == Some(false) {
-            failures.push(format!("{name}: cold start median {r} the floor's (target <= {COLD_RATIO}x)"));
-        }
-
-        let (r, target, pass) = against_floor(line, ratio(line.warm_p99.as_secs_f64(), floor_warm), WARM_RATIO);
-        let max = line.figures.warm.iter().max().copied().unwrap_or_default();
-        let _ = writeln!(warm_table, "| {name} | {} | {} | {} | {r} | {target} |", ms(line.warm_p50), ms(line.warm_p99), ms(max));
-        if pass == Some(false) {
-            failures.push(format!("{name}: warm p99 {r} the floor's (target <= {WARM_RATIO}x)"));
-        }
-
-        let (first, warm, n) = (&line.figures.first_calls, &line.figures.warm_calls, line.figures.warm.len());
-        let (total, by_op, cold) = call_cells(&first.dynamodb, &warm.dynamodb, n);
-        let budget = match line.row.dynamo_budget {
-            Some(max) if total <= max as f64 => format!("<= {max}: pass"),
-            Some(max) => {
-                failures.push(format!("{name}: {total:.2} DynamoDB calls per request (at most {max})"));
-                format!("<= {max}: **FAIL**")
-            }
-            None => "-".into(),
-        };
-        let _ = writeln!(dynamo_table, "| {name} | {total:.2} | {by_op} | {cold} | {budget} |");
-        let (total, by_op, cold) = call_cells(&first.stripe, &warm.stripe, n);
-        let _ = writeln!(stripe_table, "| {name} | {total:.2} | {by_op} | {cold} |");
-
-        let (r, target, pass) = against_floor(line, ratio(line.figures.peak_rss_kib as f64, floor_rss), RSS_RATIO);
-        let _ = writeln!(rss_table, "| {name} | {} ({} KiB) | {r} | {target} |", mib(line.figures.peak_rss_kib), line.figures.peak_rss_kib);
-        if pass == Some(false) {
-            failures.push(format!("{name}: peak RSS {r} the floor's (target <= {RSS_RATIO}x)"));
-        }
-    }
-
-    let mut size_table = String::new();
-    for row in rows {
-        let (size, target) = match row.arm64_bytes {
-            Some(bytes) if row.binary == FLOOR => (format!("{} ({bytes} bytes)", mb(bytes)), "-".to_string()),
-            Some(bytes) => {
-                if bytes > MAX_BINARY_BYTES {
-                    failures.push(format!("{}: arm64 binary {} (target <= 8 MB)", row.binary, mb(bytes)));
-                }
-                (format!("{} ({bytes} bytes)", mb(bytes)), format!("<= 8 MB: {}", verdict(bytes <= MAX_BINARY_BYTES)))
-            }
-            None => {
-                failures.push(format!("{}: no arm64 binary", row.binary));
-                ("not built".to_string(), "**FAIL**".to_string())
-            }
-        };
-        let _ = writeln!(size_table, "| {} | {size} | {target} |", row.binary);
-    }
-
-    let mut unmeasured = String::new();
-    for row in rows {
-        match &row.status {
-            Status::Measured(_) => {}
-            Status::Failed(error) => {
-                failures.push(format!("{}: the measurement failed", row.binary));
-                let _ = writeln!(unmeasured, "| {} | {} | failed: {} |", row.binary, row.request, error.replace('|', "\\|"));
-            }
-            Status::NotMeasured(reason) => {
-                let _ = writeln!(unmeasured, "| {} | {} | not measured: {} |", row.binary, row.request, reason.replace('|', "\\|"));
-            }
-        }
-    }
+    let misses = misses(rows, &lines, floor);
+    let functions = rows.iter().filter(|r| r.binary != FLOOR).count();
+    let verdict_text = if misses.is_empty() {
+        format!("**Every one of the {functions} functions meets every target.**\n")
+    } else {
+        let list: String = misses.iter().map(|m| format!("- {m}\n")).collect();
+        format!("**{} target(s) missed:**\n\n{list}", misses.len())
+    };
+    let summary = summary_table(rows, &lines, floor);
 
     let mut requests = String::new();
     for row in rows {
         let _ = writeln!(requests, "| {} | {} |", row.binary, row.request);
     }
+    let (mut cold_table, mut warm_table, mut rss_table) = (String::new(), String::new(), String::new());
+    let (mut dynamodb_table, mut stripe_table) = (String::new(), String::new());
+    for line in &lines {
+        let (name, figures) = (&line.row.binary, line.figures);
+        let (ratio, pass) = compare(line, floor, cold, COLD_RATIO);
+        let (p90_ratio, _) = compare(line, floor, |l| l.cold_p90.as_secs_f64(), COLD_RATIO);
+        let (min, max) = (figures.cold.iter().min().copied().unwrap_or_default(), figures.cold.iter().max().copied().unwrap_or_default());
+        let _ = writeln!(
+            cold_table,
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+            ms(line.cold_median),
+            ms(line.cold_p90),
+            ms(min),
+            ms(max),
+            times(ratio),
+            times(p90_ratio),
+            target_cell(pass, "<= 1.3x")
+        );
 
-    let functions = rows.iter().filter(|r| r.binary != FLOOR).count();
-    let verdict_text = if failures.is_empty() {
-        format!("**Every one of the {functions} functions meets every target.**")
-    } else {
-        let list: String = failures.iter().map(|f| format!("- {f}\n")).collect();
-        format!("**{} target(s) missed:**\n\n{list}", failures.len())
-    };
+        let (ratio, pass) = compare(line, floor, warm, WARM_RATIO);
+        let (p50_ratio, _) = compare(line, floor, |l| l.warm_p50.as_secs_f64(), WARM_RATIO);
+        let max = figures.warm.iter().max().copied().unwrap_or_default();
+        let _ = writeln!(
+            warm_table,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            ms(line.warm_p50),
+            ms(line.warm_p99),
+            ms(max),
+            times(p50_ratio),
+            times(ratio),
+            target_cell(pass, "<= 1.3x")
+        );
+
+        let (first, warm_calls, n) = (&figures.first_calls, &figures.warm_calls, figures.warm.len());
+        let (total, by_op, extra) = call_cells(&first.dynamodb, &warm_calls.dynamodb, n);
+        let budget = line.row.dynamo_budget.map_or("-".into(), |max| format!("<= {max}: {}", verdict(total <= max as f64)));
+        let _ = writeln!(dynamodb_table, "| {name} | {total:.2} | {by_op} | {extra} | {budget} |");
+        let (total, by_op, extra) = call_cells(&first.stripe, &warm_calls.stripe, n);
+        let _ = writeln!(stripe_table, "| {name} | {total:.2} | {by_op} | {extra} |");
+
+        let (ratio, pass) = compare(line, floor, rss, RSS_RATIO);
+        let kib = figures.peak_rss_kib;
+        let _ = writeln!(rss_table, "| {name} | {:.1} MiB ({kib} KiB) | {} | {} |", kib as f64 / 1024.0, times(ratio), target_cell(pass, "<= 2x"));
+    }
+    let mut size_table = String::new();
+    for row in rows {
+        let size = row.arm64_bytes.map_or("not built".into(), |bytes| format!("{} ({bytes} bytes)", mb(bytes)));
+        let _ = writeln!(size_table, "| {} | {size} | {} |", row.binary, target_cell(size_pass(row), "<= 8 MB"));
+    }
+    let mut unmeasured = String::new();
+    for row in rows {
+        let status = match &row.status {
+            Status::Measured(_) => continue,
+            Status::Failed(error) => format!("failed: {error}"),
+            Status::NotMeasured(reason) => format!("not measured: {reason}"),
+        };
+        let _ = writeln!(unmeasured, "| {} | {} | {} |", row.binary, row.request, status.replace('|', "\\|"));
+    }
     let unmeasured = if unmeasured.is_empty() {
         "Every function of template.yaml was measured.\n".to_string()
     } else {
@@ -252,12 +303,18 @@ pub fn render(context: &Context, rows: &[Row]) -> String {
         r#"# Benchmarks
 
 Written by `scripts/bench` on {date} UTC at commit `{commit}`; do not edit by hand, run the
-script again. The targets are the brief's "Performance targets" (every function within 1.3x the
-floor's cold start and warm p99 and within 2x its peak RSS, arm64 binary at most 8 MB, at most one
-DynamoDB round trip for `GET /billing` and the authorizer).
+script again. The targets are the brief's "Performance targets": every function within 1.3x the
+floor's cold start and warm p99 and within 2x its peak RSS, each arm64 binary at most 8 MB
+(8,000,000 bytes), at most one DynamoDB round trip for `GET /billing` and for the authorizer.
 
 {verdict_text}
+## Summary
 
+Figures with their ratio to the floor. Details, and what each function was asked, below.
+
+| function | cold start (median) | warm p99 | peak RSS | DynamoDB calls / request | arm64 binary |
+|---|---|---|---|---|---|
+{summary}
 ## Machine
 
 | | |
@@ -267,41 +324,43 @@ DynamoDB round trip for `GET /billing` and the authorizer).
 | Load average (1 min) before / after the run | {load_before} / {load_after} |
 | Toolchain | {toolchain} |
 
-The machine is shared: other builds may run during the measurement. Every phase interleaves the
+The machine is shared: other builds may run during the measurement. Both phases interleave the
 targets round-robin, so such load weighs on the floor and on each function alike; the ratios are
-the figures to read, the absolute times less so.
+the figures to read, the absolute times less so, and a p99 moves more between runs than a median.
 
 ## Method
 
 - **Binaries.** Timings use host (x86_64) release builds with the workspace's release profile
   (`opt-level = "s"`, thin LTO, one codegen unit, `panic = "abort"`, stripped), the profile
-  cargo-lambda also applies. Sizes are of the arm64 release binaries built by
+  cargo-lambda applies too. Sizes are of the arm64 release binaries built with
   `cargo lambda build --release --arm64`, as deployed.
 - **The floor** (`bench/src/bin/floor.rs`): a bare Lambda, lambda_http + aws-sdk-dynamodb of the
-  workspace's versions, one GetItem per request (of the same org item `GET /billing` reads).
-- **Runtime.** Each process gets its own Lambda Runtime API emulator (`bench/src/emulator.rs`) and
-  Lambda's environment (`AWS_LAMBDA_RUNTIME_API`, function name, 128 MB, version, log group and
+  workspace's versions, one GetItem per request (of the org item `GET /billing` reads).
+- **Runtime.** Each process gets a Lambda Runtime API emulator of its own (`bench/src/emulator.rs`)
+  and Lambda's environment (`AWS_LAMBDA_RUNTIME_API`, function name, 128 MB, version, log group and
   stream) plus the project's: `BILLING_TABLE`, `RUST_LOG=info`, the redirect settings of
   template.yaml's Globals, `STRIPE_API_BASE`, dummy AWS credentials and region, and the Stripe key
-  in `STRIPE_SECRET_KEY`, the local form. In AWS the Stripe functions fetch that key from Secrets
-  Manager at cold start: one round trip their cold starts here do not include.
+  and webhook secret in `STRIPE_SECRET_KEY` / `STRIPE_WEBHOOK_SECRETS`, the local form. In AWS the
+  Stripe functions read those from Secrets Manager at cold start: a round trip not included here.
 - **Data.** DynamoDB Local with the table created from template.yaml; the offline Stripe stand-in
-  (`infra/stripe-standin`, run by the harness) selling the catalog's prices; one org with a Stripe
-  customer and one HUMAN API key, created through the project's store and Stripe gateway. Every
-  answer is checked: the authorizer must authorize the seeded org, routes must answer 200, the
-  `$default` route 404. POST routes get a valid body (`SAMPLE_BODIES` in `bench/src/targets.rs`).
-  The same request repeats, so a function that recognises a repeat (Checkout hands back the org's
-  open session) answers the later ones that way. DynamoDB Local (a JVM) serves 500 reads first.
+  (`infra/stripe-standin`, run in the harness) selling the catalog's prices. Seeded through the
+  project's own code: one org with a HUMAN API key, its open subscription Checkout (so it has a
+  Stripe customer) and a paid credits Checkout, whose signed `checkout.session.completed` is the
+  webhook's request. Every answer is checked: the authorizer must authorize the org, routes must
+  answer 200, the `$default` route 404. The same request repeats, so where a function recognises
+  a repeat (Checkout hands back the org's open session, the webhook sees a processed event id) the
+  warm requests measure that path and the first one the full path. DynamoDB Local (a JVM) serves
+  500 reads before the measurement.
 - **Cold start**: process spawn to the first response fully received by the emulator, over
   {cold_starts} fresh processes per function (rounds in rotating order). The binary is in the page
   cache; Lambda's own sandbox setup and code download are not part of it.
-- **Warm latency**: one process per function, {warm_invocations} sequential requests after the first,
-  each from the emulator handing the event out to receiving the response.
-- **DynamoDB and Stripe calls**: each process talks to DynamoDB Local and to the Stripe stand-in
-  through counting proxies of its own (`bench/src/proxy.rs`), DynamoDB counted by `X-Amz-Target`,
-  Stripe by method and path; per warm request, and separately what init and the first request
-  made beyond that.
-- **Peak RSS**: VmHWM of /proc/<pid>/status after the warm requests, just before the process is stopped.
+- **Warm latency**: one process per function, {warm_invocations} sequential requests after the
+  first, each from the emulator handing the event out to receiving the response.
+- **DynamoDB and Stripe calls**: each process reaches DynamoDB Local and the Stripe stand-in through
+  counting proxies of its own (`bench/src/proxy.rs`): DynamoDB counted by `X-Amz-Target`, Stripe by
+  method and path. Per warm request, and apart from that what init and the first request made on top.
+- **Peak RSS**: VmHWM from /proc/<pid>/status after the warm requests, just before the process is
+  stopped.
 
 ## Requests
 
@@ -315,17 +374,17 @@ the figures to read, the absolute times less so.
 {cold_table}
 ## Warm latency
 
-| function | p50 | p99 | max | p99 / floor | target |
-|---|---|---|---|---|---|
+| function | p50 | p99 | max | p50 / floor | p99 / floor | target |
+|---|---|---|---|---|---|---|
 {warm_table}
 ## DynamoDB calls
 
-| function | per warm request | by operation | cold-start only | target |
+| function | per warm request | by operation | extra at cold start | target |
 |---|---|---|---|---|
-{dynamo_table}
+{dynamodb_table}
 ## Stripe calls
 
-| function | per warm request | by operation | cold-start only |
+| function | per warm request | by operation | extra at cold start |
 |---|---|---|---|
 {stripe_table}
 ## Peak RSS

@@ -171,7 +171,11 @@ pub fn targets(template: &Template, fixture: &Fixture, bin_dir: &Path) -> Result
             let key = route_key(route);
             let req = request(route, fixture);
             let label = match &req {
-                Ok(req) if format!("{} {}", req.method, req.path) != key => format!("{} {} (route {key})", req.method, req.path),
+                Ok(req) if route.path == DEFAULT_ROUTE => format!("{} {} (route {key})", req.method, req.path),
+                Ok(req) if !req.path_parameters.is_empty() => {
+                    let names: Vec<&str> = req.path_parameters.iter().map(|(name, _)| name.as_str()).collect();
+                    format!("{key} (seeded {})", names.join(", "))
+                }
                 _ => key.clone(),
             };
             let plan = req.and_then(|req| {
