@@ -18,25 +18,31 @@ use std::future::Future;
 use billing_shared::{App, telemetry};
 use lambda_http::{Body, Request, Response, service_fn};
 
-/// What a function needs built at cold start besides config and the store.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
-    Store,
-    StoreAndStripe,
-}
-
-/// The `main` of every HTTP function: logs, config and clients once per cold start (a bad
-/// config fails the start with a clear message), then `handle` for every request.
-pub async fn run_http<Fut>(needs: Needs, handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+/// The `main` of every HTTP function that needs config and the store: logs, config and clients
+/// once per cold start (a bad config fails the start with a clear message), then `handle` for
+/// every request.
+pub async fn run_http<Fut>(handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
 where
     Fut: Future<Output = Response<Body>> + Send,
 {
     telemetry::init();
-    let app = App::from_env().await?;
-    let app = match needs {
-        Needs::Store => app,
-        Needs::StoreAndStripe => app.with_stripe().await?,
-    };
+    serve(App::from_env().await?, handle).await
+}
+
+/// `run_http` for functions that call Stripe: also loads the Stripe secrets and client. Kept a
+/// separate function so the others do not link the Stripe client at all.
+pub async fn run_http_with_stripe<Fut>(handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+where
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    telemetry::init();
+    serve(App::from_env().await?.with_stripe().await?, handle).await
+}
+
+async fn serve<Fut>(app: App, handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+where
+    Fut: Future<Output = Response<Body>> + Send,
+{
     // Lives as long as the process, like the Lambda execution environment it serves.
     let app: &'static App = Box::leak(Box::new(app));
     let handle = &handle;

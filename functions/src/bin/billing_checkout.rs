@@ -1,6 +1,6 @@
-use billing_functions::{Needs, billing_checkout, run_http};
+use billing_functions::{billing_checkout, run_http_with_stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http(Needs::StoreAndStripe, billing_checkout::handle).await
+    run_http_with_stripe(billing_checkout::handle).await
 }

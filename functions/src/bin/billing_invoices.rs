@@ -1,6 +1,6 @@
-use billing_functions::{Needs, billing_invoices, run_http};
+use billing_functions::{billing_invoices, run_http_with_stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http(Needs::StoreAndStripe, billing_invoices::handle).await
+    run_http_with_stripe(billing_invoices::handle).await
 }

@@ -1,6 +1,6 @@
-use billing_functions::{Needs, checkout_sync, run_http};
+use billing_functions::{checkout_sync, run_http_with_stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http(Needs::StoreAndStripe, checkout_sync::handle).await
+    run_http_with_stripe(checkout_sync::handle).await
 }

@@ -1,6 +1,6 @@
-use billing_functions::{Needs, credits_checkout, run_http};
+use billing_functions::{credits_checkout, run_http_with_stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http(Needs::StoreAndStripe, credits_checkout::handle).await
+    run_http_with_stripe(credits_checkout::handle).await
 }

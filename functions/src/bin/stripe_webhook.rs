@@ -1,6 +1,6 @@
-use billing_functions::{Needs, stripe_webhook, run_http};
+use billing_functions::{stripe_webhook, run_http_with_stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http(Needs::StoreAndStripe, stripe_webhook::handle).await
+    run_http_with_stripe(stripe_webhook::handle).await
 }
