@@ -18,8 +18,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 const API: &str = "/2018-06-01/runtime";
-/// The deadline handed to the function: template.yaml's `Timeout`.
-const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How one invocation went, timed at the emulator.
 pub struct Outcome {
@@ -39,6 +37,8 @@ struct Invocation {
 
 struct State {
     function_arn: String,
+    /// The function's timeout: each event's deadline is this far from its hand-out.
+    timeout: Duration,
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     in_flight: Mutex<HashMap<String, (Instant, oneshot::Sender<Outcome>)>>,
     init_error: Mutex<Option<String>>,
@@ -54,12 +54,13 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    pub async fn start(function_name: &str) -> std::io::Result<Self> {
+    pub async fn start(function_name: &str, timeout: Duration) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (queue, receiver) = mpsc::unbounded_channel();
         let state = Arc::new(State {
             function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}"),
+            timeout,
             queue: tokio::sync::Mutex::new(receiver),
             in_flight: Mutex::new(HashMap::new()),
             init_error: Mutex::new(None),
@@ -153,7 +154,7 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
     let Some(invocation) = state.queue.lock().await.recv().await else {
         return reply(StatusCode::GONE, r#"{"errorType":"ShuttingDown"}"#);
     };
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + FUNCTION_TIMEOUT;
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + state.timeout;
     let response = Response::builder()
         .header("content-type", "application/json")
         .header("lambda-runtime-aws-request-id", &invocation.id)

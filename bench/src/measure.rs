@@ -1,6 +1,6 @@
 //! Runs function binaries as Lambda does (a fresh process per cold start, its own Runtime API
-//! and environment) and takes the measurements: cold starts, warm latencies, DynamoDB and
-//! Stripe calls, peak RSS. Targets are interleaved (round-robin) in both phases, so whatever else the
+//! and environment) and takes the measurements: cold starts, warm latencies, DynamoDB and Stripe
+//! calls, peak RSS. Targets are interleaved (round-robin) in both phases, so whatever else the
 //! machine is doing weighs on every target alike and the ratios to the floor stay fair.
 
 use std::fs::{File, OpenOptions};
@@ -16,8 +16,8 @@ use crate::proxy::{CountingProxy, Counts};
 use crate::seed::project_env;
 use crate::targets::Plan;
 
-/// Longer than the function's own timeout (10 s): past this the function is declared hung.
-const INVOKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long past its own timeout a function may take to answer before it is declared hung.
+const GRACE: Duration = Duration::from_secs(5);
 
 pub struct Settings {
     /// DynamoDB Local, behind each function's counting proxy.
@@ -25,6 +25,9 @@ pub struct Settings {
     /// The Stripe stand-in, behind each function's counting proxy.
     pub stripe: Uri,
     pub table: String,
+    /// template.yaml's `MemorySize` (MB) and `Timeout` of the functions.
+    pub memory_mb: u64,
+    pub timeout: Duration,
     /// Each function's stdout and stderr are appended to `<log_dir>/<binary>.log`.
     pub log_dir: PathBuf,
     pub cold_starts: usize,
@@ -71,7 +74,7 @@ struct Session {
 impl Session {
     /// Starts the process; returns it with the instant just before the spawn.
     async fn start(binary: &str, plan: &Plan, settings: &Settings) -> Result<(Self, Instant), String> {
-        let emulator = Emulator::start(binary).await.map_err(|e| format!("runtime emulator: {e}"))?;
+        let emulator = Emulator::start(binary, settings.timeout).await.map_err(|e| format!("runtime emulator: {e}"))?;
         let dynamodb = CountingProxy::start(&settings.dynamodb).await.map_err(|e| format!("dynamodb proxy: {e}"))?;
         let stripe = CountingProxy::start(&settings.stripe).await.map_err(|e| format!("stripe proxy: {e}"))?;
         let log = settings.log_dir.join(format!("{binary}.log"));
@@ -80,10 +83,10 @@ impl Session {
         let mut command = Command::new(&plan.program);
         command
             .env_clear()
-            // What Lambda sets for a 128 MB provided.al2023 function (template.yaml's Globals).
+            // What Lambda sets for a provided.al2023 function.
             .env("AWS_LAMBDA_RUNTIME_API", emulator.address())
             .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", settings.memory_mb.to_string())
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
@@ -107,7 +110,7 @@ impl Session {
     }
 
     /// One invocation, checked against what the target must answer.
-    async fn invoke(&mut self, plan: &Plan) -> Result<Outcome, String> {
+    async fn invoke(&mut self, plan: &Plan, timeout: Duration) -> Result<Outcome, String> {
         let answer = self.emulator.invoke(plan.event.clone());
         let outcome = tokio::select! {
             outcome = answer => outcome.map_err(|_| "the runtime emulator stopped".to_string())?,
@@ -115,7 +118,7 @@ impl Session {
                 let init = self.emulator.init_error().map(|e| format!("; init error: {e}")).unwrap_or_default();
                 return Err(format!("the process exited ({}){init}", status.map_or_else(|e| e.to_string(), |s| s.to_string())));
             }
-            _ = tokio::time::sleep(INVOKE_TIMEOUT) => return Err(format!("no answer within {INVOKE_TIMEOUT:?}")),
+            _ = tokio::time::sleep(timeout + GRACE) => return Err(format!("no answer within {:?}", timeout + GRACE)),
         };
         let payload = outcome.result.as_ref().map_err(|e| format!("function error: {e}"))?;
         plan.expect.check(payload)?;
@@ -154,7 +157,7 @@ async fn warm_phase(targets: &[(&str, &Plan)], settings: &Settings) -> Vec<Resul
     for (binary, plan) in targets {
         let started = async {
             let (mut session, _) = Session::start(binary, plan, settings).await?;
-            session.invoke(plan).await?;
+            session.invoke(plan, settings.timeout).await?;
             let first_calls = session.calls();
             let figures = Figures { cold: Vec::new(), warm: Vec::new(), first_calls, warm_calls: Calls::default(), peak_rss_kib: 0 };
             Ok::<_, String>(Warm { session, figures })
@@ -164,7 +167,7 @@ async fn warm_phase(targets: &[(&str, &Plan)], settings: &Settings) -> Vec<Resul
     for _ in 0..settings.warm_invocations {
         for (slot, (_, plan)) in slots.iter_mut().zip(targets) {
             let Ok(warm) = slot else { continue };
-            match warm.session.invoke(plan).await {
+            match warm.session.invoke(plan, settings.timeout).await {
                 Ok(outcome) => warm.figures.warm.push(outcome.answered - outcome.handed_out),
                 Err(e) => *slot = Err(format!("warm request {}: {e}", warm.figures.warm.len() + 1)),
             }
@@ -188,7 +191,7 @@ async fn warm_phase(targets: &[(&str, &Plan)], settings: &Settings) -> Vec<Resul
 /// A fresh process answering one request: spawn to response received.
 async fn cold_start(binary: &str, plan: &Plan, settings: &Settings) -> Result<Duration, String> {
     let (mut session, spawned) = Session::start(binary, plan, settings).await?;
-    let outcome = session.invoke(plan).await?;
+    let outcome = session.invoke(plan, settings.timeout).await?;
     session.stop().await;
     Ok(outcome.answered - spawned)
 }

@@ -194,7 +194,7 @@ fn summary_table(rows: &[Row], lines: &[Line], floor: Option<&Line>) -> String {
     for row in rows {
         let name = &row.binary;
         let size = row.arm64_bytes.map_or("not built".into(), mb);
-        let size = format!("{size} {}", size_pass(row).map_or("", verdict));
+        let size = format!("{size} {}", size_pass(row).map_or("", verdict)).trim_end().to_string();
         let Some(line) = lines.iter().find(|l| l.row.binary == *name) else {
             let status = if let Status::Failed(_) = row.status { "failed" } else { "not measured" };
             let _ = writeln!(table, "| {name} | {status} | | | | {size} |");
@@ -202,9 +202,9 @@ fn summary_table(rows: &[Row], lines: &[Line], floor: Option<&Line>) -> String {
         };
         let cell = |value: String, figure: fn(&Line) -> f64, limit: f64| {
             let (ratio, pass) = compare(line, floor, figure, limit);
-            format!("{value} ({}) {}", times(ratio), pass.map_or("", verdict))
+            format!("{value} ({}) {}", times(ratio), pass.map_or("", verdict)).trim_end().to_string()
         };
-        let dynamodb = format!("{:.2} {}", line.dynamodb_per_request, line.dynamodb_pass().map_or("", verdict));
+        let dynamodb = format!("{:.2} {}", line.dynamodb_per_request, line.dynamodb_pass().map_or("", verdict)).trim_end().to_string();
         let _ = writeln!(
             table,
             "| {name} | {} | {} | {} | {dynamodb} | {size} |",
@@ -302,10 +302,12 @@ pub fn render(context: &Context, rows: &[Row]) -> String {
     format!(
         r#"# Benchmarks
 
-Written by `scripts/bench` on {date} UTC at commit `{commit}`; do not edit by hand, run the
-script again. The targets are the brief's "Performance targets": every function within 1.3x the
-floor's cold start and warm p99 and within 2x its peak RSS, each arm64 binary at most 8 MB
-(8,000,000 bytes), at most one DynamoDB round trip for `GET /billing` and for the authorizer.
+Measured {date} UTC at commit {commit}.
+
+Written by `scripts/bench`, which rewrites this file: run it again rather than editing it. The
+targets are the brief's "Performance targets": every function within 1.3x the floor's cold start
+and warm p99 and within 2x its peak RSS, each arm64 binary at most 8 MB (8,000,000 bytes), at most
+one DynamoDB round trip for `GET /billing` and for the authorizer.
 
 {verdict_text}
 ## Summary
@@ -337,11 +339,12 @@ the figures to read, the absolute times less so, and a p99 moves more between ru
 - **The floor** (`bench/src/bin/floor.rs`): a bare Lambda, lambda_http + aws-sdk-dynamodb of the
   workspace's versions, one GetItem per request (of the org item `GET /billing` reads).
 - **Runtime.** Each process gets a Lambda Runtime API emulator of its own (`bench/src/emulator.rs`)
-  and Lambda's environment (`AWS_LAMBDA_RUNTIME_API`, function name, 128 MB, version, log group and
-  stream) plus the project's: `BILLING_TABLE`, `RUST_LOG=info`, the redirect settings of
-  template.yaml's Globals, `STRIPE_API_BASE`, dummy AWS credentials and region, and the Stripe key
-  and webhook secret in `STRIPE_SECRET_KEY` / `STRIPE_WEBHOOK_SECRETS`, the local form. In AWS the
-  Stripe functions read those from Secrets Manager at cold start: a round trip not included here.
+  and Lambda's environment (`AWS_LAMBDA_RUNTIME_API`, function name, template.yaml's memory size,
+  version, log group and stream; each event's deadline is the template's timeout away) plus the
+  project's: `BILLING_TABLE`, `RUST_LOG=info`, the redirect settings of template.yaml's Globals,
+  `STRIPE_API_BASE`, dummy AWS credentials and region, and the Stripe key and webhook secret in
+  `STRIPE_SECRET_KEY` / `STRIPE_WEBHOOK_SECRETS`, the local form. In AWS the Stripe functions read
+  those from Secrets Manager at cold start: a round trip not included here.
 - **Data.** DynamoDB Local with the table created from template.yaml; the offline Stripe stand-in
   (`infra/stripe-standin`, run in the harness) selling the catalog's prices. Seeded through the
   project's own code: one org with a HUMAN API key, its open subscription Checkout (so it has a

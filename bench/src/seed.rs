@@ -11,7 +11,6 @@ use billing_shared::config::Config;
 use billing_shared::org::{Org, Principal, PrincipalKind};
 use billing_shared::store::{PK, SK};
 use billing_shared::{App, auth, now};
-use serde_json::Value;
 use stripe_standin::Standin;
 use stripe_webhook::Webhook;
 
@@ -79,7 +78,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
     let event = standin
         .events()
         .into_iter()
-        .find(|e| e["type"] == "checkout.session.completed" && e["data"]["object"]["id"] == Value::from(credits.session_id.as_str()))
+        .find(|e| e["type"] == "checkout.session.completed" && e["data"]["object"]["id"] == credits.session_id.as_str())
         .ok_or("the stand-in recorded no checkout.session.completed for the credits Checkout")?
         .to_string();
     let signature = Webhook::generate_test_header(&event, WEBHOOK_SECRET, Some(now() + SIGNATURE_AHEAD_SECS));

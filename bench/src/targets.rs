@@ -4,6 +4,7 @@
 //! yet is kept with the reason, so the report lists it as not measured.
 
 use std::path::Path;
+use std::time::Duration;
 
 use billing_infra::template::{Route, TEMPLATE, Template, TemplateError};
 use billing_shared::http::{CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
@@ -109,9 +110,24 @@ fn request(route: &Route, fixture: &Fixture) -> Result<Request, String> {
     Ok(Request { method, path: segments.join("/"), route_key, path_parameters, body })
 }
 
-/// The binaries template.yaml names as the HTTP API's Lambda authorizer (`FunctionArn: !GetAtt X.Arn`).
+fn template_yaml() -> Result<serde_yaml::Value, TemplateError> {
+    serde_yaml::from_str(TEMPLATE).map_err(|e| TemplateError(e.to_string()))
+}
+
+/// template.yaml's `Globals.Function` `MemorySize` (MB) and `Timeout`, which every function has.
+pub fn function_globals() -> Result<(u64, Duration), TemplateError> {
+    let root = template_yaml()?;
+    let function = root.get("Globals").and_then(|g| g.get("Function"));
+    let number = |key: &str| {
+        function.and_then(|f| f.get(key)?.as_u64()).ok_or_else(|| TemplateError(format!("Globals.Function.{key} is not a number")))
+    };
+    Ok((number("MemorySize")?, Duration::from_secs(number("Timeout")?)))
+}
+
+/// The binaries template.yaml names as the HTTP API's Lambda authorizer
+/// (`FunctionArn: !GetAtt X.Arn`).
 fn authorizer_binaries() -> Result<Vec<String>, TemplateError> {
-    let root: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).map_err(|e| TemplateError(e.to_string()))?;
+    let root = template_yaml()?;
     let untag = |v: &serde_yaml::Value| match v {
         serde_yaml::Value::Tagged(t) => t.value.as_str().map(str::to_string),
         other => other.as_str().map(str::to_string),

@@ -8,7 +8,7 @@ use billing_bench::measure::{Settings, measure};
 use billing_bench::report::{self, Context, Row, Status};
 use billing_bench::seed::{self, Error};
 use billing_bench::stripe;
-use billing_bench::targets::{Plan, targets};
+use billing_bench::targets::{Plan, function_globals, targets};
 use billing_infra::template::Template;
 use billing_shared::catalog::Catalog;
 use billing_shared::config::aws_sdk_config;
@@ -27,17 +27,20 @@ async fn main() -> Result<(), Error> {
     let bin_dir = PathBuf::from(env("BENCH_BIN_DIR")?);
     let lambda_dir = PathBuf::from(env("BENCH_LAMBDA_DIR")?);
     let out = PathBuf::from(env("BENCH_OUT")?);
+    let dynamodb = env("AWS_ENDPOINT_URL_DYNAMODB")?.parse()?;
     let standin = stripe::start(&Catalog::built_in()?).await?;
+    let fixture = seed::seed(&aws_sdk_config().await, &standin).await?;
+    let (memory_mb, timeout) = function_globals()?;
     let settings = Settings {
-        dynamodb: env("AWS_ENDPOINT_URL_DYNAMODB")?.parse()?,
+        dynamodb,
         stripe: standin.base_url().parse()?,
-        table: String::new(),
+        table: fixture.table.clone(),
+        memory_mb,
+        timeout,
         log_dir: PathBuf::from(env("BENCH_LOG_DIR")?),
         cold_starts: count("BENCH_COLD_STARTS", 15)?,
         warm_invocations: count("BENCH_WARM_INVOCATIONS", 1000)?,
     };
-    let fixture = seed::seed(&aws_sdk_config().await, &standin).await?;
-    let settings = Settings { table: fixture.table.clone(), ..settings };
     let targets = targets(&Template::built_in(), &fixture, &bin_dir)?;
 
     let plans: Vec<(&str, &Plan)> = targets.iter().filter_map(|t| Some((t.binary.as_str(), t.plan.as_ref().ok()?))).collect();
@@ -48,7 +51,9 @@ async fn main() -> Result<(), Error> {
         settings.cold_starts,
         names.join(", ")
     );
+    let started = std::time::Instant::now();
     let mut results = measure(&plans, &settings).await.into_iter();
+    let took = started.elapsed();
 
     let rows: Vec<Row> = targets
         .into_iter()
@@ -74,6 +79,6 @@ async fn main() -> Result<(), Error> {
         load_before,
     };
     std::fs::write(&out, report::render(&context, &rows))?;
-    eprintln!("bench: wrote {}", out.display());
+    eprintln!("bench: measured in {:.0} s, wrote {}", took.as_secs_f64(), out.display());
     Ok(())
 }
