@@ -28,12 +28,10 @@ pub enum ErrorKind {
     Unauthorized,
     Forbidden,
     NotFound,
-    MethodNotAllowed,
     Conflict,
     SubscriptionExists,
     CheckoutInProgress,
     NoStripeCustomer,
-    PlanCapReached,
     StripeError,
     StorageUnavailable,
     Internal,
@@ -50,12 +48,10 @@ impl ErrorKind {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::SubscriptionExists => "subscription_exists",
             Self::CheckoutInProgress => "checkout_in_progress",
             Self::NoStripeCustomer => "no_stripe_customer",
-            Self::PlanCapReached => "plan_cap_reached",
             Self::StripeError => "stripe_error",
             Self::StorageUnavailable => "storage_unavailable",
             Self::Internal => "internal_error",
@@ -66,10 +62,8 @@ impl ErrorKind {
         match self {
             Self::ValidationFailed | Self::MalformedJson | Self::InvalidSignature => 400,
             Self::Unauthorized => 401,
-            Self::PlanCapReached => 402,
             Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::MethodNotAllowed => 405,
             Self::Conflict | Self::SubscriptionExists | Self::CheckoutInProgress | Self::NoStripeCustomer => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -177,8 +171,8 @@ mod tests {
         use ErrorKind::*;
         let kinds = [
             ValidationFailed, MalformedJson, InvalidSignature, UnsupportedMediaType, PayloadTooLarge, Unauthorized,
-            Forbidden, NotFound, MethodNotAllowed, Conflict, SubscriptionExists, CheckoutInProgress,
-            NoStripeCustomer, PlanCapReached, StripeError,
+            Forbidden, NotFound, Conflict, SubscriptionExists, CheckoutInProgress,
+            NoStripeCustomer, StripeError,
             StorageUnavailable, Internal,
         ];
         let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
