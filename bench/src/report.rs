@@ -168,7 +168,9 @@ fn misses(rows: &[Row], lines: &[Line], floor: Option<&Line>) -> Vec<String> {
     let mut misses = Vec::new();
     for line in lines {
         let name = &line.row.binary;
-        for (what, figure, limit) in [("cold start median", cold as fn(&Line) -> f64, COLD_RATIO), ("warm p99", warm, WARM_RATIO), ("peak RSS", rss, RSS_RATIO)] {
+        for (what, figure, limit) in
+            [("cold start median", cold as fn(&Line) -> f64, COLD_RATIO), ("warm p99", warm, WARM_RATIO), ("peak RSS", rss, RSS_RATIO)]
+        {
             if let (ratio, Some(false)) = compare(line, floor, figure, limit) {
                 misses.push(format!("{name}: {what} {} the floor's (target <= {limit}x)", times(ratio)));
             }
@@ -277,7 +279,13 @@ pub fn render(context: &Context, rows: &[Row]) -> String {
 
         let (ratio, pass) = compare(line, floor, rss, RSS_RATIO);
         let kib = figures.peak_rss_kib;
-        let _ = writeln!(rss_table, "| {name} | {:.1} MiB ({kib} KiB) | {} | {} |", kib as f64 / 1024.0, times(ratio), target_cell(pass, "<= 2x"));
+        let _ = writeln!(
+            rss_table,
+            "| {name} | {:.1} MiB ({kib} KiB) | {} | {} |",
+            kib as f64 / 1024.0,
+            times(ratio),
+            target_cell(pass, "<= 2x")
+        );
     }
     let mut size_table = String::new();
     for row in rows {

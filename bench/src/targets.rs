@@ -133,10 +133,8 @@ fn authorizer_binaries() -> Result<Vec<String>, TemplateError> {
         other => other.as_str().map(str::to_string),
     };
     let resources = root.get("Resources").and_then(|r| r.as_mapping()).ok_or_else(|| TemplateError("no Resources".into()))?;
-    let authorizers = resources
-        .values()
-        .filter_map(|r| r.get("Properties")?.get("Auth")?.get("Authorizers")?.as_mapping())
-        .flat_map(|m| m.values());
+    let authorizers =
+        resources.values().filter_map(|r| r.get("Properties")?.get("Auth")?.get("Authorizers")?.as_mapping()).flat_map(|m| m.values());
     let mut binaries = Vec::new();
     for authorizer in authorizers {
         let Some(function) = authorizer.get("FunctionArn").and_then(untag) else { continue };

@@ -10,7 +10,8 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::serve(req, |req| async move {
         let principal = principal(&req)?;
         only_query_params(&req, &[])?;
-        let org = app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
+        let org =
+            app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
         ok(&billing_summary(&org, &app.config.catalog, now(), app.config.past_due_grace_secs))
     })
     .await

@@ -15,7 +15,8 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             .filter(|id| id.starts_with("cs_") && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
             .ok_or_else(|| ApiError::field("session_id", "must be a Checkout Session id (cs_...)"))?;
         let sync = sync_checkout(app, &principal, &session_id, now()).await?;
-        let org = app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
+        let org =
+            app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
         let billing = billing_summary(&org, &app.config.catalog, now(), app.config.past_due_grace_secs);
         ok(&json!({ "session_id": sync.session_id, "complete": sync.complete, "paid": sync.paid, "billing": billing }))
     })

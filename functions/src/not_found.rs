@@ -6,8 +6,5 @@ use billing_shared::http;
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(req: Request) -> Response<Body> {
-    http::serve(req, |req| async move {
-        Err(ApiError::not_found(format!("No route {} {}.", req.method(), req.uri().path())))
-    })
-    .await
+    http::serve(req, |req| async move { Err(ApiError::not_found(format!("No route {} {}.", req.method(), req.uri().path()))) }).await
 }

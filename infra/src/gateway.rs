@@ -13,9 +13,9 @@ use billing_functions::{
     authorizer, billing_checkout, billing_invoices, billing_plans, billing_portal, billing_summary, checkout_sync, credits_checkout,
     not_found, stripe_webhook,
 };
+use billing_shared::App;
 use billing_shared::error::{ApiError, ErrorKind};
 use billing_shared::http::error_response;
-use billing_shared::App;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
@@ -186,9 +186,10 @@ fn lambda_event(req: &http::Request<Bytes>, request_id: &str, route_key: &str, p
 
 async fn read_request(req: http::Request<Incoming>) -> Result<http::Request<Bytes>, ApiError> {
     let (parts, body) = req.into_parts();
-    let bytes = Limited::new(body, MAX_PAYLOAD).collect().await.map_err(|_| {
-        ApiError::new(ErrorKind::PayloadTooLarge, format!("Request bodies are limited to {MAX_PAYLOAD} bytes."))
-    })?;
+    let bytes = Limited::new(body, MAX_PAYLOAD)
+        .collect()
+        .await
+        .map_err(|_| ApiError::new(ErrorKind::PayloadTooLarge, format!("Request bodies are limited to {MAX_PAYLOAD} bytes.")))?;
     Ok(http::Request::from_parts(parts, bytes.to_bytes()))
 }
 

@@ -26,6 +26,11 @@ pub fn price_specs(catalog: &Catalog) -> Vec<PriceSpec> {
 }
 
 /// Starts the stand-in on `bind`, delivering events to `webhook_url` signed with `webhook_secret`.
-pub async fn start(catalog: &Catalog, bind: std::net::SocketAddr, webhook_url: Option<String>, webhook_secret: &str) -> std::io::Result<Standin> {
+pub async fn start(
+    catalog: &Catalog,
+    bind: std::net::SocketAddr,
+    webhook_url: Option<String>,
+    webhook_secret: &str,
+) -> std::io::Result<Standin> {
     Standin::start(StandinConfig { prices: price_specs(catalog), webhook_url, webhook_secret: webhook_secret.to_string() }, bind).await
 }

@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    TimeToLiveSpecification,
 };
 use serde_yaml::Value;
 
@@ -88,7 +88,8 @@ impl Template {
                     continue;
                 }
                 let props = event.get("Properties").ok_or_else(|| TemplateError(format!("{name}: event without Properties")))?;
-                let field = |key: &str| text(props, key).map(str::to_string).ok_or_else(|| TemplateError(format!("{name}: event without {key}")));
+                let field =
+                    |key: &str| text(props, key).map(str::to_string).ok_or_else(|| TemplateError(format!("{name}: event without {key}")));
                 let authorizer = props.get("Auth").and_then(|a| text(a, "Authorizer"));
                 routes.push(Route {
                     method: field("Method")?.to_uppercase(),
@@ -201,10 +202,7 @@ mod tests {
         assert_eq!(match_path("/billing", "/billing/"), Some(vec![]));
         assert_eq!(match_path("/billing", "/billing/plans"), None);
         assert_eq!(match_path("/billing/plans", "/billing"), None);
-        assert_eq!(
-            match_path("/billing/limits/{resource}", "/billing/limits/agents"),
-            Some(vec![("resource".into(), "agents".into())])
-        );
+        assert_eq!(match_path("/billing/limits/{resource}", "/billing/limits/agents"), Some(vec![("resource".into(), "agents".into())]));
         assert_eq!(match_path("/billing/limits/{resource}", "/billing/limits/"), None);
         assert_eq!(match_path("/a/{rest+}", "/a/b/c"), Some(vec![("rest".into(), "b/c".into())]));
     }

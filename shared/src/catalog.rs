@@ -20,15 +20,8 @@ pub enum Resource {
 }
 
 impl Resource {
-    pub const ALL: [Resource; 7] = [
-        Self::Agents,
-        Self::Members,
-        Self::Workspaces,
-        Self::Rows,
-        Self::ApiCalls,
-        Self::Webhooks,
-        Self::Servers,
-    ];
+    pub const ALL: [Resource; 7] =
+        [Self::Agents, Self::Members, Self::Workspaces, Self::Rows, Self::ApiCalls, Self::Webhooks, Self::Servers];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -181,8 +174,7 @@ impl Catalog {
     pub fn parse(file: &str, text: &str) -> Result<Self, CatalogError> {
         let error = |field: String, problem: String| CatalogError { file: file.to_string(), field, problem };
         let de = &mut serde_json::Deserializer::from_str(text);
-        let catalog: Catalog = serde_path_to_error::deserialize(de)
-            .map_err(|e| error(e.path().to_string(), e.inner().to_string()))?;
+        let catalog: Catalog = serde_path_to_error::deserialize(de).map_err(|e| error(e.path().to_string(), e.inner().to_string()))?;
         catalog.check().map_err(|(field, problem)| error(field, problem))?;
         Ok(catalog)
     }
@@ -233,9 +225,7 @@ impl Catalog {
 
     /// Maps a Stripe price back to its plan and interval (webhooks).
     pub fn plan_for_price(&self, price_id: &str) -> Option<(&Plan, Interval)> {
-        self.plans.iter().find_map(|plan| {
-            plan.prices.iter().find(|(_, p)| p.price_id == price_id).map(|(interval, _)| (plan, interval))
-        })
+        self.plans.iter().find_map(|plan| plan.prices.iter().find(|(_, p)| p.price_id == price_id).map(|(interval, _)| (plan, interval)))
     }
 }
 

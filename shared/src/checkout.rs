@@ -112,7 +112,9 @@ fn validate_subscription<'a>(app: &'a App, body: &SubscriptionCheckoutBody) -> R
     match (plan, price) {
         (None, _) => problems.push(FieldProblem::new("plan", format!("`{}` is not a plan of the catalog", body.plan))),
         (Some(p), _) if p.is_free() => problems.push(FieldProblem::new("plan", "is free: no checkout is needed")),
-        (Some(_), None) => problems.push(FieldProblem::new("interval", format!("`{}` is not offered for this plan", body.interval.as_str()))),
+        (Some(_), None) => {
+            problems.push(FieldProblem::new("interval", format!("`{}` is not offered for this plan", body.interval.as_str())))
+        }
         _ => {}
     }
     let quantity = match plan.map(|p| (&p.per_unit, body.quantity)) {
@@ -166,15 +168,17 @@ fn subscription_exists(org: &Org) -> ApiError {
 }
 
 fn checkout_in_progress(pending: &PendingCheckout) -> ApiError {
-    ApiError::new(
-        ErrorKind::CheckoutInProgress,
-        "Another checkout for this org is open: finish it, or start a new one after it expires.",
-    )
-    .with_details(json!({ "session_id": pending.session_id, "expires_at": pending.expires_at }))
+    ApiError::new(ErrorKind::CheckoutInProgress, "Another checkout for this org is open: finish it, or start a new one after it expires.")
+        .with_details(json!({ "session_id": pending.session_id, "expires_at": pending.expires_at }))
 }
 
 /// Starts (or, for the same request, returns again) the org's subscription Checkout Session.
-pub async fn subscription_checkout(app: &App, principal: &Principal, body: &SubscriptionCheckoutBody, now: i64) -> Result<CheckoutLink, ApiError> {
+pub async fn subscription_checkout(
+    app: &App,
+    principal: &Principal,
+    body: &SubscriptionCheckoutBody,
+    now: i64,
+) -> Result<CheckoutLink, ApiError> {
     let stripe = app.stripe()?;
     let choice = validate_subscription(app, body)?;
     let fingerprint = idempotency_key(&[

@@ -86,25 +86,21 @@ impl Config {
         let default_cancel_url = default_url("DEFAULT_CANCEL_URL")?;
         let default_return_url = default_url("DEFAULT_RETURN_URL")?;
         let base = lookup("STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.into());
-        let stripe_api_base = Url::parse(&base)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "https" | "http") && u.path().ends_with('/'))
-            .ok_or_else(|| ConfigError::Invalid {
-                name: "STRIPE_API_BASE",
-                problem: format!("`{base}` must be an http(s) URL ending in /"),
+        let stripe_api_base =
+            Url::parse(&base).ok().filter(|u| matches!(u.scheme(), "https" | "http") && u.path().ends_with('/')).ok_or_else(|| {
+                ConfigError::Invalid { name: "STRIPE_API_BASE", problem: format!("`{base}` must be an http(s) URL ending in /") }
             })?;
         let secrets = match lookup("STRIPE_SECRET_ARN") {
             Some(arn) => SecretsSource::SecretsManager { arn },
-            None => SecretsSource::Env {
-                secret_key: lookup("STRIPE_SECRET_KEY"),
-                webhook_secrets: lookup("STRIPE_WEBHOOK_SECRETS"),
-            },
+            None => SecretsSource::Env { secret_key: lookup("STRIPE_SECRET_KEY"), webhook_secrets: lookup("STRIPE_WEBHOOK_SECRETS") },
         };
         let grace_days = match lookup("PAST_DUE_GRACE_DAYS") {
             None => DEFAULT_GRACE_DAYS,
-            Some(text) => text.parse::<i64>().ok().filter(|d| (0..=90).contains(d)).ok_or_else(|| {
-                ConfigError::Invalid { name: "PAST_DUE_GRACE_DAYS", problem: format!("`{text}` is not 0..=90") }
-            })?,
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|d| (0..=90).contains(d))
+                .ok_or_else(|| ConfigError::Invalid { name: "PAST_DUE_GRACE_DAYS", problem: format!("`{text}` is not 0..=90") })?,
         };
         Ok(Self {
             table_name,
@@ -213,7 +209,12 @@ mod tests {
         assert!(err.to_string().contains("ALLOWED_REDIRECT_ORIGINS"), "{err}");
         let err = config(&[("BILLING_TABLE", "t"), ("STRIPE_API_BASE", "http://127.0.0.1:1/v")]).unwrap_err();
         assert!(err.to_string().contains("STRIPE_API_BASE"), "{err}");
-        let err = config(&[("BILLING_TABLE", "t"), ("ALLOWED_REDIRECT_ORIGINS", "https://a.example"), ("DEFAULT_SUCCESS_URL", "https://b.example/ok")]).unwrap_err();
+        let err = config(&[
+            ("BILLING_TABLE", "t"),
+            ("ALLOWED_REDIRECT_ORIGINS", "https://a.example"),
+            ("DEFAULT_SUCCESS_URL", "https://b.example/ok"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("DEFAULT_SUCCESS_URL"), "{err}");
         let err = config(&[("BILLING_TABLE", "t"), ("PAST_DUE_GRACE_DAYS", "-1")]).unwrap_err();
         assert!(err.to_string().contains("PAST_DUE_GRACE_DAYS"), "{err}");
@@ -236,10 +237,7 @@ mod tests {
 
     #[tokio::test]
     async fn env_secrets_split_rotation_list_and_never_debug_print() {
-        let source = SecretsSource::Env {
-            secret_key: Some("sk_test_123".into()),
-            webhook_secrets: Some("whsec_new, whsec_old".into()),
-        };
+        let source = SecretsSource::Env { secret_key: Some("sk_test_123".into()), webhook_secrets: Some("whsec_new, whsec_old".into()) };
         let sdk = SdkConfig::builder().behavior_version(BehaviorVersion::latest()).build();
         let secrets = StripeSecrets::load(&source, &sdk).await.unwrap();
         assert_eq!(secrets.webhook_secrets, ["whsec_new", "whsec_old"]);

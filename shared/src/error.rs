@@ -105,10 +105,7 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            ErrorKind::Unauthorized,
-            "A valid API key is required: send `Authorization: Bearer <key>`.",
-        )
+        Self::new(ErrorKind::Unauthorized, "A valid API key is required: send `Authorization: Bearer <key>`.")
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -170,10 +167,21 @@ mod tests {
     fn every_kind_has_a_distinct_code() {
         use ErrorKind::*;
         let kinds = [
-            ValidationFailed, MalformedJson, InvalidSignature, UnsupportedMediaType, PayloadTooLarge, Unauthorized,
-            Forbidden, NotFound, Conflict, SubscriptionExists, CheckoutInProgress,
-            NoStripeCustomer, StripeError,
-            StorageUnavailable, Internal,
+            ValidationFailed,
+            MalformedJson,
+            InvalidSignature,
+            UnsupportedMediaType,
+            PayloadTooLarge,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Conflict,
+            SubscriptionExists,
+            CheckoutInProgress,
+            NoStripeCustomer,
+            StripeError,
+            StorageUnavailable,
+            Internal,
         ];
         let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
         assert_eq!(codes.len(), kinds.len());

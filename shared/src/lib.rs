@@ -15,10 +15,10 @@ pub mod telemetry;
 
 pub use app::{App, now};
 pub use error::{ApiError, ErrorKind};
-pub mod stripe;
-pub mod redirect;
 pub mod checkout;
 pub mod invoices;
 pub mod portal;
+pub mod redirect;
+pub mod stripe;
 pub mod sync;
 pub mod webhook;

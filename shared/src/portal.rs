@@ -29,12 +29,13 @@ pub async fn portal_session(app: &App, principal: &Principal, body: &PortalBody,
     }
     let stripe = app.stripe()?;
     let config = &app.config;
-    let return_url = redirect::resolve("return_url", body.return_url.as_deref(), config.default_return_url.as_deref(), &config.allowed_redirect_origins)
-        .map_err(|problem| ApiError::validation(vec![problem]))?;
+    let return_url =
+        redirect::resolve("return_url", body.return_url.as_deref(), config.default_return_url.as_deref(), &config.allowed_redirect_origins)
+            .map_err(|problem| ApiError::validation(vec![problem]))?;
     let org = app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
-    let customer_id = org.stripe_customer_id.ok_or_else(|| {
-        ApiError::new(ErrorKind::NoStripeCustomer, "This org has no Stripe customer yet: start a checkout first.")
-    })?;
+    let customer_id = org
+        .stripe_customer_id
+        .ok_or_else(|| ApiError::new(ErrorKind::NoStripeCustomer, "This org has no Stripe customer yet: start a checkout first."))?;
     let key = idempotency_key(&["portal", &org.org_id, &return_url, &now.div_euclid(WINDOW_SECS).to_string()]);
     stripe.create_portal_session(&customer_id, &return_url, &key).await
 }

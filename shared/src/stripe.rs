@@ -224,9 +224,7 @@ impl StripeGateway {
     pub async fn create_customer(&self, org_id: &str, name: &str) -> Result<String, ApiError> {
         let key = idempotency_key(&["customer", org_id]);
         let metadata = HashMap::from([("org_id".to_string(), org_id.to_string())]);
-        let customer = self
-            .send("create_customer", Some(&key), || CreateCustomer::new().name(name).metadata(metadata.clone()))
-            .await?;
+        let customer = self.send("create_customer", Some(&key), || CreateCustomer::new().name(name).metadata(metadata.clone())).await?;
         Ok(customer.id.to_string())
     }
 

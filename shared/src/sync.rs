@@ -41,7 +41,9 @@ pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Cata
             org.plan = plan.id.clone();
             org.interval = Some(interval);
         }
-        None => tracing::warn!(price = ?sub.price_id, subscription = %sub.id, "subscription price is not in the catalog; plan left as it was"),
+        None => {
+            tracing::warn!(price = ?sub.price_id, subscription = %sub.id, "subscription price is not in the catalog; plan left as it was")
+        }
     }
     org.quantity = sub.quantity;
     org.current_period_end = sub.current_period_end;

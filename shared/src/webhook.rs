@@ -47,8 +47,8 @@ pub fn verify(payload: &[u8], signature: Option<&str>, secrets: &[String]) -> Re
 }
 
 fn parse(payload: &str) -> Result<VerifiedEvent, ApiError> {
-    let event: Value = serde_json::from_str(payload)
-        .map_err(|e| ApiError::new(ErrorKind::MalformedJson, format!("The event is not valid JSON: {e}.")))?;
+    let event: Value =
+        serde_json::from_str(payload).map_err(|e| ApiError::new(ErrorKind::MalformedJson, format!("The event is not valid JSON: {e}.")))?;
     let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_string);
     match (text("id"), text("type"), event.get("created").and_then(Value::as_i64)) {
         (Some(id), Some(event_type), Some(created)) => {
@@ -63,12 +63,25 @@ fn parse(payload: &str) -> Result<VerifiedEvent, ApiError> {
 pub enum Effect {
     /// Re-read the subscription from Stripe and write its current state: whatever order
     /// events arrive in, the org ends up with Stripe's latest state.
-    SyncSubscription { customer_id: String, subscription_id: String },
+    SyncSubscription {
+        customer_id: String,
+        subscription_id: String,
+    },
     /// Grant a paid credits Checkout Session's credits, once per session.
-    GrantCredits { customer_id: String, session_id: String, credits: u64 },
+    GrantCredits {
+        customer_id: String,
+        session_id: String,
+        credits: u64,
+    },
     /// Record the failure, then sync the subscription (it goes past_due).
-    PaymentFailed { customer_id: String, subscription_id: Option<String>, message: String },
-    CustomerDeleted { customer_id: String },
+    PaymentFailed {
+        customer_id: String,
+        subscription_id: Option<String>,
+        message: String,
+    },
+    CustomerDeleted {
+        customer_id: String,
+    },
     Ignore(String),
 }
 
@@ -83,9 +96,9 @@ fn invoice_subscription(invoice: &Value) -> Option<String> {
 
 pub fn effect(event: &VerifiedEvent) -> Effect {
     let object = &event.object;
-    let Some(customer_id) = id_of(&object["customer"]).or_else(|| {
-        (event.event_type == "customer.deleted").then(|| id_of(&object["id"])).flatten()
-    }) else {
+    let Some(customer_id) =
+        id_of(&object["customer"]).or_else(|| (event.event_type == "customer.deleted").then(|| id_of(&object["id"])).flatten())
+    else {
         return Effect::Ignore(format!("{} has no customer", event.event_type));
     };
     match event.event_type.as_str() {
@@ -167,7 +180,8 @@ mod tests {
         let invoice = json!({"id": "in_1", "customer": "cus_1", "parent": {"subscription_details": {"subscription": "sub_2"}}});
         assert_eq!(effect(&event("invoice.paid", invoice)), sync("sub_2"));
         assert_eq!(effect(&event("invoice.paid", json!({"customer": "cus_1", "subscription": "sub_3"}))), sync("sub_3"));
-        let completed = json!({"id": "cs_1", "customer": "cus_1", "mode": "subscription", "subscription": "sub_4", "payment_status": "paid"});
+        let completed =
+            json!({"id": "cs_1", "customer": "cus_1", "mode": "subscription", "subscription": "sub_4", "payment_status": "paid"});
         assert_eq!(effect(&event("checkout.session.completed", completed)), sync("sub_4"));
         let credits = json!({"id": "cs_2", "customer": "cus_1", "mode": "payment", "payment_status": "paid", "metadata": {"purpose": "credits", "credits": "300"}});
         assert_eq!(
@@ -181,8 +195,10 @@ mod tests {
             effect(&event("customer.deleted", json!({"id": "cus_1", "object": "customer"}))),
             Effect::CustomerDeleted { customer_id: "cus_1".into() }
         );
-        assert!(matches!(effect(&event("invoice.payment_failed", json!({"customer": "cus_1", "subscription": "sub_1", "number": "A-1", "attempt_count": 2}))),
-            Effect::PaymentFailed { message, .. } if message == "Payment of A-1 failed (attempt 2)."));
+        assert!(
+            matches!(effect(&event("invoice.payment_failed", json!({"customer": "cus_1", "subscription": "sub_1", "number": "A-1", "attempt_count": 2}))),
+            Effect::PaymentFailed { message, .. } if message == "Payment of A-1 failed (attempt 2).")
+        );
         assert!(matches!(effect(&event("charge.refunded", json!({"customer": "cus_1"}))), Effect::Ignore(_)));
         assert!(matches!(effect(&event("invoice.paid", json!({"id": "in_1"}))), Effect::Ignore(_)));
     }

@@ -1,9 +1,9 @@
 //! A TestApi wired to the offline Stripe stand-in (or to a Stripe that is down).
 
+use billing_infra::template::Template;
+use billing_shared::App;
 use billing_shared::config::aws_sdk_config;
 use billing_shared::stripe::StripeGateway;
-use billing_shared::App;
-use billing_infra::template::Template;
 use stripe_standin::Standin;
 
 use crate::{TestApi, require_env, test_config_with, unique_table};

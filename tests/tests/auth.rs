@@ -1,8 +1,8 @@
 //! The authorizer in front of every /billing route: who gets in, and that an org never sees another.
 
 use billing_shared::auth;
-use billing_shared::org::PrincipalKind;
 use billing_shared::now;
+use billing_shared::org::PrincipalKind;
 use billing_tests::{TestApi, assert_envelope};
 
 #[tokio::test]

@@ -89,7 +89,8 @@ async fn bad_input_is_4xx_with_the_envelope_no_stripe_call_and_no_write() {
         let reply = api.post_json("/billing/checkout", &token, body).await;
         assert_envelope(&reply, *status, error);
         if let Some(field) = field {
-            let fields: Vec<_> = reply.body["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()).collect();
+            let fields: Vec<_> =
+                reply.body["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()).collect();
             assert!(fields.contains(&field.to_string()), "{body}: {}", reply.body);
         }
     }
@@ -167,9 +168,11 @@ async fn two_tabs_racing_get_one_session_and_one_customer() {
     let (a, b) = tokio::join!(api.post_json("/billing/checkout", &token, body), api.post_json("/billing/checkout", &token, body));
     assert_eq!((a.status, b.status), (200, 200), "{} {}", a.body, b.body);
     assert_eq!(a.body["session_id"], b.body["session_id"], "one session for both tabs");
-    let created: std::collections::BTreeSet<_> = api.calls("POST", SESSIONS).iter().filter(|r| !r.replayed).map(|r| r.idempotency_key.clone()).collect();
+    let created: std::collections::BTreeSet<_> =
+        api.calls("POST", SESSIONS).iter().filter(|r| !r.replayed).map(|r| r.idempotency_key.clone()).collect();
     assert_eq!(created.len(), 1, "Stripe made one session");
-    let customers: std::collections::BTreeSet<_> = api.calls("POST", CUSTOMERS).iter().filter(|r| !r.replayed).map(|r| r.idempotency_key.clone()).collect();
+    let customers: std::collections::BTreeSet<_> =
+        api.calls("POST", CUSTOMERS).iter().filter(|r| !r.replayed).map(|r| r.idempotency_key.clone()).collect();
     assert_eq!(customers.len(), 1, "Stripe made one customer");
 
     let third = api.post_json("/billing/checkout", &token, r#"{"plan":"scale","interval":"month"}"#).await;

@@ -104,7 +104,20 @@ async fn invoices_are_empty_without_a_customer_and_listed_after_payment() {
     let invoices = reply.body["data"].as_array().unwrap();
     assert!(!invoices.is_empty());
     let first = &invoices[invoices.len() - 1];
-    for key in ["id", "number", "status", "currency", "amount_due", "amount_paid", "total", "created", "period_start", "period_end", "hosted_invoice_url", "invoice_pdf"] {
+    for key in [
+        "id",
+        "number",
+        "status",
+        "currency",
+        "amount_due",
+        "amount_paid",
+        "total",
+        "created",
+        "period_start",
+        "period_end",
+        "hosted_invoice_url",
+        "invoice_pdf",
+    ] {
         assert!(first.get(key).is_some(), "invoice has `{key}`: {first}");
     }
     let subscription_invoice = invoices.iter().find(|i| i["amount_paid"] == 1900).expect("the paid subscription invoice");

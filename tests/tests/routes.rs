@@ -10,14 +10,8 @@ use billing_tests::{TestApi, assert_envelope};
 #[tokio::test]
 async fn local_routes_and_template_routes_are_the_same_set() {
     let api = TestApi::new().await;
-    let template_routes: BTreeSet<_> = Template::built_in()
-        .routes()
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.method, r.path, r.binary))
-        .collect();
-    let local_routes: BTreeSet<_> =
-        api.gateway.routes().iter().map(|r| (r.method.clone(), r.path.clone(), r.binary.clone())).collect();
+    let template_routes: BTreeSet<_> = Template::built_in().routes().unwrap().into_iter().map(|r| (r.method, r.path, r.binary)).collect();
+    let local_routes: BTreeSet<_> = api.gateway.routes().iter().map(|r| (r.method.clone(), r.path.clone(), r.binary.clone())).collect();
     assert_eq!(local_routes, template_routes);
 
     let template_functions: BTreeSet<_> = template_routes.iter().map(|(_, _, b)| b.as_str()).collect();

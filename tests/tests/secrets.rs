@@ -19,7 +19,8 @@ async fn create_secret(client: &Client, name: &str, value: &str) -> String {
 async fn secrets_are_read_from_secrets_manager_by_arn() {
     let (sdk, client) = moto().await;
     let name = format!("stripe-{}", billing_tests::unique_table());
-    let arn = create_secret(&client, &name, r#"{"stripe_secret_key":"sk_test_abc","stripe_webhook_secrets":["whsec_new","whsec_old"]}"#).await;
+    let arn =
+        create_secret(&client, &name, r#"{"stripe_secret_key":"sk_test_abc","stripe_webhook_secrets":["whsec_new","whsec_old"]}"#).await;
     let secrets = StripeSecrets::load(&SecretsSource::SecretsManager { arn }, &sdk).await.unwrap();
     assert_eq!(secrets.secret_key, "sk_test_abc");
     assert_eq!(secrets.webhook_secrets, ["whsec_new", "whsec_old"]);
@@ -28,9 +29,12 @@ async fn secrets_are_read_from_secrets_manager_by_arn() {
 #[tokio::test]
 async fn missing_or_malformed_secret_is_a_clear_error_without_the_value() {
     let (sdk, client) = moto().await;
-    let missing = StripeSecrets::load(&SecretsSource::SecretsManager { arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into() }, &sdk)
-        .await
-        .unwrap_err();
+    let missing = StripeSecrets::load(
+        &SecretsSource::SecretsManager { arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into() },
+        &sdk,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(&missing, ConfigError::Secrets(m) if m.contains("secret:nope")), "{missing}");
 
     let name = format!("bad-{}", billing_tests::unique_table());

@@ -1,9 +1,9 @@
 //! Stripe webhooks end to end: Checkout -> Pay on the stand-in -> signed delivery -> the org's
 //! state; duplicates, concurrency, out-of-order delivery, bad signatures, write failures.
 
+use billing_shared::App;
 use billing_shared::config::aws_sdk_config;
 use billing_shared::org::SubscriptionStatus;
-use billing_shared::App;
 use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
 use billing_tests::{TestApi, assert_envelope, json, test_config};
 use stripe_billing::subscription::{CancelSubscription, UpdateSubscription};
@@ -122,10 +122,11 @@ async fn out_of_order_and_stale_events_leave_the_newest_state() {
     let token = api.org_with_key("acme").await;
     let session = checkout(&api, &token, r#"{"plan":"pro","interval":"month"}"#).await;
     api.standin.pay_checkout(&session).await.unwrap();
-    let subscription_id = api.standin.events().iter().find(|e| e["type"] == "customer.subscription.created").unwrap()["data"]["object"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let subscription_id =
+        api.standin.events().iter().find(|e| e["type"] == "customer.subscription.created").unwrap()["data"]["object"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
     UpdateSubscription::new(subscription_id.as_str()).cancel_at_period_end(true).send(&api.stripe_client()).await.unwrap();
     let created = api.events_of("customer.subscription.created").remove(0);
     let updated = api.events_of("customer.subscription.updated").pop().expect("an updated event");
@@ -213,7 +214,12 @@ async fn bad_signatures_are_400_and_write_nothing_and_the_rotated_secret_works()
     app.webhook_secrets = vec!["whsec_new".into(), WEBHOOK_SECRET.into()];
     let rotating = TestApi::over(app);
     let signature = stripe_webhook::Webhook::generate_test_header(&event, WEBHOOK_SECRET, None);
-    let req = http::Request::builder().method("POST").uri("/stripe/webhook").header("stripe-signature", signature).body(event.into_bytes()).unwrap();
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/stripe/webhook")
+        .header("stripe-signature", signature)
+        .body(event.into_bytes())
+        .unwrap();
     let reply = rotating.request(req).await;
     assert_eq!((reply.status, reply.body["outcome"].as_str()), (200, Some("applied")), "{}", reply.body);
     assert_eq!(api.get("/billing", Some(&token)).await.body["credits"], 100);
@@ -343,7 +349,12 @@ async fn a_failed_write_is_5xx_and_the_redelivery_completes_it_once() {
     broken.webhook_secrets = vec![WEBHOOK_SECRET.into()];
     let broken = TestApi::over(broken);
     let signature = stripe_webhook::Webhook::generate_test_header(&event, WEBHOOK_SECRET, None);
-    let req = http::Request::builder().method("POST").uri("/stripe/webhook").header("stripe-signature", signature).body(event.clone().into_bytes()).unwrap();
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/stripe/webhook")
+        .header("stripe-signature", signature)
+        .body(event.clone().into_bytes())
+        .unwrap();
     let reply = broken.request(req).await;
     assert!(reply.status >= 500, "{}", reply.body);
     assert_eq!(api.get("/billing", Some(&token)).await.body["credits"], 0);

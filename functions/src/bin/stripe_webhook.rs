@@ -1,4 +1,4 @@
-use billing_functions::{stripe_webhook, run_http_with_stripe};
+use billing_functions::{run_http_with_stripe, stripe_webhook};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -33,7 +33,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let base = format!("http://{}", listener.local_addr()?);
 
     let webhook_secret = random_secret();
-    let stripe = standin::start(&app.config.catalog, "127.0.0.1:0".parse()?, Some(format!("{base}/stripe/webhook")), &webhook_secret).await?;
+    let stripe =
+        standin::start(&app.config.catalog, "127.0.0.1:0".parse()?, Some(format!("{base}/stripe/webhook")), &webhook_secret).await?;
     app = app.with_stripe_gateway(StripeGateway::new("sk_test_local", &url::Url::parse(&stripe.base_url())?)?);
     app.webhook_secrets = vec![webhook_secret];
 
@@ -54,7 +55,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("  curl -s {base}/billing {auth}");
     println!("  curl -s {base}/billing/plans -H 'Authorization: Bearer {}'", keys.agent);
     println!("  curl -s {base}/billing            # no key: 401 envelope");
-    println!("  curl -s -X POST {base}/billing/checkout {auth} -H 'content-type: application/json' -d '{{\"plan\":\"pro\",\"interval\":\"month\"}}'");
+    println!(
+        "  curl -s -X POST {base}/billing/checkout {auth} -H 'content-type: application/json' -d '{{\"plan\":\"pro\",\"interval\":\"month\"}}'"
+    );
     println!("      then open the returned url, press Pay, and GET /billing again");
     println!("  curl -s -X POST {base}/billing/credits/checkout {auth} -H 'content-type: application/json' -d '{{\"quantity\":2}}'");
     println!("  curl -s -X POST {base}/billing/portal {auth}");

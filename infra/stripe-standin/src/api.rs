@@ -16,30 +16,16 @@ use crate::params::Params;
 use crate::store::{CustomerFields, Origin, Store};
 
 /// Answers one API request; `path` includes the `/v1` prefix.
-pub(crate) fn handle(
-    store: &mut Store,
-    method: &str,
-    path: &str,
-    params: &Value,
-    origin: &Origin,
-) -> Result<Value, ApiError> {
+pub(crate) fn handle(store: &mut Store, method: &str, path: &str, params: &Value, origin: &Origin) -> Result<Value, ApiError> {
     let p = Params::root(params)?;
     store.expire_overdue_sessions();
-    let route: Vec<&str> = path
-        .trim_start_matches("/v1")
-        .trim_matches('/')
-        .split('/')
-        .collect();
+    let route: Vec<&str> = path.trim_start_matches("/v1").trim_matches('/').split('/').collect();
     let mut response = match (method, route.as_slice()) {
         ("POST", ["customers"]) => create_customer(store, &p, origin),
-        ("GET", ["customers", id]) => {
-            retrieve(&p, store.customers.get(id).cloned(), "customer", id)
-        }
+        ("GET", ["customers", id]) => retrieve(&p, store.customers.get(id).cloned(), "customer", id),
         ("POST", ["customers", id]) => update_customer(store, id, &p, origin),
         ("POST", ["checkout", "sessions"]) => create_checkout_session(store, &p),
-        ("GET", ["checkout", "sessions", id]) => {
-            retrieve(&p, store.sessions.get(id).cloned(), "checkout.session", id)
-        }
+        ("GET", ["checkout", "sessions", id]) => retrieve(&p, store.sessions.get(id).cloned(), "checkout.session", id),
         ("GET", ["checkout", "sessions", id, "line_items"]) => list_checkout_items(store, id, &p),
         ("POST", ["checkout", "sessions", id, "expire"]) => {
             p.allow_only(&["expand"])?;
@@ -47,34 +33,15 @@ pub(crate) fn handle(
         }
         ("POST", ["billing_portal", "sessions"]) => create_portal_session(store, &p),
         ("GET", ["subscriptions"]) => list_subscriptions(store, &p),
-        ("GET", ["subscriptions", id]) => {
-            retrieve(&p, store.subscriptions.get(id).cloned(), "subscription", id)
-        }
+        ("GET", ["subscriptions", id]) => retrieve(&p, store.subscriptions.get(id).cloned(), "subscription", id),
         ("POST", ["subscriptions", id]) => update_subscription(store, id, &p, origin),
         ("DELETE", ["subscriptions", id]) => cancel_subscription(store, id, &p, origin),
         ("GET", ["invoices"]) => list_invoices(store, &p),
         ("GET", ["invoices", id]) => retrieve(&p, store.invoices.get(id).cloned(), "invoice", id),
-        ("GET", ["prices", id]) => {
-            retrieve(&p, store.catalog.price(id).map(objects::price), "price", id)
-        }
-        ("GET", ["products", id]) => retrieve(
-            &p,
-            store.catalog.product(id).map(objects::product),
-            "product",
-            id,
-        ),
-        ("GET", ["payment_methods", id]) => retrieve(
-            &p,
-            store.payment_methods.get(id).cloned(),
-            "PaymentMethod",
-            id,
-        ),
-        ("GET", ["payment_intents", id]) => retrieve(
-            &p,
-            store.payment_intents.get(id).cloned(),
-            "payment_intent",
-            id,
-        ),
+        ("GET", ["prices", id]) => retrieve(&p, store.catalog.price(id).map(objects::price), "price", id),
+        ("GET", ["products", id]) => retrieve(&p, store.catalog.product(id).map(objects::product), "product", id),
+        ("GET", ["payment_methods", id]) => retrieve(&p, store.payment_methods.get(id).cloned(), "PaymentMethod", id),
+        ("GET", ["payment_intents", id]) => retrieve(&p, store.payment_intents.get(id).cloned(), "payment_intent", id),
         ("GET", ["events", id]) => retrieve(&p, store.events.get(id).cloned(), "event", id),
         _ => Err(ApiError::unrecognized_url(method, path)),
     }?;
@@ -83,11 +50,7 @@ pub(crate) fn handle(
     if response["object"] == "checkout.session" && paths.iter().any(|path| path == "line_items") {
         paths.retain(|path| path != "line_items");
         let id = response["id"].as_str().unwrap_or_default().to_string();
-        response["line_items"] = objects::list(
-            store.checkout_items(&id),
-            false,
-            &format!("/v1/checkout/sessions/{id}/line_items"),
-        );
+        response["line_items"] = objects::list(store.checkout_items(&id), false, &format!("/v1/checkout/sessions/{id}/line_items"));
     }
     expand(&mut response, &paths, &|id| store.find(id))?;
     Ok(response)
@@ -99,15 +62,7 @@ fn retrieve(p: &Params, found: Option<Value>, resource: &str, id: &str) -> Resul
 }
 
 fn create_customer(store: &mut Store, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
-    p.allow_only(&[
-        "description",
-        "email",
-        "expand",
-        "metadata",
-        "name",
-        "phone",
-        "preferred_locales",
-    ])?;
+    p.allow_only(&["description", "email", "expand", "metadata", "name", "phone", "preferred_locales"])?;
     let fields = CustomerFields {
         name: text(p, "name")?,
         email: email(p)?,
@@ -118,22 +73,8 @@ fn create_customer(store: &mut Store, p: &Params, origin: &Origin) -> Result<Val
     Ok(store.create_customer(fields, origin))
 }
 
-fn update_customer(
-    store: &mut Store,
-    id: &str,
-    p: &Params,
-    origin: &Origin,
-) -> Result<Value, ApiError> {
-    p.allow_only(&[
-        "description",
-        "email",
-        "expand",
-        "invoice_settings",
-        "metadata",
-        "name",
-        "phone",
-        "preferred_locales",
-    ])?;
+fn update_customer(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
+    p.allow_only(&["description", "email", "expand", "invoice_settings", "metadata", "name", "phone", "preferred_locales"])?;
     if store.customers.get(id).is_none() {
         return Err(ApiError::no_such(404, "customer", id, "id"));
     }
@@ -151,21 +92,9 @@ fn update_customer(
             settings.allow_only(&["default_payment_method"])?;
             match settings.str("default_payment_method")? {
                 Some("") => Some(Value::Null),
-                Some(pm)
-                    if store
-                        .payment_methods
-                        .get(pm)
-                        .is_some_and(|m| m["customer"] == id) =>
-                {
-                    Some(json!(pm))
-                }
+                Some(pm) if store.payment_methods.get(pm).is_some_and(|m| m["customer"] == id) => Some(json!(pm)),
                 Some(pm) => {
-                    return Err(ApiError::no_such(
-                        400,
-                        "PaymentMethod",
-                        pm,
-                        &settings.name("default_payment_method"),
-                    ));
+                    return Err(ApiError::no_such(400, "PaymentMethod", pm, &settings.name("default_payment_method")));
                 }
                 None => None,
             }
@@ -218,47 +147,26 @@ fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiEr
         "success_url",
         "ui_mode",
     ])?;
-    let mode = p
-        .one_of("mode", &["payment", "setup", "subscription"])?
-        .ok_or_else(|| ApiError::missing("mode"))?;
+    let mode = p.one_of("mode", &["payment", "setup", "subscription"])?.ok_or_else(|| ApiError::missing("mode"))?;
     if mode == "setup" {
-        return Err(ApiError::invalid(
-            "mode",
-            "The Stripe stand-in supports `payment` and `subscription` mode only.",
-        ));
+        return Err(ApiError::invalid("mode", "The Stripe stand-in supports `payment` and `subscription` mode only."));
     }
-    if p.one_of("ui_mode", &["custom", "embedded", "hosted"])?
-        .is_some_and(|ui| ui != "hosted")
-    {
-        return Err(ApiError::invalid(
-            "ui_mode",
-            "The Stripe stand-in hosts `hosted` Checkout pages only.",
-        ));
+    if p.one_of("ui_mode", &["custom", "embedded", "hosted"])?.is_some_and(|ui| ui != "hosted") {
+        return Err(ApiError::invalid("ui_mode", "The Stripe stand-in hosts `hosted` Checkout pages only."));
     }
     let success_url = url(p, "success_url")?.ok_or_else(|| ApiError::missing("success_url"))?;
     let mut line_items = Vec::new();
     for item in p.list("line_items")? {
         item.allow_only(&["metadata", "price", "quantity"])?;
-        let quantity = item
-            .u64("quantity")?
-            .ok_or_else(|| ApiError::missing(&item.name("quantity")))?;
+        let quantity = item.u64("quantity")?.ok_or_else(|| ApiError::missing(&item.name("quantity")))?;
         if quantity == 0 {
-            return Err(ApiError::invalid(
-                item.name("quantity"),
-                "This value must be greater than or equal to 1.",
-            ));
+            return Err(ApiError::invalid(item.name("quantity"), "This value must be greater than or equal to 1."));
         }
-        line_items.push(LineItem {
-            price: item.required_str("price")?.to_string(),
-            quantity,
-        });
+        line_items.push(LineItem { price: item.required_str("price")?.to_string(), quantity });
     }
     let subscription_metadata = match p.object("subscription_data")? {
         Some(_) if mode == "payment" => {
-            return Err(ApiError::invalid(
-                "subscription_data",
-                "You can not pass `subscription_data` in `payment` mode.",
-            ));
+            return Err(ApiError::invalid("subscription_data", "You can not pass `subscription_data` in `payment` mode."));
         }
         Some(data) => {
             data.allow_only(&["description", "metadata"])?;
@@ -268,35 +176,21 @@ fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiEr
     };
     let payment_intent_metadata = match p.object("payment_intent_data")? {
         Some(_) if mode == "subscription" => {
-            return Err(ApiError::invalid(
-                "payment_intent_data",
-                "You can not pass `payment_intent_data` in `subscription` mode.",
-            ));
+            return Err(ApiError::invalid("payment_intent_data", "You can not pass `payment_intent_data` in `subscription` mode."));
         }
         Some(data) => {
-            data.allow_only(&[
-                "description",
-                "metadata",
-                "receipt_email",
-                "statement_descriptor",
-                "statement_descriptor_suffix",
-            ])?;
+            data.allow_only(&["description", "metadata", "receipt_email", "statement_descriptor", "statement_descriptor_suffix"])?;
             data.metadata("metadata")?
         }
         None => Default::default(),
     };
     let invoice_data = match p.object("invoice_creation")? {
         Some(_) if mode == "subscription" => {
-            return Err(ApiError::invalid(
-                "invoice_creation",
-                "You can only use `invoice_creation` in `payment` mode.",
-            ));
+            return Err(ApiError::invalid("invoice_creation", "You can only use `invoice_creation` in `payment` mode."));
         }
         Some(creation) => {
             creation.allow_only(&["enabled", "invoice_data"])?;
-            let enabled = creation
-                .bool("enabled")?
-                .ok_or_else(|| ApiError::missing(&creation.name("enabled")))?;
+            let enabled = creation.bool("enabled")?.ok_or_else(|| ApiError::missing(&creation.name("enabled")))?;
             let data = creation.object("invoice_data")?;
             if let Some(data) = &data {
                 data.allow_only(&["description", "footer", "metadata"])?;
@@ -309,18 +203,13 @@ fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiEr
                 Some(data) => data.metadata("metadata")?.into_map(),
                 None => Default::default(),
             };
-            enabled.then_some(InvoiceData {
-                description,
-                metadata,
-            })
+            enabled.then_some(InvoiceData { description, metadata })
         }
         None => None,
     };
     let expires_at = p
         .u64("expires_at")?
-        .map(|at| {
-            i64::try_from(at).map_err(|_| ApiError::invalid_integer("expires_at", &at.to_string()))
-        })
+        .map(|at| i64::try_from(at).map_err(|_| ApiError::invalid_integer("expires_at", &at.to_string())))
         .transpose()?;
     store.create_checkout_session(CheckoutRequest {
         mode,
@@ -343,25 +232,13 @@ fn list_checkout_items(store: &Store, id: &str, p: &Params) -> Result<Value, Api
     if store.sessions.get(id).is_none() {
         return Err(ApiError::no_such(404, "checkout.session", id, "id"));
     }
-    paginate(
-        store.checkout_items(id),
-        p,
-        "item",
-        &format!("/v1/checkout/sessions/{id}/line_items"),
-    )
+    paginate(store.checkout_items(id), p, "item", &format!("/v1/checkout/sessions/{id}/line_items"))
 }
 
 fn create_portal_session(store: &mut Store, p: &Params) -> Result<Value, ApiError> {
     // `flow_data` deep-links into one portal flow; the stand-in's portal page shows every
     // action at once, so it is accepted and ignored like the display options.
-    p.allow_only(&[
-        "configuration",
-        "customer",
-        "expand",
-        "flow_data",
-        "locale",
-        "return_url",
-    ])?;
+    p.allow_only(&["configuration", "customer", "expand", "flow_data", "locale", "return_url"])?;
     let customer = p.required_str("customer")?;
     if store.customers.get(customer).is_none() {
         return Err(ApiError::no_such(400, "customer", customer, "customer"));
@@ -370,12 +247,7 @@ fn create_portal_session(store: &mut Store, p: &Params) -> Result<Value, ApiErro
     Ok(store.create_portal_session(customer, return_url.as_deref()))
 }
 
-fn update_subscription(
-    store: &mut Store,
-    id: &str,
-    p: &Params,
-    origin: &Origin,
-) -> Result<Value, ApiError> {
+fn update_subscription(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
     // Payments always succeed here, so the payment options have nothing to change.
     p.allow_only(&[
         "cancel_at_period_end",
@@ -400,63 +272,30 @@ fn update_subscription(
     let change = SubscriptionChange {
         cancel_at_period_end: p.bool("cancel_at_period_end")?,
         items,
-        proration_behavior: p.one_of(
-            "proration_behavior",
-            &["always_invoice", "create_prorations", "none"],
-        )?,
+        proration_behavior: p.one_of("proration_behavior", &["always_invoice", "create_prorations", "none"])?,
         metadata: p.metadata("metadata")?,
     };
     store.update_subscription(id, change, origin)
 }
 
-fn cancel_subscription(
-    store: &mut Store,
-    id: &str,
-    p: &Params,
-    origin: &Origin,
-) -> Result<Value, ApiError> {
+fn cancel_subscription(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
     p.allow_only(&["cancellation_details", "expand", "invoice_now", "prorate"])?;
     store.cancel_subscription(id, origin)
 }
 
 fn list_subscriptions(store: &Store, p: &Params) -> Result<Value, ApiError> {
-    p.allow_only(&[
-        "customer",
-        "ending_before",
-        "expand",
-        "limit",
-        "price",
-        "starting_after",
-        "status",
-    ])?;
+    p.allow_only(&["customer", "ending_before", "expand", "limit", "price", "starting_after", "status"])?;
     let customer = p.str("customer")?;
     let price = p.str("price")?;
     let status = p.one_of(
         "status",
-        &[
-            "active",
-            "all",
-            "canceled",
-            "ended",
-            "incomplete",
-            "incomplete_expired",
-            "past_due",
-            "paused",
-            "trialing",
-            "unpaid",
-        ],
+        &["active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused", "trialing", "unpaid"],
     )?;
     let matching = store
         .subscriptions
         .newest_first()
         .filter(|s| customer.is_none_or(|c| s["customer"] == c))
-        .filter(|s| {
-            price.is_none_or(|p| {
-                s["items"]["data"]
-                    .as_array()
-                    .is_some_and(|items| items.iter().any(|i| i["price"]["id"] == p))
-            })
-        })
+        .filter(|s| price.is_none_or(|p| s["items"]["data"].as_array().is_some_and(|items| items.iter().any(|i| i["price"]["id"] == p))))
         .filter(|s| {
             let current = s["status"].as_str().unwrap_or_default();
             match status {
@@ -473,21 +312,10 @@ fn list_subscriptions(store: &Store, p: &Params) -> Result<Value, ApiError> {
 }
 
 fn list_invoices(store: &Store, p: &Params) -> Result<Value, ApiError> {
-    p.allow_only(&[
-        "customer",
-        "ending_before",
-        "expand",
-        "limit",
-        "starting_after",
-        "status",
-        "subscription",
-    ])?;
+    p.allow_only(&["customer", "ending_before", "expand", "limit", "starting_after", "status", "subscription"])?;
     let customer = p.str("customer")?;
     let subscription = p.str("subscription")?;
-    let status = p.one_of(
-        "status",
-        &["draft", "open", "paid", "uncollectible", "void"],
-    )?;
+    let status = p.one_of("status", &["draft", "open", "paid", "uncollectible", "void"])?;
     let matching = store
         .invoices
         .newest_first()
@@ -504,30 +332,17 @@ fn list_invoices(store: &Store, p: &Params) -> Result<Value, ApiError> {
 fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<Value, ApiError> {
     let limit = p.u64("limit")?.unwrap_or(10);
     if limit == 0 {
-        return Err(ApiError::invalid(
-            "limit",
-            "This value must be greater than or equal to 1.",
-        ));
+        return Err(ApiError::invalid("limit", "This value must be greater than or equal to 1."));
     }
     if limit > 100 {
-        return Err(ApiError::invalid(
-            "limit",
-            "This value must be less than or equal to 100.",
-        ));
+        return Err(ApiError::invalid("limit", "This value must be less than or equal to 100."));
     }
     let limit = limit as usize;
-    let position = |param: &str, id: &str| {
-        items
-            .iter()
-            .position(|item| item["id"] == id)
-            .ok_or_else(|| ApiError::no_such(400, resource, id, param))
-    };
+    let position =
+        |param: &str, id: &str| items.iter().position(|item| item["id"] == id).ok_or_else(|| ApiError::no_such(400, resource, id, param));
     let (start, end, has_more) = match (text(p, "starting_after")?, text(p, "ending_before")?) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "ending_before",
-                "You may only specify one of these parameters: ending_before, starting_after.",
-            ));
+            return Err(ApiError::invalid("ending_before", "You may only specify one of these parameters: ending_before, starting_after."));
         }
         (Some(after), None) => {
             let start = position("starting_after", &after)? + 1;
@@ -552,9 +367,9 @@ fn text(p: &Params, key: &str) -> Result<Option<String>, ApiError> {
 fn email(p: &Params) -> Result<Option<String>, ApiError> {
     let email = text(p, "email")?;
     match &email {
-        Some(address) if !address.contains('@') || address.chars().any(char::is_whitespace) => Err(
-            ApiError::invalid("email", format!("Invalid email address: {address}")),
-        ),
+        Some(address) if !address.contains('@') || address.chars().any(char::is_whitespace) => {
+            Err(ApiError::invalid("email", format!("Invalid email address: {address}")))
+        }
         _ => Ok(email),
     }
 }
@@ -566,11 +381,6 @@ fn url(p: &Params, key: &str) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     let parsed = url::Url::parse(&raw);
-    let valid = parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-        && !raw.chars().any(char::is_control);
-    if valid {
-        Ok(Some(raw))
-    } else {
-        Err(ApiError::invalid(p.name(key), "Not a valid URL"))
-    }
+    let valid = parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https")) && !raw.chars().any(char::is_control);
+    if valid { Ok(Some(raw)) } else { Err(ApiError::invalid(p.name(key), "Not a valid URL")) }
 }

@@ -21,29 +21,11 @@ pub(crate) struct BillingLine {
 }
 
 impl BillingLine {
-    pub(crate) fn full(
-        price: &str,
-        quantity: u64,
-        subscription_item: Option<String>,
-        period: (i64, i64),
-    ) -> Self {
-        Self {
-            price: price.to_string(),
-            quantity,
-            subscription_item,
-            period,
-            proration: None,
-        }
+    pub(crate) fn full(price: &str, quantity: u64, subscription_item: Option<String>, period: (i64, i64)) -> Self {
+        Self { price: price.to_string(), quantity, subscription_item, period, proration: None }
     }
 
-    fn proration(
-        price: &Price,
-        quantity: u64,
-        item: &str,
-        period: (i64, i64),
-        amount: i64,
-        description: String,
-    ) -> Self {
+    fn proration(price: &Price, quantity: u64, item: &str, period: (i64, i64), amount: i64, description: String) -> Self {
         Self {
             price: price.id.clone(),
             quantity,
@@ -89,20 +71,11 @@ impl Store {
     /// Renders, stores and reports a finalized invoice that was charged once.
     pub(crate) fn create_invoice(&mut self, spec: InvoiceSpec, origin: &Origin) -> Value {
         let customer = self.next_invoice_number(&spec.customer);
-        let number = customer["invoice_prefix"].as_str().map(|prefix| {
-            format!(
-                "{prefix}-{:04}",
-                customer["next_invoice_sequence"]
-                    .as_u64()
-                    .unwrap_or(1)
-                    .saturating_sub(1)
-            )
-        });
-        let subscription_metadata = spec
-            .subscription
-            .as_ref()
-            .and_then(|id| self.subscriptions.get(id))
-            .map_or(json!({}), |s| s["metadata"].clone());
+        let number = customer["invoice_prefix"]
+            .as_str()
+            .map(|prefix| format!("{prefix}-{:04}", customer["next_invoice_sequence"].as_u64().unwrap_or(1).saturating_sub(1)));
+        let subscription_metadata =
+            spec.subscription.as_ref().and_then(|id| self.subscriptions.get(id)).map_or(json!({}), |s| s["metadata"].clone());
         let mut currency = String::from("usd");
         let mut total = 0i64;
         let mut lines = Vec::new();
@@ -113,10 +86,7 @@ impl Store {
             currency.clone_from(&price.currency);
             let (amount, description) = match &line.proration {
                 Some((amount, description)) => (*amount, description.clone()),
-                None => (
-                    full_amount(price, line.quantity),
-                    describe(price, line.quantity),
-                ),
+                None => (full_amount(price, line.quantity), describe(price, line.quantity)),
             };
             total += amount;
             let id = self.ids.id("il_", 24);
@@ -142,10 +112,7 @@ impl Store {
             id: &spec.id,
             created: spec.created,
             customer: &customer,
-            subscription: spec
-                .subscription
-                .as_deref()
-                .map(|id| (id, &subscription_metadata)),
+            subscription: spec.subscription.as_deref().map(|id| (id, &subscription_metadata)),
             currency: &currency,
             lines,
             total,
@@ -174,33 +141,17 @@ impl Store {
             |s| &mut s.customers,
             customer,
             |c| {
-                let next = c
-                    .get("next_invoice_sequence")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1);
+                let next = c.get("next_invoice_sequence").and_then(Value::as_u64).unwrap_or(1);
                 c.insert("next_invoice_sequence".into(), json!(next + 1));
             },
         );
         stepped.map_or_else(|| json!({"id": customer}), |(_, after)| after)
     }
 
-    pub(crate) fn update_subscription(
-        &mut self,
-        id: &str,
-        change: SubscriptionChange,
-        origin: &Origin,
-    ) -> Result<Value, ApiError> {
-        let current = self
-            .subscriptions
-            .get(id)
-            .cloned()
-            .ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
-        if current["status"] == "canceled"
-            && (change.cancel_at_period_end.is_some() || !change.items.is_empty())
-        {
-            return Err(ApiError::bad_request(
-                "A canceled subscription can only update its cancellation_details and metadata.",
-            ));
+    pub(crate) fn update_subscription(&mut self, id: &str, change: SubscriptionChange, origin: &Origin) -> Result<Value, ApiError> {
+        let current = self.subscriptions.get(id).cloned().ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
+        if current["status"] == "canceled" && (change.cancel_at_period_end.is_some() || !change.items.is_empty()) {
+            return Err(ApiError::bad_request("A canceled subscription can only update its cancellation_details and metadata."));
         }
         let now = clock::now();
         let old_items = items_of(&current);
@@ -284,11 +235,7 @@ impl Store {
     }
 
     /// The subscription's items with `changes` applied, validated like Stripe.
-    fn changed_items(
-        &mut self,
-        subscription: &Value,
-        changes: &[ItemChange],
-    ) -> Result<Vec<Value>, ApiError> {
+    fn changed_items(&mut self, subscription: &Value, changes: &[ItemChange]) -> Result<Vec<Value>, ApiError> {
         let subscription_id = subscription["id"].as_str().unwrap_or_default().to_string();
         let currency = subscription["currency"].as_str().unwrap_or_default();
         let period = current_period(subscription);
@@ -296,11 +243,7 @@ impl Store {
         for change in changes {
             let price_param = format!("{}[price]", change.param);
             let price = match &change.price {
-                Some(id) => Some(
-                    self.catalog
-                        .price(id)
-                        .ok_or_else(|| ApiError::no_such(400, "price", id, &price_param))?,
-                ),
+                Some(id) => Some(self.catalog.price(id).ok_or_else(|| ApiError::no_such(400, "price", id, &price_param))?),
                 None => None,
             };
             if let Some(price) = price {
@@ -313,10 +256,7 @@ impl Store {
                 if price.currency != currency {
                     return Err(ApiError::invalid(
                         &price_param,
-                        format!(
-                            "The price specified uses currency `{}`, but this subscription uses `{currency}`.",
-                            price.currency
-                        ),
+                        format!("The price specified uses currency `{}`, but this subscription uses `{currency}`.", price.currency),
                     ));
                 }
             }
@@ -325,48 +265,21 @@ impl Store {
                     let position = items
                         .iter()
                         .position(|i| i["id"] == item_id.as_str())
-                        .ok_or_else(|| {
-                            ApiError::no_such(
-                                400,
-                                "subscription item",
-                                item_id,
-                                &format!("{}[id]", change.param),
-                            )
-                        })?;
+                        .ok_or_else(|| ApiError::no_such(400, "subscription item", item_id, &format!("{}[id]", change.param)))?;
                     let existing = &items[position];
                     let price = match price {
                         Some(price) => price,
                         None => existing["price"]["id"]
                             .as_str()
                             .and_then(|p| self.catalog.price(p))
-                            .ok_or_else(|| {
-                                ApiError::invalid(
-                                    &price_param,
-                                    "This subscription item's price is no longer available.",
-                                )
-                            })?,
+                            .ok_or_else(|| ApiError::invalid(&price_param, "This subscription item's price is no longer available."))?,
                     };
-                    let quantity = change
-                        .quantity
-                        .or(existing["quantity"].as_u64())
-                        .unwrap_or(1);
-                    (
-                        Some(position),
-                        item_id.clone(),
-                        existing["created"].as_i64().unwrap_or_default(),
-                        price,
-                        quantity,
-                    )
+                    let quantity = change.quantity.or(existing["quantity"].as_u64()).unwrap_or(1);
+                    (Some(position), item_id.clone(), existing["created"].as_i64().unwrap_or_default(), price, quantity)
                 }
                 None => {
                     let price = price.ok_or_else(|| ApiError::missing(&price_param))?;
-                    (
-                        None,
-                        self.ids.id("si_", 14),
-                        clock::now(),
-                        price,
-                        change.quantity.unwrap_or(1),
-                    )
+                    (None, self.ids.id("si_", 14), clock::now(), price, change.quantity.unwrap_or(1))
                 }
             };
             let item = objects::subscription_item(NewSubscriptionItem {
@@ -388,66 +301,28 @@ impl Store {
     /// Lines billing a change of items: credit for the unused time of each changed old item,
     /// then the new items' charge, prorated to the rest of the period or (after a period
     /// reset) in full for the new period.
-    fn proration_lines(
-        &self,
-        old: &[Value],
-        new: &[Value],
-        reset: bool,
-        credit: bool,
-        now: i64,
-    ) -> Vec<BillingLine> {
+    fn proration_lines(&self, old: &[Value], new: &[Value], reset: bool, credit: bool, now: i64) -> Vec<BillingLine> {
         let mut lines = Vec::new();
         let date = clock::date(now);
         let unchanged = |item: &Value| {
-            old.iter().any(|o| {
-                o["id"] == item["id"]
-                    && o["price"]["id"] == item["price"]["id"]
-                    && o["quantity"] == item["quantity"]
-            })
+            old.iter().any(|o| o["id"] == item["id"] && o["price"]["id"] == item["price"]["id"] && o["quantity"] == item["quantity"])
         };
         for item in new.iter().filter(|item| reset || !unchanged(item)) {
             let previous = old.iter().find(|o| o["id"] == item["id"]);
-            if credit
-                && let Some((price, quantity, period)) = previous.and_then(|o| self.item_parts(o))
-            {
+            if credit && let Some((price, quantity, period)) = previous.and_then(|o| self.item_parts(o)) {
                 let unused = -prorate(full_amount(price, quantity), period, now);
-                let description = format!(
-                    "Unused time on {} after {date}",
-                    describe_product(price, quantity)
-                );
-                lines.push(BillingLine::proration(
-                    price,
-                    quantity,
-                    item_id(item),
-                    (now, period.1),
-                    unused,
-                    description,
-                ));
+                let description = format!("Unused time on {} after {date}", describe_product(price, quantity));
+                lines.push(BillingLine::proration(price, quantity, item_id(item), (now, period.1), unused, description));
             }
             let Some((price, quantity, period)) = self.item_parts(item) else {
                 continue;
             };
             if reset {
-                lines.push(BillingLine::full(
-                    &price.id,
-                    quantity,
-                    Some(item_id(item).to_string()),
-                    period,
-                ));
+                lines.push(BillingLine::full(&price.id, quantity, Some(item_id(item).to_string()), period));
             } else {
                 let remaining = prorate(full_amount(price, quantity), period, now);
-                let description = format!(
-                    "Remaining time on {} after {date}",
-                    describe_product(price, quantity)
-                );
-                lines.push(BillingLine::proration(
-                    price,
-                    quantity,
-                    item_id(item),
-                    (now, period.1),
-                    remaining,
-                    description,
-                ));
+                let description = format!("Remaining time on {} after {date}", describe_product(price, quantity));
+                lines.push(BillingLine::proration(price, quantity, item_id(item), (now, period.1), remaining, description));
             }
         }
         lines
@@ -455,45 +330,25 @@ impl Store {
 
     fn item_parts(&self, item: &Value) -> Option<(&Price, u64, (i64, i64))> {
         let price = self.catalog.price(item["price"]["id"].as_str()?)?;
-        Some((
-            price,
-            item["quantity"].as_u64().unwrap_or(1),
-            (item_start(item), item_end(item)),
-        ))
+        Some((price, item["quantity"].as_u64().unwrap_or(1), (item_start(item), item_end(item))))
     }
 
     fn line_amount(&self, line: &BillingLine) -> i64 {
         match &line.proration {
             Some((amount, _)) => *amount,
-            None => self
-                .catalog
-                .price(&line.price)
-                .map_or(0, |p| full_amount(p, line.quantity)),
+            None => self.catalog.price(&line.price).map_or(0, |p| full_amount(p, line.quantity)),
         }
     }
 
     /// `DELETE /v1/subscriptions/{id}`: ends the subscription now.
-    pub(crate) fn cancel_subscription(
-        &mut self,
-        id: &str,
-        origin: &Origin,
-    ) -> Result<Value, ApiError> {
-        let current = self
-            .subscriptions
-            .get(id)
-            .ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
+    pub(crate) fn cancel_subscription(&mut self, id: &str, origin: &Origin) -> Result<Value, ApiError> {
+        let current = self.subscriptions.get(id).ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
         if current["status"] == "canceled" {
-            return Err(ApiError::bad_request(format!(
-                "This subscription ({id}) has already been canceled."
-            )));
+            return Err(ApiError::bad_request(format!("This subscription ({id}) has already been canceled.")));
         }
         let now = clock::now();
         let (_, canceled) = self
-            .modify(
-                |s| &mut s.subscriptions,
-                id,
-                |s| end_subscription(s, now, json!(now)),
-            )
+            .modify(|s| &mut s.subscriptions, id, |s| end_subscription(s, now, json!(now)))
             .ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
         self.emit("customer.subscription.deleted", &canceled, None, origin);
         Ok(canceled)
@@ -501,16 +356,8 @@ impl Store {
 
     /// The current period ends: a subscription set to cancel at period end is canceled;
     /// otherwise it renews and its next invoice is charged, succeeding or failing.
-    pub(crate) fn advance_period(
-        &mut self,
-        id: &str,
-        payment_succeeds: bool,
-    ) -> Result<(), String> {
-        let current = self
-            .subscriptions
-            .get(id)
-            .cloned()
-            .ok_or_else(|| format!("no such subscription: {id}"))?;
+    pub(crate) fn advance_period(&mut self, id: &str, payment_succeeds: bool) -> Result<(), String> {
+        let current = self.subscriptions.get(id).cloned().ok_or_else(|| format!("no such subscription: {id}"))?;
         if current["status"] == "canceled" {
             return Err(format!("subscription {id} is canceled"));
         }
@@ -518,11 +365,7 @@ impl Store {
         let (start, end) = current_period(&current);
         if current["cancel_at_period_end"] == true {
             let canceled_at = current["canceled_at"].clone();
-            if let Some((_, canceled)) = self.modify(
-                |s| &mut s.subscriptions,
-                id,
-                |s| end_subscription(s, end, canceled_at),
-            ) {
+            if let Some((_, canceled)) = self.modify(|s| &mut s.subscriptions, id, |s| end_subscription(s, end, canceled_at)) {
                 self.emit("customer.subscription.deleted", &canceled, None, &origin);
             }
             return Ok(());
@@ -536,12 +379,7 @@ impl Store {
             .iter()
             .filter_map(|item| {
                 let quantity = item["quantity"].as_u64().unwrap_or(1);
-                Some(BillingLine::full(
-                    item["price"]["id"].as_str()?,
-                    quantity,
-                    Some(item_id(item).to_string()),
-                    next,
-                ))
+                Some(BillingLine::full(item["price"]["id"].as_str()?, quantity, Some(item_id(item).to_string()), next))
             })
             .collect();
         let invoice_id = self.ids.id("in_", 24);
@@ -555,14 +393,7 @@ impl Store {
                     *data = Value::Array(items);
                 }
                 s.insert("latest_invoice".into(), json!(invoice_id));
-                s.insert(
-                    "status".into(),
-                    json!(if payment_succeeds {
-                        "active"
-                    } else {
-                        "past_due"
-                    }),
-                );
+                s.insert("status".into(), json!(if payment_succeeds { "active" } else { "past_due" }));
             },
         );
         self.create_invoice(
@@ -589,17 +420,11 @@ fn end_subscription(s: &mut serde_json::Map<String, Value>, ended_at: i64, cance
     s.insert("ended_at".into(), json!(ended_at));
     s.insert("canceled_at".into(), canceled_at);
     s.insert("cancel_at_period_end".into(), json!(false));
-    s.insert(
-        "cancellation_details".into(),
-        json!({"comment": null, "feedback": null, "reason": "cancellation_requested"}),
-    );
+    s.insert("cancellation_details".into(), json!({"comment": null, "feedback": null, "reason": "cancellation_requested"}));
 }
 
 fn items_of(subscription: &Value) -> Vec<Value> {
-    subscription["items"]["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    subscription["items"]["data"].as_array().cloned().unwrap_or_default()
 }
 
 fn item_id(item: &Value) -> &str {
@@ -621,11 +446,7 @@ fn current_period(subscription: &Value) -> (i64, i64) {
 }
 
 fn interval_of(items: &[Value]) -> String {
-    items
-        .first()
-        .and_then(|i| i["price"]["recurring"]["interval"].as_str())
-        .unwrap_or("month")
-        .to_string()
+    items.first().and_then(|i| i["price"]["recurring"]["interval"].as_str()).unwrap_or("month").to_string()
 }
 
 fn set_period(item: &mut Value, (start, end): (i64, i64)) {
@@ -647,24 +468,14 @@ fn prorate(amount: i64, (start, end): (i64, i64), now: i64) -> i64 {
 }
 
 fn describe_product(price: &Price, quantity: u64) -> String {
-    if quantity == 1 {
-        price.product_name.clone()
-    } else {
-        format!("{quantity} × {}", price.product_name)
-    }
+    if quantity == 1 { price.product_name.clone() } else { format!("{quantity} × {}", price.product_name) }
 }
 
 /// Stripe's line description: `1 × Pro (at $20.00 / month)`.
 fn describe(price: &Price, quantity: u64) -> String {
-    let amount = crate::catalog::money(
-        i64::try_from(price.unit_amount).unwrap_or(i64::MAX),
-        &price.currency,
-    );
+    let amount = crate::catalog::money(i64::try_from(price.unit_amount).unwrap_or(i64::MAX), &price.currency);
     match &price.interval {
-        Some(interval) => format!(
-            "{quantity} × {} (at {amount} / {interval})",
-            price.product_name
-        ),
+        Some(interval) => format!("{quantity} × {} (at {amount} / {interval})", price.product_name),
         None => format!("{quantity} × {} (at {amount})", price.product_name),
     }
 }

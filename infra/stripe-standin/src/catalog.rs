@@ -32,10 +32,7 @@ impl Catalog {
     /// Validates the specs (unique ids, known intervals, ISO currency codes) and groups prices
     /// into one product per distinct `product_name`, as a Stripe account would hold them.
     pub(crate) fn new(specs: &[PriceSpec], ids: &mut IdGen, created: i64) -> Result<Self, String> {
-        let mut catalog = Catalog {
-            prices: Vec::new(),
-            products: Vec::new(),
-        };
+        let mut catalog = Catalog { prices: Vec::new(), products: Vec::new() };
         for spec in specs {
             if spec.id.is_empty() || catalog.price(&spec.id).is_some() {
                 return Err(format!("price id {:?} is empty or used twice", spec.id));
@@ -43,22 +40,12 @@ impl Catalog {
             if let Some(interval) = &spec.interval
                 && !INTERVALS.contains(&interval.as_str())
             {
-                return Err(format!(
-                    "price {}: interval must be one of {INTERVALS:?}",
-                    spec.id
-                ));
+                return Err(format!("price {}: interval must be one of {INTERVALS:?}", spec.id));
             }
             if spec.currency.len() != 3 || !spec.currency.chars().all(|c| c.is_ascii_lowercase()) {
-                return Err(format!(
-                    "price {}: currency must be a lowercase ISO code such as \"usd\"",
-                    spec.id
-                ));
+                return Err(format!("price {}: currency must be a lowercase ISO code such as \"usd\"", spec.id));
             }
-            let product = match catalog
-                .products
-                .iter()
-                .find(|p| p.name == spec.product_name)
-            {
+            let product = match catalog.products.iter().find(|p| p.name == spec.product_name) {
                 Some(product) => product.id.clone(),
                 None => {
                     let id = ids.id("prod_", 14);
@@ -94,10 +81,8 @@ impl Catalog {
 }
 
 /// Currencies Stripe counts in whole units (no minor unit).
-const ZERO_DECIMAL: [&str; 16] = [
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-    "xaf", "xof", "xpf",
-];
+const ZERO_DECIMAL: [&str; 16] =
+    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
 
 /// An amount in the smallest currency unit, for people: `$20.00`, `€9.50`, `JPY 500`.
 pub(crate) fn money(amount: i64, currency: &str) -> String {
@@ -109,16 +94,8 @@ pub(crate) fn money(amount: i64, currency: &str) -> String {
         "gbp" => "£",
         _ => "",
     };
-    let figure = if ZERO_DECIMAL.contains(&currency) {
-        units.to_string()
-    } else {
-        format!("{}.{:02}", units / 100, units % 100)
-    };
-    if symbol.is_empty() {
-        format!("{sign}{} {figure}", currency.to_uppercase())
-    } else {
-        format!("{sign}{symbol}{figure}")
-    }
+    let figure = if ZERO_DECIMAL.contains(&currency) { units.to_string() } else { format!("{}.{:02}", units / 100, units % 100) };
+    if symbol.is_empty() { format!("{sign}{} {figure}", currency.to_uppercase()) } else { format!("{sign}{symbol}{figure}") }
 }
 
 #[cfg(test)]

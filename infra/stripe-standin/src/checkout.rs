@@ -7,9 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::billing::{BillingLine, InvoiceSpec};
 use crate::catalog::Price;
 use crate::error::ApiError;
-use crate::objects::{
-    self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem,
-};
+use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem};
 use crate::store::{CustomerFields, Origin, Store};
 use crate::{clock, params::MetadataUpdate};
 
@@ -57,23 +55,16 @@ pub(crate) struct SessionDetails {
 
 impl Store {
     /// Stripe emits no event when a session is created, only when it completes or expires.
-    pub(crate) fn create_checkout_session(
-        &mut self,
-        request: CheckoutRequest,
-    ) -> Result<Value, ApiError> {
+    pub(crate) fn create_checkout_session(&mut self, request: CheckoutRequest) -> Result<Value, ApiError> {
         if let Some(customer) = &request.customer {
             if self.customers.get(customer).is_none() {
                 return Err(ApiError::no_such(400, "customer", customer, "customer"));
             }
             if request.customer_email.is_some() {
-                return Err(ApiError::invalid(
-                    "customer_email",
-                    "You may only specify one of these parameters: customer, customer_email.",
-                ));
+                return Err(ApiError::invalid("customer_email", "You may only specify one of these parameters: customer, customer_email."));
             }
         }
-        let (currency, amount_total) =
-            self.validate_line_items(request.mode, &request.line_items)?;
+        let (currency, amount_total) = self.validate_line_items(request.mode, &request.line_items)?;
         let created = clock::now();
         let expires_at = match request.expires_at {
             None => created + LIFETIME,
@@ -110,11 +101,7 @@ impl Store {
             expires_at,
             invoice_data: request.invoice_data.as_ref(),
         });
-        let items = request
-            .line_items
-            .into_iter()
-            .map(|item| (self.ids.id("li_", 24), item))
-            .collect();
+        let items = request.line_items.into_iter().map(|item| (self.ids.id("li_", 24), item)).collect();
         self.session_details.insert(
             id,
             SessionDetails {
@@ -130,11 +117,7 @@ impl Store {
 
     /// Prices exist, fit the mode, share one currency (and one interval for subscriptions);
     /// returns that currency and the session total.
-    fn validate_line_items(
-        &self,
-        mode: &str,
-        items: &[LineItem],
-    ) -> Result<(String, u64), ApiError> {
+    fn validate_line_items(&self, mode: &str, items: &[LineItem]) -> Result<(String, u64), ApiError> {
         if items.is_empty() {
             return Err(ApiError::missing("line_items"));
         }
@@ -143,10 +126,7 @@ impl Store {
         let mut total: u64 = 0;
         for (i, item) in items.iter().enumerate() {
             let param = format!("line_items[{i}][price]");
-            let price = self
-                .catalog
-                .price(&item.price)
-                .ok_or_else(|| ApiError::no_such(400, "price", &item.price, &param))?;
+            let price = self.catalog.price(&item.price).ok_or_else(|| ApiError::no_such(400, "price", &item.price, &param))?;
             match (mode, &price.interval) {
                 ("payment", Some(_)) => {
                     return Err(ApiError::invalid(
@@ -155,19 +135,13 @@ impl Store {
                     ));
                 }
                 (_, Some(this)) if interval.is_some_and(|first| first != this) => {
-                    return Err(ApiError::invalid(
-                        param,
-                        "Checkout does not support multiple prices with different billing intervals.",
-                    ));
+                    return Err(ApiError::invalid(param, "Checkout does not support multiple prices with different billing intervals."));
                 }
                 (_, Some(this)) => interval = Some(this),
                 _ => {}
             }
             if currency.is_some_and(|c| c != price.currency) {
-                return Err(ApiError::invalid(
-                    param,
-                    "Checkout does not support multiple currencies in one session.",
-                ));
+                return Err(ApiError::invalid(param, "Checkout does not support multiple currencies in one session."));
             }
             currency = Some(&price.currency);
             total = price
@@ -175,7 +149,9 @@ impl Store {
                 .checked_mul(item.quantity)
                 .and_then(|amount| total.checked_add(amount))
                 .filter(|amount| *amount <= MAX_AMOUNT)
-                .ok_or_else(|| ApiError::invalid("line_items", format!("Amount must be no more than {MAX_AMOUNT} in the smallest currency unit.")))?;
+                .ok_or_else(|| {
+                    ApiError::invalid("line_items", format!("Amount must be no more than {MAX_AMOUNT} in the smallest currency unit."))
+                })?;
         }
         if mode == "subscription" && interval.is_none() {
             return Err(ApiError::invalid(
@@ -196,12 +172,7 @@ impl Store {
             .iter()
             .filter_map(|(id, item)| {
                 let price = self.catalog.price(&item.price)?;
-                Some(objects::checkout_item(
-                    id,
-                    price,
-                    item.quantity,
-                    price.unit_amount * item.quantity,
-                ))
+                Some(objects::checkout_item(id, price, item.quantity, price.unit_amount * item.quantity))
             })
             .collect()
     }
@@ -209,31 +180,18 @@ impl Store {
     /// What pressing Pay does. Returns where the browser goes next (the success URL with
     /// `{CHECKOUT_SESSION_ID}` filled in). Paying a completed session again changes nothing.
     pub(crate) fn complete_checkout(&mut self, id: &str) -> Result<String, String> {
-        let session = self
-            .sessions
-            .get(id)
-            .ok_or_else(|| format!("no such checkout session: {id}"))?
-            .clone();
-        let redirect = session["success_url"]
-            .as_str()
-            .unwrap_or_default()
-            .replace("{CHECKOUT_SESSION_ID}", id);
+        let session = self.sessions.get(id).ok_or_else(|| format!("no such checkout session: {id}"))?.clone();
+        let redirect = session["success_url"].as_str().unwrap_or_default().replace("{CHECKOUT_SESSION_ID}", id);
         match session["status"].as_str() {
             Some("open") => {}
             Some("complete") => return Ok(redirect),
             other => {
-                return Err(format!(
-                    "checkout session {id} is {}",
-                    other.unwrap_or("unknown")
-                ));
+                return Err(format!("checkout session {id} is {}", other.unwrap_or("unknown")));
             }
         }
         let origin = Origin::default();
-        let completion = if session["mode"] == "subscription" {
-            self.pay_subscription(&session, &origin)?
-        } else {
-            self.pay_once(&session, &origin)?
-        };
+        let completion =
+            if session["mode"] == "subscription" { self.pay_subscription(&session, &origin)? } else { self.pay_once(&session, &origin)? };
         let completed = self.modify(
             |s| &mut s.sessions,
             id,
@@ -256,27 +214,14 @@ impl Store {
     /// Subscription mode: customer (created if the session had none), card, subscription,
     /// first invoice, in the order Stripe reports them.
     fn pay_subscription(&mut self, session: &Value, origin: &Origin) -> Result<Completion, String> {
-        let details = self
-            .session_details
-            .get(session_id(session))
-            .ok_or("checkout session has no line items")?;
-        let lines: Vec<(String, u64)> = details
-            .items
-            .iter()
-            .map(|(_, item)| (item.price.clone(), item.quantity))
-            .collect();
+        let details = self.session_details.get(session_id(session)).ok_or("checkout session has no line items")?;
+        let lines: Vec<(String, u64)> = details.items.iter().map(|(_, item)| (item.price.clone(), item.quantity)).collect();
         let metadata = Value::Object(details.subscription_metadata.clone());
         let customer = self.checkout_customer(session, origin);
         let payment_method = self.attach_test_card(&customer, true);
         let now = clock::now();
-        let prices: Vec<&Price> = lines
-            .iter()
-            .filter_map(|(price, _)| self.catalog.price(price))
-            .collect();
-        let interval = prices
-            .iter()
-            .find_map(|p| p.interval.clone())
-            .unwrap_or_else(|| "month".into());
+        let prices: Vec<&Price> = lines.iter().filter_map(|(price, _)| self.catalog.price(price)).collect();
+        let interval = prices.iter().find_map(|p| p.interval.clone()).unwrap_or_else(|| "month".into());
         let period = (now, clock::add_interval(now, &interval));
 
         let subscription_id = self.ids.id("sub_", 24);
@@ -330,27 +275,16 @@ impl Store {
         );
         Ok(Completion {
             customer_details: self.customer_details(session, Some(&customer)),
-            links: vec![
-                ("customer", json!(customer)),
-                ("subscription", json!(subscription_id)),
-                ("invoice", json!(invoice_id)),
-            ],
+            links: vec![("customer", json!(customer)), ("subscription", json!(subscription_id)), ("invoice", json!(invoice_id))],
         })
     }
 
     /// Payment mode: a succeeded payment intent for the session total.
     fn pay_once(&mut self, session: &Value, origin: &Origin) -> Result<Completion, String> {
-        let details = self
-            .session_details
-            .get(session_id(session))
-            .ok_or("checkout session has no line items")?;
+        let details = self.session_details.get(session_id(session)).ok_or("checkout session has no line items")?;
         let metadata = details.payment_intent_metadata.clone();
         let invoice_data = details.invoice_data.clone();
-        let lines: Vec<(String, u64)> = details
-            .items
-            .iter()
-            .map(|(_, item)| (item.price.clone(), item.quantity))
-            .collect();
+        let lines: Vec<(String, u64)> = details.items.iter().map(|(_, item)| (item.price.clone(), item.quantity)).collect();
         // An invoice needs a customer, so Checkout creates one for it (`if_required`).
         let customer = match (&invoice_data, session["customer"].as_str()) {
             (_, Some(customer)) => Some(customer.to_string()),
@@ -379,10 +313,7 @@ impl Store {
         let mut links = vec![("payment_intent", json!(id))];
         if let (Some(data), Some(customer)) = (invoice_data, &customer) {
             let invoice_id = self.ids.id("in_", 24);
-            let lines = lines
-                .iter()
-                .map(|(price, quantity)| BillingLine::full(price, *quantity, None, (now, now)))
-                .collect();
+            let lines = lines.iter().map(|(price, quantity)| BillingLine::full(price, *quantity, None, (now, now))).collect();
             self.create_invoice(
                 InvoiceSpec {
                     id: invoice_id.clone(),
@@ -401,30 +332,19 @@ impl Store {
             links.push(("customer", json!(customer)));
             links.push(("invoice", json!(invoice_id)));
         }
-        Ok(Completion {
-            customer_details: self.customer_details(session, customer.as_deref()),
-            links,
-        })
+        Ok(Completion { customer_details: self.customer_details(session, customer.as_deref()), links })
     }
 
     /// `POST /v1/checkout/sessions/{id}/expire`: an open session can no longer be paid.
-    pub(crate) fn expire_checkout_session(
-        &mut self,
-        id: &str,
-        origin: &Origin,
-    ) -> Result<Value, ApiError> {
-        let session = self
-            .sessions
-            .get(id)
-            .ok_or_else(|| ApiError::no_such(404, "checkout.session", id, "session"))?;
+    pub(crate) fn expire_checkout_session(&mut self, id: &str, origin: &Origin) -> Result<Value, ApiError> {
+        let session = self.sessions.get(id).ok_or_else(|| ApiError::no_such(404, "checkout.session", id, "session"))?;
         if session["status"] != "open" {
             return Err(ApiError::bad_request(format!(
                 "Only Checkout Sessions with a status in [\"open\"] can be expired. This session has a status of {}.",
                 session["status"]
             )));
         }
-        self.expire(id, origin)
-            .ok_or_else(|| ApiError::no_such(404, "checkout.session", id, "session"))
+        self.expire(id, origin).ok_or_else(|| ApiError::no_such(404, "checkout.session", id, "session"))
     }
 
     /// Expires open sessions whose `expires_at` has passed, as Stripe does in the background;
@@ -434,9 +354,7 @@ impl Store {
         let overdue: Vec<String> = self
             .sessions
             .newest_first()
-            .filter(|s| {
-                s["status"] == "open" && s["expires_at"].as_i64().is_some_and(|at| at <= now)
-            })
+            .filter(|s| s["status"] == "open" && s["expires_at"].as_i64().is_some_and(|at| at <= now))
             .filter_map(|s| s["id"].as_str().map(str::to_string))
             .collect();
         for id in overdue {
@@ -462,10 +380,7 @@ impl Store {
         if let Some(customer) = session["customer"].as_str() {
             return customer.to_string();
         }
-        let fields = CustomerFields {
-            email: session["customer_email"].as_str().map(str::to_string),
-            ..Default::default()
-        };
+        let fields = CustomerFields { email: session["customer_email"].as_str().map(str::to_string), ..Default::default() };
         let customer = self.create_customer(fields, origin);
         customer["id"].as_str().unwrap_or_default().to_string()
     }
@@ -474,11 +389,7 @@ impl Store {
     /// customer's default for invoices.
     fn attach_test_card(&mut self, customer: &str, make_default: bool) -> String {
         let payment_method = self.create_test_card(Some(customer));
-        let settings = self
-            .customers
-            .get_mut(customer)
-            .and_then(|c| c.get_mut("invoice_settings"))
-            .and_then(Value::as_object_mut);
+        let settings = self.customers.get_mut(customer).and_then(|c| c.get_mut("invoice_settings")).and_then(Value::as_object_mut);
         if make_default && let Some(settings) = settings {
             settings.insert("default_payment_method".into(), json!(payment_method));
         }
@@ -490,22 +401,14 @@ impl Store {
         let owner = customer.and_then(|c| self.customers.get(c));
         let email = owner.and_then(|c| c["email"].as_str()).map(str::to_string);
         let name = owner.and_then(|c| c["name"].as_str()).map(str::to_string);
-        let card = objects::payment_method(
-            &id,
-            clock::now(),
-            customer,
-            email.as_deref(),
-            name.as_deref(),
-        );
+        let card = objects::payment_method(&id, clock::now(), customer, email.as_deref(), name.as_deref());
         self.payment_methods.push(card);
         id
     }
 
     fn customer_details(&self, session: &Value, customer: Option<&str>) -> Value {
         let customer = customer.and_then(|c| self.customers.get(c));
-        let email = customer
-            .and_then(|c| c["email"].as_str())
-            .or(session["customer_email"].as_str());
+        let email = customer.and_then(|c| c["email"].as_str()).or(session["customer_email"].as_str());
         let name = customer.and_then(|c| c["name"].as_str());
         objects::customer_details(email, name)
     }

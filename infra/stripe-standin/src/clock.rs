@@ -2,9 +2,7 @@
 //! period that starts on Jan 31 ends on Feb 28/29 like Stripe's, without a date crate.
 
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 const DAY: i64 = 86_400;
@@ -92,10 +90,7 @@ mod tests {
 
     #[test]
     fn monthly_and_yearly_periods_clamp_to_month_end() {
-        assert_eq!(
-            add_interval(ts(2024, 1, 31) + 3600, "month"),
-            ts(2024, 2, 29) + 3600
-        );
+        assert_eq!(add_interval(ts(2024, 1, 31) + 3600, "month"), ts(2024, 2, 29) + 3600);
         assert_eq!(add_interval(ts(2023, 12, 15), "month"), ts(2024, 1, 15));
         assert_eq!(add_interval(ts(2024, 2, 29), "year"), ts(2025, 2, 28));
         assert_eq!(add_interval(ts(2024, 3, 1), "week"), ts(2024, 3, 8));

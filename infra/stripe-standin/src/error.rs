@@ -15,13 +15,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            kind,
-            message: message.into(),
-            param: None,
-            code: None,
-        }
+        Self { status, kind, message: message.into(), param: None, code: None }
     }
 
     fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -45,30 +39,21 @@ impl ApiError {
     }
 
     pub(crate) fn missing(param: &str) -> Self {
-        Self::invalid(param, format!("Missing required param: {param}."))
-            .with_code("parameter_missing")
+        Self::invalid(param, format!("Missing required param: {param}.")).with_code("parameter_missing")
     }
 
     pub(crate) fn unknown_param(param: &str) -> Self {
-        Self::invalid(param, format!("Received unknown parameter: {param}"))
-            .with_code("parameter_unknown")
+        Self::invalid(param, format!("Received unknown parameter: {param}")).with_code("parameter_unknown")
     }
 
     pub(crate) fn invalid_integer(param: &str, value: &str) -> Self {
-        Self::invalid(param, format!("Invalid integer: {value}"))
-            .with_code("parameter_invalid_integer")
+        Self::invalid(param, format!("Invalid integer: {value}")).with_code("parameter_invalid_integer")
     }
 
     /// `No such customer: 'cus_x'`. Stripe answers 404 when the id is in the URL and 400 when
     /// it is a parameter of another request, so the caller picks the status.
     pub(crate) fn no_such(status: u16, resource: &str, id: &str, param: &str) -> Self {
-        Self::new(
-            status,
-            "invalid_request_error",
-            format!("No such {resource}: '{id}'"),
-        )
-        .with_param(param)
-        .with_code("resource_missing")
+        Self::new(status, "invalid_request_error", format!("No such {resource}: '{id}'")).with_param(param).with_code("resource_missing")
     }
 
     pub(crate) fn unrecognized_url(method: &str, path: &str) -> Self {
@@ -93,24 +78,9 @@ impl ApiError {
 
     pub(crate) fn invalid_api_key(key: &str) -> Self {
         // Stripe echoes the key's kind prefix (`sk_live_`) and masks all but its last four characters.
-        let prefix = key
-            .match_indices('_')
-            .nth(1)
-            .map_or("", |(i, _)| &key[..=i]);
-        let tail: String = key
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        Self::new(
-            401,
-            "invalid_request_error",
-            format!("Invalid API Key provided: {prefix}****{tail}"),
-        )
-        .with_code("api_key_invalid")
+        let prefix = key.match_indices('_').nth(1).map_or("", |(i, _)| &key[..=i]);
+        let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        Self::new(401, "invalid_request_error", format!("Invalid API Key provided: {prefix}****{tail}")).with_code("api_key_invalid")
     }
 
     pub(crate) fn idempotency_mismatch(key: &str) -> Self {
@@ -128,8 +98,12 @@ impl ApiError {
     /// error, anything 5xx an `api_error`, anything else a generic request error.
     pub(crate) fn injected(status: u16) -> Self {
         match status {
-            429 => Self::new(429, "invalid_request_error", "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.")
-                .with_code("rate_limit"),
+            429 => Self::new(
+                429,
+                "invalid_request_error",
+                "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+            )
+            .with_code("rate_limit"),
             500..=599 => Self::new(status, "api_error", "An unknown error occurred (injected by the Stripe stand-in)."),
             _ => Self::new(status, "invalid_request_error", "Request failed (injected by the Stripe stand-in)."),
         }
@@ -144,13 +118,7 @@ impl ApiError {
         }
         if let Some(code) = self.code {
             error.insert("code".into(), json!(code));
-            error.insert(
-                "doc_url".into(),
-                json!(format!(
-                    "https://stripe.com/docs/error-codes/{}",
-                    code.replace('_', "-")
-                )),
-            );
+            error.insert("doc_url".into(), json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))));
         }
         json!({ "error": error })
     }
@@ -180,8 +148,7 @@ mod tests {
 
     #[test]
     fn rejected_keys_are_masked() {
-        let message =
-            ApiError::invalid_api_key("sk_live_abcdef1234").body()["error"]["message"].clone();
+        let message = ApiError::invalid_api_key("sk_live_abcdef1234").body()["error"]["message"].clone();
         assert_eq!(message, "Invalid API Key provided: sk_live_****1234");
     }
 }

@@ -9,24 +9,14 @@ use crate::error::ApiError;
 /// Stripe refuses expansions deeper than four levels.
 const MAX_DEPTH: usize = 4;
 
-pub(crate) fn expand(
-    object: &mut Value,
-    paths: &[String],
-    find: &dyn Fn(&str) -> Option<Value>,
-) -> Result<(), ApiError> {
+pub(crate) fn expand(object: &mut Value, paths: &[String], find: &dyn Fn(&str) -> Option<Value>) -> Result<(), ApiError> {
     for path in paths {
         let segments: Vec<&str> = path.split('.').collect();
         if segments.len() > MAX_DEPTH {
-            return Err(ApiError::invalid(
-                "expand",
-                format!("You cannot expand more than {MAX_DEPTH} levels of a property ({path})."),
-            ));
+            return Err(ApiError::invalid("expand", format!("You cannot expand more than {MAX_DEPTH} levels of a property ({path}).")));
         }
         if !expand_path(object, &segments, find) {
-            return Err(ApiError::invalid(
-                "expand",
-                format!("This property cannot be expanded ({path})."),
-            ));
+            return Err(ApiError::invalid("expand", format!("This property cannot be expanded ({path}).")));
         }
     }
     Ok(())
@@ -72,19 +62,13 @@ mod tests {
 
     #[test]
     fn expands_fields_lists_and_nested_paths() {
-        let mut list =
-            json!({"object": "list", "data": [{"customer": "cus_1"}, {"customer": "cus_2"}]});
+        let mut list = json!({"object": "list", "data": [{"customer": "cus_1"}, {"customer": "cus_2"}]});
         expand(&mut list, &["data.customer".into()], &find).unwrap();
         assert_eq!(list["data"][0]["customer"]["object"], "customer");
         assert_eq!(list["data"][1]["customer"], "cus_2");
 
         let mut subscription = json!({"latest_invoice": "in_1", "schedule": null});
-        expand(
-            &mut subscription,
-            &["latest_invoice.customer".into(), "schedule".into()],
-            &find,
-        )
-        .unwrap();
+        expand(&mut subscription, &["latest_invoice.customer".into(), "schedule".into()], &find).unwrap();
         assert_eq!(subscription["latest_invoice"]["customer"]["id"], "cus_1");
         assert_eq!(subscription["schedule"], Value::Null);
     }

@@ -59,17 +59,8 @@ fn split_name(name: &str) -> Result<Vec<&str>, FormError> {
     Ok(path)
 }
 
-fn insert(
-    root: &mut Map<String, Value>,
-    name: &str,
-    path: &[&str],
-    value: String,
-) -> Result<(), FormError> {
-    let conflict = || {
-        FormError(format!(
-            "Invalid value for {name}: it mixes a value, a hash and a list"
-        ))
-    };
+fn insert(root: &mut Map<String, Value>, name: &str, path: &[&str], value: String) -> Result<(), FormError> {
+    let conflict = || FormError(format!("Invalid value for {name}: it mixes a value, a hash and a list"));
     // `a[b][]=x` appends to the list `b` inside `a`; anything else sets a leaf. `split_name`
     // only lets an empty segment through in last position.
     let (parents, key, append) = match path {
@@ -79,18 +70,12 @@ fn insert(
     };
     let mut node = root;
     for segment in parents {
-        let child = node
-            .entry(segment.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
+        let child = node.entry(segment.to_string()).or_insert_with(|| Value::Object(Map::new()));
         node = child.as_object_mut().ok_or_else(conflict)?;
     }
     if append {
-        let list = node
-            .entry(key.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        list.as_array_mut()
-            .ok_or_else(conflict)?
-            .push(Value::String(value));
+        let list = node.entry(key.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+        list.as_array_mut().ok_or_else(conflict)?.push(Value::String(value));
     } else if node.get(key).is_some_and(|existing| !existing.is_string()) {
         return Err(conflict());
     } else {
@@ -107,47 +92,29 @@ mod tests {
 
     #[test]
     fn flat_and_nested_pairs() {
-        let parsed =
-            parse("name=Acme&email=a%40b.co&metadata[org_id]=acme&metadata[plan]=pro").unwrap();
-        assert_eq!(
-            parsed,
-            json!({"name": "Acme", "email": "a@b.co", "metadata": {"org_id": "acme", "plan": "pro"}})
-        );
+        let parsed = parse("name=Acme&email=a%40b.co&metadata[org_id]=acme&metadata[plan]=pro").unwrap();
+        assert_eq!(parsed, json!({"name": "Acme", "email": "a@b.co", "metadata": {"org_id": "acme", "plan": "pro"}}));
     }
 
     #[test]
     fn indexes_are_hash_keys() {
-        let parsed =
-            parse("line_items[0][price]=p1&line_items[0][quantity]=2&line_items[1][price]=p2")
-                .unwrap();
-        assert_eq!(
-            parsed,
-            json!({"line_items": {"0": {"price": "p1", "quantity": "2"}, "1": {"price": "p2"}}})
-        );
+        let parsed = parse("line_items[0][price]=p1&line_items[0][quantity]=2&line_items[1][price]=p2").unwrap();
+        assert_eq!(parsed, json!({"line_items": {"0": {"price": "p1", "quantity": "2"}, "1": {"price": "p2"}}}));
     }
 
     #[test]
     fn percent_encoded_brackets_and_append_syntax() {
         // serde_qs (async-stripe's encoder) percent-encodes the brackets.
         let parsed = parse("expand%5B0%5D=subscription&expand%5B1%5D=customer").unwrap();
-        assert_eq!(
-            parsed,
-            json!({"expand": {"0": "subscription", "1": "customer"}})
-        );
+        assert_eq!(parsed, json!({"expand": {"0": "subscription", "1": "customer"}}));
         let parsed = parse("expand[]=a&expand[]=b&data[tags][]=x").unwrap();
-        assert_eq!(
-            parsed,
-            json!({"expand": ["a", "b"], "data": {"tags": ["x"]}})
-        );
+        assert_eq!(parsed, json!({"expand": ["a", "b"], "data": {"tags": ["x"]}}));
         assert_eq!(parse("name=Jane+Doe").unwrap(), json!({"name": "Jane Doe"}));
     }
 
     #[test]
     fn repeated_scalar_keeps_last_and_empty_value_is_kept() {
-        assert_eq!(
-            parse("a=1&a=2&metadata[x]=").unwrap(),
-            json!({"a": "2", "metadata": {"x": ""}})
-        );
+        assert_eq!(parse("a=1&a=2&metadata[x]=").unwrap(), json!({"a": "2", "metadata": {"x": ""}}));
         assert_eq!(parse("").unwrap(), json!({}));
     }
 

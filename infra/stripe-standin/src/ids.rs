@@ -15,9 +15,7 @@ impl IdGen {
         let mut seed = [0u8; 8];
         let state = match getrandom::fill(&mut seed) {
             Ok(()) => u64::from_le_bytes(seed),
-            Err(_) => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0x5EED, |d| d.as_nanos() as u64),
+            Err(_) => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0x5EED, |d| d.as_nanos() as u64),
         };
         Self { state }
     }
@@ -42,9 +40,7 @@ impl IdGen {
 
     /// Uppercase hex, for invoice number prefixes such as `7FE1103A`.
     pub(crate) fn hex_upper(&mut self, len: usize) -> String {
-        (0..len)
-            .map(|_| ALPHABET[(self.next_u64() % 16) as usize] as char)
-            .collect()
+        (0..len).map(|_| ALPHABET[(self.next_u64() % 16) as usize] as char).collect()
     }
 }
 
@@ -60,11 +56,6 @@ mod tests {
         assert!(a.starts_with("cus_") && a.len() == 18 && a != b);
         assert!(a[4..].chars().all(|c| c.is_ascii_alphanumeric()));
         let hex = ids.hex_upper(8);
-        assert!(
-            hex.len() == 8
-                && hex
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
-        );
+        assert!(hex.len() == 8 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
     }
 }

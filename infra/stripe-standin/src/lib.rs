@@ -142,17 +142,10 @@ impl Standin {
             ip => ip,
         };
         let public_base = format!("http://{}", SocketAddr::new(host, local.port()));
-        let webhook = config.webhook_url.map(|url| Endpoint {
-            url,
-            secret: config.webhook_secret,
-        });
+        let webhook = config.webhook_url.map(|url| Endpoint { url, secret: config.webhook_secret });
         let store = Store::new(&config.prices, public_base.clone(), webhook)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let shared = Arc::new(Shared::new(
-            format!("{public_base}/"),
-            store,
-            Deliverer::start(),
-        ));
+        let shared = Arc::new(Shared::new(format!("{public_base}/"), store, Deliverer::start()));
         tokio::spawn(server::serve(listener, shared.clone()));
         Ok(Standin { shared })
     }
@@ -176,22 +169,15 @@ impl Standin {
 
     /// Presses Pay on the hosted Checkout page of `session_id`.
     pub async fn pay_checkout(&self, session_id: &str) -> Result<(), String> {
-        self.shared
-            .with_store(|store| store.complete_checkout(session_id))
-            .map(drop)
+        self.shared.with_store(|store| store.complete_checkout(session_id)).map(drop)
     }
 
     /// Ends the current billing period of a subscription: one set to cancel at period end is
     /// canceled (`customer.subscription.deleted`); otherwise it renews and the renewal invoice
     /// is paid (`invoice.paid`) or, with `payment_succeeds: false`, fails
     /// (`invoice.payment_failed`, subscription `past_due`).
-    pub async fn advance_period(
-        &self,
-        subscription_id: &str,
-        payment_succeeds: bool,
-    ) -> Result<(), String> {
-        self.shared
-            .with_store(|store| store.advance_period(subscription_id, payment_succeeds))
+    pub async fn advance_period(&self, subscription_id: &str, payment_succeeds: bool) -> Result<(), String> {
+        self.shared.with_store(|store| store.advance_period(subscription_id, payment_succeeds))
     }
 
     /// Every event so far, oldest first.

@@ -15,8 +15,7 @@ use std::process::ExitCode;
 
 use stripe_standin::{PriceSpec, Standin, StandinConfig};
 
-const USAGE: &str =
-    "usage: stripe-standin [PRICES_JSON]  (env: PORT, STRIPE_WEBHOOK_URL, STRIPE_WEBHOOK_SECRET)";
+const USAGE: &str = "usage: stripe-standin [PRICES_JSON]  (env: PORT, STRIPE_WEBHOOK_URL, STRIPE_WEBHOOK_SECRET)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,36 +35,24 @@ async fn run() -> Result<(), String> {
             return Ok(());
         }
         Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-            serde_json::from_str::<Vec<PriceSpec>>(&text)
-                .map_err(|e| format!("{path} is not a list of prices: {e}"))?
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            serde_json::from_str::<Vec<PriceSpec>>(&text).map_err(|e| format!("{path} is not a list of prices: {e}"))?
         }
         None => Vec::new(),
     };
     let port = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse::<u16>()
-            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
+        Ok(port) => port.parse::<u16>().map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
         Err(_) => 12111,
     };
     let config = StandinConfig {
         prices,
-        webhook_url: std::env::var("STRIPE_WEBHOOK_URL")
-            .ok()
-            .filter(|url| !url.is_empty()),
-        webhook_secret: std::env::var("STRIPE_WEBHOOK_SECRET")
-            .unwrap_or_else(|_| "whsec_standin".into()),
+        webhook_url: std::env::var("STRIPE_WEBHOOK_URL").ok().filter(|url| !url.is_empty()),
+        webhook_secret: std::env::var("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|_| "whsec_standin".into()),
     };
     let webhook = config.webhook_url.clone().unwrap_or_else(|| "none".into());
     let standin = Standin::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await
         .map_err(|e| format!("cannot start on port {port}: {e}"))?;
-    println!(
-        "Stripe stand-in at {} (webhooks to {webhook}); Ctrl-C stops it",
-        standin.base_url()
-    );
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))
+    println!("Stripe stand-in at {} (webhooks to {webhook}); Ctrl-C stops it", standin.base_url());
+    tokio::signal::ctrl_c().await.map_err(|e| format!("cannot wait for Ctrl-C: {e}"))
 }

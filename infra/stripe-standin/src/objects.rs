@@ -14,32 +14,17 @@ use crate::catalog::{Price, Product};
 pub(crate) const API_VERSION: &str = "2026-09-30.endive";
 
 const FIXTURES: [(&str, &str); 11] = [
-    (
-        "billing_portal.session",
-        include_str!("../fixtures/billing_portal.session.json"),
-    ),
-    (
-        "checkout.session",
-        include_str!("../fixtures/checkout.session.json"),
-    ),
+    ("billing_portal.session", include_str!("../fixtures/billing_portal.session.json")),
+    ("checkout.session", include_str!("../fixtures/checkout.session.json")),
     ("customer", include_str!("../fixtures/customer.json")),
     ("event", include_str!("../fixtures/event.json")),
     ("invoice", include_str!("../fixtures/invoice.json")),
     ("item", include_str!("../fixtures/item.json")),
-    (
-        "payment_intent",
-        include_str!("../fixtures/payment_intent.json"),
-    ),
-    (
-        "payment_method",
-        include_str!("../fixtures/payment_method.json"),
-    ),
+    ("payment_intent", include_str!("../fixtures/payment_intent.json")),
+    ("payment_method", include_str!("../fixtures/payment_method.json")),
     ("price", include_str!("../fixtures/price.json")),
     ("product", include_str!("../fixtures/product.json")),
-    (
-        "subscription",
-        include_str!("../fixtures/subscription.json"),
-    ),
+    ("subscription", include_str!("../fixtures/subscription.json")),
 ];
 
 fn fixture(name: &str) -> Map<String, Value> {
@@ -49,19 +34,10 @@ fn fixture(name: &str) -> Map<String, Value> {
             .iter()
             // The fixtures are compiled in and checked by a unit test, so a parse failure is
             // a build defect, not something a request can trigger.
-            .map(|(name, text)| {
-                (
-                    *name,
-                    serde_json::from_str(text).expect("bundled Stripe fixture is valid JSON"),
-                )
-            })
+            .map(|(name, text)| (*name, serde_json::from_str(text).expect("bundled Stripe fixture is valid JSON")))
             .collect()
     });
-    parsed
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, m)| m.clone())
-        .unwrap_or_default()
+    parsed.iter().find(|(n, _)| *n == name).map(|(_, m)| m.clone()).unwrap_or_default()
 }
 
 /// The fixture `name` with `fields` written over it. Overriding a key the fixture does not
@@ -70,10 +46,7 @@ fn build(base: Map<String, Value>, fields: Value) -> Value {
     let mut object = base;
     if let Value::Object(fields) = fields {
         for (key, value) in fields {
-            debug_assert!(
-                object.contains_key(&key),
-                "{key} is not a field of this Stripe object"
-            );
+            debug_assert!(object.contains_key(&key), "{key} is not a field of this Stripe object");
             object.insert(key, value);
         }
     }
@@ -101,9 +74,9 @@ pub(crate) fn list(data: Vec<Value>, has_more: bool, url: &str) -> Value {
 }
 
 pub(crate) fn price(price: &Price) -> Value {
-    let recurring = price.interval.as_ref().map(|interval| {
-        json!({ "interval": interval, "interval_count": 1, "meter": null, "usage_type": "licensed", "trial_period_days": null })
-    });
+    let recurring = price.interval.as_ref().map(
+        |interval| json!({ "interval": interval, "interval_count": 1, "meter": null, "usage_type": "licensed", "trial_period_days": null }),
+    );
     build(
         fixture("price"),
         json!({
@@ -310,14 +283,7 @@ pub(crate) fn customer_details(email: Option<&str>, name: Option<&str>) -> Value
     Value::Object(details)
 }
 
-pub(crate) fn portal_session(
-    id: &str,
-    created: i64,
-    customer: &str,
-    return_url: Option<&str>,
-    url: &str,
-    configuration: &str,
-) -> Value {
+pub(crate) fn portal_session(id: &str, created: i64, customer: &str, return_url: Option<&str>, url: &str, configuration: &str) -> Value {
     build(
         fixture("billing_portal.session"),
         json!({
@@ -334,13 +300,7 @@ pub(crate) fn portal_session(
 }
 
 /// Stripe's test card: Visa ending 4242, expiring 12/2034.
-pub(crate) fn payment_method(
-    id: &str,
-    created: i64,
-    customer: Option<&str>,
-    email: Option<&str>,
-    name: Option<&str>,
-) -> Value {
+pub(crate) fn payment_method(id: &str, created: i64, customer: Option<&str>, email: Option<&str>, name: Option<&str>) -> Value {
     let mut card = nested("payment_method", &["card"]);
     card.insert("exp_month".into(), json!(12));
     card.insert("exp_year".into(), json!(2034));
@@ -680,13 +640,7 @@ mod tests {
             let value: Value = serde_json::from_str(text).unwrap();
             assert_eq!(value["object"], name, "fixture {name}");
         }
-        assert_eq!(
-            nested("subscription", &["items", "data", "0"])["object"],
-            "subscription_item"
-        );
-        assert_eq!(
-            nested("invoice", &["lines", "data", "0"])["object"],
-            "line_item"
-        );
+        assert_eq!(nested("subscription", &["items", "data", "0"])["object"], "subscription_item");
+        assert_eq!(nested("invoice", &["lines", "data", "0"])["object"], "line_item");
     }
 }

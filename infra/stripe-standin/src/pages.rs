@@ -19,27 +19,14 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str) -> Response<Full
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         ("GET", ["checkout", id]) => shared.with_store(|store| checkout_page(store, id)),
-        ("POST", ["checkout", id, "pay"]) => {
-            match shared.with_store(|store| store.complete_checkout(id)) {
-                Ok(next) => redirect(&next),
-                Err(message) => page(
-                    StatusCode::NOT_FOUND,
-                    "Checkout",
-                    &format!("<p>{}</p>", escape(&message)),
-                ),
-            }
-        }
+        ("POST", ["checkout", id, "pay"]) => match shared.with_store(|store| store.complete_checkout(id)) {
+            Ok(next) => redirect(&next),
+            Err(message) => page(StatusCode::NOT_FOUND, "Checkout", &format!("<p>{}</p>", escape(&message))),
+        },
         ("GET", ["portal", id]) => shared.with_store(|store| portal_page(store, id)),
-        (
-            "POST",
-            [
-                "portal",
-                id,
-                "subscriptions",
-                subscription,
-                action @ ("cancel" | "resume"),
-            ],
-        ) => shared.with_store(|store| portal_action(store, id, subscription, *action == "cancel")),
+        ("POST", ["portal", id, "subscriptions", subscription, action @ ("cancel" | "resume")]) => {
+            shared.with_store(|store| portal_action(store, id, subscription, *action == "cancel"))
+        }
         ("GET", ["invoices", id]) => shared.with_store(|store| invoice_page(store, id)),
         ("GET", ["invoices", id, "pdf"]) => shared.with_store(|store| invoice_pdf(store, id)),
         ("GET", ["logs", id]) => request_log(shared, id),
@@ -54,10 +41,7 @@ fn checkout_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
     let currency = session["currency"].as_str().unwrap_or("usd");
     let mut body = String::from("<table><tr><th>Item</th><th>Qty</th><th>Amount</th></tr>");
     for item in store.checkout_items(id) {
-        let interval = item["price"]["recurring"]["interval"]
-            .as_str()
-            .map(|i| format!(" / {i}"))
-            .unwrap_or_default();
+        let interval = item["price"]["recurring"]["interval"].as_str().map(|i| format!(" / {i}")).unwrap_or_default();
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}{}</td></tr>",
@@ -70,10 +54,7 @@ fn checkout_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
     let _ = write!(
         body,
         "<tr><th colspan=\"2\">Total</th><th>{}</th></tr></table>",
-        money(
-            session["amount_total"].as_i64().unwrap_or_default(),
-            currency
-        )
+        money(session["amount_total"].as_i64().unwrap_or_default(), currency)
     );
     if session["status"] == "open" {
         let _ = write!(
@@ -86,11 +67,7 @@ fn checkout_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
             let _ = write!(body, "<p><a href=\"{}\">Cancel</a></p>", escape(cancel));
         }
     } else {
-        let _ = write!(
-            body,
-            "<p>This checkout session is {}.</p>",
-            escape(session["status"].as_str().unwrap_or_default())
-        );
+        let _ = write!(body, "<p>This checkout session is {}.</p>", escape(session["status"].as_str().unwrap_or_default()));
     }
     page(StatusCode::OK, "Checkout", &body)
 }
@@ -101,21 +78,13 @@ fn portal_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
     };
     let customer_id = session["customer"].as_str().unwrap_or_default();
     let customer = store.customers.get(customer_id);
-    let who = customer
-        .and_then(|c| c["email"].as_str().or(c["name"].as_str()))
-        .unwrap_or(customer_id);
+    let who = customer.and_then(|c| c["email"].as_str().or(c["name"].as_str())).unwrap_or(customer_id);
     let mut body = format!("<p>Signed in as {}</p>", escape(who));
-    let live = store
-        .subscriptions
-        .newest_first()
-        .filter(|s| s["customer"] == customer_id && s["status"] != "canceled");
+    let live = store.subscriptions.newest_first().filter(|s| s["customer"] == customer_id && s["status"] != "canceled");
     for subscription in live {
         let sub_id = subscription["id"].as_str().unwrap_or_default();
         let item = &subscription["items"]["data"][0];
-        let product = item["price"]["product"]
-            .as_str()
-            .and_then(|p| store.catalog.product(p))
-            .map_or("Subscription", |p| &p.name);
+        let product = item["price"]["product"].as_str().and_then(|p| store.catalog.product(p)).map_or("Subscription", |p| &p.name);
         let end = clock::date(item["current_period_end"].as_i64().unwrap_or_default());
         let scheduled = subscription["cancel_at_period_end"] == true;
         let _ = write!(
@@ -127,11 +96,7 @@ fn portal_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
             if scheduled { "Cancels on" } else { "Renews on" },
             end,
         );
-        let (action, label) = if scheduled {
-            ("resume", "Resume")
-        } else {
-            ("cancel", "Cancel at period end")
-        };
+        let (action, label) = if scheduled { ("resume", "Resume") } else { ("cancel", "Cancel at period end") };
         let _ = write!(
             body,
             "<form method=\"post\" action=\"/portal/{}/subscriptions/{}/{action}\"><button type=\"submit\">{label}</button></form></section>",
@@ -146,44 +111,21 @@ fn portal_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
 }
 
 /// Cancel at period end or resume, as the portal's buttons do; back to the portal after.
-fn portal_action(
-    store: &mut Store,
-    portal: &str,
-    subscription: &str,
-    cancel: bool,
-) -> Response<Full<Bytes>> {
-    let Some(customer) = store
-        .portal_sessions
-        .get(portal)
-        .map(|p| p["customer"].clone())
-    else {
+fn portal_action(store: &mut Store, portal: &str, subscription: &str, cancel: bool) -> Response<Full<Bytes>> {
+    let Some(customer) = store.portal_sessions.get(portal).map(|p| p["customer"].clone()) else {
         return not_found();
     };
     // A portal session only reaches its own customer's subscriptions.
-    if store
-        .subscriptions
-        .get(subscription)
-        .is_none_or(|s| s["customer"] != customer)
-    {
+    if store.subscriptions.get(subscription).is_none_or(|s| s["customer"] != customer) {
         return not_found();
     }
-    let change = SubscriptionChange {
-        cancel_at_period_end: Some(cancel),
-        ..Default::default()
-    };
+    let change = SubscriptionChange { cancel_at_period_end: Some(cancel), ..Default::default() };
     match store.update_subscription(subscription, change, &Origin::default()) {
         Ok(_) => redirect(&format!("/portal/{portal}")),
         Err(error) => page(
             StatusCode::BAD_REQUEST,
             "Customer portal",
-            &format!(
-                "<p>{}</p>",
-                escape(
-                    error.body()["error"]["message"]
-                        .as_str()
-                        .unwrap_or_default()
-                )
-            ),
+            &format!("<p>{}</p>", escape(error.body()["error"]["message"].as_str().unwrap_or_default())),
         ),
     }
 }
@@ -223,23 +165,14 @@ fn invoice_pdf(store: &Store, id: &str) -> Response<Full<Bytes>> {
     let mut lines = vec![
         format!("Invoice {}", invoice["number"].as_str().unwrap_or_default()),
         format!("Status: {}", invoice["status"].as_str().unwrap_or_default()),
-        format!(
-            "Date: {}",
-            clock::date(invoice["created"].as_i64().unwrap_or_default())
-        ),
+        format!("Date: {}", clock::date(invoice["created"].as_i64().unwrap_or_default())),
         String::new(),
     ];
     for line in invoice["lines"]["data"].as_array().into_iter().flatten() {
         let amount = money(line["amount"].as_i64().unwrap_or_default(), currency);
-        lines.push(format!(
-            "{}  {amount}",
-            line["description"].as_str().unwrap_or_default()
-        ));
+        lines.push(format!("{}  {amount}", line["description"].as_str().unwrap_or_default()));
     }
-    lines.push(format!(
-        "Total  {}",
-        money(invoice["total"].as_i64().unwrap_or_default(), currency)
-    ));
+    lines.push(format!("Total  {}", money(invoice["total"].as_i64().unwrap_or_default(), currency)));
     let mut response = Response::new(Full::new(Bytes::from(pdf::document(&lines))));
     insert_header(response.headers_mut(), "content-type", "application/pdf");
     response
@@ -259,9 +192,7 @@ fn request_log(shared: &Shared, id: &str) -> Response<Full<Bytes>> {
         "replayed": request.replayed,
         "status": request.status,
     });
-    let mut response = Response::new(Full::new(Bytes::from(
-        serde_json::to_string_pretty(&log).unwrap_or_default(),
-    )));
+    let mut response = Response::new(Full::new(Bytes::from(serde_json::to_string_pretty(&log).unwrap_or_default())));
     insert_header(response.headers_mut(), "content-type", "application/json");
     response
 }
@@ -273,11 +204,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {
     );
     let mut response = Response::new(Full::new(Bytes::from(html)));
     *response.status_mut() = status;
-    insert_header(
-        response.headers_mut(),
-        "content-type",
-        "text/html; charset=utf-8",
-    );
+    insert_header(response.headers_mut(), "content-type", "text/html; charset=utf-8");
     response
 }
 
@@ -288,11 +215,7 @@ fn not_found() -> Response<Full<Bytes>> {
 /// 303 so the browser follows with a GET. A target that cannot be a header value (it came
 /// from API input) falls back to a page with a link.
 fn redirect(location: &str) -> Response<Full<Bytes>> {
-    let mut response = page(
-        StatusCode::SEE_OTHER,
-        "Redirecting",
-        &format!("<p><a href=\"{0}\">{0}</a></p>", escape(location)),
-    );
+    let mut response = page(StatusCode::SEE_OTHER, "Redirecting", &format!("<p><a href=\"{0}\">{0}</a></p>", escape(location)));
     insert_header(response.headers_mut(), "location", location);
     if !response.headers().contains_key("location") {
         *response.status_mut() = StatusCode::OK;
@@ -321,21 +244,12 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">Tom & Jerry's</a>"),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
-        );
+        assert_eq!(escape("<a href=\"x\">Tom & Jerry's</a>"), "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
     }
 
     #[test]
     fn redirect_falls_back_to_a_link_for_unusable_targets() {
-        assert_eq!(
-            redirect("https://example.com/ok").status(),
-            StatusCode::SEE_OTHER
-        );
-        assert_eq!(
-            redirect("https://example.com/\u{7f}").status(),
-            StatusCode::OK
-        );
+        assert_eq!(redirect("https://example.com/ok").status(), StatusCode::SEE_OTHER);
+        assert_eq!(redirect("https://example.com/\u{7f}").status(), StatusCode::OK);
     }
 }

@@ -50,10 +50,7 @@ impl MetadataUpdate {
 impl<'a> Params<'a> {
     pub(crate) fn root(value: &'a Value) -> Result<Self, ApiError> {
         match value {
-            Value::Object(map) => Ok(Self {
-                map,
-                prefix: String::new(),
-            }),
+            Value::Object(map) => Ok(Self { map, prefix: String::new() }),
             _ => Err(ApiError::bad_request("Invalid request parameters.")),
         }
     }
@@ -65,11 +62,7 @@ impl<'a> Params<'a> {
 
     /// The full bracketed name of one of this level's keys.
     pub(crate) fn name(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}[{key}]", self.prefix)
-        }
+        if self.prefix.is_empty() { key.to_string() } else { format!("{}[{key}]", self.prefix) }
     }
 
     /// Refuses any key not in `known`, as Stripe does. Endpoints list every parameter Stripe
@@ -86,10 +79,7 @@ impl<'a> Params<'a> {
         match self.map.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::invalid(
-                self.name(key),
-                format!("Invalid string: {}", self.name(key)),
-            )),
+            Some(_) => Err(ApiError::invalid(self.name(key), format!("Invalid string: {}", self.name(key)))),
         }
     }
 
@@ -104,10 +94,7 @@ impl<'a> Params<'a> {
     pub(crate) fn u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
         match self.str(key)? {
             None => Ok(None),
-            Some(raw) => raw
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::invalid_integer(&self.name(key), raw)),
+            Some(raw) => raw.parse().map(Some).map_err(|_| ApiError::invalid_integer(&self.name(key), raw)),
         }
     }
 
@@ -116,19 +103,12 @@ impl<'a> Params<'a> {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
-            Some(raw) => Err(ApiError::invalid(
-                self.name(key),
-                format!("Invalid boolean: {raw}"),
-            )),
+            Some(raw) => Err(ApiError::invalid(self.name(key), format!("Invalid boolean: {raw}"))),
         }
     }
 
     /// One of `allowed`, or an error listing them like Stripe's enum errors.
-    pub(crate) fn one_of(
-        &self,
-        key: &str,
-        allowed: &[&'static str],
-    ) -> Result<Option<&'static str>, ApiError> {
+    pub(crate) fn one_of(&self, key: &str, allowed: &[&'static str]) -> Result<Option<&'static str>, ApiError> {
         match self.str(key)? {
             None => Ok(None),
             Some(raw) => allowed
@@ -136,26 +116,15 @@ impl<'a> Params<'a> {
                 .find(|a| **a == raw)
                 .copied()
                 .map(Some)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        self.name(key),
-                        format!("Invalid {key}: must be one of {}", allowed.join(", ")),
-                    )
-                }),
+                .ok_or_else(|| ApiError::invalid(self.name(key), format!("Invalid {key}: must be one of {}", allowed.join(", ")))),
         }
     }
 
     pub(crate) fn object(&self, key: &str) -> Result<Option<Params<'a>>, ApiError> {
         match self.map.get(key) {
             None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(Params {
-                map,
-                prefix: self.name(key),
-            })),
-            Some(_) => Err(ApiError::invalid(
-                self.name(key),
-                format!("Invalid hash: {}", self.name(key)),
-            )),
+            Some(Value::Object(map)) => Ok(Some(Params { map, prefix: self.name(key) })),
+            Some(_) => Err(ApiError::invalid(self.name(key), format!("Invalid hash: {}", self.name(key)))),
         }
     }
 
@@ -164,9 +133,7 @@ impl<'a> Params<'a> {
         let Some(value) = self.map.get(key) else {
             return Ok(Vec::new());
         };
-        let items = elements(value).ok_or_else(|| {
-            ApiError::invalid(self.name(key), format!("Invalid array: {}", self.name(key)))
-        })?;
+        let items = elements(value).ok_or_else(|| ApiError::invalid(self.name(key), format!("Invalid array: {}", self.name(key))))?;
         items
             .into_iter()
             .enumerate()
@@ -186,15 +153,8 @@ impl<'a> Params<'a> {
             return Ok(Vec::new());
         };
         elements(value)
-            .and_then(|items| {
-                items
-                    .into_iter()
-                    .map(|item| item.as_str().map(str::to_string))
-                    .collect::<Option<Vec<_>>>()
-            })
-            .ok_or_else(|| {
-                ApiError::invalid(self.name(key), format!("Invalid array: {}", self.name(key)))
-            })
+            .and_then(|items| items.into_iter().map(|item| item.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+            .ok_or_else(|| ApiError::invalid(self.name(key), format!("Invalid array: {}", self.name(key))))
     }
 
     pub(crate) fn metadata(&self, key: &str) -> Result<MetadataUpdate, ApiError> {
@@ -202,27 +162,18 @@ impl<'a> Params<'a> {
         let map = match self.map.get(key) {
             None => return Ok(MetadataUpdate::default()),
             Some(Value::String(s)) if s.is_empty() => {
-                return Ok(MetadataUpdate {
-                    clear: true,
-                    entries: Vec::new(),
-                });
+                return Ok(MetadataUpdate { clear: true, entries: Vec::new() });
             }
             Some(Value::Object(map)) => map,
             Some(_) => return Err(ApiError::invalid(&name, "Invalid hash")),
         };
         if map.len() > METADATA_MAX_KEYS {
-            return Err(ApiError::invalid(
-                &name,
-                format!("Metadata can have up to {METADATA_MAX_KEYS} keys."),
-            ));
+            return Err(ApiError::invalid(&name, format!("Metadata can have up to {METADATA_MAX_KEYS} keys.")));
         }
         let mut entries = Vec::with_capacity(map.len());
         for (k, v) in map {
             let Value::String(v) = v else {
-                return Err(ApiError::invalid(
-                    format!("{name}[{k}]"),
-                    "Metadata values must be strings.",
-                ));
+                return Err(ApiError::invalid(format!("{name}[{k}]"), "Metadata values must be strings."));
             };
             if k.chars().count() > METADATA_MAX_KEY_LEN {
                 return Err(ApiError::invalid(
@@ -244,10 +195,7 @@ impl<'a> Params<'a> {
             }
             entries.push((k.clone(), v.clone()));
         }
-        Ok(MetadataUpdate {
-            clear: false,
-            entries,
-        })
+        Ok(MetadataUpdate { clear: false, entries })
     }
 }
 
@@ -282,20 +230,11 @@ mod tests {
     fn typed_values_fail_with_the_parameter_name() {
         let value = json!({"limit": "ten", "flag": "yes", "mode": "nope", "name": ""});
         let p = Params::root(&value).unwrap();
-        assert_eq!(
-            p.u64("limit").unwrap_err().body()["error"]["param"],
-            "limit"
-        );
+        assert_eq!(p.u64("limit").unwrap_err().body()["error"]["param"], "limit");
         assert!(p.bool("flag").is_err());
         assert!(p.one_of("mode", &["payment"]).is_err());
-        assert_eq!(
-            p.required_str("name").unwrap_err().body()["error"]["code"],
-            "parameter_missing"
-        );
-        assert_eq!(
-            p.allow_only(&["limit", "flag", "mode"]).unwrap_err().body()["error"]["param"],
-            "name"
-        );
+        assert_eq!(p.required_str("name").unwrap_err().body()["error"]["code"], "parameter_missing");
+        assert_eq!(p.allow_only(&["limit", "flag", "mode"]).unwrap_err().body()["error"]["param"], "name");
     }
 
     #[test]
@@ -304,21 +243,10 @@ mod tests {
         current.insert("keep".into(), json!("1"));
         current.insert("drop".into(), json!("2"));
         let value = json!({"metadata": {"drop": "", "new": "3"}});
-        Params::root(&value)
-            .unwrap()
-            .metadata("metadata")
-            .unwrap()
-            .apply(&mut current);
-        assert_eq!(
-            Value::Object(current.clone()),
-            json!({"keep": "1", "new": "3"})
-        );
+        Params::root(&value).unwrap().metadata("metadata").unwrap().apply(&mut current);
+        assert_eq!(Value::Object(current.clone()), json!({"keep": "1", "new": "3"}));
         let value = json!({"metadata": ""});
-        Params::root(&value)
-            .unwrap()
-            .metadata("metadata")
-            .unwrap()
-            .apply(&mut current);
+        Params::root(&value).unwrap().metadata("metadata").unwrap().apply(&mut current);
         assert!(current.is_empty());
         let long = json!({"metadata": {"k": "x".repeat(501)}});
         assert!(Params::root(&long).unwrap().metadata("metadata").is_err());

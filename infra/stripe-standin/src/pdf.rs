@@ -13,8 +13,7 @@ pub(crate) fn document(lines: &[String]) -> Vec<u8> {
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
     ];
@@ -29,11 +28,7 @@ pub(crate) fn document(lines: &[String]) -> Vec<u8> {
     for offset in offsets {
         let _ = writeln!(pdf, "{offset:010} 00000 n ");
     }
-    let _ = write!(
-        pdf,
-        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-        objects.len() + 1
-    );
+    let _ = write!(pdf, "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1);
     pdf.into_bytes()
 }
 
@@ -62,26 +57,12 @@ mod tests {
 
     #[test]
     fn document_is_a_pdf_with_a_consistent_xref() {
-        let pdf =
-            String::from_utf8(document(&["Invoice (1)".into(), "1 × Pro  €9.50".into()])).unwrap();
+        let pdf = String::from_utf8(document(&["Invoice (1)".into(), "1 × Pro  €9.50".into()])).unwrap();
         assert!(pdf.starts_with("%PDF-1.4\n") && pdf.ends_with("%%EOF\n"));
         assert!(pdf.contains("(Invoice \\(1\\)) '") && pdf.contains("(1 x Pro  EUR 9.50) '"));
         // Every xref entry points at the start of its object.
-        let xref_at: usize = pdf
-            .rsplit("startxref\n")
-            .next()
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let entries: Vec<usize> = pdf[xref_at..]
-            .lines()
-            .skip(3)
-            .take(5)
-            .map(|l| l[..10].parse().unwrap())
-            .collect();
+        let xref_at: usize = pdf.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
+        let entries: Vec<usize> = pdf[xref_at..].lines().skip(3).take(5).map(|l| l[..10].parse().unwrap()).collect();
         for (i, offset) in entries.iter().enumerate() {
             assert!(pdf[*offset..].starts_with(&format!("{} 0 obj", i + 1)));
         }

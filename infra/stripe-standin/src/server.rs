@@ -66,27 +66,14 @@ impl Answer {
     fn error(error: &ApiError, request_log_url: &str) -> Self {
         let mut body = error.body();
         body["error"]["request_log_url"] = Value::String(request_log_url.to_string());
-        Self {
-            status: error.status,
-            body: pretty(&body),
-            replayed: false,
-        }
+        Self { status: error.status, body: pretty(&body), replayed: false }
     }
 }
 
 impl Shared {
     pub(crate) fn new(base_url: String, store: Store, deliverer: Deliverer) -> Self {
-        let state = State {
-            store,
-            requests: Vec::new(),
-            idempotency: HashMap::new(),
-            fail_next: (0, 500),
-        };
-        Self {
-            base_url,
-            state: Mutex::new(state),
-            deliverer,
-        }
+        let state = State { store, requests: Vec::new(), idempotency: HashMap::new(), fail_next: (0, 500) };
+        Self { base_url, state: Mutex::new(state), deliverer }
     }
 
     /// A panic elsewhere must not wedge the stand-in, so a poisoned lock is simply reused.
@@ -130,20 +117,14 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 async move { Ok::<_, Infallible>(route(&shared, request).await) }
             });
             // A client hanging up mid-request is its own business.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
 
 async fn route(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .ok();
+    let body = Limited::new(body, MAX_BODY).collect().await.map(|b| b.to_bytes()).ok();
     let path = parts.uri.path();
     if path == "/v1" || path.starts_with("/v1/") {
         api_request(shared, &parts, body)
@@ -155,27 +136,14 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Response<Full<Byt
 fn api_request(shared: &Shared, parts: &Parts, body: Option<Bytes>) -> Response<Full<Bytes>> {
     let method = parts.method.as_str();
     let path = parts.uri.path();
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let idempotency_key = header("idempotency-key");
     let params = parse_params(parts.uri.query(), body.as_deref());
 
     let (request_id, answer, outgoing) = {
         let mut state = shared.lock();
         let request_id = state.store.ids.id("req_", 14);
-        let answer = state.answer(
-            method,
-            path,
-            header("authorization").as_deref(),
-            idempotency_key.as_deref(),
-            &params,
-            &request_id,
-        );
+        let answer = state.answer(method, path, header("authorization").as_deref(), idempotency_key.as_deref(), &params, &request_id);
         state.requests.push(RecordedRequest {
             request_id: request_id.clone(),
             method: method.to_string(),
@@ -236,22 +204,11 @@ impl State {
             if saved.method != method || saved.path != path || &saved.params != params {
                 return Answer::error(&ApiError::idempotency_mismatch(key), &log);
             }
-            return Answer {
-                status: saved.status,
-                body: saved.body.clone(),
-                replayed: true,
-            };
+            return Answer { status: saved.status, body: saved.body.clone(), replayed: true };
         }
-        let origin = Origin {
-            request_id: Some(request_id.to_string()),
-            idempotency_key: idempotency_key.map(str::to_string),
-        };
+        let origin = Origin { request_id: Some(request_id.to_string()), idempotency_key: idempotency_key.map(str::to_string) };
         let answer = match api::handle(&mut self.store, method, path, params, &origin) {
-            Ok(object) => Answer {
-                status: 200,
-                body: pretty(&object),
-                replayed: false,
-            },
+            Ok(object) => Answer { status: 200, body: pretty(&object), replayed: false },
             Err(error) => Answer::error(&error, &log),
         };
         // Stripe saves a result once the endpoint ran; requests refused by validation are not
@@ -286,13 +243,7 @@ fn authorize(authorization: Option<&str>) -> Result<(), ApiError> {
             .decode(credentials.trim())
             .ok()
             .and_then(|decoded| String::from_utf8(decoded).ok())
-            .map(|user_password| {
-                user_password
-                    .split(':')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|user_password| user_password.split(':').next().unwrap_or_default().to_string())
             .unwrap_or_default(),
         _ => String::new(),
     };
@@ -309,8 +260,7 @@ fn authorize(authorization: Option<&str>) -> Result<(), ApiError> {
 /// The query string and the form body together, as Stripe reads them.
 fn parse_params(query: Option<&str>, body: Option<&[u8]>) -> Result<Value, ApiError> {
     let body = body.ok_or_else(|| ApiError::bad_request("The request body is too large."))?;
-    let body = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("The request body is not valid UTF-8."))?;
+    let body = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("The request body is not valid UTF-8."))?;
     let combined = match query {
         Some(query) if !body.is_empty() => format!("{query}&{body}"),
         Some(query) => query.to_string(),
@@ -325,8 +275,7 @@ fn pretty(value: &Value) -> String {
 
 fn json_response(status: u16, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     insert_header(response.headers_mut(), "content-type", "application/json");
     response
 }
@@ -348,10 +297,7 @@ mod tests {
         assert!(authorize(Some("Bearer sk_test_123")).is_ok());
         assert_eq!(authorize(None).unwrap_err().status, 401);
         assert_eq!(authorize(Some("Bearer ")).unwrap_err().status, 401);
-        assert_eq!(
-            authorize(Some("Bearer sk_live_123")).unwrap_err().status,
-            401
-        );
+        assert_eq!(authorize(Some("Bearer sk_live_123")).unwrap_err().status, 401);
         assert_eq!(authorize(Some("Basic abc")).unwrap_err().status, 401);
         // `curl -u sk_test_123:` sends Basic base64("sk_test_123:").
         assert!(authorize(Some("Basic c2tfdGVzdF8xMjM6")).is_ok());
@@ -360,10 +306,7 @@ mod tests {
     #[test]
     fn query_and_body_are_merged() {
         let params = parse_params(Some("expand[]=customer"), Some(b"name=Acme")).unwrap();
-        assert_eq!(
-            params,
-            serde_json::json!({"expand": ["customer"], "name": "Acme"})
-        );
+        assert_eq!(params, serde_json::json!({"expand": ["customer"], "name": "Acme"}));
         assert!(parse_params(None, None).is_err());
         assert!(parse_params(None, Some(&[0xff])).is_err());
     }

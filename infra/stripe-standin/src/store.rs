@@ -72,11 +72,7 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    pub(crate) fn new(
-        prices: &[PriceSpec],
-        public_base: String,
-        webhook: Option<Endpoint>,
-    ) -> Result<Self, String> {
+    pub(crate) fn new(prices: &[PriceSpec], public_base: String, webhook: Option<Endpoint>) -> Result<Self, String> {
         let mut ids = IdGen::from_entropy();
         let catalog = Catalog::new(prices, &mut ids, clock::now())?;
         let portal_configuration = ids.id("bpc_", 24);
@@ -111,25 +107,13 @@ impl Store {
 
     /// An existing event addressed to the endpoint configured now, for a redelivery.
     pub(crate) fn redelivery(&self, event_id: &str) -> Result<Outgoing, String> {
-        let event = self
-            .events
-            .get(event_id)
-            .ok_or_else(|| format!("no such event: {event_id}"))?;
-        let endpoint = self
-            .webhook
-            .clone()
-            .ok_or("no webhook endpoint is configured")?;
+        let event = self.events.get(event_id).ok_or_else(|| format!("no such event: {event_id}"))?;
+        let endpoint = self.webhook.clone().ok_or("no webhook endpoint is configured")?;
         Ok(outgoing(event, endpoint))
     }
 
     /// Records an event for a change and queues it for the webhook endpoint, if any.
-    pub(crate) fn emit(
-        &mut self,
-        kind: &str,
-        object: &Value,
-        previous_attributes: Option<Value>,
-        origin: &Origin,
-    ) {
+    pub(crate) fn emit(&mut self, kind: &str, object: &Value, previous_attributes: Option<Value>, origin: &Origin) {
         let id = self.ids.id("evt_", 24);
         let event = objects::event(NewEvent {
             id: &id,
@@ -198,21 +182,10 @@ impl Store {
     }
 
     /// Stripe emits no event for portal sessions.
-    pub(crate) fn create_portal_session(
-        &mut self,
-        customer: &str,
-        return_url: Option<&str>,
-    ) -> Value {
+    pub(crate) fn create_portal_session(&mut self, customer: &str, return_url: Option<&str>) -> Value {
         let id = self.ids.id("bps_", 24);
         let url = format!("{}/portal/{id}", self.public_base);
-        let session = objects::portal_session(
-            &id,
-            clock::now(),
-            customer,
-            return_url,
-            &url,
-            &self.portal_configuration,
-        );
+        let session = objects::portal_session(&id, clock::now(), customer, return_url, &url, &self.portal_configuration);
         self.portal_sessions.push(session.clone());
         session
     }
@@ -264,11 +237,8 @@ fn previous_attributes(before: &Value, after: &Value) -> Option<Value> {
     let (Value::Object(before), Value::Object(after)) = (before, after) else {
         return None;
     };
-    let changed: Map<String, Value> = before
-        .iter()
-        .filter(|(key, value)| after.get(*key) != Some(value))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let changed: Map<String, Value> =
+        before.iter().filter(|(key, value)| after.get(*key) != Some(value)).map(|(k, v)| (k.clone(), v.clone())).collect();
     (!changed.is_empty()).then_some(Value::Object(changed))
 }
 
@@ -282,10 +252,7 @@ mod tests {
     fn previous_attributes_lists_only_changed_fields() {
         let before = json!({"id": "sub_1", "cancel_at_period_end": false, "metadata": {"a": "1"}});
         let after = json!({"id": "sub_1", "cancel_at_period_end": true, "metadata": {"a": "1"}});
-        assert_eq!(
-            previous_attributes(&before, &after),
-            Some(json!({"cancel_at_period_end": false}))
-        );
+        assert_eq!(previous_attributes(&before, &after), Some(json!({"cancel_at_period_end": false})));
         assert_eq!(previous_attributes(&before, &before), None);
     }
 }

@@ -24,11 +24,7 @@ use crate::clock;
 /// Attempts per delivery, and the pause before each retry: short, because receivers here are
 /// local test servers and tests wait for the outcome.
 const MAX_ATTEMPTS: u32 = 4;
-const BACKOFF: [Duration; 3] = [
-    Duration::from_millis(50),
-    Duration::from_millis(200),
-    Duration::from_millis(800),
-];
+const BACKOFF: [Duration; 3] = [Duration::from_millis(50), Duration::from_millis(200), Duration::from_millis(800)];
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where events go: the endpoint URL and its signing secret (`whsec_...`).
@@ -64,13 +60,9 @@ pub struct Delivery {
 /// `Stripe-Signature` for `body` signed with `secret` at `timestamp`.
 pub(crate) fn signature_header(secret: &str, timestamp: i64, body: &str) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(format!("{timestamp}.{body}").as_bytes());
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 #[derive(Clone)]
@@ -138,11 +130,7 @@ impl Deliverer {
     }
 
     pub(crate) fn log(&self) -> Vec<Delivery> {
-        self.inner
-            .log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -153,10 +141,7 @@ impl Inner {
 
     async fn retry(&self, outgoing: &Outgoing, first: u32) {
         for attempt in first..=MAX_ATTEMPTS {
-            let pause = BACKOFF
-                .get(attempt as usize - 2)
-                .copied()
-                .unwrap_or(Duration::from_secs(1));
+            let pause = BACKOFF.get(attempt as usize - 2).copied().unwrap_or(Duration::from_secs(1));
             tokio::time::sleep(pause).await;
             if self.attempt(outgoing, attempt).await {
                 return;
@@ -170,16 +155,13 @@ impl Inner {
             Ok(status) => (Some(status), None),
             Err(error) => (None, Some(error)),
         };
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Delivery {
-                event_id: outgoing.event_id.clone(),
-                event_type: outgoing.event_type.clone(),
-                attempt,
-                status,
-                error,
-            });
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(Delivery {
+            event_id: outgoing.event_id.clone(),
+            event_type: outgoing.event_type.clone(),
+            attempt,
+            status,
+            error,
+        });
         status.is_some_and(|s| (200..300).contains(&s))
     }
 
@@ -189,27 +171,18 @@ impl Inner {
             .method(Method::POST)
             .uri(&outgoing.endpoint.url)
             .header("content-type", "application/json; charset=utf-8")
-            .header(
-                "user-agent",
-                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-            )
+            .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
             .header("stripe-signature", signature)
             .body(Full::new(Bytes::from(outgoing.body.clone())))
             .map_err(|e| format!("invalid webhook URL {}: {e}", outgoing.endpoint.url))?;
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| format!("{e:?}"))?;
+            let response = self.client.request(request).await.map_err(|e| format!("{e:?}"))?;
             let status = response.status().as_u16();
             // Drain the body so the connection is released cleanly.
             let _ = response.into_body().collect().await;
             Ok(status)
         };
-        tokio::time::timeout(ATTEMPT_TIMEOUT, exchange)
-            .await
-            .map_err(|_| "timed out".to_string())?
+        tokio::time::timeout(ATTEMPT_TIMEOUT, exchange).await.map_err(|_| "timed out".to_string())?
     }
 }
 

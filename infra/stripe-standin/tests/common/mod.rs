@@ -24,13 +24,7 @@ pub const PRO_YEARLY: &str = "price_pro_yearly";
 pub const CREDITS: &str = "price_credits";
 
 fn price(id: &str, product: &str, unit_amount: u64, interval: Option<&str>) -> PriceSpec {
-    PriceSpec {
-        id: id.into(),
-        product_name: product.into(),
-        unit_amount,
-        currency: "usd".into(),
-        interval: interval.map(Into::into),
-    }
+    PriceSpec { id: id.into(), product_name: product.into(), unit_amount, currency: "usd".into(), interval: interval.map(Into::into) }
 }
 
 pub async fn start(webhook_url: Option<String>) -> (Standin, stripe::Client) {
@@ -43,21 +37,13 @@ pub async fn start(webhook_url: Option<String>) -> (Standin, stripe::Client) {
         webhook_url,
         webhook_secret: SECRET.into(),
     };
-    let standin = Standin::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let client = stripe::ClientBuilder::new("sk_test_standin")
-        .url(standin.base_url())
-        .build()
-        .unwrap();
+    let standin = Standin::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let client = stripe::ClientBuilder::new("sk_test_standin").url(standin.base_url()).build().unwrap();
     (standin, client)
 }
 
 pub fn metadata(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 pub struct RawResponse {
@@ -77,54 +63,25 @@ impl RawResponse {
 }
 
 /// One HTTP request to the stand-in; `path` is relative to its base URL.
-pub async fn raw(
-    standin: &Standin,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> RawResponse {
+pub async fn raw(standin: &Standin, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> RawResponse {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut request = Request::builder().method(method).uri(format!(
-        "{}{}",
-        standin.base_url(),
-        path.trim_start_matches('/')
-    ));
+    let mut request = Request::builder().method(method).uri(format!("{}{}", standin.base_url(), path.trim_start_matches('/')));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     if !body.is_empty() {
         request = request.header("content-type", "application/x-www-form-urlencoded");
     }
-    let response = client
-        .request(
-            request
-                .body(Full::new(Bytes::from(body.to_string())))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let response = client.request(request.body(Full::new(Bytes::from(body.to_string()))).unwrap()).await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes())
-        .into_owned();
-    RawResponse {
-        status,
-        headers,
-        body,
-    }
+    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    RawResponse { status, headers, body }
 }
 
 /// An authenticated API GET, as JSON.
 pub async fn get_json(standin: &Standin, path: &str) -> Value {
-    let response = raw(
-        standin,
-        "GET",
-        path,
-        &[("authorization", "Bearer sk_test_standin")],
-        "",
-    )
-    .await;
+    let response = raw(standin, "GET", path, &[("authorization", "Bearer sk_test_standin")], "").await;
     assert_eq!(response.status, 200, "{path}: {}", response.body);
     response.json()
 }
@@ -132,14 +89,8 @@ pub async fn get_json(standin: &Standin, path: &str) -> Value {
 /// Deserializes with serde and reports the exact path of a mismatch; the async-stripe client
 /// (miniserde) only says that deserialization failed.
 pub fn assert_shape<T: serde::de::DeserializeOwned>(value: &Value) -> T {
-    serde_path_to_error::deserialize(value.clone()).unwrap_or_else(|e| {
-        panic!(
-            "{} does not match async-stripe's type at {}: {}",
-            value["object"],
-            e.path(),
-            e.inner()
-        )
-    })
+    serde_path_to_error::deserialize(value.clone())
+        .unwrap_or_else(|e| panic!("{} does not match async-stripe's type at {}: {}", value["object"], e.path(), e.inner()))
 }
 
 fn fixture(name: &str) -> &'static str {
@@ -160,10 +111,7 @@ fn fixture(name: &str) -> &'static str {
 }
 
 fn keys(value: &Value) -> BTreeSet<String> {
-    value
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default()
+    value.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
 }
 
 /// The object has exactly the top-level fields of Stripe's fixture for its `object` type.
@@ -197,41 +145,20 @@ impl Receiver {
                 let (stream, _) = listener.accept().await.unwrap();
                 let state = state.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |request: Request<hyper::body::Incoming>| {
-                            let state = state.clone();
-                            async move {
-                                let signature = request
-                                    .headers()
-                                    .get("stripe-signature")
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("")
-                                    .to_string();
-                                let body = request.into_body().collect().await.unwrap().to_bytes();
-                                state
-                                    .received
-                                    .lock()
-                                    .unwrap()
-                                    .push((signature, String::from_utf8_lossy(&body).into_owned()));
-                                let failing = state
-                                    .fail_first
-                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                                        n.checked_sub(1)
-                                    })
-                                    .is_ok();
-                                let mut response = Response::new(Full::new(Bytes::new()));
-                                *response.status_mut() = if failing {
-                                    500.try_into().unwrap()
-                                } else {
-                                    200.try_into().unwrap()
-                                };
-                                Ok::<_, std::convert::Infallible>(response)
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let state = state.clone();
+                        async move {
+                            let signature =
+                                request.headers().get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                            let body = request.into_body().collect().await.unwrap().to_bytes();
+                            state.received.lock().unwrap().push((signature, String::from_utf8_lossy(&body).into_owned()));
+                            let failing = state.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+                            let mut response = Response::new(Full::new(Bytes::new()));
+                            *response.status_mut() = if failing { 500.try_into().unwrap() } else { 200.try_into().unwrap() };
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                 });
             }
         });
@@ -252,26 +179,15 @@ impl Receiver {
     }
 
     pub fn bodies(&self) -> Vec<Value> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, body)| serde_json::from_str(body).unwrap())
-            .collect()
+        self.received.lock().unwrap().iter().map(|(_, body)| serde_json::from_str(body).unwrap()).collect()
     }
 }
 
 /// Event types, oldest first.
 pub fn event_types(standin: &Standin) -> Vec<String> {
-    standin
-        .events()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect()
+    standin.events().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
 }
 
 pub async fn settle(standin: &Standin) {
-    tokio::time::timeout(Duration::from_secs(10), standin.webhooks_settled())
-        .await
-        .expect("webhooks settle");
+    tokio::time::timeout(Duration::from_secs(10), standin.webhooks_settled()).await.expect("webhooks settle");
 }
