@@ -2,9 +2,10 @@
 //! DynamoDB the environment points at: `BILLING_TABLE` plus the usual AWS settings (in AWS, the
 //! stack's `TableName` output; locally, `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
 
-use billing_shared::org::{Org, PrincipalKind, valid_id};
-use billing_shared::summary::billing_summary;
-use billing_shared::{ApiError, App, auth, now};
+use billing_shared::domain::api_key as auth;
+use billing_shared::domain::org::{Org, PrincipalKind, valid_id};
+use billing_shared::domain::summary::billing_summary;
+use billing_shared::{ApiError, App, now};
 
 const USAGE: &str = "usage:
   billing-admin create-org <org_id> [name]
@@ -45,9 +46,9 @@ fn parse(args: &[String]) -> Result<Command, String> {
 async fn run(app: &App, command: Command) -> Result<String, ApiError> {
     match command {
         Command::CreateOrg { org_id, name } => {
-            app.store.create_org(&Org::new(&org_id, &name, now())).await.map_err(|e| match e.kind {
-                billing_shared::ErrorKind::Conflict => ApiError::new(e.kind, format!("org `{org_id}` exists already")),
-                _ => e,
+            app.store.create_org(&Org::new(&org_id, &name, now())).await.map_err(|e| match e.is_conflict() {
+                true => ApiError::new(billing_shared::ErrorKind::Conflict, format!("org `{org_id}` exists already")),
+                _ => e.into(),
             })?;
             Ok(format!("created org {org_id}"))
         }
@@ -60,7 +61,8 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
             Ok(format!("key_id {}\nkey    {}\n(the key is shown once; store it now)", key.record.key_id, key.token))
         }
         Command::RevokeKey { key_id } => {
-            let record = app.store.revoke_api_key(&key_id, now()).await?;
+            let record =
+                app.store.revoke_api_key(&key_id, now()).await?.ok_or_else(|| ApiError::not_found(format!("No API key `{key_id}`.")))?;
             Ok(format!("revoked {} ({} of org {})", record.key_id, record.principal_id, record.org_id))
         }
         Command::ShowOrg { org_id } => {

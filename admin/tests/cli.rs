@@ -3,7 +3,8 @@
 use std::process::Command;
 
 use billing_infra::template::Template;
-use billing_shared::{App, auth};
+use billing_shared::App;
+use billing_shared::billing::authenticate::authenticate;
 use billing_tests::{require_env, test_config, unique_table};
 
 fn admin(table: &str, args: &[&str]) -> (bool, String, String) {
@@ -29,7 +30,7 @@ async fn create_issue_show_revoke() {
     assert!(ok, "{out}");
     let key_id = out.lines().find_map(|l| l.strip_prefix("key_id ")).unwrap().trim().to_string();
     let token = out.lines().find_map(|l| l.strip_prefix("key    ")).unwrap().trim().to_string();
-    let principal = auth::authenticate(&app.store, Some(&token)).await.unwrap();
+    let principal = authenticate(&app.store, Some(&token)).await.unwrap();
     assert_eq!((principal.org_id.as_str(), principal.principal_id.as_str()), ("acme", "bot"));
 
     let (ok, out, _) = admin(&table, &["show-org", "acme"]);
@@ -39,7 +40,7 @@ async fn create_issue_show_revoke() {
 
     let (ok, out, _) = admin(&table, &["revoke-key", &key_id]);
     assert!(ok && out.contains("revoked"), "{out}");
-    assert_eq!(auth::authenticate(&app.store, Some(&token)).await.unwrap_err().status(), 401);
+    assert_eq!(authenticate(&app.store, Some(&token)).await.unwrap_err().status(), 401);
     let (ok, _, err) = admin(&table, &["revoke-key", "0000000000000000"]);
     assert!(!ok && err.contains("No API key"), "{err}");
 

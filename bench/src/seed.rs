@@ -6,11 +6,13 @@
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use billing_infra::template::Template;
-use billing_shared::checkout::{credits_checkout, subscription_checkout};
+use billing_shared::billing::checkout::subscription_checkout;
+use billing_shared::billing::credits_checkout::credits_checkout;
 use billing_shared::config::Config;
-use billing_shared::org::{Org, Principal, PrincipalKind};
+use billing_shared::domain::api_key as auth;
+use billing_shared::domain::org::{Org, Principal, PrincipalKind};
 use billing_shared::store::{PK, SK};
-use billing_shared::{App, auth, now};
+use billing_shared::{App, now};
 use stripe_standin::Standin;
 use stripe_webhook::Webhook;
 

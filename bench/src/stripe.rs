@@ -1,7 +1,7 @@
 //! The offline Stripe stand-in (the one the local run and the tests use), selling the
 //! catalog's prices, for the functions that call Stripe.
 
-use billing_shared::catalog::Catalog;
+use billing_shared::domain::catalog::Catalog;
 use stripe_standin::{PriceSpec, Standin, StandinConfig};
 
 /// The Stripe API key the functions are given (the stand-in accepts any).

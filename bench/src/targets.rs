@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use billing_infra::template::{Route, TEMPLATE, Template, TemplateError};
+use billing_functions::{BINARIES, DEFAULT_ROUTE, ROUTES, Route};
+use billing_infra::template::{TEMPLATE, TemplateError};
 use billing_shared::http::{CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
@@ -15,7 +16,6 @@ use crate::events::{self, Body, Request};
 use crate::seed::{CREDITS_CHECKOUT, Fixture, SUBSCRIPTION_CHECKOUT};
 
 pub const FLOOR: &str = "floor";
-const DEFAULT_ROUTE: &str = "$default";
 
 pub struct Target {
     pub binary: String,
@@ -86,7 +86,7 @@ fn sample_parameter(name: &str, fixture: &Fixture) -> Option<String> {
 /// A request `route` serves, if the harness can make one up.
 fn request(route: &Route, fixture: &Fixture) -> Result<Request, String> {
     let route_key = route_key(route);
-    let method = if route.method == "ANY" { "GET".to_string() } else { route.method.clone() };
+    let method = if route.method == "ANY" { "GET".to_string() } else { route.method.to_string() };
     let body = sample_body(&route_key, fixture);
     if body.is_none() && matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
         return Err(format!("{route_key} needs a request body; the harness has none for it yet (`sample_body`)"));
@@ -158,8 +158,8 @@ fn plan(bin_dir: &Path, binary: &str, event: Value, expect: Expect, env: Vec<(St
 }
 
 /// The floor first, then each function of template.yaml.
-pub fn targets(template: &Template, fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, TemplateError> {
-    let routes = template.routes()?;
+pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, TemplateError> {
+    let routes = ROUTES;
     let authorizers = authorizer_binaries()?;
     let p = &fixture.principal;
     let context = json!({ CTX_ORG_ID: p.org_id, CTX_PRINCIPAL_ID: p.principal_id, CTX_KIND: p.kind });
@@ -172,7 +172,7 @@ pub fn targets(template: &Template, fixture: &Fixture, bin_dir: &Path) -> Result
         dynamo_budget: None,
         plan: plan(bin_dir, FLOOR, events::http(&floor_request, &fixture.token), Expect::Status(200), floor_env),
     }];
-    for binary in template.binaries()? {
+    for binary in BINARIES.iter().map(|b| b.to_string()) {
         let target = if authorizers.contains(&binary) {
             let route = routes.iter().find(|r| r.authorized);
             let label = route.map_or("authorizer".to_string(), |r| format!("authorizer of {}", route_key(r)));

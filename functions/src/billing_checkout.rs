@@ -1,6 +1,6 @@
 //! `POST /billing/checkout`: a Stripe Checkout Session for a subscription -> `{url, session_id}`.
 
-use billing_shared::checkout::{SubscriptionCheckoutBody, subscription_checkout};
+use billing_shared::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
 use billing_shared::http::{self, json_body, ok, principal};
 use billing_shared::{App, now};
 use lambda_http::{Body, Request, Response};

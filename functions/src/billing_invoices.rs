@@ -1,8 +1,8 @@
 //! `GET /billing/invoices?limit=&starting_after=`: the org's invoice history.
 
 use billing_shared::App;
+use billing_shared::billing::invoices::{InvoiceQuery, list};
 use billing_shared::http::{self, ok, only_query_params, principal, query_param};
-use billing_shared::invoices::{InvoiceQuery, list};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {

@@ -1,7 +1,7 @@
 //! `POST /billing/portal`: a Customer Portal session -> `{url}`.
 
+use billing_shared::billing::portal::{PortalBody, portal_session};
 use billing_shared::http::{self, json_body, ok, principal};
-use billing_shared::portal::{PortalBody, portal_session};
 use billing_shared::{App, now};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! `POST /billing/credits/checkout`: one-time Checkout for 1-10 credit bundles -> `{checkout_url, session_id}`.
 
-use billing_shared::checkout::{CreditsCheckoutBody, credits_checkout};
+use billing_shared::billing::credits_checkout::{CreditsCheckoutBody, credits_checkout};
 use billing_shared::http::{self, json_body, ok, principal};
 use billing_shared::{App, now};
 use lambda_http::{Body, Request, Response};

@@ -2,16 +2,16 @@
 //! 400 for a bad signature (nothing written); 200 once the effect is durable, or for an event
 //! that needs nothing; 5xx when a write or Stripe failed, so Stripe delivers it again.
 
-use billing_shared::http::{self, ok};
-use billing_shared::sync::{Outcome, handle_event};
-use billing_shared::{App, now, webhook};
+use billing_shared::billing::webhook_sync::{Outcome, handle_event};
+use billing_shared::http::{self, ok, verify_stripe_signature};
+use billing_shared::{App, now};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::serve(req, |req| async move {
         let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok());
-        let event = webhook::verify(req.body().as_ref(), signature, &app.webhook_secrets)?;
+        let event = verify_stripe_signature(req.body().as_ref(), signature, &app.webhook_secrets)?;
         let outcome = handle_event(app, &event, now()).await?;
         let outcome = match outcome {
             Outcome::Applied => "applied".to_string(),

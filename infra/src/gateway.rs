@@ -9,79 +9,41 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
-use billing_functions::{
-    authorizer, billing_checkout, billing_invoices, billing_plans, billing_portal, billing_summary, checkout_sync, credits_checkout,
-    not_found, stripe_webhook,
-};
+use billing_functions::{DEFAULT_ROUTE, ROUTES, Route, authorizer, dispatch, match_path};
 use billing_shared::App;
 use billing_shared::error::{ApiError, ErrorKind};
 use billing_shared::http::error_response;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
-use crate::template::{Route, Template, TemplateError, match_path};
-
 /// API Gateway's payload limit.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
-const DEFAULT_ROUTE: &str = "$default";
-
-/// The binaries the gateway can run for a route: every route binary of template.yaml.
-pub const ROUTE_FUNCTIONS: &[&str] = &[
-    "billing-summary",
-    "billing-plans",
-    "billing-checkout",
-    "credits-checkout",
-    "billing-portal",
-    "billing-invoices",
-    "checkout-sync",
-    "stripe-webhook",
-    "not-found",
-];
-
-async fn invoke(app: &App, binary: &str, req: Request) -> Option<Response<Body>> {
-    Some(match binary {
-        "billing-summary" => billing_summary::handle(app, req).await,
-        "billing-plans" => billing_plans::handle(app, req).await,
-        "billing-checkout" => billing_checkout::handle(app, req).await,
-        "credits-checkout" => credits_checkout::handle(app, req).await,
-        "billing-portal" => billing_portal::handle(app, req).await,
-        "billing-invoices" => billing_invoices::handle(app, req).await,
-        "checkout-sync" => checkout_sync::handle(app, req).await,
-        "stripe-webhook" => stripe_webhook::handle(app, req).await,
-        "not-found" => not_found::handle(req).await,
-        _ => return None,
-    })
-}
 
 pub struct Gateway {
     app: App,
-    routes: Vec<Route>,
     next_id: AtomicU64,
 }
 
 impl Gateway {
-    pub fn new(app: App) -> Result<Self, TemplateError> {
-        let routes = Template::built_in().routes()?;
-        if let Some(route) = routes.iter().find(|r| !ROUTE_FUNCTIONS.contains(&r.binary.as_str())) {
-            return Err(TemplateError(format!("the local gateway cannot run `{}`", route.binary)));
-        }
-        Ok(Self { app, routes, next_id: AtomicU64::new(1) })
+    pub fn new(app: App) -> Self {
+        Self { app, next_id: AtomicU64::new(1) }
     }
 
-    pub fn routes(&self) -> &[Route] {
-        &self.routes
+    /// Every route of template.yaml, as this gateway serves them.
+    pub fn routes(&self) -> &'static [Route] {
+        ROUTES
     }
 
-    fn route_for(&self, method: &str, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
-        self.routes
+    fn route_for(&self, method: &str, path: &str) -> Option<(&'static Route, Vec<(String, String)>)> {
+        ROUTES
             .iter()
             .filter(|r| r.path != DEFAULT_ROUTE && (r.method == method || r.method == "ANY"))
-            .find_map(|r| match_path(&r.path, path).map(|params| (r, params)))
-            .or_else(|| self.routes.iter().find(|r| r.path == DEFAULT_ROUTE).map(|r| (r, Vec::new())))
+            .find_map(|r| match_path(r.path, path).map(|params| (r, params)))
+            .or_else(|| ROUTES.iter().find(|r| r.path == DEFAULT_ROUTE).map(|r| (r, Vec::new())))
     }
 
     /// Serves one request as API Gateway and Lambda would.
@@ -127,7 +89,7 @@ impl Gateway {
             Ok(r) => r,
             Err(e) => return error_response(&ApiError::internal(format!("lambda event: {e}")), request_id),
         };
-        match invoke(&self.app, &route.binary, lambda_request).await {
+        match dispatch(route.binary, &self.app, lambda_request).await {
             Some(response) => response,
             None => error_response(&ApiError::internal(format!("no local function `{}`", route.binary)), request_id),
         }

@@ -1,9 +1,9 @@
 //! Demo data for the local run: one org with a HUMAN and an AGENT key.
 
-use billing_shared::auth;
-use billing_shared::org::{Org, PrincipalKind};
+use billing_shared::domain::api_key as auth;
+use billing_shared::domain::org::{Org, PrincipalKind};
 use billing_shared::store::Store;
-use billing_shared::{ApiError, ErrorKind, now};
+use billing_shared::{ApiError, now};
 
 pub const DEMO_ORG: &str = "demo";
 
@@ -16,7 +16,7 @@ pub struct DemoKeys {
 /// Creates the demo org (if it is not there yet) and issues fresh keys, printed once by the caller.
 pub async fn seed_demo(store: &Store) -> Result<DemoKeys, ApiError> {
     match store.create_org(&Org::new(DEMO_ORG, "Demo Org", now())).await {
-        Err(err) if err.kind != ErrorKind::Conflict => return Err(err),
+        Err(err) if !err.is_conflict() => return Err(err.into()),
         _ => {}
     }
     let issue = async |principal: &str, kind| -> Result<String, ApiError> {

@@ -1,7 +1,7 @@
 //! Starting the offline Stripe stand-in with the catalog's prices, as the local run and the
 //! tests do.
 
-use billing_shared::catalog::Catalog;
+use billing_shared::domain::catalog::Catalog;
 use stripe_standin::{PriceSpec, Standin, StandinConfig};
 
 /// The stand-in's prices are the catalog's: every plan price and the credit bundle.

@@ -1,5 +1,6 @@
-//! Reads `template.yaml`, the one source of truth for the table and the routes, so the local run
-//! and the tests create exactly the table and serve exactly the routes that AWS gets.
+//! Reads the table of `template.yaml`, the one place it is defined, so the local run and the
+//! tests create exactly the table AWS gets. (The routes are read at build time by
+//! `functions/build.rs`.)
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -13,17 +14,6 @@ pub const TEMPLATE: &str = include_str!("../../template.yaml");
 #[derive(Debug, thiserror::Error)]
 #[error("template.yaml: {0}")]
 pub struct TemplateError(pub String);
-
-/// One HTTP API route of a function.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Route {
-    pub method: String,
-    pub path: String,
-    /// The cargo binary (`Metadata.BuildProperties.Binary`) that serves it.
-    pub binary: String,
-    /// Whether the API's default authorizer runs first (`Auth.Authorizer: NONE` turns it off).
-    pub authorized: bool,
-}
 
 pub struct Template {
     root: Value,
@@ -58,49 +48,6 @@ impl Template {
             .flatten()
             .filter(move |(_, r)| text(r, "Type") == Some(kind))
             .filter_map(|(name, r)| Some((name.as_str()?, r)))
-    }
-
-    /// The cargo binary of every function (routes' functions and the authorizer).
-    pub fn binaries(&self) -> Result<Vec<String>, TemplateError> {
-        self.resources_of_type("AWS::Serverless::Function")
-            .map(|(name, function)| {
-                function
-                    .get("Metadata")
-                    .and_then(|m| m.get("BuildProperties"))
-                    .and_then(|b| text(b, "Binary"))
-                    .map(str::to_string)
-                    .ok_or_else(|| TemplateError(format!("{name} has no Metadata.BuildProperties.Binary")))
-            })
-            .collect()
-    }
-
-    pub fn routes(&self) -> Result<Vec<Route>, TemplateError> {
-        let mut routes = Vec::new();
-        for (name, function) in self.resources_of_type("AWS::Serverless::Function") {
-            let binary = function
-                .get("Metadata")
-                .and_then(|m| m.get("BuildProperties"))
-                .and_then(|b| text(b, "Binary"))
-                .ok_or_else(|| TemplateError(format!("{name} has no Metadata.BuildProperties.Binary")))?;
-            let events = function.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping);
-            for event in events.into_iter().flat_map(|e| e.values()) {
-                if text(event, "Type") != Some("HttpApi") {
-                    continue;
-                }
-                let props = event.get("Properties").ok_or_else(|| TemplateError(format!("{name}: event without Properties")))?;
-                let field =
-                    |key: &str| text(props, key).map(str::to_string).ok_or_else(|| TemplateError(format!("{name}: event without {key}")));
-                let authorizer = props.get("Auth").and_then(|a| text(a, "Authorizer"));
-                routes.push(Route {
-                    method: field("Method")?.to_uppercase(),
-                    path: field("Path")?,
-                    binary: binary.to_string(),
-                    authorized: authorizer != Some("NONE"),
-                });
-            }
-        }
-        routes.sort();
-        Ok(routes)
     }
 
     fn table(&self) -> Result<&Value, TemplateError> {
@@ -173,47 +120,12 @@ impl Template {
     }
 }
 
-/// Matches a request path against a route path such as `/billing/limits/{resource}`;
-/// returns the path parameters on a match.
-pub fn match_path(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
-    let mut params = Vec::new();
-    let mut segments = path.trim_end_matches('/').split('/');
-    for part in pattern.split('/') {
-        match (part.strip_prefix('{').and_then(|p| p.strip_suffix('}')), segments.next()) {
-            (Some(name), Some(segment)) if name.ends_with('+') => {
-                let rest: Vec<&str> = std::iter::once(segment).chain(segments.by_ref()).collect();
-                params.push((name.trim_end_matches('+').to_string(), rest.join("/")));
-            }
-            (Some(name), Some(segment)) if !segment.is_empty() => params.push((name.to_string(), segment.to_string())),
-            (None, Some(segment)) if segment == part => {}
-            _ => return None,
-        }
-    }
-    segments.next().is_none().then_some(params)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn paths_match_with_parameters() {
-        assert_eq!(match_path("/billing", "/billing"), Some(vec![]));
-        assert_eq!(match_path("/billing", "/billing/"), Some(vec![]));
-        assert_eq!(match_path("/billing", "/billing/plans"), None);
-        assert_eq!(match_path("/billing/plans", "/billing"), None);
-        assert_eq!(match_path("/billing/limits/{resource}", "/billing/limits/agents"), Some(vec![("resource".into(), "agents".into())]));
-        assert_eq!(match_path("/billing/limits/{resource}", "/billing/limits/"), None);
-        assert_eq!(match_path("/a/{rest+}", "/a/b/c"), Some(vec![("rest".into(), "b/c".into())]));
-    }
-
-    #[test]
-    fn template_declares_routes_and_one_table() {
-        let template = Template::built_in();
-        let routes = template.routes().unwrap();
-        assert!(routes.iter().any(|r| r.method == "GET" && r.path == "/billing" && r.binary == "billing-summary" && r.authorized));
-        assert!(routes.iter().any(|r| r.path == "$default" && !r.authorized));
-        assert!(template.table().is_ok());
-        assert!(template.binaries().unwrap().contains(&"authorizer".to_string()));
+    fn template_declares_one_table() {
+        assert!(Template::built_in().table().is_ok());
     }
 }

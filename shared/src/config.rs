@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use url::{Origin, Url};
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::domain::catalog::{Catalog, CatalogError};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -76,7 +76,7 @@ impl Config {
         let default_url = |name: &'static str| -> Result<Option<String>, ConfigError> {
             lookup(name)
                 .map(|url| {
-                    crate::redirect::check(&url, &allowed_redirect_origins)
+                    crate::domain::redirect::check(&url, &allowed_redirect_origins)
                         .map(|()| url.clone())
                         .map_err(|problem| ConfigError::Invalid { name, problem: format!("`{url}` {problem}") })
                 })

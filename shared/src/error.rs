@@ -1,8 +1,15 @@
 //! The one error type of the API and its one JSON envelope:
 //! `{"error": "<type>", "message": "...", "details": {...}?, "request_id": "..."}`.
+//!
+//! The use cases answer in `ApiError`; the store's and the Stripe gateway's own errors become
+//! one here, at this one edge (`From`), and nowhere else.
 
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use crate::retry::Failure;
+use crate::store::StoreError;
+use crate::stripe::GatewayError;
 
 /// A field-level validation problem, listed in `details.fields[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,6 +35,7 @@ pub enum ErrorKind {
     Unauthorized,
     Forbidden,
     NotFound,
+    MethodNotAllowed,
     Conflict,
     SubscriptionExists,
     CheckoutInProgress,
@@ -38,6 +46,25 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    pub const ALL: [ErrorKind; 16] = [
+        Self::ValidationFailed,
+        Self::MalformedJson,
+        Self::InvalidSignature,
+        Self::UnsupportedMediaType,
+        Self::PayloadTooLarge,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::SubscriptionExists,
+        Self::CheckoutInProgress,
+        Self::NoStripeCustomer,
+        Self::StripeError,
+        Self::StorageUnavailable,
+        Self::Internal,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Self::ValidationFailed => "validation_failed",
@@ -48,6 +75,7 @@ impl ErrorKind {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::SubscriptionExists => "subscription_exists",
             Self::CheckoutInProgress => "checkout_in_progress",
@@ -64,6 +92,7 @@ impl ErrorKind {
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Conflict | Self::SubscriptionExists | Self::CheckoutInProgress | Self::NoStripeCustomer => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -119,6 +148,11 @@ impl ApiError {
         )
     }
 
+    /// A read-modify-write that kept losing to concurrent writers.
+    pub fn contended() -> Self {
+        Self::new(ErrorKind::Conflict, "The org changed concurrently; retry the request.")
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
@@ -138,6 +172,62 @@ impl ApiError {
             body["details"] = details.clone();
         }
         body
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict { .. } => Self::contended(),
+            StoreError::Unavailable { operation } => Self::storage(operation),
+            StoreError::Corrupt { operation, problem } => {
+                tracing::error!(operation, problem, "stored item is corrupt");
+                Self::internal(format!("A stored item could not be read ({operation})."))
+            }
+        }
+    }
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(err: GatewayError) -> Self {
+        let mut details = json!({ "operation": err.operation });
+        if let Some(status) = err.status {
+            details["stripe_status"] = json!(status);
+        }
+        if let Some(error_type) = &err.error_type {
+            details["stripe_error_type"] = json!(error_type);
+        }
+        if let Some(code) = &err.code {
+            details["stripe_code"] = json!(code);
+        }
+        if let Some(id) = &err.request_id {
+            details["stripe_request_id"] = json!(id);
+        }
+        Self::new(ErrorKind::StripeError, format!("Stripe could not complete {}; nothing was changed. Retry shortly.", err.operation))
+            .with_details(details)
+    }
+}
+
+/// Inside a read-modify-write attempt a lost conditional write is worth another attempt;
+/// everything else ends it.
+impl From<StoreError> for Failure<ApiError> {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict { .. } => Failure::Transient(ApiError::contended()),
+            other => Failure::Permanent(other.into()),
+        }
+    }
+}
+
+impl From<GatewayError> for Failure<ApiError> {
+    fn from(err: GatewayError) -> Self {
+        Failure::Permanent(err.into())
+    }
+}
+
+impl From<ApiError> for Failure<ApiError> {
+    fn from(err: ApiError) -> Self {
+        Failure::Permanent(err)
     }
 }
 
@@ -165,24 +255,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_distinct_code() {
-        use ErrorKind::*;
-        let kinds = [
-            ValidationFailed,
-            MalformedJson,
-            InvalidSignature,
-            UnsupportedMediaType,
-            PayloadTooLarge,
-            Unauthorized,
-            Forbidden,
-            NotFound,
-            Conflict,
-            SubscriptionExists,
-            CheckoutInProgress,
-            NoStripeCustomer,
-            StripeError,
-            StorageUnavailable,
-            Internal,
-        ];
+        let kinds = ErrorKind::ALL;
         let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
         assert_eq!(codes.len(), kinds.len());
         assert!(kinds.iter().all(|k| k.status() >= 400));

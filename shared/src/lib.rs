@@ -1,24 +1,30 @@
-//! The billing domain: everything the Lambda functions share. Handlers in `functions/` only
-//! parse the event, call into here and map the result.
+//! The billing domain crate: everything the Lambda functions share. Handlers in `functions/`
+//! only parse the event, call a use case here and map the result.
+//!
+//! Layers, each depending only on those below it:
+//!
+//! | module     | what                                                                        |
+//! |------------|-----------------------------------------------------------------------------|
+//! | `http`     | request parsing, principal, Stripe signature, JSON and error-envelope answers |
+//! | `billing`  | the use cases, one module per operation (summary, checkout, webhook sync...) |
+//! | `store`    | DynamoDB: key layout, item mapping, conditional writes (`StoreError`)        |
+//! | `stripe`   | the Stripe gateway on async-stripe (`GatewayError`)                          |
+//! | `domain`   | pure rules, no I/O, `now` passed in: catalog, org state, entitlements...     |
+//!
+//! Beside them: `error` (the API's one error type; store and gateway errors become it at its
+//! `From` impls), `retry` (the one retry helper), `config`, `telemetry` and `app` (what a
+//! function builds once per cold start).
 
 pub mod app;
-pub mod auth;
-pub mod catalog;
+pub mod billing;
 pub mod config;
-pub mod entitlements;
+pub mod domain;
 pub mod error;
 pub mod http;
-pub mod org;
+pub mod retry;
 pub mod store;
-pub mod summary;
+pub mod stripe;
 pub mod telemetry;
 
 pub use app::{App, now};
 pub use error::{ApiError, ErrorKind};
-pub mod checkout;
-pub mod invoices;
-pub mod portal;
-pub mod redirect;
-pub mod stripe;
-pub mod sync;
-pub mod webhook;

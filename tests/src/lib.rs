@@ -8,8 +8,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use billing_infra::gateway::Gateway;
 use billing_infra::template::Template;
 use billing_shared::config::{Config, aws_sdk_config};
-use billing_shared::org::{Org, PrincipalKind};
-use billing_shared::{App, auth, now};
+use billing_shared::domain::api_key as auth;
+use billing_shared::domain::org::{Org, PrincipalKind};
+use billing_shared::{App, now};
 use serde_json::Value;
 
 pub use serde_json::json;
@@ -46,6 +47,7 @@ pub fn test_config_with(table: &str, extra: &[(&str, &str)]) -> Config {
 
 pub struct Reply {
     pub status: u16,
+    pub headers: http::HeaderMap,
     pub body: Value,
     pub request_id: String,
 }
@@ -67,7 +69,7 @@ impl TestApi {
 
     /// A gateway over `app` as it is (e.g. pointing at a table that does not exist).
     pub fn over(app: App) -> Self {
-        let gateway = std::sync::Arc::new(Gateway::new(app.clone()).expect("gateway from template.yaml"));
+        let gateway = std::sync::Arc::new(Gateway::new(app.clone()));
         Self { app, gateway }
     }
 
@@ -101,13 +103,14 @@ impl TestApi {
         let (parts, body) = req.into_parts();
         let response = self.gateway.handle(http::Request::from_parts(parts, body.into())).await;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let request_id = response.headers().get("apigw-requestid").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let body = if response.body().is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(response.body()).unwrap_or_else(|_| panic!("not JSON: {:?}", response.body()))
         };
-        Reply { status, body, request_id }
+        Reply { status, headers, body, request_id }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {

@@ -1,7 +1,7 @@
 //! `POST /billing/checkout` against DynamoDB Local and the offline Stripe stand-in: the exact
 //! Stripe requests made, every bad input, Stripe failures, and the two-tab race.
 
-use billing_shared::org::SubscriptionStatus;
+use billing_shared::domain::org::SubscriptionStatus;
 use billing_tests::stripe::{StripeTestApi, api_with_stripe_down};
 use billing_tests::{assert_envelope, json};
 
@@ -113,7 +113,7 @@ async fn bad_input_is_4xx_with_the_envelope_no_stripe_call_and_no_write() {
 async fn per_unit_quantity_below_the_plans_minimum_is_refused() {
     let dir = std::env::temp_dir().join(format!("catalog-{}", billing_tests::unique_table()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut catalog: serde_json::Value = serde_json::from_str(include_str!("../../infra/plans.json")).unwrap();
+    let mut catalog: serde_json::Value = serde_json::from_str(include_str!("../../shared/plans.json")).unwrap();
     catalog["plans"][2]["per_unit"]["min_quantity"] = json!(3);
     let path = dir.join("plans.json");
     std::fs::write(&path, catalog.to_string()).unwrap();

@@ -70,7 +70,7 @@ async fn portal_needs_a_customer_then_opens_with_an_allowed_return_url() {
     let customer = api.app.store.get_org("acme").await.unwrap().unwrap().stripe_customer_id.unwrap();
     assert_eq!(portal[0].params["customer"], customer.as_str());
 
-    let (_, agent) = api.issue_key("acme", "assistant", billing_shared::org::PrincipalKind::Agent).await;
+    let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::org::PrincipalKind::Agent).await;
     let calls = api.standin.requests().len();
     assert_envelope(&api.post_json("/billing/portal", &agent, "{}").await, 403, "forbidden");
     assert_eq!(api.standin.requests().len(), calls, "an agent never gets a portal session");

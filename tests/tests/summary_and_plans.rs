@@ -1,7 +1,7 @@
 //! `GET /billing` and `GET /billing/plans` bodies, and what they do when storage fails.
 
-use billing_shared::catalog::{Interval, Resource};
-use billing_shared::org::{Card, SubscriptionStatus};
+use billing_shared::domain::catalog::{Interval, Resource};
+use billing_shared::domain::org::{Card, SubscriptionStatus};
 use billing_shared::{App, now};
 use billing_tests::{TestApi, assert_envelope, json, test_config};
 
@@ -76,7 +76,7 @@ async fn stale_version_write_is_a_conflict_and_changes_nothing() {
     api.app.store.save_org(&mut first).await.unwrap();
     second.credits = 99;
     let err = api.app.store.save_org(&mut second).await.unwrap_err();
-    assert_eq!(err.status(), 409);
+    assert!(err.is_conflict(), "{err}");
     assert_eq!(second.version, 0, "a failed write leaves the caller's version as read");
     assert_eq!(api.app.store.get_org("acme").await.unwrap().unwrap().credits, 10);
     assert!(api.app.store.create_org(&first).await.is_err(), "an org is created once");
@@ -107,7 +107,8 @@ async fn plans_list_the_catalog_without_stripe_ids() {
 async fn storage_failure_is_503_with_the_envelope() {
     // The table does not exist: every DynamoDB call fails, as in an outage.
     let api = TestApi::over(App::new(test_config("no-such-table"), billing_shared::config::aws_sdk_config().await));
-    let token = billing_shared::auth::issue("acme", "alice", billing_shared::org::PrincipalKind::Human, now()).unwrap().token;
+    let token =
+        billing_shared::domain::api_key::issue("acme", "alice", billing_shared::domain::org::PrincipalKind::Human, now()).unwrap().token;
     let reply = api.get("/billing", Some(&token)).await;
     assert_envelope(&reply, 503, "storage_unavailable");
     // With no key there is nothing to look up: still the plain 401.

@@ -9,9 +9,8 @@ use billing_bench::report::{self, Context, Row, Status};
 use billing_bench::seed::{self, Error};
 use billing_bench::stripe;
 use billing_bench::targets::{Plan, function_globals, targets};
-use billing_infra::template::Template;
-use billing_shared::catalog::Catalog;
 use billing_shared::config::aws_sdk_config;
+use billing_shared::domain::catalog::Catalog;
 
 fn env(name: &str) -> Result<String, Error> {
     std::env::var(name).map_err(|_| format!("{name} is not set: run scripts/bench").into())
@@ -41,7 +40,7 @@ async fn main() -> Result<(), Error> {
         cold_starts: count("BENCH_COLD_STARTS", 15)?,
         warm_invocations: count("BENCH_WARM_INVOCATIONS", 1000)?,
     };
-    let targets = targets(&Template::built_in(), &fixture, &bin_dir)?;
+    let targets = targets(&fixture, &bin_dir)?;
 
     let plans: Vec<(&str, &Plan)> = targets.iter().filter_map(|t| Some((t.binary.as_str(), t.plan.as_ref().ok()?))).collect();
     let names: Vec<&str> = plans.iter().map(|(name, _)| *name).collect();

@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     app.webhook_secrets = vec![webhook_secret];
 
     let keys = seed_demo(&app.store).await?;
-    let gateway = Arc::new(Gateway::new(app)?);
+    let gateway = Arc::new(Gateway::new(app));
 
     println!("\nBilling API listening on {base} (table `{table}` in DynamoDB Local)");
     println!("Stripe stand-in on {} delivering signed events to {base}/stripe/webhook\n", stripe.base_url());

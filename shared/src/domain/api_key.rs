@@ -1,16 +1,29 @@
 //! API keys: `bk_<key_id>_<secret>`. The key id (64 bits) names the stored record; the secret
 //! (256 bits) is shown once and stored only as the SHA-256 of the whole key.
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::domain::org::{Principal, PrincipalKind, valid_id};
 use crate::error::ApiError;
-use crate::org::{Principal, PrincipalKind, valid_id};
-use crate::store::{ApiKeyRecord, Store};
 
 const PREFIX: &str = "bk_";
 const KEY_ID_BYTES: usize = 8;
 const SECRET_BYTES: usize = 32;
+
+/// An API key as stored: only the SHA-256 of the key, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub key_id: String,
+    pub org_id: String,
+    pub principal_id: String,
+    pub kind: PrincipalKind,
+    pub key_hash: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+}
 
 /// A freshly issued key: `token` is shown once and never stored.
 pub struct IssuedKey {
@@ -50,7 +63,7 @@ pub fn issue(org_id: &str, principal_id: &str, kind: PrincipalKind, now: i64) ->
 }
 
 /// The key id of a well-formed token, without touching the store.
-fn key_id_of(token: &str) -> Option<&str> {
+pub fn key_id_of(token: &str) -> Option<&str> {
     let (key_id, secret) = token.strip_prefix(PREFIX)?.split_once('_')?;
     let well_formed = key_id.len() == KEY_ID_BYTES * 2
         && secret.len() == SECRET_BYTES * 2
@@ -58,25 +71,20 @@ fn key_id_of(token: &str) -> Option<&str> {
     well_formed.then_some(key_id)
 }
 
+/// Whether `record` is the live record of `token` (constant-time hash comparison).
+pub fn accepts(record: &ApiKeyRecord, token: &str) -> Option<Principal> {
+    let matches: bool = hash(token).as_bytes().ct_eq(record.key_hash.as_bytes()).into();
+    (matches && record.revoked_at.is_none()).then(|| Principal {
+        org_id: record.org_id.clone(),
+        principal_id: record.principal_id.clone(),
+        kind: record.kind,
+    })
+}
+
 /// The bearer token of an `Authorization` header value.
 pub fn bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// Resolves a bearer token to its principal: one GetItem. Missing, malformed, unknown and
-/// revoked keys are all the same 401, so a caller learns nothing about which keys exist.
-pub async fn authenticate(store: &Store, token: Option<&str>) -> Result<Principal, ApiError> {
-    let Some(key_id) = token.and_then(key_id_of) else {
-        return Err(ApiError::unauthorized());
-    };
-    let token = token.unwrap_or_default();
-    let record = store.get_api_key(key_id).await?.ok_or_else(ApiError::unauthorized)?;
-    let matches: bool = hash(token).as_bytes().ct_eq(record.key_hash.as_bytes()).into();
-    if !matches || record.revoked_at.is_some() {
-        return Err(ApiError::unauthorized());
-    }
-    Ok(Principal { org_id: record.org_id, principal_id: record.principal_id, kind: record.kind })
 }
 
 #[cfg(test)]

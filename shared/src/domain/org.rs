@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{FREE_PLAN, Interval, Resource};
+use crate::domain::catalog::{FREE_PLAN, Interval, Resource};
 
 /// Stripe's subscription statuses, plus `none` for an org that never subscribed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

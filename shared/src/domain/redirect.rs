@@ -12,6 +12,11 @@ pub fn check(text: &str, allowed: &[Origin]) -> Result<(), String> {
     if text.len() > MAX_URL_LEN {
         return Err(format!("must be at most {MAX_URL_LEN} characters"));
     }
+    // The text goes to Stripe as given (so its `{CHECKOUT_SESSION_ID}` survives), and Stripe
+    // refuses what a URL may not hold: refuse it here, as the caller's mistake it is.
+    if let Some(c) = text.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!("must be printable ASCII without spaces (percent-encode {c:?})"));
+    }
     let url = Url::parse(text).map_err(|_| "must be an absolute http(s) URL".to_string())?;
     if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
         return Err("must be an http(s) URL without credentials".into());
@@ -59,6 +64,10 @@ mod tests {
             "//app.example.com/x",
             "/relative",
             "http://localhost:3001/",
+            "https://app.example.com/\u{7f}",
+            "https://app.example.com/a b",
+            "https://app.example.com/\n",
+            "https://app.example.com/caf\u{e9}",
         ] {
             assert!(check(bad, &allowed()).is_err(), "{bad}");
         }

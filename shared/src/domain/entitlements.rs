@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Plan, Resource};
-use crate::org::{Org, SubscriptionStatus};
+use crate::domain::catalog::{Catalog, Plan, Resource};
+use crate::domain::org::{Org, SubscriptionStatus};
 
 /// The plan whose caps apply: the subscribed plan while it is paid for (or within the past-due
 /// grace period), free otherwise. Design partners keep their plan whatever Stripe says.

@@ -1,5 +1,5 @@
 //! The plan catalog: plans, their Stripe prices and caps, and the credit bundle price.
-//! Loaded from one JSON file (`infra/plans.json` is built in; `CATALOG_FILE` overrides it).
+//! Loaded from one JSON file (`shared/plans.json` is built in; `CATALOG_FILE` overrides it).
 //! Prices are always resolved here, server side, never taken from a client.
 
 use std::collections::BTreeMap;
@@ -145,7 +145,7 @@ pub struct Catalog {
 }
 
 pub const FREE_PLAN: &str = "free";
-const BUILT_IN: &str = include_str!("../../infra/plans.json");
+const BUILT_IN: &str = include_str!("../../plans.json");
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("plan catalog {file}: `{field}` {problem}")]
@@ -156,9 +156,9 @@ pub struct CatalogError {
 }
 
 impl Catalog {
-    /// The catalog shipped with the build (`infra/plans.json`).
+    /// The catalog shipped with the build (`shared/plans.json`).
     pub fn built_in() -> Result<Self, CatalogError> {
-        Self::parse("infra/plans.json", BUILT_IN)
+        Self::parse("shared/plans.json", BUILT_IN)
     }
 
     pub fn load_file(path: &str) -> Result<Self, CatalogError> {

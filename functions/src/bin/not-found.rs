@@ -5,5 +5,5 @@ use lambda_http::{Request, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    lambda_http::run(service_fn(|req: Request| async move { Ok::<_, lambda_http::Error>(not_found::handle(req).await) })).await
+    lambda_http::run(service_fn(|req: Request| async move { Ok::<_, lambda_http::Error>(not_found::answer(req).await) })).await
 }

@@ -1,11 +1,13 @@
-//! The Stripe Customer Portal: where a human manages card, invoices and cancellation.
+//! `POST /billing/portal`: a Stripe Customer Portal session, where a human manages card,
+//! invoices and cancellation.
 
 use serde::Deserialize;
 
 use crate::App;
+use crate::billing::load_org;
+use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::redirect;
 use crate::error::{ApiError, ErrorKind};
-use crate::org::{Principal, PrincipalKind};
-use crate::redirect;
 use crate::stripe::idempotency_key;
 
 /// Portal sessions for the same org and return URL within a minute are the same session.
@@ -32,10 +34,10 @@ pub async fn portal_session(app: &App, principal: &Principal, body: &PortalBody,
     let return_url =
         redirect::resolve("return_url", body.return_url.as_deref(), config.default_return_url.as_deref(), &config.allowed_redirect_origins)
             .map_err(|problem| ApiError::validation(vec![problem]))?;
-    let org = app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
+    let org = load_org(&app.store, &principal.org_id).await?;
     let customer_id = org
         .stripe_customer_id
         .ok_or_else(|| ApiError::new(ErrorKind::NoStripeCustomer, "This org has no Stripe customer yet: start a checkout first."))?;
     let key = idempotency_key(&["portal", &org.org_id, &return_url, &now.div_euclid(WINDOW_SECS).to_string()]);
-    stripe.create_portal_session(&customer_id, &return_url, &key).await
+    Ok(stripe.create_portal_session(&customer_id, &return_url, &key).await?)
 }

@@ -1,12 +1,13 @@
-//! The billing summary (`GET /billing`) and the public catalog (`GET /billing/plans`) bodies.
+//! The billing summary (`GET /billing`) and the public catalog (`GET /billing/plans`) bodies,
+//! built from an org and the catalog.
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Interval, PerUnit, Plan, Resource};
-use crate::entitlements::{Limit, effective_plan, limits};
-use crate::org::{Card, Org, ScheduledChange, SubscriptionStatus};
+use crate::domain::catalog::{Catalog, Interval, PerUnit, Plan, Resource};
+use crate::domain::entitlements::{Limit, effective_plan, limits};
+use crate::domain::org::{Card, Org, ScheduledChange, SubscriptionStatus};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PriceView {
     pub amount: u64,
     pub currency: String,
@@ -14,28 +15,28 @@ pub struct PriceView {
     pub quantity: u32,
 }
 
-#[derive(Debug, Serialize)]
-pub struct BillingSummary<'a> {
-    pub org_id: &'a str,
-    pub plan: &'a str,
-    pub plan_name: &'a str,
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BillingSummary {
+    pub org_id: String,
+    pub plan: String,
+    pub plan_name: String,
     /// The plan whose caps apply now (free when unpaid past the grace period).
-    pub effective_plan: &'a str,
+    pub effective_plan: String,
     pub status: SubscriptionStatus,
     pub price: Option<PriceView>,
     pub interval: Option<Interval>,
     pub quantity: u32,
     pub current_period_end: Option<i64>,
     pub cancel_at_period_end: bool,
-    pub scheduled_change: Option<&'a ScheduledChange>,
+    pub scheduled_change: Option<ScheduledChange>,
     pub design_partner: bool,
-    pub card: Option<&'a Card>,
-    pub last_payment_error: Option<&'a str>,
+    pub card: Option<Card>,
+    pub last_payment_error: Option<String>,
     pub credits: i64,
     pub limits: Vec<Limit>,
 }
 
-pub fn billing_summary<'a>(org: &'a Org, catalog: &'a Catalog, now: i64, grace_secs: i64) -> BillingSummary<'a> {
+pub fn billing_summary(org: &Org, catalog: &Catalog, now: i64, grace_secs: i64) -> BillingSummary {
     let effective = effective_plan(org, catalog, now, grace_secs);
     let plan = catalog.plan(&org.plan).unwrap_or(effective);
     let price = org.interval.and_then(|interval| {
@@ -47,20 +48,20 @@ pub fn billing_summary<'a>(org: &'a Org, catalog: &'a Catalog, now: i64, grace_s
         })
     });
     BillingSummary {
-        org_id: &org.org_id,
-        plan: &plan.id,
-        plan_name: &plan.name,
-        effective_plan: &effective.id,
+        org_id: org.org_id.clone(),
+        plan: plan.id.clone(),
+        plan_name: plan.name.clone(),
+        effective_plan: effective.id.clone(),
         status: org.status,
         price,
         interval: org.interval,
         quantity: org.quantity,
         current_period_end: org.current_period_end,
         cancel_at_period_end: org.cancel_at_period_end,
-        scheduled_change: org.scheduled_change.as_ref(),
+        scheduled_change: org.scheduled_change.clone(),
         design_partner: org.design_partner,
-        card: org.card.as_ref(),
-        last_payment_error: org.last_payment_error.as_deref(),
+        card: org.card.clone(),
+        last_payment_error: org.last_payment_error.clone(),
         credits: org.credits,
         limits: limits(org, effective),
     }

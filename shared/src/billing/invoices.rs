@@ -1,8 +1,10 @@
-//! Invoice history of the org's Stripe customer, paged as Stripe pages it.
+//! `GET /billing/invoices`: the invoice history of the org's Stripe customer, paged as Stripe
+//! pages it.
 
 use crate::App;
+use crate::billing::load_org;
+use crate::domain::org::Principal;
 use crate::error::{ApiError, FieldProblem};
-use crate::org::Principal;
 use crate::stripe::InvoicePage;
 
 pub const DEFAULT_LIMIT: u8 = 10;
@@ -39,18 +41,15 @@ impl InvoiceQuery {
 
 /// The org's invoices, newest first; an org that never had a Stripe customer has none.
 pub async fn list(app: &App, principal: &Principal, query: &InvoiceQuery) -> Result<InvoicePage, ApiError> {
-    let org = app.store.get_org(&principal.org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
-    match org.stripe_customer_id {
-        None => Ok(InvoicePage { data: Vec::new(), has_more: false }),
-        Some(customer_id) => app.stripe()?.list_invoices(&customer_id, query.limit, query.starting_after.as_deref()).await.map_err(|err| {
-            // Stripe refusing the cursor (unknown, or another customer's invoice) is the caller's mistake.
-            let refused = err.details.as_ref().is_some_and(|d| d["stripe_status"] == 400 || d["stripe_status"] == 404);
-            match (refused, &query.starting_after) {
-                (true, Some(_)) => ApiError::field("starting_after", "is not an invoice of this org"),
-                _ => err,
-            }
-        }),
-    }
+    let org = load_org(&app.store, &principal.org_id).await?;
+    let Some(customer_id) = org.stripe_customer_id else { return Ok(InvoicePage { data: Vec::new(), has_more: false }) };
+    app.stripe()?.list_invoices(&customer_id, query.limit, query.starting_after.as_deref()).await.map_err(|err| {
+        // Stripe refusing the cursor (unknown, or another customer's invoice) is the caller's mistake.
+        match (err.is_refused_id(), &query.starting_after) {
+            (true, Some(_)) => ApiError::field("starting_after", "is not an invoice of this org"),
+            _ => err.into(),
+        }
+    })
 }
 
 #[cfg(test)]

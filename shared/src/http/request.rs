@@ -1,19 +1,14 @@
-//! HTTP helpers shared by every handler: request id, principal, JSON bodies in, JSON and the
-//! error envelope out. A handler is `serve(req, |req| async { ... })`.
+//! Reading a request: its id, the principal the authorizer resolved, path and query
+//! parameters, and JSON bodies (strict: one JSON object, nothing after it, known fields only).
 
-use std::future::Future;
-use std::time::Instant;
-
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::http::header;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
+use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tracing::Instrument;
 
+use crate::domain::org::{Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind, FieldProblem};
-use crate::org::{Principal, PrincipalKind};
 
 /// JSON bodies larger than this are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -24,8 +19,6 @@ pub const CTX_PRINCIPAL_ID: &str = "principal_id";
 pub const CTX_KIND: &str = "kind";
 /// Set instead of a principal when the authorizer could not decide (e.g. storage down).
 pub const CTX_AUTH_ERROR: &str = "auth_error";
-
-pub type HandlerResult = Result<Response<Body>, ApiError>;
 
 /// API Gateway's request id (also in the `apigw-requestid` response header), else Lambda's.
 pub fn request_id(req: &Request) -> String {
@@ -97,18 +90,31 @@ fn is_json(req: &Request) -> bool {
 
 /// The field a serde data error is about: its path, or the name in "unknown field `x`".
 fn field_of(path: &str, message: &str) -> String {
-    let quoted = message.split('`').nth(1).filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"));
+    let names_a_field = ["unknown field", "missing field", "duplicate field"].iter().any(|start| message.starts_with(start));
+    let quoted = message.split('`').nth(1).filter(|_| names_a_field);
     match (path, quoted) {
         (".", Some(name)) => name.to_string(),
-        (path, Some(name)) if message.starts_with("missing field") => format!("{path}.{name}"),
+        (path, Some(name)) if !message.starts_with("unknown field") => format!("{path}.{name}"),
         (".", None) => "(body)".to_string(),
         (path, _) => path.to_string(),
     }
 }
 
+/// Fields a client might send to set a price itself: refused with their own reason, because
+/// prices are resolved server side from the catalog.
+const SERVER_SIDE_FIELDS: [&str; 4] = ["price", "price_id", "product", "product_id"];
+
+fn data_problem(path: &str, message: &str) -> FieldProblem {
+    let field = field_of(path, message);
+    if message.starts_with("unknown field") && SERVER_SIDE_FIELDS.contains(&field.as_str()) {
+        return FieldProblem::new(field, "is not accepted: prices are set by the server from the plan catalog");
+    }
+    FieldProblem::new(field, message)
+}
+
 /// Parses a JSON request body into `T` (which should deny unknown fields). An empty body is `{}`.
-/// Oversized -> 413, not JSON -> 415, unparsable -> 400 malformed_json, wrong shape -> 400 with
-/// the field at fault.
+/// Oversized -> 413, not JSON -> 415, unparsable or anything after the value -> 400
+/// malformed_json, not an object or a wrong shape -> 400 validation_failed with the field at fault.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
@@ -124,69 +130,34 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     } else {
         return Err(ApiError::new(ErrorKind::UnsupportedMediaType, "Send the body as `Content-Type: application/json`."));
     };
+    let malformed = |problem: &str| ApiError::new(ErrorKind::MalformedJson, format!("The body is not valid JSON: {problem}."));
+    // serde would fill a struct from an array by position; only an object is a request body.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(b'[' | b'"' | b'n' | b't' | b'f' | b'-' | b'0'..=b'9') => {
+            return Err(ApiError::field("(body)", "must be a JSON object"));
+        }
+        _ => return Err(malformed("it must start with `{`")),
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = inner.to_string();
         let problem = message.rsplit_once(" at line ").map_or(message.as_str(), |(head, _)| head);
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::field(field_of(&path, problem), problem),
-            _ => ApiError::new(ErrorKind::MalformedJson, format!("The body is not valid JSON: {problem}.")),
+            serde_json::error::Category::Data => ApiError::validation(vec![data_problem(&path, problem)]),
+            _ => malformed(problem),
         }
-    })
-}
-
-pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
-    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
-    let mut response = Response::new(Body::Text(text));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-pub fn ok<T: Serialize>(body: &T) -> HandlerResult {
-    Ok(json_response(200, body))
-}
-
-pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
-    json_response(err.status(), &err.envelope(request_id))
-}
-
-/// Runs one handler inside a span carrying the request id, maps its error to the envelope and
-/// logs one structured line per request.
-pub async fn serve<F, Fut>(req: Request, handler: F) -> Response<Body>
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = HandlerResult>,
-{
-    let request_id = request_id(&req);
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
-    async move {
-        let started = Instant::now();
-        let response = match handler(req).await {
-            Ok(response) => response,
-            Err(err) => {
-                if err.status() >= 500 {
-                    tracing::error!(error = err.kind.code(), message = %err.message, "request failed");
-                }
-                error_response(&err, &request_id)
-            }
-        };
-        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request done");
-        response
-    }
-    .instrument(span)
-    .await
+    })?;
+    de.end().map_err(|_| malformed("there is more after the JSON object"))?;
+    Ok(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lambda_http::Body;
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -231,6 +202,12 @@ mod tests {
         assert_eq!(field_and_code(parse(json, r#"{"plan":"pro","price":"price_x"}"#).unwrap_err()), ("price".into(), "validation_failed"));
         assert_eq!(field_and_code(parse(json, r#"{"quantity":1}"#).unwrap_err()), ("plan".into(), "validation_failed"));
         assert_eq!(field_and_code(parse(json, "[]").unwrap_err()), ("(body)".into(), "validation_failed"));
+        assert_eq!(field_and_code(parse(json, r#"["pro", 1]"#).unwrap_err()), ("(body)".into(), "validation_failed"));
+        assert_eq!(field_and_code(parse(json, "null").unwrap_err()), ("(body)".into(), "validation_failed"));
+        assert_eq!(field_and_code(parse(json, r#"{"plan":"pro"} x"#).unwrap_err()), (String::new(), "malformed_json"));
+        assert_eq!(field_and_code(parse(json, r#"{"plan":"pro"}{}"#).unwrap_err()), (String::new(), "malformed_json"));
+        assert_eq!(field_and_code(parse(json, r#"{"plan":"pro","plan":"x"}"#).unwrap_err()), ("plan".into(), "validation_failed"));
+        assert_eq!(field_and_code(parse(json, "\u{feff}{}").unwrap_err()), (String::new(), "malformed_json"));
         let huge = format!(r#"{{"plan":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
         assert_eq!(field_and_code(parse(json, &huge).unwrap_err()), (String::new(), "payload_too_large"));
     }

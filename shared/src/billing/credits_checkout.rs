@@ -1,0 +1,67 @@
+//! `POST /billing/credits/checkout`: a one-time Stripe Checkout for credit bundles. The credits
+//! land on the org when Stripe confirms the payment (webhook or success-page sync).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::App;
+use crate::billing::checkout::{customer_of, record_customer, urls, window_expiry};
+use crate::billing::load_org;
+use crate::domain::org::Principal;
+use crate::error::{ApiError, FieldProblem};
+use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, idempotency_key};
+
+/// `POST /billing/credits/checkout`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditsCheckoutBody {
+    pub quantity: u32,
+    #[serde(default)]
+    pub success_url: Option<String>,
+    #[serde(default)]
+    pub cancel_url: Option<String>,
+}
+
+/// Starts a one-time Checkout for `quantity` credit bundles; credits land when Stripe confirms payment.
+pub async fn credits_checkout(app: &App, principal: &Principal, body: &CreditsCheckoutBody, now: i64) -> Result<CheckoutLink, ApiError> {
+    let stripe = app.stripe()?;
+    let credits = &app.config.catalog.credits;
+    let mut problems = Vec::new();
+    if !(1..=credits.max_bundles).contains(&body.quantity) {
+        problems.push(FieldProblem::new("quantity", format!("must be 1 to {} bundles", credits.max_bundles)));
+    }
+    let (success_url, cancel_url) = urls(app, body.success_url.as_deref(), body.cancel_url.as_deref(), &mut problems);
+    if !problems.is_empty() {
+        return Err(ApiError::validation(problems));
+    }
+    let org = load_org(&app.store, &principal.org_id).await?;
+    let customer_id = customer_of(stripe, &org).await?;
+    let (window, expires_at) = window_expiry(now);
+    let quantity = body.quantity.to_string();
+    let metadata = HashMap::from([
+        ("org_id".to_string(), org.org_id.clone()),
+        ("purpose".to_string(), "credits".to_string()),
+        ("bundles".to_string(), quantity.clone()),
+        ("credits".to_string(), (u64::from(body.quantity) * credits.credits_per_bundle).to_string()),
+    ]);
+    let link = stripe
+        .create_checkout_session(&CheckoutRequest {
+            customer_id: &customer_id,
+            org_id: &org.org_id,
+            mode: CheckoutMode::Payment,
+            price_id: &credits.price_id,
+            quantity: body.quantity,
+            success_url: &success_url,
+            cancel_url: &cancel_url,
+            metadata,
+            expires_at,
+            idempotency_key: idempotency_key(&["credits", &org.org_id, &quantity, &success_url, &cancel_url, &window.to_string()]),
+        })
+        .await?;
+    // If this write fails the URL is not handed out; the retry gets the same session back.
+    if org.stripe_customer_id.is_none() {
+        record_customer(app, &org.org_id, &customer_id).await?;
+    }
+    Ok(link)
+}

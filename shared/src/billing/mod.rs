@@ -1,0 +1,20 @@
+//! The use cases: one module per operation. Each reads like the steps of the operation and
+//! reaches I/O only through the store and the Stripe gateway; each answers in `ApiError`.
+
+pub mod authenticate;
+pub mod checkout;
+pub mod checkout_sync;
+pub mod credits_checkout;
+pub mod invoices;
+pub mod portal;
+pub mod summary;
+pub mod webhook_sync;
+
+use crate::domain::org::Org;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// The org of the caller's key: the one place that loads an org or answers 404.
+pub async fn load_org(store: &Store, org_id: &str) -> Result<Org, ApiError> {
+    store.get_org(org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))
+}

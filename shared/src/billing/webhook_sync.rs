@@ -1,0 +1,109 @@
+//! Keeps each org's billing state true to Stripe (`POST /stripe/webhook`).
+//!
+//! Ordering: a subscription is never written from an event's snapshot. Its current state is
+//! re-read from Stripe after reading the org, and written conditionally on the org version
+//! read; a writer that lost the race re-reads both. So the last write always carries a Stripe
+//! read newer than every earlier write's, whatever order events arrive in.
+//!
+//! Once: the effect is written in one transaction with the event id (and, for credits, the
+//! Checkout Session id), so a redelivery or a concurrent instance changes nothing.
+
+use crate::App;
+use crate::billing::load_org;
+use crate::domain::catalog::FREE_PLAN;
+use crate::domain::events::{Effect, VerifiedEvent, effect};
+use crate::domain::org::{Org, SubscriptionStatus};
+use crate::domain::subscription::apply_subscription;
+use crate::error::ApiError;
+use crate::retry::{Policy, retry};
+use crate::store::{Applied, OnceMarkers};
+
+/// What a delivery came to; all of them are answered 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Duplicate,
+    Ignored(String),
+}
+
+/// Applies one verified webhook event.
+pub async fn handle_event(app: &App, event: &VerifiedEvent, now: i64) -> Result<Outcome, ApiError> {
+    if app.store.event_seen(&event.id).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    let effect = effect(event);
+    let customer_id = match &effect {
+        Effect::Ignore(reason) => return Ok(Outcome::Ignored(reason.clone())),
+        Effect::SyncSubscription { customer_id, .. }
+        | Effect::GrantCredits { customer_id, .. }
+        | Effect::PaymentFailed { customer_id, .. }
+        | Effect::CustomerDeleted { customer_id } => customer_id,
+    };
+    let Some(org_id) = org_of_customer(app, event, customer_id).await? else {
+        return Ok(Outcome::Ignored(format!("customer {customer_id} belongs to no org")));
+    };
+    apply(app, &org_id, &effect, Some(&event.id), now).await.map(|(outcome, _)| outcome)
+}
+
+/// The org of a Stripe customer: the customer index, or, while that eventually consistent index
+/// lags behind a just-recorded customer, the org the object names (Checkout's
+/// `client_reference_id`, our `metadata.org_id`) if that org's customer it really is.
+async fn org_of_customer(app: &App, event: &VerifiedEvent, customer_id: &str) -> Result<Option<String>, ApiError> {
+    if let Some(org_id) = app.store.org_id_for_customer(customer_id).await? {
+        return Ok(Some(org_id));
+    }
+    let named = event.object["client_reference_id"].as_str().or(event.object["metadata"]["org_id"].as_str());
+    let Some(org_id) = named else { return Ok(None) };
+    let org = app.store.get_org(org_id).await?;
+    Ok(org.filter(|org| org.stripe_customer_id.as_deref() == Some(customer_id)).map(|org| org.org_id))
+}
+
+/// Applies `effect` to the org once (per event id and per credits session), re-reading after a
+/// lost race. Also answers the org as this attempt read (and, when it wrote, wrote) it.
+pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&str>, now: i64) -> Result<(Outcome, Org), ApiError> {
+    retry(Policy::WRITE_RACE, "apply_webhook_effect", |_| async move {
+        let mut org = load_org(&app.store, org_id).await?;
+        let mut markers = OnceMarkers { event_id, credits_session_id: None };
+        match effect {
+            Effect::SyncSubscription { subscription_id, .. } => {
+                let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
+                if org.stripe_customer_id.as_deref() != Some(sub.customer_id.as_str()) {
+                    return Ok((Outcome::Ignored(format!("subscription {subscription_id} is not this org's customer's")), org));
+                }
+                if !apply_subscription(&mut org, &sub, &app.config.catalog, now) {
+                    return Ok((Outcome::Ignored(format!("subscription {subscription_id} ended and was replaced")), org));
+                }
+            }
+            Effect::GrantCredits { session_id, credits, .. } => {
+                org.credits += i64::try_from(*credits).unwrap_or(i64::MAX);
+                markers.credits_session_id = Some(session_id);
+            }
+            Effect::PaymentFailed { subscription_id, message, .. } => {
+                org.last_payment_error = Some(message.clone());
+                if let Some(subscription_id) = subscription_id {
+                    let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
+                    if org.stripe_customer_id.as_deref() == Some(sub.customer_id.as_str()) {
+                        apply_subscription(&mut org, &sub, &app.config.catalog, now);
+                    }
+                }
+            }
+            Effect::CustomerDeleted { .. } => {
+                org.stripe_customer_id = None;
+                org.card = None;
+                org.pending_checkout = None;
+                org.status = SubscriptionStatus::Canceled;
+                org.plan = FREE_PLAN.to_string();
+                org.interval = None;
+                org.quantity = 1;
+                org.stripe_subscription_id = None;
+                org.scheduled_change = None;
+            }
+            Effect::Ignore(reason) => return Ok((Outcome::Ignored(reason.clone()), org)),
+        }
+        match app.store.apply_once(&mut org, markers, now).await? {
+            Applied::Written => Ok((Outcome::Applied, org)),
+            Applied::DuplicateEvent | Applied::CreditsAlreadyGranted => Ok((Outcome::Duplicate, org)),
+        }
+    })
+    .await
+}

@@ -1,0 +1,139 @@
+//! How an org's billing state follows Stripe's subscription: the pure transition the webhook
+//! sync and the success-page sync both apply.
+
+use crate::domain::catalog::{Catalog, FREE_PLAN};
+use crate::domain::org::{Card, Org, ScheduledChange, SubscriptionStatus};
+
+/// A subscription as Stripe holds it now: what the org's state is synced from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionState {
+    pub id: String,
+    pub customer_id: String,
+    pub status: SubscriptionStatus,
+    pub price_id: Option<String>,
+    pub quantity: u32,
+    pub current_period_end: Option<i64>,
+    pub cancel_at_period_end: bool,
+    pub card: Option<Card>,
+}
+
+/// Writes Stripe's current subscription state onto the org; false (and nothing changed) for an
+/// ended subscription that is not the org's current one, so a late event or an old success page
+/// of a replaced subscription never undoes the live one.
+pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Catalog, now: i64) -> bool {
+    let replaced = org.stripe_subscription_id.as_ref().is_some_and(|current| *current != sub.id);
+    if replaced && !sub.status.is_live() {
+        return false;
+    }
+    org.stripe_subscription_id = Some(sub.id.clone());
+    org.status = sub.status;
+    match sub.price_id.as_deref().and_then(|price| catalog.plan_for_price(price)) {
+        Some((plan, interval)) => {
+            org.plan = plan.id.clone();
+            org.interval = Some(interval);
+        }
+        None => {
+            tracing::warn!(price = ?sub.price_id, subscription = %sub.id, "subscription price is not in the catalog; plan left as it was")
+        }
+    }
+    org.quantity = sub.quantity;
+    org.current_period_end = sub.current_period_end;
+    org.cancel_at_period_end = sub.cancel_at_period_end;
+    org.scheduled_change = match (sub.cancel_at_period_end, sub.current_period_end) {
+        (true, Some(at)) => Some(ScheduledChange { plan: FREE_PLAN.to_string(), effective_at: at }),
+        _ => None,
+    };
+    org.past_due_since = match sub.status {
+        SubscriptionStatus::PastDue => Some(org.past_due_since.unwrap_or(now)),
+        _ => None,
+    };
+    if sub.card.is_some() {
+        org.card = sub.card.clone();
+    }
+    if sub.status.is_live() {
+        org.pending_checkout = None;
+    }
+    if sub.status == SubscriptionStatus::Active {
+        org.last_payment_error = None;
+    }
+    if matches!(sub.status, SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired) {
+        org.plan = FREE_PLAN.to_string();
+        org.interval = None;
+        org.quantity = 1;
+        org.stripe_subscription_id = None;
+        org.scheduled_change = None;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalog::Interval;
+
+    fn sub(status: SubscriptionStatus, price: &str) -> SubscriptionState {
+        SubscriptionState {
+            id: "sub_1".into(),
+            customer_id: "cus_1".into(),
+            status,
+            price_id: Some(price.into()),
+            quantity: 3,
+            current_period_end: Some(2_000),
+            cancel_at_period_end: false,
+            card: Some(Card { brand: "visa".into(), last4: "4242".into(), exp_month: 12, exp_year: 2034 }),
+        }
+    }
+
+    #[test]
+    fn active_subscription_sets_plan_interval_quantity_card_and_clears_checkout() {
+        let catalog = Catalog::built_in().unwrap();
+        let mut org = Org::new("acme", "Acme", 0);
+        org.last_payment_error = Some("old".into());
+        apply_subscription(&mut org, &sub(SubscriptionStatus::Active, "price_scale_annual"), &catalog, 100);
+        assert_eq!((org.plan.as_str(), org.interval, org.quantity), ("scale", Some(Interval::Year), 3));
+        assert_eq!(org.status, SubscriptionStatus::Active);
+        assert_eq!(org.card.as_ref().unwrap().last4, "4242");
+        assert_eq!(org.last_payment_error, None);
+        assert_eq!(org.current_period_end, Some(2_000));
+    }
+
+    #[test]
+    fn cancel_at_period_end_schedules_free_and_cancel_falls_back_to_free() {
+        let catalog = Catalog::built_in().unwrap();
+        let mut org = Org::new("acme", "Acme", 0);
+        let mut state = sub(SubscriptionStatus::Active, "price_pro_monthly");
+        state.cancel_at_period_end = true;
+        apply_subscription(&mut org, &state, &catalog, 100);
+        assert_eq!(org.scheduled_change, Some(ScheduledChange { plan: "free".into(), effective_at: 2_000 }));
+        apply_subscription(&mut org, &sub(SubscriptionStatus::Canceled, "price_pro_monthly"), &catalog, 200);
+        assert_eq!((org.plan.as_str(), org.interval, org.scheduled_change.as_ref()), ("free", None, None));
+    }
+
+    #[test]
+    fn an_ended_subscription_never_replaces_the_current_one() {
+        let catalog = Catalog::built_in().unwrap();
+        let mut org = Org::new("acme", "Acme", 0);
+        let mut current = sub(SubscriptionStatus::Active, "price_pro_monthly");
+        current.id = "sub_current".into();
+        assert!(apply_subscription(&mut org, &current, &catalog, 100));
+        let before = org.clone();
+        let old = sub(SubscriptionStatus::Canceled, "price_scale_monthly");
+        assert!(!apply_subscription(&mut org, &old, &catalog, 200));
+        assert_eq!(org, before);
+        let mut newer = sub(SubscriptionStatus::Active, "price_scale_monthly");
+        newer.id = "sub_newer".into();
+        assert!(apply_subscription(&mut org, &newer, &catalog, 300), "a live subscription takes over");
+        assert_eq!(org.plan, "scale");
+    }
+
+    #[test]
+    fn past_due_keeps_its_first_date_and_unknown_prices_keep_the_plan() {
+        let catalog = Catalog::built_in().unwrap();
+        let mut org = Org::new("acme", "Acme", 0);
+        apply_subscription(&mut org, &sub(SubscriptionStatus::PastDue, "price_pro_monthly"), &catalog, 100);
+        apply_subscription(&mut org, &sub(SubscriptionStatus::PastDue, "price_pro_monthly"), &catalog, 500);
+        assert_eq!(org.past_due_since, Some(100));
+        apply_subscription(&mut org, &sub(SubscriptionStatus::Active, "price_unknown"), &catalog, 600);
+        assert_eq!((org.plan.as_str(), org.past_due_since), ("pro", None));
+    }
+}

@@ -1,0 +1,71 @@
+//! The HTTP edge: parsing requests (`request`), checking Stripe's signature
+//! (`stripe_signature`), and answering in JSON or the one error envelope. A handler is
+//! `serve(req, |req| async { ... })`.
+
+mod request;
+mod stripe_signature;
+
+use std::future::Future;
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use tracing::Instrument;
+
+pub use request::{
+    CTX_AUTH_ERROR, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID, MAX_BODY_BYTES, json_body, only_query_params, path_param, principal,
+    query_param, request_id,
+};
+pub use stripe_signature::verify_stripe_signature;
+
+use crate::error::ApiError;
+
+pub type HandlerResult = Result<Response<Body>, ApiError>;
+
+pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn ok<T: Serialize>(body: &T) -> HandlerResult {
+    Ok(json_response(200, body))
+}
+
+pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
+    json_response(err.status(), &err.envelope(request_id))
+}
+
+/// Runs one handler inside a span carrying the request id, maps its error to the envelope and
+/// logs one structured line per request.
+pub async fn serve<F, Fut>(req: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    let request_id = request_id(&req);
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+    async move {
+        let started = Instant::now();
+        let response = match handler(req).await {
+            Ok(response) => response,
+            Err(err) => {
+                if err.status() >= 500 {
+                    tracing::error!(error = err.kind.code(), message = %err.message, "request failed");
+                }
+                error_response(&err, &request_id)
+            }
+        };
+        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request done");
+        response
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,168 @@
+//! Org items, the customer index (GSI1), and the once-markers that make a webhook effect
+//! happen exactly once.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+use super::{GSI1, GSI1_PK, Item, Key, PK, SK, Store, StoreError, TTL, classify, keyed};
+use crate::domain::org::Org;
+
+/// How long a processed event id is remembered (Stripe retries for up to 3 days).
+pub const EVENT_TTL_SECS: i64 = 30 * 86_400;
+
+/// The markers that make a webhook effect happen once, written with it atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnceMarkers<'a> {
+    /// The Stripe event being applied.
+    pub event_id: Option<&'a str>,
+    /// The Checkout Session whose credits are being granted.
+    pub credits_session_id: Option<&'a str>,
+}
+
+/// What became of an `apply_once`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Written,
+    /// The event was processed before: nothing written.
+    DuplicateEvent,
+    /// The session's credits were granted before: nothing written.
+    CreditsAlreadyGranted,
+}
+
+fn org_key(org_id: &str) -> Key {
+    (format!("ORG#{org_id}"), "ORG".to_string())
+}
+
+fn org_item(operation: &'static str, org: &Org) -> Result<Item, StoreError> {
+    let mut item = keyed(operation, org, org_key(&org.org_id))?;
+    if let Some(customer) = &org.stripe_customer_id {
+        item.insert(GSI1_PK.into(), AttributeValue::S(format!("CUS#{customer}")));
+    }
+    Ok(item)
+}
+
+fn built<T>(operation: &'static str, result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Corrupt { operation, problem: e.to_string() })
+}
+
+impl Store {
+    pub async fn get_org(&self, org_id: &str) -> Result<Option<Org>, StoreError> {
+        self.get("get_org", org_key(org_id)).await
+    }
+
+    /// Creates the org; a conflict if it exists already.
+    pub async fn create_org(&self, org: &Org) -> Result<(), StoreError> {
+        self.put_new("create_org", org_item("create_org", org)?).await
+    }
+
+    /// Writes `org` if the stored version is still `org.version`, and bumps the version.
+    /// A conflict means somebody else wrote first: re-read and decide again.
+    pub async fn save_org(&self, org: &mut Org) -> Result<(), StoreError> {
+        let operation = "save_org";
+        let expected = org.version;
+        org.version += 1;
+        let result = async {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(org_item(operation, org)?))
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+                .send()
+                .await
+                .map_err(|e| classify(operation, e))
+        }
+        .await;
+        if let Err(err) = result {
+            org.version = expected;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// The org whose Stripe customer this is (GSI1, `CUS#<customer>`).
+    pub async fn org_id_for_customer(&self, customer_id: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI1_PK)
+            .expression_attribute_values(":pk", AttributeValue::S(format!("CUS#{customer_id}")))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| classify("org_id_for_customer", e))?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|item| item.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("ORG#")).map(str::to_string)))
+    }
+
+    /// Whether a Stripe event was applied already (a cheap early exit; `apply_once` decides).
+    pub async fn event_seen(&self, event_id: &str) -> Result<bool, StoreError> {
+        let item: Option<serde_json::Value> = self.get("event_seen", (format!("EVENT#{event_id}"), "EVENT".into())).await?;
+        Ok(item.is_some())
+    }
+
+    /// Writes `org` (conditional on the version read) together with the markers, in one
+    /// transaction: either the effect and its markers are durable, or nothing is.
+    pub async fn apply_once(&self, org: &mut Org, markers: OnceMarkers<'_>, now: i64) -> Result<Applied, StoreError> {
+        let operation = "apply_once";
+        let expected = org.version;
+        org.version += 1;
+        let org_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(org_item(operation, org)?))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .build();
+        // Event ids are remembered for a while; a credits grant forever (the success-page sync
+        // can ask about an old session at any time).
+        let marker = |pk: String, sk: &str, expires: bool| {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item(PK, AttributeValue::S(pk))
+                .item(SK, AttributeValue::S(sk.into()))
+                .item("org_id", AttributeValue::S(org.org_id.clone()))
+                .condition_expression("attribute_not_exists(PK)");
+            let put = if expires { put.item(TTL, AttributeValue::N((now + EVENT_TTL_SECS).to_string())) } else { put };
+            built(operation, put.build())
+        };
+        let mut items = vec![TransactWriteItem::builder().put(built(operation, org_put)?).build()];
+        if let Some(event_id) = markers.event_id {
+            items.push(TransactWriteItem::builder().put(marker(format!("EVENT#{event_id}"), "EVENT", true)?).build());
+        }
+        if let Some(session_id) = markers.credits_session_id {
+            items.push(TransactWriteItem::builder().put(marker(format!("CREDITS#{session_id}"), "CREDITS", false)?).build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let Err(err) = result else { return Ok(Applied::Written) };
+        org.version = expected;
+        let reasons: Vec<Option<String>> = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                e.cancellation_reasons().iter().map(|r| r.code().map(str::to_string)).collect()
+            }
+            _ => Vec::new(),
+        };
+        let failed = |i: usize| reasons.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed");
+        let credits_index = 1 + usize::from(markers.event_id.is_some());
+        // Another transaction on the same items in flight: as good as a lost race, retry.
+        let contended = reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict"));
+        if markers.event_id.is_some() && failed(1) {
+            Ok(Applied::DuplicateEvent)
+        } else if markers.credits_session_id.is_some() && failed(credits_index) {
+            Ok(Applied::CreditsAlreadyGranted)
+        } else if failed(0) || contended {
+            Err(StoreError::Conflict { operation })
+        } else {
+            tracing::error!(error = ?err, "dynamodb transaction failed");
+            Err(StoreError::Unavailable { operation })
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The Stripe objects in the shapes the billing API uses: what it sends (a Checkout request) and
+//! the few fields it reads back (links, subscription state, invoices, sessions).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// A Checkout Session as the API hands it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutLink {
+    pub session_id: String,
+    pub url: String,
+}
+
+/// What a Checkout Session is for; the price and quantity always come from the catalog.
+pub struct CheckoutRequest<'a> {
+    pub customer_id: &'a str,
+    pub org_id: &'a str,
+    pub mode: CheckoutMode,
+    pub price_id: &'a str,
+    pub quantity: u32,
+    pub success_url: &'a str,
+    pub cancel_url: &'a str,
+    pub metadata: HashMap<String, String>,
+    /// Epoch seconds; Stripe accepts 30 minutes to 24 hours from now.
+    pub expires_at: i64,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutMode {
+    Subscription,
+    Payment,
+}
+
+/// One invoice of the history, in the API's stable shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvoiceView {
+    pub id: String,
+    pub number: Option<String>,
+    pub status: Option<String>,
+    pub currency: String,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub total: i64,
+    pub created: i64,
+    pub period_start: i64,
+    pub period_end: i64,
+    pub hosted_invoice_url: Option<String>,
+    pub invoice_pdf: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvoicePage {
+    pub data: Vec<InvoiceView>,
+    pub has_more: bool,
+}
+
+/// The parts of a Checkout Session the success-page sync needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSessionState {
+    pub id: String,
+    pub customer_id: Option<String>,
+    pub client_reference_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub is_subscription: bool,
+    pub complete: bool,
+    pub paid: bool,
+    pub metadata: HashMap<String, String>,
+}
