@@ -4,11 +4,11 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::account::{Account, CustomerFields, Origin};
 use crate::billing::{BillingLine, InvoiceSpec};
 use crate::catalog::Price;
-use crate::error::ApiError;
+use crate::error::StripeApiError;
 use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem};
-use crate::store::{CustomerFields, Origin, Store};
 use crate::{clock, params::MetadataUpdate};
 
 /// Stripe's largest charge in the smallest currency unit (999,999.99 for two-decimal
@@ -53,15 +53,18 @@ pub(crate) struct SessionDetails {
     invoice_data: Option<InvoiceData>,
 }
 
-impl Store {
+impl Account {
     /// Stripe emits no event when a session is created, only when it completes or expires.
-    pub(crate) fn create_checkout_session(&mut self, request: CheckoutRequest) -> Result<Value, ApiError> {
+    pub(crate) fn create_checkout_session(&mut self, request: CheckoutRequest) -> Result<Value, StripeApiError> {
         if let Some(customer) = &request.customer {
             if self.customers.get(customer).is_none() {
-                return Err(ApiError::no_such(400, "customer", customer, "customer"));
+                return Err(StripeApiError::no_such(400, "customer", customer, "customer"));
             }
             if request.customer_email.is_some() {
-                return Err(ApiError::invalid("customer_email", "You may only specify one of these parameters: customer, customer_email."));
+                return Err(StripeApiError::invalid(
+                    "customer_email",
+                    "You may only specify one of these parameters: customer, customer_email.",
+                ));
             }
         }
         let (currency, amount_total) = self.validate_line_items(request.mode, &request.line_items)?;
@@ -69,13 +72,13 @@ impl Store {
         let expires_at = match request.expires_at {
             None => created + LIFETIME,
             Some(at) if at + CLOCK_GRACE < created + MIN_LIFETIME => {
-                return Err(ApiError::invalid(
+                return Err(StripeApiError::invalid(
                     "expires_at",
                     "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
                 ));
             }
             Some(at) if at - CLOCK_GRACE > created + LIFETIME => {
-                return Err(ApiError::invalid(
+                return Err(StripeApiError::invalid(
                     "expires_at",
                     "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
                 ));
@@ -117,31 +120,34 @@ impl Store {
 
     /// Prices exist, fit the mode, share one currency (and one interval for subscriptions);
     /// returns that currency and the session total.
-    fn validate_line_items(&self, mode: &str, items: &[LineItem]) -> Result<(String, u64), ApiError> {
+    fn validate_line_items(&self, mode: &str, items: &[LineItem]) -> Result<(String, u64), StripeApiError> {
         if items.is_empty() {
-            return Err(ApiError::missing("line_items"));
+            return Err(StripeApiError::missing("line_items"));
         }
         let mut currency: Option<&str> = None;
         let mut interval: Option<&str> = None;
         let mut total: u64 = 0;
         for (i, item) in items.iter().enumerate() {
             let param = format!("line_items[{i}][price]");
-            let price = self.catalog.price(&item.price).ok_or_else(|| ApiError::no_such(400, "price", &item.price, &param))?;
+            let price = self.catalog.price(&item.price).ok_or_else(|| StripeApiError::no_such(400, "price", &item.price, &param))?;
             match (mode, &price.interval) {
                 ("payment", Some(_)) => {
-                    return Err(ApiError::invalid(
+                    return Err(StripeApiError::invalid(
                         param,
                         "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.",
                     ));
                 }
                 (_, Some(this)) if interval.is_some_and(|first| first != this) => {
-                    return Err(ApiError::invalid(param, "Checkout does not support multiple prices with different billing intervals."));
+                    return Err(StripeApiError::invalid(
+                        param,
+                        "Checkout does not support multiple prices with different billing intervals.",
+                    ));
                 }
                 (_, Some(this)) => interval = Some(this),
                 _ => {}
             }
             if currency.is_some_and(|c| c != price.currency) {
-                return Err(ApiError::invalid(param, "Checkout does not support multiple currencies in one session."));
+                return Err(StripeApiError::invalid(param, "Checkout does not support multiple currencies in one session."));
             }
             currency = Some(&price.currency);
             total = price
@@ -150,11 +156,14 @@ impl Store {
                 .and_then(|amount| total.checked_add(amount))
                 .filter(|amount| *amount <= MAX_AMOUNT)
                 .ok_or_else(|| {
-                    ApiError::invalid("line_items", format!("Amount must be no more than {MAX_AMOUNT} in the smallest currency unit."))
+                    StripeApiError::invalid(
+                        "line_items",
+                        format!("Amount must be no more than {MAX_AMOUNT} in the smallest currency unit."),
+                    )
                 })?;
         }
         if mode == "subscription" && interval.is_none() {
-            return Err(ApiError::invalid(
+            return Err(StripeApiError::invalid(
                 "line_items",
                 "You must specify at least one recurring price in `subscription` mode when using prices.",
             ));
@@ -336,15 +345,15 @@ impl Store {
     }
 
     /// `POST /v1/checkout/sessions/{id}/expire`: an open session can no longer be paid.
-    pub(crate) fn expire_checkout_session(&mut self, id: &str, origin: &Origin) -> Result<Value, ApiError> {
-        let session = self.sessions.get(id).ok_or_else(|| ApiError::no_such(404, "checkout.session", id, "session"))?;
+    pub(crate) fn expire_checkout_session(&mut self, id: &str, origin: &Origin) -> Result<Value, StripeApiError> {
+        let session = self.sessions.get(id).ok_or_else(|| StripeApiError::no_such(404, "checkout.session", id, "session"))?;
         if session["status"] != "open" {
-            return Err(ApiError::bad_request(format!(
+            return Err(StripeApiError::bad_request(format!(
                 "Only Checkout Sessions with a status in [\"open\"] can be expired. This session has a status of {}.",
                 session["status"]
             )));
         }
-        self.expire(id, origin).ok_or_else(|| ApiError::no_such(404, "checkout.session", id, "session"))
+        self.expire(id, origin).ok_or_else(|| StripeApiError::no_such(404, "checkout.session", id, "session"))
     }
 
     /// Expires open sessions whose `expires_at` has passed, as Stripe does in the background;

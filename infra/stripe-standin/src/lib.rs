@@ -53,6 +53,7 @@
 // than the default 128.
 #![recursion_limit = "256"]
 
+mod account;
 mod api;
 mod billing;
 mod catalog;
@@ -67,7 +68,6 @@ mod pages;
 mod params;
 mod pdf;
 mod server;
-mod store;
 mod webhook;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -78,8 +78,8 @@ use serde_json::Value;
 
 pub use webhook::Delivery;
 
+use crate::account::Account;
 use crate::server::Shared;
-use crate::store::Store;
 use crate::webhook::{Deliverer, Endpoint};
 
 /// One price in the stand-in's catalog. Prices with the same `product_name` share a product.
@@ -143,9 +143,9 @@ impl Standin {
         };
         let public_base = format!("http://{}", SocketAddr::new(host, local.port()));
         let webhook = config.webhook_url.map(|url| Endpoint { url, secret: config.webhook_secret });
-        let store = Store::new(&config.prices, public_base.clone(), webhook)
+        let account = Account::new(&config.prices, public_base.clone(), webhook)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let shared = Arc::new(Shared::new(format!("{public_base}/"), store, Deliverer::start()));
+        let shared = Arc::new(Shared::new(format!("{public_base}/"), account, Deliverer::start()));
         tokio::spawn(server::serve(listener, shared.clone()));
         Ok(Standin { shared })
     }
@@ -169,7 +169,7 @@ impl Standin {
 
     /// Presses Pay on the hosted Checkout page of `session_id`.
     pub async fn pay_checkout(&self, session_id: &str) -> Result<(), String> {
-        self.shared.with_store(|store| store.complete_checkout(session_id)).map(drop)
+        self.shared.with_account(|account| account.complete_checkout(session_id)).map(drop)
     }
 
     /// Ends the current billing period of a subscription: one set to cancel at period end is
@@ -177,12 +177,12 @@ impl Standin {
     /// is paid (`invoice.paid`) or, with `payment_succeeds: false`, fails
     /// (`invoice.payment_failed`, subscription `past_due`).
     pub async fn advance_period(&self, subscription_id: &str, payment_succeeds: bool) -> Result<(), String> {
-        self.shared.with_store(|store| store.advance_period(subscription_id, payment_succeeds))
+        self.shared.with_account(|account| account.advance_period(subscription_id, payment_succeeds))
     }
 
     /// Every event so far, oldest first.
     pub fn events(&self) -> Vec<Value> {
-        self.shared.with_store(|store| store.events.all().to_vec())
+        self.shared.with_account(|account| account.events.all().to_vec())
     }
 
     /// Every webhook delivery attempt so far, in the order they finished.
@@ -198,7 +198,7 @@ impl Standin {
     /// Delivers an existing event again (same id and body, fresh signature) to the current
     /// endpoint, with retries; returns when that delivery is done.
     pub async fn redeliver(&self, event_id: &str) -> Result<(), String> {
-        let outgoing = self.shared.with_store(|store| store.redelivery(event_id))?;
+        let outgoing = self.shared.with_account(|account| account.redelivery(event_id))?;
         self.shared.deliverer.deliver_now(&outgoing).await;
         Ok(())
     }
@@ -206,6 +206,6 @@ impl Standin {
     /// Changes where future events go; `None` stops deliveries.
     pub fn set_webhook(&self, url: Option<String>, secret: String) {
         let endpoint = url.map(|url| Endpoint { url, secret });
-        self.shared.with_store(|store| store.set_webhook(endpoint));
+        self.shared.with_account(|account| account.set_webhook(endpoint));
     }
 }
