@@ -7,13 +7,12 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::catalog::Catalog;
-use crate::checkout::SessionDetails;
+use crate::catalog::{Catalog, PriceSpec};
+use crate::clock;
 use crate::ids::IdGen;
-use crate::objects::{self, NewCustomer, NewEvent};
+use crate::objects::{self, InvoiceData, NewCustomer, NewEvent};
 use crate::params::MetadataUpdate;
 use crate::webhook::{Endpoint, Outgoing};
-use crate::{PriceSpec, clock};
 
 /// What caused a change, for the event's `request` field: the API request's id and
 /// idempotency key, or nothing when the customer acted on a hosted page.
@@ -221,6 +220,21 @@ pub(crate) struct CustomerFields {
     pub(crate) description: Option<String>,
     pub(crate) phone: Option<String>,
     pub(crate) metadata: MetadataUpdate,
+}
+
+/// One line of a Checkout Session: a catalog price and how many of it.
+pub(crate) struct LineItem {
+    pub(crate) price: String,
+    pub(crate) quantity: u64,
+}
+
+/// What a session keeps beyond its API object: the line items (listed by
+/// `/line_items` and shown on the hosted page) and the metadata destined for what it creates.
+pub(crate) struct SessionDetails {
+    pub(crate) items: Vec<(String, LineItem)>,
+    pub(crate) subscription_metadata: Map<String, Value>,
+    pub(crate) payment_intent_metadata: Map<String, Value>,
+    pub(crate) invoice_data: Option<InvoiceData>,
 }
 
 fn outgoing(event: &Value, endpoint: Endpoint) -> Outgoing {

@@ -7,9 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::account::{Account, CustomerFields, Origin};
+use crate::account::{Account, CustomerFields, LineItem, Origin};
 use crate::billing::{ItemChange, SubscriptionChange};
-use crate::checkout::{CheckoutRequest, LineItem};
+use crate::checkout::CheckoutRequest;
 use crate::error::StripeApiError;
 use crate::expand::expand;
 use crate::objects::{self, InvoiceData};

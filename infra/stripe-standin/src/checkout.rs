@@ -4,12 +4,13 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::account::{Account, CustomerFields, Origin};
+use crate::account::{Account, CustomerFields, LineItem, Origin, SessionDetails};
 use crate::billing::{BillingLine, InvoiceSpec};
 use crate::catalog::Price;
+use crate::clock;
 use crate::error::StripeApiError;
 use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem};
-use crate::{clock, params::MetadataUpdate};
+use crate::params::MetadataUpdate;
 
 /// Stripe's largest charge in the smallest currency unit (999,999.99 for two-decimal
 /// currencies).
@@ -21,11 +22,6 @@ const MAX_AMOUNT: u64 = 99_999_999;
 const LIFETIME: i64 = 24 * 3600;
 const MIN_LIFETIME: i64 = 30 * 60;
 const CLOCK_GRACE: i64 = 10;
-
-pub(crate) struct LineItem {
-    pub(crate) price: String,
-    pub(crate) quantity: u64,
-}
 
 /// A validated `POST /v1/checkout/sessions`.
 pub(crate) struct CheckoutRequest {
@@ -42,15 +38,6 @@ pub(crate) struct CheckoutRequest {
     pub(crate) expires_at: Option<i64>,
     /// `invoice_creation[enabled]=true` (payment mode): invoice the payment once made.
     pub(crate) invoice_data: Option<InvoiceData>,
-}
-
-/// What a session keeps beyond its API object: the line items (listed by
-/// `/line_items` and shown on the hosted page) and the metadata destined for what it creates.
-pub(crate) struct SessionDetails {
-    pub(crate) items: Vec<(String, LineItem)>,
-    subscription_metadata: Map<String, Value>,
-    payment_intent_metadata: Map<String, Value>,
-    invoice_data: Option<InvoiceData>,
 }
 
 impl Account {

@@ -67,34 +67,23 @@ mod objects;
 mod pages;
 mod params;
 mod pdf;
+mod response;
 mod server;
+mod state;
 mod webhook;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::Value;
 
+pub use catalog::PriceSpec;
+pub use state::RecordedRequest;
 pub use webhook::Delivery;
 
 use crate::account::Account;
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::webhook::{Deliverer, Endpoint};
-
-/// One price in the stand-in's catalog. Prices with the same `product_name` share a product.
-#[derive(Clone, Debug, Deserialize)]
-pub struct PriceSpec {
-    pub id: String,
-    pub product_name: String,
-    /// In the currency's smallest unit (cents).
-    pub unit_amount: u64,
-    /// Lowercase ISO code, e.g. `usd`.
-    pub currency: String,
-    /// `day`, `week`, `month` or `year`; `None` for a one-time price.
-    #[serde(default)]
-    pub interval: Option<String>,
-}
 
 #[derive(Clone, Debug)]
 pub struct StandinConfig {
@@ -103,24 +92,6 @@ pub struct StandinConfig {
     pub webhook_url: Option<String>,
     /// The endpoint's signing secret (`whsec_...`).
     pub webhook_secret: String,
-}
-
-/// One `/v1` request as the stand-in received it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RecordedRequest {
-    /// The `Request-Id` it was answered with.
-    pub request_id: String,
-    pub method: String,
-    /// Including the `/v1` prefix.
-    pub path: String,
-    /// Query and form parameters as nested JSON (every leaf a string, as sent); `Null` when
-    /// they could not be parsed.
-    pub params: Value,
-    pub idempotency_key: Option<String>,
-    /// Answered from the idempotency cache instead of running again.
-    pub replayed: bool,
-    /// The HTTP status it was answered with.
-    pub status: u16,
 }
 
 /// A running stand-in. Clones share the same server and account.

@@ -12,7 +12,8 @@ use serde_json::json;
 use crate::account::{Account, Origin};
 use crate::billing::SubscriptionChange;
 use crate::catalog::money;
-use crate::server::{Shared, insert_header};
+use crate::response::{insert_header, json_response};
+use crate::state::Shared;
 use crate::{clock, pdf};
 
 pub(crate) fn handle(shared: &Shared, method: &str, path: &str) -> Response<Full<Bytes>> {
@@ -192,9 +193,7 @@ fn request_log(shared: &Shared, id: &str) -> Response<Full<Bytes>> {
         "replayed": request.replayed,
         "status": request.status,
     });
-    let mut response = Response::new(Full::new(Bytes::from(serde_json::to_string_pretty(&log).unwrap_or_default())));
-    insert_header(response.headers_mut(), "content-type", "application/json");
-    response
+    json_response(200, serde_json::to_string_pretty(&log).unwrap_or_default())
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {

@@ -6,53 +6,29 @@
 //! there is never a concurrent request with the same idempotency key, and every response
 //! reflects a consistent account.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::account::{Account, Origin};
+use crate::account::Origin;
 use crate::error::StripeApiError;
-use crate::webhook::Deliverer;
-use crate::{RecordedRequest, api, form, objects, pages};
+use crate::response::{insert_header, json_response};
+use crate::state::{RecordedRequest, Saved, Shared, State};
+use crate::{api, form, objects, pages};
 
 /// Stripe refuses bodies past a limit too; none of the supported requests comes close.
 const MAX_BODY: usize = 256 * 1024;
-
-pub(crate) struct Shared {
-    pub(crate) base_url: String,
-    state: Mutex<State>,
-    pub(crate) deliverer: Deliverer,
-}
-
-struct State {
-    account: Account,
-    requests: Vec<RecordedRequest>,
-    idempotency: HashMap<String, Saved>,
-    /// Injected failures still to answer, and their status.
-    fail_next: (usize, u16),
-}
-
-/// A response saved under an idempotency key, with what it answered.
-struct Saved {
-    method: String,
-    path: String,
-    params: Value,
-    status: u16,
-    body: String,
-}
 
 /// What an API request is answered with, before it becomes an HTTP response.
 struct Answer {
@@ -67,38 +43,6 @@ impl Answer {
         let mut body = error.body();
         body["error"]["request_log_url"] = Value::String(request_log_url.to_string());
         Self { status: error.status, body: pretty(&body), replayed: false }
-    }
-}
-
-impl Shared {
-    pub(crate) fn new(base_url: String, account: Account, deliverer: Deliverer) -> Self {
-        let state = State { account, requests: Vec::new(), idempotency: HashMap::new(), fail_next: (0, 500) };
-        Self { base_url, state: Mutex::new(state), deliverer }
-    }
-
-    /// A panic elsewhere must not wedge the stand-in, so a poisoned lock is simply reused.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `f` on the account, then queues the events it produced for delivery.
-    pub(crate) fn with_account<T>(&self, f: impl FnOnce(&mut Account) -> T) -> T {
-        let (result, outgoing) = {
-            let mut state = self.lock();
-            state.account.expire_overdue_sessions();
-            let result = f(&mut state.account);
-            (result, state.account.take_outbox())
-        };
-        self.deliverer.enqueue(outgoing);
-        result
-    }
-
-    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
-    }
-
-    pub(crate) fn fail_next(&self, count: usize, status: u16) {
-        self.lock().fail_next = (count, status);
     }
 }
 
@@ -271,21 +215,6 @@ fn parse_params(query: Option<&str>, body: Option<&[u8]>) -> Result<Value, Strip
 
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
-}
-
-fn json_response(status: u16, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    insert_header(response.headers_mut(), "content-type", "application/json");
-    response
-}
-
-/// Values come from ids, constants or validated input; one that still is not a legal header
-/// value is left out rather than failing the response.
-pub(crate) fn insert_header(headers: &mut hyper::HeaderMap, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), value);
-    }
 }
 
 #[cfg(test)]
