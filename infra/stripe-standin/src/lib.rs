@@ -1,9 +1,10 @@
-//! An offline stand-in for the part of Stripe's HTTP API the billing API uses: customers,
-//! Checkout (subscriptions and one-time payments), the Customer Portal, subscriptions,
-//! invoices and prices, with hosted pages and signed webhook deliveries. It keeps an account
-//! in memory, speaks Stripe's wire format (form-encoded requests, Stripe's JSON objects and
-//! errors, idempotency keys) and builds every object from Stripe's published fixtures, so the
-//! real `async-stripe` client works against it unchanged.
+//! An offline stand-in for the part of Stripe the billing API uses, for tests and local runs.
+//! It keeps one Stripe account in memory, speaks Stripe's wire format (form-encoded requests,
+//! Stripe's JSON objects and errors, `Request-Id`, idempotency keys) and builds every object
+//! from Stripe's published fixtures, so the real `async-stripe` client works against it
+//! unchanged.
+//!
+//! # What it covers
 //!
 //! API (`Authorization: Bearer sk_test_...`, or Basic with the key as user name):
 //! - `POST /v1/customers`, `GET|POST /v1/customers/{id}`
@@ -12,8 +13,9 @@
 //!   `invoice_creation`, `expires_at`), `GET /v1/checkout/sessions/{id}`,
 //!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`
 //! - `POST /v1/billing_portal/sessions`
-//! - `GET /v1/subscriptions`, `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end,
-//!   item price/quantity changes with `proration_behavior`, metadata, cancel now)
+//! - `GET /v1/subscriptions` (customer, price, status, cursor paging),
+//!   `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end, item price/quantity
+//!   changes with `proration_behavior`, metadata, cancel now)
 //! - `GET /v1/invoices` (customer, subscription, status, cursor paging), `GET /v1/invoices/{id}`
 //! - `GET /v1/prices/{id}`, `/v1/products/{id}`, `/v1/payment_methods/{id}`,
 //!   `/v1/payment_intents/{id}`, `/v1/events/{id}`
@@ -23,9 +25,42 @@
 //! resume), `/invoices/{id}` and its `/pdf`, and `/logs/{request_id}` (what an error's
 //! `request_log_url` points at).
 //!
-//! Parameters Stripe has but the stand-in does not model are refused as unknown parameters
-//! rather than silently ignored, except display options (`locale`, `submit_type`...).
-//! Webhooks go to plain `http://` endpoints only.
+//! Webhooks: changes record the events Stripe would send and POST them, signed with
+//! `Stripe-Signature`, to one endpoint, retrying a failed delivery a few times over about a
+//! second.
+//!
+//! # What it does not cover
+//!
+//! Anything not listed above. In particular: no real payments (every charge succeeds with
+//! the test card 4242 unless a test says otherwise, so no declines, 3-D Secure, refunds or
+//! disputes); no `setup` mode or embedded Checkout; no creating subscriptions, prices or
+//! products through the API (subscriptions come from Checkout, the catalog is fixed at
+//! start); no trials, coupons, taxes, metered or tiered prices, subscription schedules or
+//! invoice drafts (invoices are born finalized, and a credit from a downgrade goes to the
+//! customer's `balance` without later invoices drawing on it); no list endpoints besides
+//! subscriptions, invoices and a session's line items; no Connect, live mode or webhook
+//! endpoint API; webhooks go to plain `http://` endpoints only; nothing persists past the
+//! process. Parameters Stripe has but the stand-in does not model are refused as unknown
+//! parameters rather than silently ignored, except display options (`locale`,
+//! `submit_type`...).
+//!
+//! # Time
+//!
+//! The stand-in takes its timestamps from the machine's clock; there is no test clock
+//! (neither Stripe's `/v1/test_helpers/test_clocks` nor a settable one). Tests move billing
+//! time one subscription at a time with [`Standin::advance_period`], which ends that
+//! subscription's current period on the spot: it renews for the next period (on the UTC
+//! calendar, so a month from Jan 31 ends Feb 28/29) with an invoice dated at the old period
+//! end, paid or, with `payment_succeeds: false`, failed (the subscription turns `past_due`);
+//! or, when set to cancel at period end, it is canceled. Nothing else moves: its periods
+//! run ahead of the clock while events and new objects keep real timestamps, and a change
+//! prorated after an advance counts the whole advanced period as unused.
+//!
+//! Checkout Sessions expire against the real clock (`expires_at` 30 minutes to 24 hours
+//! away), so tests expire one with `POST /v1/checkout/sessions/{id}/expire` instead of
+//! waiting. The other test hooks on [`Standin`] press the Pay button
+//! ([`Standin::pay_checkout`]), inject failures ([`Standin::fail_next`]) and inspect or
+//! replay what happened (requests, events, webhook deliveries).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
