@@ -49,6 +49,32 @@ pub(crate) struct InvoiceSpec {
     pub(crate) metadata: Map<String, Value>,
 }
 
+impl InvoiceSpec {
+    /// An invoice charged successfully when created at `now`, outside a renewal; Stripe gives
+    /// such an invoice an empty period at its creation time.
+    pub(crate) fn paid_at(
+        now: i64,
+        id: String,
+        customer: String,
+        subscription: Option<String>,
+        lines: Vec<BillingLine>,
+        billing_reason: &'static str,
+    ) -> Self {
+        Self {
+            id,
+            customer,
+            subscription,
+            lines,
+            billing_reason,
+            period: (now, now),
+            paid: true,
+            created: now,
+            description: None,
+            metadata: Map::new(),
+        }
+    }
+}
+
 /// A validated `POST /v1/subscriptions/{id}`.
 #[derive(Default)]
 pub(crate) struct SubscriptionChange {
@@ -215,21 +241,9 @@ impl Account {
             })
             .unwrap_or(current.clone());
         if let Some(invoice_id) = invoice_id {
-            self.create_invoice(
-                InvoiceSpec {
-                    id: invoice_id,
-                    customer: current["customer"].as_str().unwrap_or_default().to_string(),
-                    subscription: Some(id.to_string()),
-                    lines,
-                    billing_reason: "subscription_update",
-                    period: (now, now),
-                    paid: true,
-                    created: now,
-                    description: None,
-                    metadata: Map::new(),
-                },
-                origin,
-            );
+            let customer = current["customer"].as_str().unwrap_or_default().to_string();
+            let spec = InvoiceSpec::paid_at(now, invoice_id, customer, Some(id.to_string()), lines, "subscription_update");
+            self.create_invoice(spec, origin);
         }
         Ok(updated)
     }

@@ -2,7 +2,7 @@
 //! page's Pay button), which creates what a real payment would: a subscription with its first
 //! paid invoice, or a succeeded payment intent (and its invoice when `invoice_creation` asks).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::account::{Account, CustomerFields, LineItem, Origin, SessionDetails};
 use crate::billing::{BillingLine, InvoiceSpec};
@@ -254,21 +254,15 @@ impl Account {
         });
         self.subscriptions.push(subscription.clone());
         self.emit("customer.subscription.created", &subscription, None, origin);
-        self.create_invoice(
-            InvoiceSpec {
-                id: invoice_id.clone(),
-                customer: customer.clone(),
-                subscription: Some(subscription_id.clone()),
-                lines: billing_lines,
-                billing_reason: "subscription_create",
-                period: (now, now),
-                paid: true,
-                created: now,
-                description: None,
-                metadata: Map::new(),
-            },
-            origin,
+        let spec = InvoiceSpec::paid_at(
+            now,
+            invoice_id.clone(),
+            customer.clone(),
+            Some(subscription_id.clone()),
+            billing_lines,
+            "subscription_create",
         );
+        self.create_invoice(spec, origin);
         Ok(Completion {
             customer_details: self.customer_details(session, Some(&customer)),
             links: vec![("customer", json!(customer)), ("subscription", json!(subscription_id)), ("invoice", json!(invoice_id))],
@@ -310,21 +304,12 @@ impl Account {
         if let (Some(data), Some(customer)) = (invoice_data, &customer) {
             let invoice_id = self.ids.id("in_", 24);
             let lines = lines.iter().map(|(price, quantity)| BillingLine::full(price, *quantity, None, (now, now))).collect();
-            self.create_invoice(
-                InvoiceSpec {
-                    id: invoice_id.clone(),
-                    customer: customer.clone(),
-                    subscription: None,
-                    lines,
-                    billing_reason: "manual",
-                    period: (now, now),
-                    paid: true,
-                    created: now,
-                    description: data.description,
-                    metadata: data.metadata,
-                },
-                origin,
-            );
+            let spec = InvoiceSpec {
+                description: data.description,
+                metadata: data.metadata,
+                ..InvoiceSpec::paid_at(now, invoice_id.clone(), customer.clone(), None, lines, "manual")
+            };
+            self.create_invoice(spec, origin);
             links.push(("customer", json!(customer)));
             links.push(("invoice", json!(invoice_id)));
         }
