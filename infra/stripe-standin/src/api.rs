@@ -1,4 +1,4 @@
-//! The `/v1` endpoints: route, validate parameters like Stripe, call the store, expand.
+//! The `/v1` endpoints: route, validate parameters like Stripe, call the account, expand.
 //!
 //! Each endpoint accepts the Stripe parameters the stand-in models plus a few harmless ones it
 //! ignores (display options such as `locale`). Anything else is refused with Stripe's own
@@ -7,61 +7,61 @@
 
 use serde_json::{Value, json};
 
+use crate::account::{Account, CustomerFields, LineItem, Origin};
 use crate::billing::{ItemChange, SubscriptionChange};
-use crate::checkout::{CheckoutRequest, LineItem};
-use crate::error::ApiError;
+use crate::checkout::CheckoutRequest;
+use crate::error::StripeApiError;
 use crate::expand::expand;
 use crate::objects::{self, InvoiceData};
 use crate::params::Params;
-use crate::store::{CustomerFields, Origin, Store};
 
 /// Answers one API request; `path` includes the `/v1` prefix.
-pub(crate) fn handle(store: &mut Store, method: &str, path: &str, params: &Value, origin: &Origin) -> Result<Value, ApiError> {
+pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &Value, origin: &Origin) -> Result<Value, StripeApiError> {
     let p = Params::root(params)?;
-    store.expire_overdue_sessions();
+    account.expire_overdue_sessions();
     let route: Vec<&str> = path.trim_start_matches("/v1").trim_matches('/').split('/').collect();
     let mut response = match (method, route.as_slice()) {
-        ("POST", ["customers"]) => create_customer(store, &p, origin),
-        ("GET", ["customers", id]) => retrieve(&p, store.customers.get(id).cloned(), "customer", id),
-        ("POST", ["customers", id]) => update_customer(store, id, &p, origin),
-        ("POST", ["checkout", "sessions"]) => create_checkout_session(store, &p),
-        ("GET", ["checkout", "sessions", id]) => retrieve(&p, store.sessions.get(id).cloned(), "checkout.session", id),
-        ("GET", ["checkout", "sessions", id, "line_items"]) => list_checkout_items(store, id, &p),
+        ("POST", ["customers"]) => create_customer(account, &p, origin),
+        ("GET", ["customers", id]) => retrieve(&p, account.customers.get(id).cloned(), "customer", id),
+        ("POST", ["customers", id]) => update_customer(account, id, &p, origin),
+        ("POST", ["checkout", "sessions"]) => create_checkout_session(account, &p),
+        ("GET", ["checkout", "sessions", id]) => retrieve(&p, account.sessions.get(id).cloned(), "checkout.session", id),
+        ("GET", ["checkout", "sessions", id, "line_items"]) => list_checkout_items(account, id, &p),
         ("POST", ["checkout", "sessions", id, "expire"]) => {
             p.allow_only(&["expand"])?;
-            store.expire_checkout_session(id, origin)
+            account.expire_checkout_session(id, origin)
         }
-        ("POST", ["billing_portal", "sessions"]) => create_portal_session(store, &p),
-        ("GET", ["subscriptions"]) => list_subscriptions(store, &p),
-        ("GET", ["subscriptions", id]) => retrieve(&p, store.subscriptions.get(id).cloned(), "subscription", id),
-        ("POST", ["subscriptions", id]) => update_subscription(store, id, &p, origin),
-        ("DELETE", ["subscriptions", id]) => cancel_subscription(store, id, &p, origin),
-        ("GET", ["invoices"]) => list_invoices(store, &p),
-        ("GET", ["invoices", id]) => retrieve(&p, store.invoices.get(id).cloned(), "invoice", id),
-        ("GET", ["prices", id]) => retrieve(&p, store.catalog.price(id).map(objects::price), "price", id),
-        ("GET", ["products", id]) => retrieve(&p, store.catalog.product(id).map(objects::product), "product", id),
-        ("GET", ["payment_methods", id]) => retrieve(&p, store.payment_methods.get(id).cloned(), "PaymentMethod", id),
-        ("GET", ["payment_intents", id]) => retrieve(&p, store.payment_intents.get(id).cloned(), "payment_intent", id),
-        ("GET", ["events", id]) => retrieve(&p, store.events.get(id).cloned(), "event", id),
-        _ => Err(ApiError::unrecognized_url(method, path)),
+        ("POST", ["billing_portal", "sessions"]) => create_portal_session(account, &p),
+        ("GET", ["subscriptions"]) => list_subscriptions(account, &p),
+        ("GET", ["subscriptions", id]) => retrieve(&p, account.subscriptions.get(id).cloned(), "subscription", id),
+        ("POST", ["subscriptions", id]) => update_subscription(account, id, &p, origin),
+        ("DELETE", ["subscriptions", id]) => cancel_subscription(account, id, &p, origin),
+        ("GET", ["invoices"]) => list_invoices(account, &p),
+        ("GET", ["invoices", id]) => retrieve(&p, account.invoices.get(id).cloned(), "invoice", id),
+        ("GET", ["prices", id]) => retrieve(&p, account.catalog.price(id).map(objects::price), "price", id),
+        ("GET", ["products", id]) => retrieve(&p, account.catalog.product(id).map(objects::product), "product", id),
+        ("GET", ["payment_methods", id]) => retrieve(&p, account.payment_methods.get(id).cloned(), "PaymentMethod", id),
+        ("GET", ["payment_intents", id]) => retrieve(&p, account.payment_intents.get(id).cloned(), "payment_intent", id),
+        ("GET", ["events", id]) => retrieve(&p, account.events.get(id).cloned(), "event", id),
+        _ => Err(StripeApiError::unrecognized_url(method, path)),
     }?;
     let mut paths = p.strings("expand")?;
     // A session's line items are not a field holding an id but an includable list.
     if response["object"] == "checkout.session" && paths.iter().any(|path| path == "line_items") {
         paths.retain(|path| path != "line_items");
         let id = response["id"].as_str().unwrap_or_default().to_string();
-        response["line_items"] = objects::list(store.checkout_items(&id), false, &format!("/v1/checkout/sessions/{id}/line_items"));
+        response["line_items"] = objects::list(account.checkout_items(&id), false, &format!("/v1/checkout/sessions/{id}/line_items"));
     }
-    expand(&mut response, &paths, &|id| store.find(id))?;
+    expand(&mut response, &paths, &|id| account.find(id))?;
     Ok(response)
 }
 
-fn retrieve(p: &Params, found: Option<Value>, resource: &str, id: &str) -> Result<Value, ApiError> {
+fn retrieve(p: &Params, found: Option<Value>, resource: &str, id: &str) -> Result<Value, StripeApiError> {
     p.allow_only(&["expand"])?;
-    found.ok_or_else(|| ApiError::no_such(404, resource, id, "id"))
+    found.ok_or_else(|| StripeApiError::no_such(404, resource, id, "id"))
 }
 
-fn create_customer(store: &mut Store, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
+fn create_customer(account: &mut Account, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
     p.allow_only(&["description", "email", "expand", "metadata", "name", "phone", "preferred_locales"])?;
     let fields = CustomerFields {
         name: text(p, "name")?,
@@ -70,13 +70,13 @@ fn create_customer(store: &mut Store, p: &Params, origin: &Origin) -> Result<Val
         phone: text(p, "phone")?,
         metadata: p.metadata("metadata")?,
     };
-    Ok(store.create_customer(fields, origin))
+    Ok(account.create_customer(fields, origin))
 }
 
-fn update_customer(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
+fn update_customer(account: &mut Account, id: &str, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
     p.allow_only(&["description", "email", "expand", "invoice_settings", "metadata", "name", "phone", "preferred_locales"])?;
-    if store.customers.get(id).is_none() {
-        return Err(ApiError::no_such(404, "customer", id, "id"));
+    if account.customers.get(id).is_none() {
+        return Err(StripeApiError::no_such(404, "customer", id, "id"));
     }
     let mut changes: Vec<(&str, Value)> = Vec::new();
     for key in ["name", "description", "phone"] {
@@ -92,9 +92,9 @@ fn update_customer(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> 
             settings.allow_only(&["default_payment_method"])?;
             match settings.str("default_payment_method")? {
                 Some("") => Some(Value::Null),
-                Some(pm) if store.payment_methods.get(pm).is_some_and(|m| m["customer"] == id) => Some(json!(pm)),
+                Some(pm) if account.payment_methods.get(pm).is_some_and(|m| m["customer"] == id) => Some(json!(pm)),
                 Some(pm) => {
-                    return Err(ApiError::no_such(400, "PaymentMethod", pm, &settings.name("default_payment_method")));
+                    return Err(StripeApiError::no_such(400, "PaymentMethod", pm, &settings.name("default_payment_method")));
                 }
                 None => None,
             }
@@ -102,7 +102,7 @@ fn update_customer(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> 
         None => None,
     };
     let metadata = p.metadata("metadata")?;
-    let updated = store.update(
+    let updated = account.update(
         |s| &mut s.customers,
         id,
         "customer.updated",
@@ -121,10 +121,10 @@ fn update_customer(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> 
             }
         },
     );
-    updated.ok_or_else(|| ApiError::no_such(404, "customer", id, "id"))
+    updated.ok_or_else(|| StripeApiError::no_such(404, "customer", id, "id"))
 }
 
-fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiError> {
+fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, StripeApiError> {
     p.allow_only(&[
         "allow_promotion_codes",
         "billing_address_collection",
@@ -147,26 +147,26 @@ fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiEr
         "success_url",
         "ui_mode",
     ])?;
-    let mode = p.one_of("mode", &["payment", "setup", "subscription"])?.ok_or_else(|| ApiError::missing("mode"))?;
+    let mode = p.one_of("mode", &["payment", "setup", "subscription"])?.ok_or_else(|| StripeApiError::missing("mode"))?;
     if mode == "setup" {
-        return Err(ApiError::invalid("mode", "The Stripe stand-in supports `payment` and `subscription` mode only."));
+        return Err(StripeApiError::invalid("mode", "The Stripe stand-in supports `payment` and `subscription` mode only."));
     }
     if p.one_of("ui_mode", &["custom", "embedded", "hosted"])?.is_some_and(|ui| ui != "hosted") {
-        return Err(ApiError::invalid("ui_mode", "The Stripe stand-in hosts `hosted` Checkout pages only."));
+        return Err(StripeApiError::invalid("ui_mode", "The Stripe stand-in hosts `hosted` Checkout pages only."));
     }
-    let success_url = url(p, "success_url")?.ok_or_else(|| ApiError::missing("success_url"))?;
+    let success_url = url(p, "success_url")?.ok_or_else(|| StripeApiError::missing("success_url"))?;
     let mut line_items = Vec::new();
     for item in p.list("line_items")? {
         item.allow_only(&["metadata", "price", "quantity"])?;
-        let quantity = item.u64("quantity")?.ok_or_else(|| ApiError::missing(&item.name("quantity")))?;
+        let quantity = item.u64("quantity")?.ok_or_else(|| StripeApiError::missing(&item.name("quantity")))?;
         if quantity == 0 {
-            return Err(ApiError::invalid(item.name("quantity"), "This value must be greater than or equal to 1."));
+            return Err(StripeApiError::invalid(item.name("quantity"), "This value must be greater than or equal to 1."));
         }
         line_items.push(LineItem { price: item.required_str("price")?.to_string(), quantity });
     }
     let subscription_metadata = match p.object("subscription_data")? {
         Some(_) if mode == "payment" => {
-            return Err(ApiError::invalid("subscription_data", "You can not pass `subscription_data` in `payment` mode."));
+            return Err(StripeApiError::invalid("subscription_data", "You can not pass `subscription_data` in `payment` mode."));
         }
         Some(data) => {
             data.allow_only(&["description", "metadata"])?;
@@ -176,7 +176,7 @@ fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiEr
     };
     let payment_intent_metadata = match p.object("payment_intent_data")? {
         Some(_) if mode == "subscription" => {
-            return Err(ApiError::invalid("payment_intent_data", "You can not pass `payment_intent_data` in `subscription` mode."));
+            return Err(StripeApiError::invalid("payment_intent_data", "You can not pass `payment_intent_data` in `subscription` mode."));
         }
         Some(data) => {
             data.allow_only(&["description", "metadata", "receipt_email", "statement_descriptor", "statement_descriptor_suffix"])?;
@@ -186,11 +186,11 @@ fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiEr
     };
     let invoice_data = match p.object("invoice_creation")? {
         Some(_) if mode == "subscription" => {
-            return Err(ApiError::invalid("invoice_creation", "You can only use `invoice_creation` in `payment` mode."));
+            return Err(StripeApiError::invalid("invoice_creation", "You can only use `invoice_creation` in `payment` mode."));
         }
         Some(creation) => {
             creation.allow_only(&["enabled", "invoice_data"])?;
-            let enabled = creation.bool("enabled")?.ok_or_else(|| ApiError::missing(&creation.name("enabled")))?;
+            let enabled = creation.bool("enabled")?.ok_or_else(|| StripeApiError::missing(&creation.name("enabled")))?;
             let data = creation.object("invoice_data")?;
             if let Some(data) = &data {
                 data.allow_only(&["description", "footer", "metadata"])?;
@@ -209,9 +209,9 @@ fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiEr
     };
     let expires_at = p
         .u64("expires_at")?
-        .map(|at| i64::try_from(at).map_err(|_| ApiError::invalid_integer("expires_at", &at.to_string())))
+        .map(|at| i64::try_from(at).map_err(|_| StripeApiError::invalid_integer("expires_at", &at.to_string())))
         .transpose()?;
-    store.create_checkout_session(CheckoutRequest {
+    account.create_checkout_session(CheckoutRequest {
         mode,
         customer: text(p, "customer")?,
         customer_email: text(p, "customer_email")?,
@@ -227,27 +227,27 @@ fn create_checkout_session(store: &mut Store, p: &Params) -> Result<Value, ApiEr
     })
 }
 
-fn list_checkout_items(store: &Store, id: &str, p: &Params) -> Result<Value, ApiError> {
+fn list_checkout_items(account: &Account, id: &str, p: &Params) -> Result<Value, StripeApiError> {
     p.allow_only(&["ending_before", "expand", "limit", "starting_after"])?;
-    if store.sessions.get(id).is_none() {
-        return Err(ApiError::no_such(404, "checkout.session", id, "id"));
+    if account.sessions.get(id).is_none() {
+        return Err(StripeApiError::no_such(404, "checkout.session", id, "id"));
     }
-    paginate(store.checkout_items(id), p, "item", &format!("/v1/checkout/sessions/{id}/line_items"))
+    paginate(account.checkout_items(id), p, "item", &format!("/v1/checkout/sessions/{id}/line_items"))
 }
 
-fn create_portal_session(store: &mut Store, p: &Params) -> Result<Value, ApiError> {
+fn create_portal_session(account: &mut Account, p: &Params) -> Result<Value, StripeApiError> {
     // `flow_data` deep-links into one portal flow; the stand-in's portal page shows every
     // action at once, so it is accepted and ignored like the display options.
     p.allow_only(&["configuration", "customer", "expand", "flow_data", "locale", "return_url"])?;
     let customer = p.required_str("customer")?;
-    if store.customers.get(customer).is_none() {
-        return Err(ApiError::no_such(400, "customer", customer, "customer"));
+    if account.customers.get(customer).is_none() {
+        return Err(StripeApiError::no_such(400, "customer", customer, "customer"));
     }
     let return_url = url(p, "return_url")?;
-    Ok(store.create_portal_session(customer, return_url.as_deref()))
+    Ok(account.create_portal_session(customer, return_url.as_deref()))
 }
 
-fn update_subscription(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
+fn update_subscription(account: &mut Account, id: &str, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
     // Payments always succeed here, so the payment options have nothing to change.
     p.allow_only(&[
         "cancel_at_period_end",
@@ -275,15 +275,15 @@ fn update_subscription(store: &mut Store, id: &str, p: &Params, origin: &Origin)
         proration_behavior: p.one_of("proration_behavior", &["always_invoice", "create_prorations", "none"])?,
         metadata: p.metadata("metadata")?,
     };
-    store.update_subscription(id, change, origin)
+    account.update_subscription(id, change, origin)
 }
 
-fn cancel_subscription(store: &mut Store, id: &str, p: &Params, origin: &Origin) -> Result<Value, ApiError> {
+fn cancel_subscription(account: &mut Account, id: &str, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
     p.allow_only(&["cancellation_details", "expand", "invoice_now", "prorate"])?;
-    store.cancel_subscription(id, origin)
+    account.cancel_subscription(id, origin)
 }
 
-fn list_subscriptions(store: &Store, p: &Params) -> Result<Value, ApiError> {
+fn list_subscriptions(account: &Account, p: &Params) -> Result<Value, StripeApiError> {
     p.allow_only(&["customer", "ending_before", "expand", "limit", "price", "starting_after", "status"])?;
     let customer = p.str("customer")?;
     let price = p.str("price")?;
@@ -291,7 +291,7 @@ fn list_subscriptions(store: &Store, p: &Params) -> Result<Value, ApiError> {
         "status",
         &["active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused", "trialing", "unpaid"],
     )?;
-    let matching = store
+    let matching = account
         .subscriptions
         .newest_first()
         .filter(|s| customer.is_none_or(|c| s["customer"] == c))
@@ -311,12 +311,12 @@ fn list_subscriptions(store: &Store, p: &Params) -> Result<Value, ApiError> {
     paginate(matching, p, "subscription", "/v1/subscriptions")
 }
 
-fn list_invoices(store: &Store, p: &Params) -> Result<Value, ApiError> {
+fn list_invoices(account: &Account, p: &Params) -> Result<Value, StripeApiError> {
     p.allow_only(&["customer", "ending_before", "expand", "limit", "starting_after", "status", "subscription"])?;
     let customer = p.str("customer")?;
     let subscription = p.str("subscription")?;
     let status = p.one_of("status", &["draft", "open", "paid", "uncollectible", "void"])?;
-    let matching = store
+    let matching = account
         .invoices
         .newest_first()
         .filter(|i| customer.is_none_or(|c| i["customer"] == c))
@@ -329,20 +329,24 @@ fn list_invoices(store: &Store, p: &Params) -> Result<Value, ApiError> {
 
 /// Stripe's cursor pagination over `items` (already newest first): `limit` (1-100, default
 /// 10) items after `starting_after` or before `ending_before`.
-fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<Value, ApiError> {
+fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<Value, StripeApiError> {
     let limit = p.u64("limit")?.unwrap_or(10);
     if limit == 0 {
-        return Err(ApiError::invalid("limit", "This value must be greater than or equal to 1."));
+        return Err(StripeApiError::invalid("limit", "This value must be greater than or equal to 1."));
     }
     if limit > 100 {
-        return Err(ApiError::invalid("limit", "This value must be less than or equal to 100."));
+        return Err(StripeApiError::invalid("limit", "This value must be less than or equal to 100."));
     }
     let limit = limit as usize;
-    let position =
-        |param: &str, id: &str| items.iter().position(|item| item["id"] == id).ok_or_else(|| ApiError::no_such(400, resource, id, param));
+    let position = |param: &str, id: &str| {
+        items.iter().position(|item| item["id"] == id).ok_or_else(|| StripeApiError::no_such(400, resource, id, param))
+    };
     let (start, end, has_more) = match (text(p, "starting_after")?, text(p, "ending_before")?) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid("ending_before", "You may only specify one of these parameters: ending_before, starting_after."));
+            return Err(StripeApiError::invalid(
+                "ending_before",
+                "You may only specify one of these parameters: ending_before, starting_after.",
+            ));
         }
         (Some(after), None) => {
             let start = position("starting_after", &after)? + 1;
@@ -360,15 +364,15 @@ fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<
 }
 
 /// An optional string where an empty value means "not given".
-fn text(p: &Params, key: &str) -> Result<Option<String>, ApiError> {
+fn text(p: &Params, key: &str) -> Result<Option<String>, StripeApiError> {
     Ok(p.str(key)?.filter(|s| !s.is_empty()).map(str::to_string))
 }
 
-fn email(p: &Params) -> Result<Option<String>, ApiError> {
+fn email(p: &Params) -> Result<Option<String>, StripeApiError> {
     let email = text(p, "email")?;
     match &email {
         Some(address) if !address.contains('@') || address.chars().any(char::is_whitespace) => {
-            Err(ApiError::invalid("email", format!("Invalid email address: {address}")))
+            Err(StripeApiError::invalid("email", format!("Invalid email address: {address}")))
         }
         _ => Ok(email),
     }
@@ -376,11 +380,11 @@ fn email(p: &Params) -> Result<Option<String>, ApiError> {
 
 /// An absolute http(s) URL. Redirects put it in a `Location` header, so control characters
 /// (which URL parsing would silently strip) are refused too.
-fn url(p: &Params, key: &str) -> Result<Option<String>, ApiError> {
+fn url(p: &Params, key: &str) -> Result<Option<String>, StripeApiError> {
     let Some(raw) = text(p, key)? else {
         return Ok(None);
     };
     let parsed = url::Url::parse(&raw);
     let valid = parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https")) && !raw.chars().any(char::is_control);
-    if valid { Ok(Some(raw)) } else { Err(ApiError::invalid(p.name(key), "Not a valid URL")) }
+    if valid { Ok(Some(raw)) } else { Err(StripeApiError::invalid(p.name(key), "Not a valid URL")) }
 }

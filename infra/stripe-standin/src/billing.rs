@@ -3,12 +3,12 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::account::{Account, Origin};
 use crate::catalog::Price;
 use crate::clock;
-use crate::error::ApiError;
+use crate::error::StripeApiError;
 use crate::objects::{self, LineSource, NewInvoice, NewInvoiceLine, NewSubscriptionItem};
 use crate::params::MetadataUpdate;
-use crate::store::{Origin, Store};
 
 /// One invoice line before it is rendered: a price and quantity, billed in full for a period
 /// or as a proration (`amount` given, negative for unused time).
@@ -49,6 +49,32 @@ pub(crate) struct InvoiceSpec {
     pub(crate) metadata: Map<String, Value>,
 }
 
+impl InvoiceSpec {
+    /// An invoice charged successfully when created at `now`, outside a renewal; Stripe gives
+    /// such an invoice an empty period at its creation time.
+    pub(crate) fn paid_at(
+        now: i64,
+        id: String,
+        customer: String,
+        subscription: Option<String>,
+        lines: Vec<BillingLine>,
+        billing_reason: &'static str,
+    ) -> Self {
+        Self {
+            id,
+            customer,
+            subscription,
+            lines,
+            billing_reason,
+            period: (now, now),
+            paid: true,
+            created: now,
+            description: None,
+            metadata: Map::new(),
+        }
+    }
+}
+
 /// A validated `POST /v1/subscriptions/{id}`.
 #[derive(Default)]
 pub(crate) struct SubscriptionChange {
@@ -67,7 +93,7 @@ pub(crate) struct ItemChange {
     pub(crate) quantity: Option<u64>,
 }
 
-impl Store {
+impl Account {
     /// Renders, stores and reports a finalized invoice that was charged once.
     pub(crate) fn create_invoice(&mut self, spec: InvoiceSpec, origin: &Origin) -> Value {
         let customer = self.next_invoice_number(&spec.customer);
@@ -148,10 +174,10 @@ impl Store {
         stepped.map_or_else(|| json!({"id": customer}), |(_, after)| after)
     }
 
-    pub(crate) fn update_subscription(&mut self, id: &str, change: SubscriptionChange, origin: &Origin) -> Result<Value, ApiError> {
-        let current = self.subscriptions.get(id).cloned().ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
+    pub(crate) fn update_subscription(&mut self, id: &str, change: SubscriptionChange, origin: &Origin) -> Result<Value, StripeApiError> {
+        let current = self.subscriptions.get(id).cloned().ok_or_else(|| StripeApiError::no_such(404, "subscription", id, "id"))?;
         if current["status"] == "canceled" && (change.cancel_at_period_end.is_some() || !change.items.is_empty()) {
-            return Err(ApiError::bad_request("A canceled subscription can only update its cancellation_details and metadata."));
+            return Err(StripeApiError::bad_request("A canceled subscription can only update its cancellation_details and metadata."));
         }
         let now = clock::now();
         let old_items = items_of(&current);
@@ -215,27 +241,15 @@ impl Store {
             })
             .unwrap_or(current.clone());
         if let Some(invoice_id) = invoice_id {
-            self.create_invoice(
-                InvoiceSpec {
-                    id: invoice_id,
-                    customer: current["customer"].as_str().unwrap_or_default().to_string(),
-                    subscription: Some(id.to_string()),
-                    lines,
-                    billing_reason: "subscription_update",
-                    period: (now, now),
-                    paid: true,
-                    created: now,
-                    description: None,
-                    metadata: Map::new(),
-                },
-                origin,
-            );
+            let customer = current["customer"].as_str().unwrap_or_default().to_string();
+            let spec = InvoiceSpec::paid_at(now, invoice_id, customer, Some(id.to_string()), lines, "subscription_update");
+            self.create_invoice(spec, origin);
         }
         Ok(updated)
     }
 
     /// The subscription's items with `changes` applied, validated like Stripe.
-    fn changed_items(&mut self, subscription: &Value, changes: &[ItemChange]) -> Result<Vec<Value>, ApiError> {
+    fn changed_items(&mut self, subscription: &Value, changes: &[ItemChange]) -> Result<Vec<Value>, StripeApiError> {
         let subscription_id = subscription["id"].as_str().unwrap_or_default().to_string();
         let currency = subscription["currency"].as_str().unwrap_or_default();
         let period = current_period(subscription);
@@ -243,18 +257,18 @@ impl Store {
         for change in changes {
             let price_param = format!("{}[price]", change.param);
             let price = match &change.price {
-                Some(id) => Some(self.catalog.price(id).ok_or_else(|| ApiError::no_such(400, "price", id, &price_param))?),
+                Some(id) => Some(self.catalog.price(id).ok_or_else(|| StripeApiError::no_such(400, "price", id, &price_param))?),
                 None => None,
             };
             if let Some(price) = price {
                 if price.interval.is_none() {
-                    return Err(ApiError::invalid(
+                    return Err(StripeApiError::invalid(
                         &price_param,
                         "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
                     ));
                 }
                 if price.currency != currency {
-                    return Err(ApiError::invalid(
+                    return Err(StripeApiError::invalid(
                         &price_param,
                         format!("The price specified uses currency `{}`, but this subscription uses `{currency}`.", price.currency),
                     ));
@@ -265,20 +279,19 @@ impl Store {
                     let position = items
                         .iter()
                         .position(|i| i["id"] == item_id.as_str())
-                        .ok_or_else(|| ApiError::no_such(400, "subscription item", item_id, &format!("{}[id]", change.param)))?;
+                        .ok_or_else(|| StripeApiError::no_such(400, "subscription item", item_id, &format!("{}[id]", change.param)))?;
                     let existing = &items[position];
                     let price = match price {
                         Some(price) => price,
-                        None => existing["price"]["id"]
-                            .as_str()
-                            .and_then(|p| self.catalog.price(p))
-                            .ok_or_else(|| ApiError::invalid(&price_param, "This subscription item's price is no longer available."))?,
+                        None => existing["price"]["id"].as_str().and_then(|p| self.catalog.price(p)).ok_or_else(|| {
+                            StripeApiError::invalid(&price_param, "This subscription item's price is no longer available.")
+                        })?,
                     };
                     let quantity = change.quantity.or(existing["quantity"].as_u64()).unwrap_or(1);
                     (Some(position), item_id.clone(), existing["created"].as_i64().unwrap_or_default(), price, quantity)
                 }
                 None => {
-                    let price = price.ok_or_else(|| ApiError::missing(&price_param))?;
+                    let price = price.ok_or_else(|| StripeApiError::missing(&price_param))?;
                     (None, self.ids.id("si_", 14), clock::now(), price, change.quantity.unwrap_or(1))
                 }
             };
@@ -341,15 +354,15 @@ impl Store {
     }
 
     /// `DELETE /v1/subscriptions/{id}`: ends the subscription now.
-    pub(crate) fn cancel_subscription(&mut self, id: &str, origin: &Origin) -> Result<Value, ApiError> {
-        let current = self.subscriptions.get(id).ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
+    pub(crate) fn cancel_subscription(&mut self, id: &str, origin: &Origin) -> Result<Value, StripeApiError> {
+        let current = self.subscriptions.get(id).ok_or_else(|| StripeApiError::no_such(404, "subscription", id, "id"))?;
         if current["status"] == "canceled" {
-            return Err(ApiError::bad_request(format!("This subscription ({id}) has already been canceled.")));
+            return Err(StripeApiError::bad_request(format!("This subscription ({id}) has already been canceled.")));
         }
         let now = clock::now();
         let (_, canceled) = self
             .modify(|s| &mut s.subscriptions, id, |s| end_subscription(s, now, json!(now)))
-            .ok_or_else(|| ApiError::no_such(404, "subscription", id, "id"))?;
+            .ok_or_else(|| StripeApiError::no_such(404, "subscription", id, "id"))?;
         self.emit("customer.subscription.deleted", &canceled, None, origin);
         Ok(canceled)
     }

@@ -1,7 +1,22 @@
 //! The fixed price list a stand-in is started with, and the products behind it.
 
-use crate::PriceSpec;
+use serde::Deserialize;
+
 use crate::ids::IdGen;
+
+/// One price in the stand-in's catalog. Prices with the same `product_name` share a product.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PriceSpec {
+    pub id: String,
+    pub product_name: String,
+    /// In the currency's smallest unit (cents).
+    pub unit_amount: u64,
+    /// Lowercase ISO code, e.g. `usd`.
+    pub currency: String,
+    /// `day`, `week`, `month` or `year`; `None` for a one-time price.
+    #[serde(default)]
+    pub interval: Option<String>,
+}
 
 pub(crate) struct Price {
     pub(crate) id: String,

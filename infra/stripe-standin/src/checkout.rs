@@ -2,14 +2,15 @@
 //! page's Pay button), which creates what a real payment would: a subscription with its first
 //! paid invoice, or a succeeded payment intent (and its invoice when `invoice_creation` asks).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use crate::account::{Account, CustomerFields, LineItem, Origin, SessionDetails};
 use crate::billing::{BillingLine, InvoiceSpec};
 use crate::catalog::Price;
-use crate::error::ApiError;
+use crate::clock;
+use crate::error::StripeApiError;
 use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem};
-use crate::store::{CustomerFields, Origin, Store};
-use crate::{clock, params::MetadataUpdate};
+use crate::params::MetadataUpdate;
 
 /// Stripe's largest charge in the smallest currency unit (999,999.99 for two-decimal
 /// currencies).
@@ -21,11 +22,6 @@ const MAX_AMOUNT: u64 = 99_999_999;
 const LIFETIME: i64 = 24 * 3600;
 const MIN_LIFETIME: i64 = 30 * 60;
 const CLOCK_GRACE: i64 = 10;
-
-pub(crate) struct LineItem {
-    pub(crate) price: String,
-    pub(crate) quantity: u64,
-}
 
 /// A validated `POST /v1/checkout/sessions`.
 pub(crate) struct CheckoutRequest {
@@ -44,24 +40,18 @@ pub(crate) struct CheckoutRequest {
     pub(crate) invoice_data: Option<InvoiceData>,
 }
 
-/// What a session keeps beyond its API object: the line items (listed by
-/// `/line_items` and shown on the hosted page) and the metadata destined for what it creates.
-pub(crate) struct SessionDetails {
-    pub(crate) items: Vec<(String, LineItem)>,
-    subscription_metadata: Map<String, Value>,
-    payment_intent_metadata: Map<String, Value>,
-    invoice_data: Option<InvoiceData>,
-}
-
-impl Store {
+impl Account {
     /// Stripe emits no event when a session is created, only when it completes or expires.
-    pub(crate) fn create_checkout_session(&mut self, request: CheckoutRequest) -> Result<Value, ApiError> {
+    pub(crate) fn create_checkout_session(&mut self, request: CheckoutRequest) -> Result<Value, StripeApiError> {
         if let Some(customer) = &request.customer {
             if self.customers.get(customer).is_none() {
-                return Err(ApiError::no_such(400, "customer", customer, "customer"));
+                return Err(StripeApiError::no_such(400, "customer", customer, "customer"));
             }
             if request.customer_email.is_some() {
-                return Err(ApiError::invalid("customer_email", "You may only specify one of these parameters: customer, customer_email."));
+                return Err(StripeApiError::invalid(
+                    "customer_email",
+                    "You may only specify one of these parameters: customer, customer_email.",
+                ));
             }
         }
         let (currency, amount_total) = self.validate_line_items(request.mode, &request.line_items)?;
@@ -69,13 +59,13 @@ impl Store {
         let expires_at = match request.expires_at {
             None => created + LIFETIME,
             Some(at) if at + CLOCK_GRACE < created + MIN_LIFETIME => {
-                return Err(ApiError::invalid(
+                return Err(StripeApiError::invalid(
                     "expires_at",
                     "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
                 ));
             }
             Some(at) if at - CLOCK_GRACE > created + LIFETIME => {
-                return Err(ApiError::invalid(
+                return Err(StripeApiError::invalid(
                     "expires_at",
                     "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
                 ));
@@ -117,31 +107,34 @@ impl Store {
 
     /// Prices exist, fit the mode, share one currency (and one interval for subscriptions);
     /// returns that currency and the session total.
-    fn validate_line_items(&self, mode: &str, items: &[LineItem]) -> Result<(String, u64), ApiError> {
+    fn validate_line_items(&self, mode: &str, items: &[LineItem]) -> Result<(String, u64), StripeApiError> {
         if items.is_empty() {
-            return Err(ApiError::missing("line_items"));
+            return Err(StripeApiError::missing("line_items"));
         }
         let mut currency: Option<&str> = None;
         let mut interval: Option<&str> = None;
         let mut total: u64 = 0;
         for (i, item) in items.iter().enumerate() {
             let param = format!("line_items[{i}][price]");
-            let price = self.catalog.price(&item.price).ok_or_else(|| ApiError::no_such(400, "price", &item.price, &param))?;
+            let price = self.catalog.price(&item.price).ok_or_else(|| StripeApiError::no_such(400, "price", &item.price, &param))?;
             match (mode, &price.interval) {
                 ("payment", Some(_)) => {
-                    return Err(ApiError::invalid(
+                    return Err(StripeApiError::invalid(
                         param,
                         "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.",
                     ));
                 }
                 (_, Some(this)) if interval.is_some_and(|first| first != this) => {
-                    return Err(ApiError::invalid(param, "Checkout does not support multiple prices with different billing intervals."));
+                    return Err(StripeApiError::invalid(
+                        param,
+                        "Checkout does not support multiple prices with different billing intervals.",
+                    ));
                 }
                 (_, Some(this)) => interval = Some(this),
                 _ => {}
             }
             if currency.is_some_and(|c| c != price.currency) {
-                return Err(ApiError::invalid(param, "Checkout does not support multiple currencies in one session."));
+                return Err(StripeApiError::invalid(param, "Checkout does not support multiple currencies in one session."));
             }
             currency = Some(&price.currency);
             total = price
@@ -150,11 +143,14 @@ impl Store {
                 .and_then(|amount| total.checked_add(amount))
                 .filter(|amount| *amount <= MAX_AMOUNT)
                 .ok_or_else(|| {
-                    ApiError::invalid("line_items", format!("Amount must be no more than {MAX_AMOUNT} in the smallest currency unit."))
+                    StripeApiError::invalid(
+                        "line_items",
+                        format!("Amount must be no more than {MAX_AMOUNT} in the smallest currency unit."),
+                    )
                 })?;
         }
         if mode == "subscription" && interval.is_none() {
-            return Err(ApiError::invalid(
+            return Err(StripeApiError::invalid(
                 "line_items",
                 "You must specify at least one recurring price in `subscription` mode when using prices.",
             ));
@@ -258,21 +254,15 @@ impl Store {
         });
         self.subscriptions.push(subscription.clone());
         self.emit("customer.subscription.created", &subscription, None, origin);
-        self.create_invoice(
-            InvoiceSpec {
-                id: invoice_id.clone(),
-                customer: customer.clone(),
-                subscription: Some(subscription_id.clone()),
-                lines: billing_lines,
-                billing_reason: "subscription_create",
-                period: (now, now),
-                paid: true,
-                created: now,
-                description: None,
-                metadata: Map::new(),
-            },
-            origin,
+        let spec = InvoiceSpec::paid_at(
+            now,
+            invoice_id.clone(),
+            customer.clone(),
+            Some(subscription_id.clone()),
+            billing_lines,
+            "subscription_create",
         );
+        self.create_invoice(spec, origin);
         Ok(Completion {
             customer_details: self.customer_details(session, Some(&customer)),
             links: vec![("customer", json!(customer)), ("subscription", json!(subscription_id)), ("invoice", json!(invoice_id))],
@@ -314,21 +304,12 @@ impl Store {
         if let (Some(data), Some(customer)) = (invoice_data, &customer) {
             let invoice_id = self.ids.id("in_", 24);
             let lines = lines.iter().map(|(price, quantity)| BillingLine::full(price, *quantity, None, (now, now))).collect();
-            self.create_invoice(
-                InvoiceSpec {
-                    id: invoice_id.clone(),
-                    customer: customer.clone(),
-                    subscription: None,
-                    lines,
-                    billing_reason: "manual",
-                    period: (now, now),
-                    paid: true,
-                    created: now,
-                    description: data.description,
-                    metadata: data.metadata,
-                },
-                origin,
-            );
+            let spec = InvoiceSpec {
+                description: data.description,
+                metadata: data.metadata,
+                ..InvoiceSpec::paid_at(now, invoice_id.clone(), customer.clone(), None, lines, "manual")
+            };
+            self.create_invoice(spec, origin);
             links.push(("customer", json!(customer)));
             links.push(("invoice", json!(invoice_id)));
         }
@@ -336,15 +317,15 @@ impl Store {
     }
 
     /// `POST /v1/checkout/sessions/{id}/expire`: an open session can no longer be paid.
-    pub(crate) fn expire_checkout_session(&mut self, id: &str, origin: &Origin) -> Result<Value, ApiError> {
-        let session = self.sessions.get(id).ok_or_else(|| ApiError::no_such(404, "checkout.session", id, "session"))?;
+    pub(crate) fn expire_checkout_session(&mut self, id: &str, origin: &Origin) -> Result<Value, StripeApiError> {
+        let session = self.sessions.get(id).ok_or_else(|| StripeApiError::no_such(404, "checkout.session", id, "session"))?;
         if session["status"] != "open" {
-            return Err(ApiError::bad_request(format!(
+            return Err(StripeApiError::bad_request(format!(
                 "Only Checkout Sessions with a status in [\"open\"] can be expired. This session has a status of {}.",
                 session["status"]
             )));
         }
-        self.expire(id, origin).ok_or_else(|| ApiError::no_such(404, "checkout.session", id, "session"))
+        self.expire(id, origin).ok_or_else(|| StripeApiError::no_such(404, "checkout.session", id, "session"))
     }
 
     /// Expires open sessions whose `expires_at` has passed, as Stripe does in the background;

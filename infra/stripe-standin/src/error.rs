@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
+pub(crate) struct StripeApiError {
     pub(crate) status: u16,
     kind: &'static str,
     message: String,
@@ -13,7 +13,7 @@ pub(crate) struct ApiError {
     code: Option<&'static str>,
 }
 
-impl ApiError {
+impl StripeApiError {
     fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
         Self { status, kind, message: message.into(), param: None, code: None }
     }
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn body_has_stripe_shape() {
-        let body = ApiError::no_such(400, "price", "price_x", "line_items[0][price]").body();
+        let body = StripeApiError::no_such(400, "price", "price_x", "line_items[0][price]").body();
         assert_eq!(
             body,
             json!({"error": {
@@ -141,14 +141,14 @@ mod tests {
                 "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
             }})
         );
-        let body = ApiError::injected(500).body();
+        let body = StripeApiError::injected(500).body();
         assert_eq!(body["error"]["type"], "api_error");
         assert!(body["error"].get("param").is_none());
     }
 
     #[test]
     fn rejected_keys_are_masked() {
-        let message = ApiError::invalid_api_key("sk_live_abcdef1234").body()["error"]["message"].clone();
+        let message = StripeApiError::invalid_api_key("sk_live_abcdef1234").body()["error"]["message"].clone();
         assert_eq!(message, "Invalid API Key provided: sk_live_****1234");
     }
 }

@@ -4,19 +4,22 @@
 
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::StripeApiError;
 
 /// Stripe refuses expansions deeper than four levels.
 const MAX_DEPTH: usize = 4;
 
-pub(crate) fn expand(object: &mut Value, paths: &[String], find: &dyn Fn(&str) -> Option<Value>) -> Result<(), ApiError> {
+pub(crate) fn expand(object: &mut Value, paths: &[String], find: &dyn Fn(&str) -> Option<Value>) -> Result<(), StripeApiError> {
     for path in paths {
         let segments: Vec<&str> = path.split('.').collect();
         if segments.len() > MAX_DEPTH {
-            return Err(ApiError::invalid("expand", format!("You cannot expand more than {MAX_DEPTH} levels of a property ({path}).")));
+            return Err(StripeApiError::invalid(
+                "expand",
+                format!("You cannot expand more than {MAX_DEPTH} levels of a property ({path})."),
+            ));
         }
         if !expand_path(object, &segments, find) {
-            return Err(ApiError::invalid("expand", format!("This property cannot be expanded ({path}).")));
+            return Err(StripeApiError::invalid("expand", format!("This property cannot be expanded ({path}).")));
         }
     }
     Ok(())

@@ -1,9 +1,10 @@
-//! An offline stand-in for the part of Stripe's HTTP API the billing API uses: customers,
-//! Checkout (subscriptions and one-time payments), the Customer Portal, subscriptions,
-//! invoices and prices, with hosted pages and signed webhook deliveries. It keeps an account
-//! in memory, speaks Stripe's wire format (form-encoded requests, Stripe's JSON objects and
-//! errors, idempotency keys) and builds every object from Stripe's published fixtures, so the
-//! real `async-stripe` client works against it unchanged.
+//! An offline stand-in for the part of Stripe the billing API uses, for tests and local runs.
+//! It keeps one Stripe account in memory, speaks Stripe's wire format (form-encoded requests,
+//! Stripe's JSON objects and errors, `Request-Id`, idempotency keys) and builds every object
+//! from Stripe's published fixtures, so the real `async-stripe` client works against it
+//! unchanged.
+//!
+//! # What it covers
 //!
 //! API (`Authorization: Bearer sk_test_...`, or Basic with the key as user name):
 //! - `POST /v1/customers`, `GET|POST /v1/customers/{id}`
@@ -12,8 +13,9 @@
 //!   `invoice_creation`, `expires_at`), `GET /v1/checkout/sessions/{id}`,
 //!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`
 //! - `POST /v1/billing_portal/sessions`
-//! - `GET /v1/subscriptions`, `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end,
-//!   item price/quantity changes with `proration_behavior`, metadata, cancel now)
+//! - `GET /v1/subscriptions` (customer, price, status, cursor paging),
+//!   `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end, item price/quantity
+//!   changes with `proration_behavior`, metadata, cancel now)
 //! - `GET /v1/invoices` (customer, subscription, status, cursor paging), `GET /v1/invoices/{id}`
 //! - `GET /v1/prices/{id}`, `/v1/products/{id}`, `/v1/payment_methods/{id}`,
 //!   `/v1/payment_intents/{id}`, `/v1/events/{id}`
@@ -23,9 +25,42 @@
 //! resume), `/invoices/{id}` and its `/pdf`, and `/logs/{request_id}` (what an error's
 //! `request_log_url` points at).
 //!
-//! Parameters Stripe has but the stand-in does not model are refused as unknown parameters
-//! rather than silently ignored, except display options (`locale`, `submit_type`...).
-//! Webhooks go to plain `http://` endpoints only.
+//! Webhooks: changes record the events Stripe would send and POST them, signed with
+//! `Stripe-Signature`, to one endpoint, retrying a failed delivery a few times over about a
+//! second.
+//!
+//! # What it does not cover
+//!
+//! Anything not listed above. In particular: no real payments (every charge succeeds with
+//! the test card 4242 unless a test says otherwise, so no declines, 3-D Secure, refunds or
+//! disputes); no `setup` mode or embedded Checkout; no creating subscriptions, prices or
+//! products through the API (subscriptions come from Checkout, the catalog is fixed at
+//! start); no trials, coupons, taxes, metered or tiered prices, subscription schedules or
+//! invoice drafts (invoices are born finalized, and a credit from a downgrade goes to the
+//! customer's `balance` without later invoices drawing on it); no list endpoints besides
+//! subscriptions, invoices and a session's line items; no Connect, live mode or webhook
+//! endpoint API; webhooks go to plain `http://` endpoints only; nothing persists past the
+//! process. Parameters Stripe has but the stand-in does not model are refused as unknown
+//! parameters rather than silently ignored, except display options (`locale`,
+//! `submit_type`...).
+//!
+//! # Time
+//!
+//! The stand-in takes its timestamps from the machine's clock; there is no test clock
+//! (neither Stripe's `/v1/test_helpers/test_clocks` nor a settable one). Tests move billing
+//! time one subscription at a time with [`Standin::advance_period`], which ends that
+//! subscription's current period on the spot: it renews for the next period (on the UTC
+//! calendar, so a month from Jan 31 ends Feb 28/29) with an invoice dated at the old period
+//! end, paid or, with `payment_succeeds: false`, failed (the subscription turns `past_due`);
+//! or, when set to cancel at period end, it is canceled. Nothing else moves: its periods
+//! run ahead of the clock while events and new objects keep real timestamps, and a change
+//! prorated after an advance counts the whole advanced period as unused.
+//!
+//! Checkout Sessions expire against the real clock (`expires_at` 30 minutes to 24 hours
+//! away), so tests expire one with `POST /v1/checkout/sessions/{id}/expire` instead of
+//! waiting. The other test hooks on [`Standin`] press the Pay button
+//! ([`Standin::pay_checkout`]), inject failures ([`Standin::fail_next`]) and inspect or
+//! replay what happened (requests, events, webhook deliveries).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -53,6 +88,7 @@
 // than the default 128.
 #![recursion_limit = "256"]
 
+mod account;
 mod api;
 mod billing;
 mod catalog;
@@ -66,35 +102,23 @@ mod objects;
 mod pages;
 mod params;
 mod pdf;
+mod response;
 mod server;
-mod store;
+mod state;
 mod webhook;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::Value;
 
+pub use catalog::PriceSpec;
+pub use state::RecordedRequest;
 pub use webhook::Delivery;
 
-use crate::server::Shared;
-use crate::store::Store;
+use crate::account::Account;
+use crate::state::Shared;
 use crate::webhook::{Deliverer, Endpoint};
-
-/// One price in the stand-in's catalog. Prices with the same `product_name` share a product.
-#[derive(Clone, Debug, Deserialize)]
-pub struct PriceSpec {
-    pub id: String,
-    pub product_name: String,
-    /// In the currency's smallest unit (cents).
-    pub unit_amount: u64,
-    /// Lowercase ISO code, e.g. `usd`.
-    pub currency: String,
-    /// `day`, `week`, `month` or `year`; `None` for a one-time price.
-    #[serde(default)]
-    pub interval: Option<String>,
-}
 
 #[derive(Clone, Debug)]
 pub struct StandinConfig {
@@ -103,24 +127,6 @@ pub struct StandinConfig {
     pub webhook_url: Option<String>,
     /// The endpoint's signing secret (`whsec_...`).
     pub webhook_secret: String,
-}
-
-/// One `/v1` request as the stand-in received it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RecordedRequest {
-    /// The `Request-Id` it was answered with.
-    pub request_id: String,
-    pub method: String,
-    /// Including the `/v1` prefix.
-    pub path: String,
-    /// Query and form parameters as nested JSON (every leaf a string, as sent); `Null` when
-    /// they could not be parsed.
-    pub params: Value,
-    pub idempotency_key: Option<String>,
-    /// Answered from the idempotency cache instead of running again.
-    pub replayed: bool,
-    /// The HTTP status it was answered with.
-    pub status: u16,
 }
 
 /// A running stand-in. Clones share the same server and account.
@@ -143,9 +149,9 @@ impl Standin {
         };
         let public_base = format!("http://{}", SocketAddr::new(host, local.port()));
         let webhook = config.webhook_url.map(|url| Endpoint { url, secret: config.webhook_secret });
-        let store = Store::new(&config.prices, public_base.clone(), webhook)
+        let account = Account::new(&config.prices, public_base.clone(), webhook)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let shared = Arc::new(Shared::new(format!("{public_base}/"), store, Deliverer::start()));
+        let shared = Arc::new(Shared::new(format!("{public_base}/"), account, Deliverer::start()));
         tokio::spawn(server::serve(listener, shared.clone()));
         Ok(Standin { shared })
     }
@@ -169,7 +175,7 @@ impl Standin {
 
     /// Presses Pay on the hosted Checkout page of `session_id`.
     pub async fn pay_checkout(&self, session_id: &str) -> Result<(), String> {
-        self.shared.with_store(|store| store.complete_checkout(session_id)).map(drop)
+        self.shared.with_account(|account| account.complete_checkout(session_id)).map(drop)
     }
 
     /// Ends the current billing period of a subscription: one set to cancel at period end is
@@ -177,12 +183,12 @@ impl Standin {
     /// is paid (`invoice.paid`) or, with `payment_succeeds: false`, fails
     /// (`invoice.payment_failed`, subscription `past_due`).
     pub async fn advance_period(&self, subscription_id: &str, payment_succeeds: bool) -> Result<(), String> {
-        self.shared.with_store(|store| store.advance_period(subscription_id, payment_succeeds))
+        self.shared.with_account(|account| account.advance_period(subscription_id, payment_succeeds))
     }
 
     /// Every event so far, oldest first.
     pub fn events(&self) -> Vec<Value> {
-        self.shared.with_store(|store| store.events.all().to_vec())
+        self.shared.with_account(|account| account.events.all().to_vec())
     }
 
     /// Every webhook delivery attempt so far, in the order they finished.
@@ -198,7 +204,7 @@ impl Standin {
     /// Delivers an existing event again (same id and body, fresh signature) to the current
     /// endpoint, with retries; returns when that delivery is done.
     pub async fn redeliver(&self, event_id: &str) -> Result<(), String> {
-        let outgoing = self.shared.with_store(|store| store.redelivery(event_id))?;
+        let outgoing = self.shared.with_account(|account| account.redelivery(event_id))?;
         self.shared.deliverer.deliver_now(&outgoing).await;
         Ok(())
     }
@@ -206,6 +212,6 @@ impl Standin {
     /// Changes where future events go; `None` stops deliveries.
     pub fn set_webhook(&self, url: Option<String>, secret: String) {
         let endpoint = url.map(|url| Endpoint { url, secret });
-        self.shared.with_store(|store| store.set_webhook(endpoint));
+        self.shared.with_account(|account| account.set_webhook(endpoint));
     }
 }

@@ -9,38 +9,39 @@ use hyper::body::Bytes;
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
+use crate::account::{Account, Origin};
 use crate::billing::SubscriptionChange;
 use crate::catalog::money;
-use crate::server::{Shared, insert_header};
-use crate::store::{Origin, Store};
+use crate::response::{insert_header, json_response};
+use crate::state::Shared;
 use crate::{clock, pdf};
 
 pub(crate) fn handle(shared: &Shared, method: &str, path: &str) -> Response<Full<Bytes>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
-        ("GET", ["checkout", id]) => shared.with_store(|store| checkout_page(store, id)),
-        ("POST", ["checkout", id, "pay"]) => match shared.with_store(|store| store.complete_checkout(id)) {
+        ("GET", ["checkout", id]) => shared.with_account(|account| checkout_page(account, id)),
+        ("POST", ["checkout", id, "pay"]) => match shared.with_account(|account| account.complete_checkout(id)) {
             Ok(next) => redirect(&next),
             Err(message) => page(StatusCode::NOT_FOUND, "Checkout", &format!("<p>{}</p>", escape(&message))),
         },
-        ("GET", ["portal", id]) => shared.with_store(|store| portal_page(store, id)),
+        ("GET", ["portal", id]) => shared.with_account(|account| portal_page(account, id)),
         ("POST", ["portal", id, "subscriptions", subscription, action @ ("cancel" | "resume")]) => {
-            shared.with_store(|store| portal_action(store, id, subscription, *action == "cancel"))
+            shared.with_account(|account| portal_action(account, id, subscription, *action == "cancel"))
         }
-        ("GET", ["invoices", id]) => shared.with_store(|store| invoice_page(store, id)),
-        ("GET", ["invoices", id, "pdf"]) => shared.with_store(|store| invoice_pdf(store, id)),
+        ("GET", ["invoices", id]) => shared.with_account(|account| invoice_page(account, id)),
+        ("GET", ["invoices", id, "pdf"]) => shared.with_account(|account| invoice_pdf(account, id)),
         ("GET", ["logs", id]) => request_log(shared, id),
         _ => not_found(),
     }
 }
 
-fn checkout_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
-    let Some(session) = store.sessions.get(id) else {
+fn checkout_page(account: &Account, id: &str) -> Response<Full<Bytes>> {
+    let Some(session) = account.sessions.get(id) else {
         return not_found();
     };
     let currency = session["currency"].as_str().unwrap_or("usd");
     let mut body = String::from("<table><tr><th>Item</th><th>Qty</th><th>Amount</th></tr>");
-    for item in store.checkout_items(id) {
+    for item in account.checkout_items(id) {
         let interval = item["price"]["recurring"]["interval"].as_str().map(|i| format!(" / {i}")).unwrap_or_default();
         let _ = write!(
             body,
@@ -72,19 +73,19 @@ fn checkout_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
     page(StatusCode::OK, "Checkout", &body)
 }
 
-fn portal_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
-    let Some(session) = store.portal_sessions.get(id) else {
+fn portal_page(account: &Account, id: &str) -> Response<Full<Bytes>> {
+    let Some(session) = account.portal_sessions.get(id) else {
         return not_found();
     };
     let customer_id = session["customer"].as_str().unwrap_or_default();
-    let customer = store.customers.get(customer_id);
+    let customer = account.customers.get(customer_id);
     let who = customer.and_then(|c| c["email"].as_str().or(c["name"].as_str())).unwrap_or(customer_id);
     let mut body = format!("<p>Signed in as {}</p>", escape(who));
-    let live = store.subscriptions.newest_first().filter(|s| s["customer"] == customer_id && s["status"] != "canceled");
+    let live = account.subscriptions.newest_first().filter(|s| s["customer"] == customer_id && s["status"] != "canceled");
     for subscription in live {
         let sub_id = subscription["id"].as_str().unwrap_or_default();
         let item = &subscription["items"]["data"][0];
-        let product = item["price"]["product"].as_str().and_then(|p| store.catalog.product(p)).map_or("Subscription", |p| &p.name);
+        let product = item["price"]["product"].as_str().and_then(|p| account.catalog.product(p)).map_or("Subscription", |p| &p.name);
         let end = clock::date(item["current_period_end"].as_i64().unwrap_or_default());
         let scheduled = subscription["cancel_at_period_end"] == true;
         let _ = write!(
@@ -111,16 +112,16 @@ fn portal_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
 }
 
 /// Cancel at period end or resume, as the portal's buttons do; back to the portal after.
-fn portal_action(store: &mut Store, portal: &str, subscription: &str, cancel: bool) -> Response<Full<Bytes>> {
-    let Some(customer) = store.portal_sessions.get(portal).map(|p| p["customer"].clone()) else {
+fn portal_action(account: &mut Account, portal: &str, subscription: &str, cancel: bool) -> Response<Full<Bytes>> {
+    let Some(customer) = account.portal_sessions.get(portal).map(|p| p["customer"].clone()) else {
         return not_found();
     };
     // A portal session only reaches its own customer's subscriptions.
-    if store.subscriptions.get(subscription).is_none_or(|s| s["customer"] != customer) {
+    if account.subscriptions.get(subscription).is_none_or(|s| s["customer"] != customer) {
         return not_found();
     }
     let change = SubscriptionChange { cancel_at_period_end: Some(cancel), ..Default::default() };
-    match store.update_subscription(subscription, change, &Origin::default()) {
+    match account.update_subscription(subscription, change, &Origin::default()) {
         Ok(_) => redirect(&format!("/portal/{portal}")),
         Err(error) => page(
             StatusCode::BAD_REQUEST,
@@ -130,8 +131,8 @@ fn portal_action(store: &mut Store, portal: &str, subscription: &str, cancel: bo
     }
 }
 
-fn invoice_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
-    let Some(invoice) = store.invoices.get(id) else {
+fn invoice_page(account: &Account, id: &str) -> Response<Full<Bytes>> {
+    let Some(invoice) = account.invoices.get(id) else {
         return not_found();
     };
     let currency = invoice["currency"].as_str().unwrap_or("usd");
@@ -157,8 +158,8 @@ fn invoice_page(store: &Store, id: &str) -> Response<Full<Bytes>> {
     page(StatusCode::OK, "Invoice", &body)
 }
 
-fn invoice_pdf(store: &Store, id: &str) -> Response<Full<Bytes>> {
-    let Some(invoice) = store.invoices.get(id) else {
+fn invoice_pdf(account: &Account, id: &str) -> Response<Full<Bytes>> {
+    let Some(invoice) = account.invoices.get(id) else {
         return not_found();
     };
     let currency = invoice["currency"].as_str().unwrap_or("usd");
@@ -192,9 +193,7 @@ fn request_log(shared: &Shared, id: &str) -> Response<Full<Bytes>> {
         "replayed": request.replayed,
         "status": request.status,
     });
-    let mut response = Response::new(Full::new(Bytes::from(serde_json::to_string_pretty(&log).unwrap_or_default())));
-    insert_header(response.headers_mut(), "content-type", "application/json");
-    response
+    json_response(200, serde_json::to_string_pretty(&log).unwrap_or_default())
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {

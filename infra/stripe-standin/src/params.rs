@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::StripeApiError;
 
 /// Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500.
 const METADATA_MAX_KEYS: usize = 50;
@@ -48,10 +48,10 @@ impl MetadataUpdate {
 }
 
 impl<'a> Params<'a> {
-    pub(crate) fn root(value: &'a Value) -> Result<Self, ApiError> {
+    pub(crate) fn root(value: &'a Value) -> Result<Self, StripeApiError> {
         match value {
             Value::Object(map) => Ok(Self { map, prefix: String::new() }),
-            _ => Err(ApiError::bad_request("Invalid request parameters.")),
+            _ => Err(StripeApiError::bad_request("Invalid request parameters.")),
         }
     }
 
@@ -68,47 +68,47 @@ impl<'a> Params<'a> {
     /// Refuses any key not in `known`, as Stripe does. Endpoints list every parameter Stripe
     /// accepts, including ones the stand-in accepts but does not model, so a typo fails here
     /// exactly as it would against Stripe while a legitimate parameter still works.
-    pub(crate) fn allow_only(&self, known: &[&str]) -> Result<(), ApiError> {
+    pub(crate) fn allow_only(&self, known: &[&str]) -> Result<(), StripeApiError> {
         match self.map.keys().find(|key| !known.contains(&key.as_str())) {
-            Some(key) => Err(ApiError::unknown_param(&self.name(key))),
+            Some(key) => Err(StripeApiError::unknown_param(&self.name(key))),
             None => Ok(()),
         }
     }
 
-    pub(crate) fn str(&self, key: &str) -> Result<Option<&'a str>, ApiError> {
+    pub(crate) fn str(&self, key: &str) -> Result<Option<&'a str>, StripeApiError> {
         match self.map.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::invalid(self.name(key), format!("Invalid string: {}", self.name(key)))),
+            Some(_) => Err(StripeApiError::invalid(self.name(key), format!("Invalid string: {}", self.name(key)))),
         }
     }
 
     /// A present, non-empty string (Stripe treats `param=` as not given for required ones).
-    pub(crate) fn required_str(&self, key: &str) -> Result<&'a str, ApiError> {
+    pub(crate) fn required_str(&self, key: &str) -> Result<&'a str, StripeApiError> {
         match self.str(key)? {
             Some(s) if !s.is_empty() => Ok(s),
-            _ => Err(ApiError::missing(&self.name(key))),
+            _ => Err(StripeApiError::missing(&self.name(key))),
         }
     }
 
-    pub(crate) fn u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
+    pub(crate) fn u64(&self, key: &str) -> Result<Option<u64>, StripeApiError> {
         match self.str(key)? {
             None => Ok(None),
-            Some(raw) => raw.parse().map(Some).map_err(|_| ApiError::invalid_integer(&self.name(key), raw)),
+            Some(raw) => raw.parse().map(Some).map_err(|_| StripeApiError::invalid_integer(&self.name(key), raw)),
         }
     }
 
-    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>, StripeApiError> {
         match self.str(key)? {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
-            Some(raw) => Err(ApiError::invalid(self.name(key), format!("Invalid boolean: {raw}"))),
+            Some(raw) => Err(StripeApiError::invalid(self.name(key), format!("Invalid boolean: {raw}"))),
         }
     }
 
     /// One of `allowed`, or an error listing them like Stripe's enum errors.
-    pub(crate) fn one_of(&self, key: &str, allowed: &[&'static str]) -> Result<Option<&'static str>, ApiError> {
+    pub(crate) fn one_of(&self, key: &str, allowed: &[&'static str]) -> Result<Option<&'static str>, StripeApiError> {
         match self.str(key)? {
             None => Ok(None),
             Some(raw) => allowed
@@ -116,24 +116,24 @@ impl<'a> Params<'a> {
                 .find(|a| **a == raw)
                 .copied()
                 .map(Some)
-                .ok_or_else(|| ApiError::invalid(self.name(key), format!("Invalid {key}: must be one of {}", allowed.join(", ")))),
+                .ok_or_else(|| StripeApiError::invalid(self.name(key), format!("Invalid {key}: must be one of {}", allowed.join(", ")))),
         }
     }
 
-    pub(crate) fn object(&self, key: &str) -> Result<Option<Params<'a>>, ApiError> {
+    pub(crate) fn object(&self, key: &str) -> Result<Option<Params<'a>>, StripeApiError> {
         match self.map.get(key) {
             None => Ok(None),
             Some(Value::Object(map)) => Ok(Some(Params { map, prefix: self.name(key) })),
-            Some(_) => Err(ApiError::invalid(self.name(key), format!("Invalid hash: {}", self.name(key)))),
+            Some(_) => Err(StripeApiError::invalid(self.name(key), format!("Invalid hash: {}", self.name(key)))),
         }
     }
 
     /// A list of hashes (`items[0][price]=...`). Each element knows its indexed name.
-    pub(crate) fn list(&self, key: &str) -> Result<Vec<Params<'a>>, ApiError> {
+    pub(crate) fn list(&self, key: &str) -> Result<Vec<Params<'a>>, StripeApiError> {
         let Some(value) = self.map.get(key) else {
             return Ok(Vec::new());
         };
-        let items = elements(value).ok_or_else(|| ApiError::invalid(self.name(key), format!("Invalid array: {}", self.name(key))))?;
+        let items = elements(value).ok_or_else(|| StripeApiError::invalid(self.name(key), format!("Invalid array: {}", self.name(key))))?;
         items
             .into_iter()
             .enumerate()
@@ -141,23 +141,23 @@ impl<'a> Params<'a> {
                 let prefix = format!("{}[{i}]", self.name(key));
                 match item {
                     Value::Object(map) => Ok(Params { map, prefix }),
-                    _ => Err(ApiError::invalid(prefix, "Invalid hash")),
+                    _ => Err(StripeApiError::invalid(prefix, "Invalid hash")),
                 }
             })
             .collect()
     }
 
     /// A list of strings, given as `expand[0]=a` or `expand[]=a`.
-    pub(crate) fn strings(&self, key: &str) -> Result<Vec<String>, ApiError> {
+    pub(crate) fn strings(&self, key: &str) -> Result<Vec<String>, StripeApiError> {
         let Some(value) = self.map.get(key) else {
             return Ok(Vec::new());
         };
         elements(value)
             .and_then(|items| items.into_iter().map(|item| item.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
-            .ok_or_else(|| ApiError::invalid(self.name(key), format!("Invalid array: {}", self.name(key))))
+            .ok_or_else(|| StripeApiError::invalid(self.name(key), format!("Invalid array: {}", self.name(key))))
     }
 
-    pub(crate) fn metadata(&self, key: &str) -> Result<MetadataUpdate, ApiError> {
+    pub(crate) fn metadata(&self, key: &str) -> Result<MetadataUpdate, StripeApiError> {
         let name = self.name(key);
         let map = match self.map.get(key) {
             None => return Ok(MetadataUpdate::default()),
@@ -165,18 +165,18 @@ impl<'a> Params<'a> {
                 return Ok(MetadataUpdate { clear: true, entries: Vec::new() });
             }
             Some(Value::Object(map)) => map,
-            Some(_) => return Err(ApiError::invalid(&name, "Invalid hash")),
+            Some(_) => return Err(StripeApiError::invalid(&name, "Invalid hash")),
         };
         if map.len() > METADATA_MAX_KEYS {
-            return Err(ApiError::invalid(&name, format!("Metadata can have up to {METADATA_MAX_KEYS} keys.")));
+            return Err(StripeApiError::invalid(&name, format!("Metadata can have up to {METADATA_MAX_KEYS} keys.")));
         }
         let mut entries = Vec::with_capacity(map.len());
         for (k, v) in map {
             let Value::String(v) = v else {
-                return Err(ApiError::invalid(format!("{name}[{k}]"), "Metadata values must be strings."));
+                return Err(StripeApiError::invalid(format!("{name}[{k}]"), "Metadata values must be strings."));
             };
             if k.chars().count() > METADATA_MAX_KEY_LEN {
-                return Err(ApiError::invalid(
+                return Err(StripeApiError::invalid(
                     &name,
                     format!(
                         "Metadata keys can have up to {METADATA_MAX_KEY_LEN} characters, but you passed in a key that is {} characters.",
@@ -185,7 +185,7 @@ impl<'a> Params<'a> {
                 ));
             }
             if v.chars().count() > METADATA_MAX_VALUE_LEN {
-                return Err(ApiError::invalid(
+                return Err(StripeApiError::invalid(
                     format!("{name}[{k}]"),
                     format!(
                         "Metadata values can have up to {METADATA_MAX_VALUE_LEN} characters, but you passed in a value that is {} characters.",

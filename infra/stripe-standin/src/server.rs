@@ -6,53 +6,29 @@
 //! there is never a concurrent request with the same idempotency key, and every response
 //! reflects a consistent account.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::error::ApiError;
-use crate::store::{Origin, Store};
-use crate::webhook::Deliverer;
-use crate::{RecordedRequest, api, form, objects, pages};
+use crate::account::Origin;
+use crate::error::StripeApiError;
+use crate::response::{insert_header, json_response};
+use crate::state::{RecordedRequest, Saved, Shared, State};
+use crate::{api, form, objects, pages};
 
 /// Stripe refuses bodies past a limit too; none of the supported requests comes close.
 const MAX_BODY: usize = 256 * 1024;
-
-pub(crate) struct Shared {
-    pub(crate) base_url: String,
-    state: Mutex<State>,
-    pub(crate) deliverer: Deliverer,
-}
-
-struct State {
-    store: Store,
-    requests: Vec<RecordedRequest>,
-    idempotency: HashMap<String, Saved>,
-    /// Injected failures still to answer, and their status.
-    fail_next: (usize, u16),
-}
-
-/// A response saved under an idempotency key, with what it answered.
-struct Saved {
-    method: String,
-    path: String,
-    params: Value,
-    status: u16,
-    body: String,
-}
 
 /// What an API request is answered with, before it becomes an HTTP response.
 struct Answer {
@@ -63,42 +39,10 @@ struct Answer {
 
 impl Answer {
     /// Stripe links each error to its request log; clients take the request id from there.
-    fn error(error: &ApiError, request_log_url: &str) -> Self {
+    fn error(error: &StripeApiError, request_log_url: &str) -> Self {
         let mut body = error.body();
         body["error"]["request_log_url"] = Value::String(request_log_url.to_string());
         Self { status: error.status, body: pretty(&body), replayed: false }
-    }
-}
-
-impl Shared {
-    pub(crate) fn new(base_url: String, store: Store, deliverer: Deliverer) -> Self {
-        let state = State { store, requests: Vec::new(), idempotency: HashMap::new(), fail_next: (0, 500) };
-        Self { base_url, state: Mutex::new(state), deliverer }
-    }
-
-    /// A panic elsewhere must not wedge the stand-in, so a poisoned lock is simply reused.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `f` on the store, then queues the events it produced for delivery.
-    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        let (result, outgoing) = {
-            let mut state = self.lock();
-            state.store.expire_overdue_sessions();
-            let result = f(&mut state.store);
-            (result, state.store.take_outbox())
-        };
-        self.deliverer.enqueue(outgoing);
-        result
-    }
-
-    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
-    }
-
-    pub(crate) fn fail_next(&self, count: usize, status: u16) {
-        self.lock().fail_next = (count, status);
     }
 }
 
@@ -142,7 +86,7 @@ fn api_request(shared: &Shared, parts: &Parts, body: Option<Bytes>) -> Response<
 
     let (request_id, answer, outgoing) = {
         let mut state = shared.lock();
-        let request_id = state.store.ids.id("req_", 14);
+        let request_id = state.account.ids.id("req_", 14);
         let answer = state.answer(method, path, header("authorization").as_deref(), idempotency_key.as_deref(), &params, &request_id);
         state.requests.push(RecordedRequest {
             request_id: request_id.clone(),
@@ -153,7 +97,7 @@ fn api_request(shared: &Shared, parts: &Parts, body: Option<Bytes>) -> Response<
             replayed: answer.replayed,
             status: answer.status,
         });
-        let outgoing = state.store.take_outbox();
+        let outgoing = state.account.take_outbox();
         (request_id, answer, outgoing)
     };
     shared.deliverer.enqueue(outgoing);
@@ -181,13 +125,13 @@ impl State {
         path: &str,
         authorization: Option<&str>,
         idempotency_key: Option<&str>,
-        params: &Result<Value, ApiError>,
+        params: &Result<Value, StripeApiError>,
         request_id: &str,
     ) -> Answer {
-        let log = format!("{}/logs/{request_id}", self.store.public_base);
+        let log = format!("{}/logs/{request_id}", self.account.public_base);
         if self.fail_next.0 > 0 {
             self.fail_next.0 -= 1;
-            return Answer::error(&ApiError::injected(self.fail_next.1), &log);
+            return Answer::error(&StripeApiError::injected(self.fail_next.1), &log);
         }
         if let Err(error) = authorize(authorization) {
             return Answer::error(&error, &log);
@@ -202,12 +146,12 @@ impl State {
             && let Some(saved) = self.idempotency.get(key)
         {
             if saved.method != method || saved.path != path || &saved.params != params {
-                return Answer::error(&ApiError::idempotency_mismatch(key), &log);
+                return Answer::error(&StripeApiError::idempotency_mismatch(key), &log);
             }
             return Answer { status: saved.status, body: saved.body.clone(), replayed: true };
         }
         let origin = Origin { request_id: Some(request_id.to_string()), idempotency_key: idempotency_key.map(str::to_string) };
-        let answer = match api::handle(&mut self.store, method, path, params, &origin) {
+        let answer = match api::handle(&mut self.account, method, path, params, &origin) {
             Ok(object) => Answer { status: 200, body: pretty(&object), replayed: false },
             Err(error) => Answer::error(&error, &log),
         };
@@ -232,9 +176,9 @@ impl State {
 /// Any test-mode secret key (`sk_test_...`) is accepted, like a fresh Stripe test account.
 /// Like Stripe, the key comes as a Bearer token or as the Basic auth user name (`curl -u
 /// sk_test_...:`, as in Stripe's docs).
-fn authorize(authorization: Option<&str>) -> Result<(), ApiError> {
+fn authorize(authorization: Option<&str>) -> Result<(), StripeApiError> {
     let Some(value) = authorization else {
-        return Err(ApiError::missing_api_key());
+        return Err(StripeApiError::missing_api_key());
     };
     let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
     let key = match scheme.to_ascii_lowercase().as_str() {
@@ -249,43 +193,28 @@ fn authorize(authorization: Option<&str>) -> Result<(), ApiError> {
     };
     let key = key.as_str();
     if key.is_empty() {
-        Err(ApiError::missing_api_key())
+        Err(StripeApiError::missing_api_key())
     } else if key.starts_with("sk_test_") && key.len() > "sk_test_".len() {
         Ok(())
     } else {
-        Err(ApiError::invalid_api_key(key))
+        Err(StripeApiError::invalid_api_key(key))
     }
 }
 
 /// The query string and the form body together, as Stripe reads them.
-fn parse_params(query: Option<&str>, body: Option<&[u8]>) -> Result<Value, ApiError> {
-    let body = body.ok_or_else(|| ApiError::bad_request("The request body is too large."))?;
-    let body = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("The request body is not valid UTF-8."))?;
+fn parse_params(query: Option<&str>, body: Option<&[u8]>) -> Result<Value, StripeApiError> {
+    let body = body.ok_or_else(|| StripeApiError::bad_request("The request body is too large."))?;
+    let body = std::str::from_utf8(body).map_err(|_| StripeApiError::bad_request("The request body is not valid UTF-8."))?;
     let combined = match query {
         Some(query) if !body.is_empty() => format!("{query}&{body}"),
         Some(query) => query.to_string(),
         None => body.to_string(),
     };
-    form::parse(&combined).map_err(|e| ApiError::bad_request(e.0))
+    form::parse(&combined).map_err(|e| StripeApiError::bad_request(e.0))
 }
 
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
-}
-
-fn json_response(status: u16, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    insert_header(response.headers_mut(), "content-type", "application/json");
-    response
-}
-
-/// Values come from ids, constants or validated input; one that still is not a legal header
-/// value is left out rather than failing the response.
-pub(crate) fn insert_header(headers: &mut hyper::HeaderMap, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), value);
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ use stripe_checkout::checkout_session::{
     ListLineItemsCheckoutSession, RetrieveCheckoutSession,
 };
 use stripe_core::customer::{CreateCustomer, RetrieveCustomer, RetrieveCustomerReturned};
-use stripe_shared::{CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus, InvoiceStatus, SubscriptionStatus};
+use stripe_shared::{
+    CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus, Customer, InvoiceStatus, SubscriptionStatus,
+};
 use stripe_webhook::EventObject;
 
 fn line(price: &str, quantity: u64) -> CreateCheckoutSessionLineItems {
@@ -25,8 +27,8 @@ fn line(price: &str, quantity: u64) -> CreateCheckoutSessionLineItems {
     item
 }
 
-/// A customer who has paid for 2 × Pro monthly through Checkout: (customer, session, subscription).
-async fn subscribed(standin: &stripe_standin::Standin, client: &stripe::Client) -> (String, String, String) {
+/// Acme's Checkout Session for 2 × Pro monthly, not paid yet: (customer, session).
+async fn subscription_checkout(client: &stripe::Client) -> (Customer, CheckoutSession) {
     let customer = CreateCustomer::new().name("Acme Inc").email("billing@acme.test").send(client).await.unwrap();
     let mut subscription_data = CreateCheckoutSessionSubscriptionData::new();
     subscription_data.metadata = Some(metadata(&[("org_id", "acme")]));
@@ -40,6 +42,12 @@ async fn subscribed(standin: &stripe_standin::Standin, client: &stripe::Client) 
         .send(client)
         .await
         .unwrap();
+    (customer, session)
+}
+
+/// A customer who has paid for 2 × Pro monthly through Checkout: (customer, session, subscription).
+async fn subscribed(standin: &stripe_standin::Standin, client: &stripe::Client) -> (String, String, String) {
+    let (customer, session) = subscription_checkout(client).await;
     standin.pay_checkout(session.id.as_str()).await.unwrap();
     let session = RetrieveCheckoutSession::new(session.id).send(client).await.unwrap();
     let subscription = session.subscription.expect("a subscription").id().to_string();
@@ -50,19 +58,7 @@ async fn subscribed(standin: &stripe_standin::Standin, client: &stripe::Client) 
 async fn pay_button_creates_subscription_invoice_card_and_ordered_signed_events() {
     let receiver = Receiver::start(0).await;
     let (standin, client) = start(Some(receiver.url.clone())).await;
-    let customer = CreateCustomer::new().name("Acme Inc").email("billing@acme.test").send(&client).await.unwrap();
-    let mut subscription_data = CreateCheckoutSessionSubscriptionData::new();
-    subscription_data.metadata = Some(metadata(&[("org_id", "acme")]));
-    let session = CreateCheckoutSession::new()
-        .mode(CheckoutSessionMode::Subscription)
-        .customer(customer.id.as_str())
-        .success_url("https://app.test/billing/success?session={CHECKOUT_SESSION_ID}")
-        .cancel_url("https://app.test/billing")
-        .line_items(vec![line(PRO_MONTHLY, 2)])
-        .subscription_data(subscription_data)
-        .send(&client)
-        .await
-        .unwrap();
+    let (customer, session) = subscription_checkout(&client).await;
 
     // The hosted page shows the order and a Pay button; pressing it redirects to success_url.
     let page = raw(&standin, "GET", &format!("/checkout/{}", session.id), &[], "").await;

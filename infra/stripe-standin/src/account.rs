@@ -1,19 +1,18 @@
 //! The stand-in's Stripe account: every object it has created, the events those changes
 //! produced, and the webhook endpoint events go to. Checkout and billing behaviour live in
-//! `checkout.rs` and `billing.rs` as further `impl Store` blocks; this file holds what they
+//! `checkout.rs` and `billing.rs` as further `impl Account` blocks; this file holds what they
 //! share (collections, customers, event emission, lookups for expansion).
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::catalog::Catalog;
-use crate::checkout::SessionDetails;
+use crate::catalog::{Catalog, PriceSpec};
+use crate::clock;
 use crate::ids::IdGen;
-use crate::objects::{self, NewCustomer, NewEvent};
+use crate::objects::{self, InvoiceData, NewCustomer, NewEvent};
 use crate::params::MetadataUpdate;
 use crate::webhook::{Endpoint, Outgoing};
-use crate::{PriceSpec, clock};
 
 /// What caused a change, for the event's `request` field: the API request's id and
 /// idempotency key, or nothing when the customer acted on a hosted page.
@@ -50,7 +49,7 @@ impl Objects {
     }
 }
 
-pub(crate) struct Store {
+pub(crate) struct Account {
     pub(crate) ids: IdGen,
     /// Where hosted pages live, without a trailing slash (`http://127.0.0.1:PORT`).
     pub(crate) public_base: String,
@@ -71,7 +70,7 @@ pub(crate) struct Store {
     webhook: Option<Endpoint>,
 }
 
-impl Store {
+impl Account {
     pub(crate) fn new(prices: &[PriceSpec], public_base: String, webhook: Option<Endpoint>) -> Result<Self, String> {
         let mut ids = IdGen::from_entropy();
         let catalog = Catalog::new(prices, &mut ids, clock::now())?;
@@ -100,7 +99,7 @@ impl Store {
     }
 
     /// Events created since the last call, bound for the endpoint configured when they were
-    /// created. The caller hands them to the deliverer after releasing the store.
+    /// created. The caller hands them to the deliverer after releasing the lock on the account.
     pub(crate) fn take_outbox(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.outbox)
     }
@@ -134,7 +133,7 @@ impl Store {
     /// Applies `change` to a stored object; returns it as it was before and after.
     pub(crate) fn modify(
         &mut self,
-        collection: fn(&mut Store) -> &mut Objects,
+        collection: fn(&mut Account) -> &mut Objects,
         id: &str,
         change: impl FnOnce(&mut Map<String, Value>),
     ) -> Option<(Value, Value)> {
@@ -150,7 +149,7 @@ impl Store {
     /// `previous_attributes` (the old values of the changed top-level fields).
     pub(crate) fn update(
         &mut self,
-        collection: fn(&mut Store) -> &mut Objects,
+        collection: fn(&mut Account) -> &mut Objects,
         id: &str,
         kind: &str,
         origin: &Origin,
@@ -221,6 +220,21 @@ pub(crate) struct CustomerFields {
     pub(crate) description: Option<String>,
     pub(crate) phone: Option<String>,
     pub(crate) metadata: MetadataUpdate,
+}
+
+/// One line of a Checkout Session: a catalog price and how many of it.
+pub(crate) struct LineItem {
+    pub(crate) price: String,
+    pub(crate) quantity: u64,
+}
+
+/// What a session keeps beyond its API object: the line items (listed by
+/// `/line_items` and shown on the hosted page) and the metadata destined for what it creates.
+pub(crate) struct SessionDetails {
+    pub(crate) items: Vec<(String, LineItem)>,
+    pub(crate) subscription_metadata: Map<String, Value>,
+    pub(crate) payment_intent_metadata: Map<String, Value>,
+    pub(crate) invoice_data: Option<InvoiceData>,
 }
 
 fn outgoing(event: &Value, endpoint: Endpoint) -> Outgoing {
