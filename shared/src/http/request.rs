@@ -106,10 +106,16 @@ const SERVER_SIDE_FIELDS: [&str; 4] = ["price", "price_id", "product", "product_
 
 fn data_problem(path: &str, message: &str) -> FieldProblem {
     let field = field_of(path, message);
-    if message.starts_with("unknown field") && SERVER_SIDE_FIELDS.contains(&field.as_str()) {
-        return FieldProblem::new(field, "is not accepted: prices are set by the server from the plan catalog");
-    }
-    FieldProblem::new(field, message)
+    let problem = match message.split(' ').take(2).collect::<Vec<_>>().join(" ").as_str() {
+        "unknown field" if SERVER_SIDE_FIELDS.contains(&field.as_str()) => {
+            "is not accepted: prices are set by the server from the plan catalog"
+        }
+        "unknown field" => "is not a field of this request",
+        "missing field" => "is required",
+        "duplicate field" => "is given more than once",
+        _ => message,
+    };
+    FieldProblem::new(field, problem)
 }
 
 /// Parses a JSON request body into `T` (which should deny unknown fields). An empty body is `{}`.
@@ -130,28 +136,24 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     } else {
         return Err(ApiError::new(ErrorKind::UnsupportedMediaType, "Send the body as `Content-Type: application/json`."));
     };
-    let malformed = |problem: &str| ApiError::new(ErrorKind::MalformedJson, format!("The body is not valid JSON: {problem}."));
-    // serde would fill a struct from an array by position; only an object is a request body.
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => {}
-        Some(b'[' | b'"' | b'n' | b't' | b'f' | b'-' | b'0'..=b'9') => {
-            return Err(ApiError::field("(body)", "must be a JSON object"));
-        }
-        _ => return Err(malformed("it must start with `{`")),
-    }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        let message = inner.to_string();
-        let problem = message.rsplit_once(" at line ").map_or(message.as_str(), |(head, _)| head);
-        match inner.classify() {
-            serde_json::error::Category::Data => ApiError::validation(vec![data_problem(&path, problem)]),
-            _ => malformed(problem),
-        }
+    // First the syntax: one JSON value and nothing after it. Only then the shape, so a value of
+    // the wrong type is always the field's problem, never "not JSON".
+    let value: Value = serde_json::from_slice(bytes).map_err(|err| {
+        let message = err.to_string();
+        let problem = message.rsplit_once(" at line ").map_or(message.as_str(), |(head, _)| head).to_string();
+        ApiError::new(ErrorKind::MalformedJson, format!("The body is not valid JSON: {problem}."))
     })?;
-    de.end().map_err(|_| malformed("there is more after the JSON object"))?;
-    Ok(value)
+    // serde would fill a struct from an array by position; only an object is a request body.
+    if !value.is_object() {
+        return Err(ApiError::field("(body)", "must be a JSON object"));
+    }
+    // Read from the text, not the value, so a field given twice is refused rather than the last kept.
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let problem = message.rsplit_once(" at line ").map_or(message.as_str(), |(head, _)| head);
+        ApiError::validation(vec![data_problem(&path, problem)])
+    })
 }
 
 #[cfg(test)]
