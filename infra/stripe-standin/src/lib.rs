@@ -102,6 +102,7 @@ mod objects;
 mod pages;
 mod params;
 mod pdf;
+mod plan_changes;
 mod response;
 mod server;
 mod state;
@@ -184,6 +185,11 @@ impl Standin {
     /// (`invoice.payment_failed`, subscription `past_due`).
     pub async fn advance_period(&self, subscription_id: &str, payment_succeeds: bool) -> Result<(), String> {
         self.shared.with_account(|account| account.advance_period(subscription_id, payment_succeeds))
+    }
+
+    /// From now on every charge to `customer_id` is declined, as with Stripe's decline test cards.
+    pub fn decline_payments(&self, customer_id: &str) {
+        self.shared.with_account(|account| account.declining_customers.insert(customer_id.to_string()));
     }
 
     /// Every event so far, oldest first.
