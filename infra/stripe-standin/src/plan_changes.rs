@@ -143,14 +143,7 @@ impl Account {
     /// phase must start when the current one did; a last phase without an end runs one
     /// interval of its price.
     pub(crate) fn update_schedule(&mut self, id: &str, phases: Vec<PhaseRequest>, origin: &Origin) -> Result<Value, StripeApiError> {
-        let schedule =
-            self.subscription_schedules.get(id).cloned().ok_or_else(|| StripeApiError::no_such(404, "subscription_schedule", id, "id"))?;
-        if schedule["status"] != "active" && schedule["status"] != "not_started" {
-            return Err(StripeApiError::bad_request(format!(
-                "You cannot update a subscription schedule that is currently in the `{}` status.",
-                schedule["status"].as_str().unwrap_or_default()
-            )));
-        }
+        let schedule = self.open_schedule(id, "update")?;
         if phases.is_empty() {
             return Err(StripeApiError::missing("phases"));
         }
@@ -201,15 +194,21 @@ impl Account {
     /// `POST /v1/subscription_schedules/{id}/release`: the schedule lets go of the subscription,
     /// which keeps its current items.
     pub(crate) fn release_schedule(&mut self, id: &str, origin: &Origin) -> Result<Value, StripeApiError> {
+        self.open_schedule(id, "release")?;
+        Ok(self.release(id, origin))
+    }
+
+    /// The schedule `id` if it can still change (`active` or `not_started`).
+    fn open_schedule(&self, id: &str, verb: &str) -> Result<Value, StripeApiError> {
         let schedule =
             self.subscription_schedules.get(id).cloned().ok_or_else(|| StripeApiError::no_such(404, "subscription_schedule", id, "id"))?;
         if schedule["status"] != "active" && schedule["status"] != "not_started" {
             return Err(StripeApiError::bad_request(format!(
-                "You cannot release a subscription schedule that is currently in the `{}` status.",
+                "You cannot {verb} a subscription schedule that is currently in the `{}` status.",
                 schedule["status"].as_str().unwrap_or_default()
             )));
         }
-        Ok(self.release(id, origin))
+        Ok(schedule)
     }
 
     fn release(&mut self, id: &str, origin: &Origin) -> Value {
