@@ -11,7 +11,8 @@ const USAGE: &str = "usage:
   billing-admin create-org <org_id> [name]
   billing-admin issue-key <org_id> <principal_id> <HUMAN|AGENT|ADMIN>
   billing-admin revoke-key <key_id>
-  billing-admin show-org <org_id>";
+  billing-admin show-org <org_id>
+  billing-admin set-design-partner <org_id> <on|off>";
 
 #[derive(Debug)]
 enum Command {
@@ -19,6 +20,7 @@ enum Command {
     IssueKey { org_id: String, principal_id: String, kind: PrincipalKind },
     RevokeKey { key_id: String },
     ShowOrg { org_id: String },
+    SetDesignPartner { org_id: String, on: bool },
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
@@ -33,6 +35,14 @@ fn parse(args: &[String]) -> Result<Command, String> {
         },
         ["revoke-key", key_id] => Command::RevokeKey { key_id: key_id.to_string() },
         ["show-org", org_id] => Command::ShowOrg { org_id: org_id.to_string() },
+        ["set-design-partner", org_id, flag] => Command::SetDesignPartner {
+            org_id: org_id.to_string(),
+            on: match *flag {
+                "on" => true,
+                "off" => false,
+                other => return Err(format!("`{other}`: say on or off")),
+            },
+        },
         _ => return Err(USAGE.to_string()),
     };
     match &command {
@@ -64,6 +74,16 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
             let record =
                 app.store.revoke_api_key(&key_id, now()).await?.ok_or_else(|| ApiError::not_found(format!("No API key `{key_id}`.")))?;
             Ok(format!("revoked {} ({} of org {})", record.key_id, record.principal_id, record.org_id))
+        }
+        Command::SetDesignPartner { org_id, on } => {
+            billing_shared::retry::retry(billing_shared::retry::Policy::WRITE_RACE, "set_design_partner", |_| async {
+                let mut org = billing_shared::billing::load_org(&app.store, &org_id).await?;
+                org.design_partner = on;
+                app.store.save_org(&mut org).await?;
+                Ok(())
+            })
+            .await?;
+            Ok(format!("org {org_id}: design partner {}", if on { "on" } else { "off" }))
         }
         Command::ShowOrg { org_id } => {
             let org = app.store.get_org(&org_id).await?.ok_or_else(|| ApiError::not_found(format!("no org `{org_id}`")))?;
@@ -115,6 +135,8 @@ mod tests {
         assert!(matches!(parse(&args(&["create-org", "acme"])), Ok(Command::CreateOrg { name, .. }) if name == "acme"));
         assert!(matches!(parse(&args(&["issue-key", "acme", "bot", "agent"])), Ok(Command::IssueKey { kind: PrincipalKind::Agent, .. })));
         assert!(matches!(parse(&args(&["revoke-key", "abc"])), Ok(Command::RevokeKey { .. })));
+        assert!(matches!(parse(&args(&["set-design-partner", "acme", "on"])), Ok(Command::SetDesignPartner { on: true, .. })));
+        assert!(parse(&args(&["set-design-partner", "acme", "yes"])).unwrap_err().contains("on or off"));
         assert!(parse(&args(&["issue-key", "acme", "bot", "root"])).unwrap_err().contains("unknown kind"));
         assert!(parse(&args(&["create-org", "Acme Inc"])).unwrap_err().contains("must be"));
         assert_eq!(parse(&args(&[])).unwrap_err(), USAGE);

@@ -6,10 +6,12 @@
 
 pub mod authorizer;
 pub mod billing_checkout;
+pub mod billing_downgrade;
 pub mod billing_invoices;
 pub mod billing_plans;
 pub mod billing_portal;
 pub mod billing_summary;
+pub mod billing_upgrade;
 pub mod checkout_sync;
 pub mod credits_checkout;
 pub mod not_found;

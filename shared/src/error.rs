@@ -40,13 +40,16 @@ pub enum ErrorKind {
     SubscriptionExists,
     CheckoutInProgress,
     NoStripeCustomer,
+    PaymentFailed,
+    ChangeInProgress,
+    InvalidConfirmToken,
     StripeError,
     StorageUnavailable,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 19] = [
         Self::ValidationFailed,
         Self::MalformedJson,
         Self::InvalidSignature,
@@ -60,6 +63,9 @@ impl ErrorKind {
         Self::SubscriptionExists,
         Self::CheckoutInProgress,
         Self::NoStripeCustomer,
+        Self::PaymentFailed,
+        Self::ChangeInProgress,
+        Self::InvalidConfirmToken,
         Self::StripeError,
         Self::StorageUnavailable,
         Self::Internal,
@@ -80,6 +86,9 @@ impl ErrorKind {
             Self::SubscriptionExists => "subscription_exists",
             Self::CheckoutInProgress => "checkout_in_progress",
             Self::NoStripeCustomer => "no_stripe_customer",
+            Self::PaymentFailed => "payment_failed",
+            Self::ChangeInProgress => "change_in_progress",
+            Self::InvalidConfirmToken => "invalid_confirm_token",
             Self::StripeError => "stripe_error",
             Self::StorageUnavailable => "storage_unavailable",
             Self::Internal => "internal_error",
@@ -88,12 +97,13 @@ impl ErrorKind {
 
     pub fn status(self) -> u16 {
         match self {
-            Self::ValidationFailed | Self::MalformedJson | Self::InvalidSignature => 400,
+            Self::ValidationFailed | Self::MalformedJson | Self::InvalidSignature | Self::InvalidConfirmToken => 400,
+            Self::PaymentFailed => 402,
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::Conflict | Self::SubscriptionExists | Self::CheckoutInProgress | Self::NoStripeCustomer => 409,
+            Self::Conflict | Self::SubscriptionExists | Self::CheckoutInProgress | Self::NoStripeCustomer | Self::ChangeInProgress => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal => 500,

@@ -3,7 +3,7 @@
 //! `checkout.rs` and `billing.rs` as further `impl Account` blocks; this file holds what they
 //! share (collections, customers, event emission, lookups for expansion).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -65,7 +65,10 @@ pub(crate) struct Account {
     pub(crate) payment_intents: Objects,
     pub(crate) payment_methods: Objects,
     pub(crate) portal_sessions: Objects,
+    pub(crate) subscription_schedules: Objects,
     pub(crate) events: Objects,
+    /// Customers whose card declines every charge (a test hook, like Stripe's decline cards).
+    pub(crate) declining_customers: HashSet<String>,
     outbox: Vec<Outgoing>,
     webhook: Option<Endpoint>,
 }
@@ -88,7 +91,9 @@ impl Account {
             payment_intents: Objects::default(),
             payment_methods: Objects::default(),
             portal_sessions: Objects::default(),
+            subscription_schedules: Objects::default(),
             events: Objects::default(),
+            declining_customers: HashSet::new(),
             outbox: Vec::new(),
             webhook,
         })
@@ -205,6 +210,7 @@ impl Account {
             &self.payment_methods,
             &self.sessions,
             &self.portal_sessions,
+            &self.subscription_schedules,
             &self.events,
         ]
         .into_iter()

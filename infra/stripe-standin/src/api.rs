@@ -14,6 +14,7 @@ use crate::error::StripeApiError;
 use crate::expand::expand;
 use crate::objects::{self, InvoiceData};
 use crate::params::Params;
+use crate::plan_changes::{PhaseRequest, PreviewRequest};
 
 /// Answers one API request; `path` includes the `/v1` prefix.
 pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &Value, origin: &Origin) -> Result<Value, StripeApiError> {
@@ -37,6 +38,16 @@ pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &V
         ("POST", ["subscriptions", id]) => update_subscription(account, id, &p, origin),
         ("DELETE", ["subscriptions", id]) => cancel_subscription(account, id, &p, origin),
         ("GET", ["invoices"]) => list_invoices(account, &p),
+        ("POST", ["invoices", "create_preview"]) => preview_invoice(account, &p),
+        ("POST", ["subscription_schedules"]) => create_schedule(account, &p, origin),
+        ("GET", ["subscription_schedules", id]) => {
+            retrieve(&p, account.subscription_schedules.get(id).cloned(), "subscription_schedule", id)
+        }
+        ("POST", ["subscription_schedules", id]) => update_schedule(account, id, &p, origin),
+        ("POST", ["subscription_schedules", id, "release"]) => {
+            p.allow_only(&["expand", "preserve_cancel_date"])?;
+            account.release_schedule(id, origin)
+        }
         ("GET", ["invoices", id]) => retrieve(&p, account.invoices.get(id).cloned(), "invoice", id),
         ("GET", ["prices", id]) => retrieve(&p, account.catalog.price(id).map(objects::price), "price", id),
         ("GET", ["products", id]) => retrieve(&p, account.catalog.product(id).map(objects::product), "product", id),
@@ -248,7 +259,6 @@ fn create_portal_session(account: &mut Account, p: &Params) -> Result<Value, Str
 }
 
 fn update_subscription(account: &mut Account, id: &str, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
-    // Payments always succeed here, so the payment options have nothing to change.
     p.allow_only(&[
         "cancel_at_period_end",
         "expand",
@@ -259,6 +269,21 @@ fn update_subscription(account: &mut Account, id: &str, p: &Params, origin: &Ori
         "proration_behavior",
         "proration_date",
     ])?;
+    let payment_behavior =
+        p.one_of("payment_behavior", &["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"])?;
+    let change = SubscriptionChange {
+        cancel_at_period_end: p.bool("cancel_at_period_end")?,
+        items: item_changes(p)?,
+        proration_behavior: p.one_of("proration_behavior", &["always_invoice", "create_prorations", "none"])?,
+        proration_date: timestamp(p, "proration_date")?,
+        pending_if_incomplete: payment_behavior == Some("pending_if_incomplete"),
+        metadata: p.metadata("metadata")?,
+    };
+    account.update_subscription(id, change, origin)
+}
+
+/// `items[]` of a subscription update or preview: changes of existing items, or new ones.
+fn item_changes(p: &Params) -> Result<Vec<ItemChange>, StripeApiError> {
     let mut items = Vec::new();
     for item in p.list("items")? {
         item.allow_only(&["id", "metadata", "price", "quantity"])?;
@@ -269,13 +294,51 @@ fn update_subscription(account: &mut Account, id: &str, p: &Params, origin: &Ori
             quantity: item.u64("quantity")?,
         });
     }
-    let change = SubscriptionChange {
-        cancel_at_period_end: p.bool("cancel_at_period_end")?,
-        items,
-        proration_behavior: p.one_of("proration_behavior", &["always_invoice", "create_prorations", "none"])?,
-        metadata: p.metadata("metadata")?,
+    Ok(items)
+}
+
+fn timestamp(p: &Params, key: &str) -> Result<Option<i64>, StripeApiError> {
+    p.u64(key)?.map(|at| i64::try_from(at).map_err(|_| StripeApiError::invalid_integer(&p.name(key), &at.to_string()))).transpose()
+}
+
+fn preview_invoice(account: &mut Account, p: &Params) -> Result<Value, StripeApiError> {
+    p.allow_only(&["customer", "expand", "subscription", "subscription_details"])?;
+    let subscription = p.required_str("subscription")?.to_string();
+    let (items, proration_date, proration_behavior) = match p.object("subscription_details")? {
+        Some(details) => {
+            details.allow_only(&["items", "proration_behavior", "proration_date"])?;
+            let behavior = details.one_of("proration_behavior", &["always_invoice", "create_prorations", "none"])?;
+            (item_changes(&details)?, timestamp(&details, "proration_date")?, behavior)
+        }
+        None => (Vec::new(), None, None),
     };
-    account.update_subscription(id, change, origin)
+    account.preview_invoice(PreviewRequest { subscription, items, proration_date, proration_behavior })
+}
+
+fn create_schedule(account: &mut Account, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
+    p.allow_only(&["expand", "from_subscription", "metadata"])?;
+    let subscription = p.str("from_subscription")?.ok_or_else(|| {
+        StripeApiError::invalid("from_subscription", "The Stripe stand-in creates schedules from an existing subscription only.")
+    })?;
+    account.create_schedule(subscription, origin)
+}
+
+fn update_schedule(account: &mut Account, id: &str, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
+    p.allow_only(&["end_behavior", "expand", "metadata", "phases", "proration_behavior"])?;
+    if p.one_of("end_behavior", &["cancel", "none", "release", "renew"])?.is_some_and(|b| b != "release") {
+        return Err(StripeApiError::invalid("end_behavior", "The Stripe stand-in supports `end_behavior=release` only."));
+    }
+    let mut phases = Vec::new();
+    for phase in p.list("phases")? {
+        phase.allow_only(&["end_date", "items", "metadata", "proration_behavior", "start_date"])?;
+        let mut items = Vec::new();
+        for item in phase.list("items")? {
+            item.allow_only(&["metadata", "price", "quantity"])?;
+            items.push((item.required_str("price")?.to_string(), item.u64("quantity")?.unwrap_or(1)));
+        }
+        phases.push(PhaseRequest { items, start: timestamp(&phase, "start_date")?, end: timestamp(&phase, "end_date")? });
+    }
+    account.update_schedule(id, phases, origin)
 }
 
 fn cancel_subscription(account: &mut Account, id: &str, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {

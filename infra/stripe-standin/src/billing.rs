@@ -81,6 +81,10 @@ pub(crate) struct SubscriptionChange {
     pub(crate) cancel_at_period_end: Option<bool>,
     pub(crate) items: Vec<ItemChange>,
     pub(crate) proration_behavior: Option<&'static str>,
+    /// The moment prorations are computed for (a preview's, so the amount agreed is charged).
+    pub(crate) proration_date: Option<i64>,
+    /// `payment_behavior=pending_if_incomplete`: a change whose invoice is not paid is not applied.
+    pub(crate) pending_if_incomplete: bool,
     pub(crate) metadata: MetadataUpdate,
 }
 
@@ -100,6 +104,19 @@ impl Account {
         let number = customer["invoice_prefix"]
             .as_str()
             .map(|prefix| format!("{prefix}-{:04}", customer["next_invoice_sequence"].as_u64().unwrap_or(1).saturating_sub(1)));
+        let invoice = self.render_invoice(&spec, &customer, number);
+        self.invoices.push(invoice.clone());
+        if spec.paid {
+            self.emit("invoice.paid", &invoice, None, origin);
+            self.emit("invoice.payment_succeeded", &invoice, None, origin);
+        } else {
+            self.emit("invoice.payment_failed", &invoice, None, origin);
+        }
+        invoice
+    }
+
+    /// The invoice object for `spec`, neither stored nor reported (previews have no number).
+    pub(crate) fn render_invoice(&mut self, spec: &InvoiceSpec, customer: &Value, number: Option<String>) -> Value {
         let subscription_metadata =
             spec.subscription.as_ref().and_then(|id| self.subscriptions.get(id)).map_or(json!({}), |s| s["metadata"].clone());
         let mut currency = String::from("usd");
@@ -134,30 +151,22 @@ impl Account {
                 proration: line.proration.is_some(),
             }));
         }
-        let invoice = objects::invoice(NewInvoice {
+        objects::invoice(NewInvoice {
             id: &spec.id,
             created: spec.created,
-            customer: &customer,
+            customer,
             subscription: spec.subscription.as_deref().map(|id| (id, &subscription_metadata)),
             currency: &currency,
             lines,
             total,
-            number: number.unwrap_or_default(),
+            number,
             billing_reason: spec.billing_reason,
             period: spec.period,
             paid: spec.paid,
             description: spec.description.as_deref(),
             metadata: &spec.metadata,
             public_base: &self.public_base,
-        });
-        self.invoices.push(invoice.clone());
-        if spec.paid {
-            self.emit("invoice.paid", &invoice, None, origin);
-            self.emit("invoice.payment_succeeded", &invoice, None, origin);
-        } else {
-            self.emit("invoice.payment_failed", &invoice, None, origin);
-        }
-        invoice
+        })
     }
 
     /// Takes the customer's next invoice number (Stripe numbers invoices
@@ -179,7 +188,15 @@ impl Account {
         if current["status"] == "canceled" && (change.cancel_at_period_end.is_some() || !change.items.is_empty()) {
             return Err(StripeApiError::bad_request("A canceled subscription can only update its cancellation_details and metadata."));
         }
+        if change.cancel_at_period_end.is_some()
+            && let Some(schedule) = current["schedule"].as_str()
+        {
+            return Err(StripeApiError::bad_request(format!(
+                "The subscription is managed by the subscription schedule `{schedule}`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead."
+            )));
+        }
         let now = clock::now();
+        let prorate_at = change.proration_date.unwrap_or(now);
         let old_items = items_of(&current);
         let mut items = self.changed_items(&current, &change.items)?;
         let old_interval = interval_of(&old_items);
@@ -195,15 +212,19 @@ impl Account {
         }
         let behavior = change.proration_behavior.unwrap_or("create_prorations");
         let lines = if reset || behavior == "always_invoice" {
-            self.proration_lines(&old_items, &items, reset, behavior != "none", now)
+            self.proration_lines(&old_items, &items, reset, behavior != "none", prorate_at)
         } else {
             Vec::new()
         };
         let amount: i64 = lines.iter().map(|l| self.line_amount(l)).sum();
+        let customer = current["customer"].as_str().unwrap_or_default().to_string();
+        let paid = amount <= 0 || !self.declining_customers.contains(&customer);
+        if !paid && change.pending_if_incomplete {
+            return Ok(self.leave_pending(id, &customer, items, lines, now, origin));
+        }
         let invoice_id = (amount > 0).then(|| self.ids.id("in_", 24));
         if amount < 0 {
             // A net credit goes to the customer's balance, as with Stripe's prorations.
-            let customer = current["customer"].as_str().unwrap_or_default().to_string();
             self.modify(
                 |s| &mut s.customers,
                 &customer,
@@ -225,6 +246,9 @@ impl Account {
                 if let Some(invoice) = &invoice_id {
                     s.insert("latest_invoice".into(), json!(invoice));
                 }
+                if !paid {
+                    s.insert("status".into(), json!("past_due"));
+                }
                 if let Some(cancel) = change.cancel_at_period_end {
                     let period_end = s["items"]["data"][0]["current_period_end"].clone();
                     s.insert("cancel_at_period_end".into(), json!(cancel));
@@ -241,15 +265,38 @@ impl Account {
             })
             .unwrap_or(current.clone());
         if let Some(invoice_id) = invoice_id {
-            let customer = current["customer"].as_str().unwrap_or_default().to_string();
-            let spec = InvoiceSpec::paid_at(now, invoice_id, customer, Some(id.to_string()), lines, "subscription_update");
+            let mut spec = InvoiceSpec::paid_at(now, invoice_id, customer, Some(id.to_string()), lines, "subscription_update");
+            spec.paid = paid;
             self.create_invoice(spec, origin);
         }
         Ok(updated)
     }
 
+    /// A change whose payment failed under `pending_if_incomplete`: the items stay as they
+    /// were, the failed invoice stays open, and the change waits in `pending_update` (Stripe
+    /// drops it after 23 hours unless the invoice is paid).
+    fn leave_pending(&mut self, id: &str, customer: &str, items: Vec<Value>, lines: Vec<BillingLine>, now: i64, origin: &Origin) -> Value {
+        let invoice_id = self.ids.id("in_", 24);
+        let mut spec =
+            InvoiceSpec::paid_at(now, invoice_id.clone(), customer.to_string(), Some(id.to_string()), lines, "subscription_update");
+        spec.paid = false;
+        self.create_invoice(spec, origin);
+        let pending = objects::pending_update(now + 23 * 3600, items);
+        let updated = self.update(
+            |s| &mut s.subscriptions,
+            id,
+            "customer.subscription.updated",
+            origin,
+            |s| {
+                s.insert("latest_invoice".into(), json!(invoice_id));
+                s.insert("pending_update".into(), pending);
+            },
+        );
+        updated.unwrap_or_default()
+    }
+
     /// The subscription's items with `changes` applied, validated like Stripe.
-    fn changed_items(&mut self, subscription: &Value, changes: &[ItemChange]) -> Result<Vec<Value>, StripeApiError> {
+    pub(crate) fn changed_items(&mut self, subscription: &Value, changes: &[ItemChange]) -> Result<Vec<Value>, StripeApiError> {
         let subscription_id = subscription["id"].as_str().unwrap_or_default().to_string();
         let currency = subscription["currency"].as_str().unwrap_or_default();
         let period = current_period(subscription);
@@ -314,7 +361,7 @@ impl Account {
     /// Lines billing a change of items: credit for the unused time of each changed old item,
     /// then the new items' charge, prorated to the rest of the period or (after a period
     /// reset) in full for the new period.
-    fn proration_lines(&self, old: &[Value], new: &[Value], reset: bool, credit: bool, now: i64) -> Vec<BillingLine> {
+    pub(crate) fn proration_lines(&self, old: &[Value], new: &[Value], reset: bool, credit: bool, now: i64) -> Vec<BillingLine> {
         let mut lines = Vec::new();
         let date = clock::date(now);
         let unchanged = |item: &Value| {
@@ -346,7 +393,7 @@ impl Account {
         Some((price, item["quantity"].as_u64().unwrap_or(1), (item_start(item), item_end(item))))
     }
 
-    fn line_amount(&self, line: &BillingLine) -> i64 {
+    pub(crate) fn line_amount(&self, line: &BillingLine) -> i64 {
         match &line.proration {
             Some((amount, _)) => *amount,
             None => self.catalog.price(&line.price).map_or(0, |p| full_amount(p, line.quantity)),
@@ -383,7 +430,7 @@ impl Account {
             }
             return Ok(());
         }
-        let mut items = items_of(&current);
+        let mut items = self.items_for_period(&current, end);
         let next = (end, clock::add_interval(end, &interval_of(&items)));
         for item in &mut items {
             set_period(item, next);
@@ -396,6 +443,7 @@ impl Account {
             })
             .collect();
         let invoice_id = self.ids.id("in_", 24);
+        self.schedule_moved_to(&current, next, &origin);
         self.update(
             |s| &mut s.subscriptions,
             id,
@@ -436,11 +484,11 @@ fn end_subscription(s: &mut serde_json::Map<String, Value>, ended_at: i64, cance
     s.insert("cancellation_details".into(), json!({"comment": null, "feedback": null, "reason": "cancellation_requested"}));
 }
 
-fn items_of(subscription: &Value) -> Vec<Value> {
+pub(crate) fn items_of(subscription: &Value) -> Vec<Value> {
     subscription["items"]["data"].as_array().cloned().unwrap_or_default()
 }
 
-fn item_id(item: &Value) -> &str {
+pub(crate) fn item_id(item: &Value) -> &str {
     item["id"].as_str().unwrap_or_default()
 }
 
@@ -453,16 +501,16 @@ fn item_end(item: &Value) -> i64 {
 }
 
 /// Items share one period; the first item's is the subscription's.
-fn current_period(subscription: &Value) -> (i64, i64) {
+pub(crate) fn current_period(subscription: &Value) -> (i64, i64) {
     let first = &subscription["items"]["data"][0];
     (item_start(first), item_end(first))
 }
 
-fn interval_of(items: &[Value]) -> String {
+pub(crate) fn interval_of(items: &[Value]) -> String {
     items.first().and_then(|i| i["price"]["recurring"]["interval"].as_str()).unwrap_or("month").to_string()
 }
 
-fn set_period(item: &mut Value, (start, end): (i64, i64)) {
+pub(crate) fn set_period(item: &mut Value, (start, end): (i64, i64)) {
     if let Value::Object(item) = item {
         item.insert("current_period_start".into(), json!(start));
         item.insert("current_period_end".into(), json!(end));

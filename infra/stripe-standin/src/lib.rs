@@ -15,7 +15,13 @@
 //! - `POST /v1/billing_portal/sessions`
 //! - `GET /v1/subscriptions` (customer, price, status, cursor paging),
 //!   `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end, item price/quantity
-//!   changes with `proration_behavior`, metadata, cancel now)
+//!   changes with `proration_behavior` and `proration_date`, `payment_behavior=
+//!   pending_if_incomplete`, metadata, cancel now)
+//! - `POST /v1/invoices/create_preview` for a change of a subscription
+//!   (`subscription_details[items]`, `[proration_date]`, `[proration_behavior]`)
+//! - `POST /v1/subscription_schedules` (`from_subscription`), `GET|POST
+//!   /v1/subscription_schedules/{id}` (`phases` with items, start and end dates,
+//!   `end_behavior=release`), `POST /v1/subscription_schedules/{id}/release`
 //! - `GET /v1/invoices` (customer, subscription, status, cursor paging), `GET /v1/invoices/{id}`
 //! - `GET /v1/prices/{id}`, `/v1/products/{id}`, `/v1/payment_methods/{id}`,
 //!   `/v1/payment_intents/{id}`, `/v1/events/{id}`
@@ -32,11 +38,11 @@
 //! # What it does not cover
 //!
 //! Anything not listed above. In particular: no real payments (every charge succeeds with
-//! the test card 4242 unless a test says otherwise, so no declines, 3-D Secure, refunds or
-//! disputes); no `setup` mode or embedded Checkout; no creating subscriptions, prices or
+//! the test card 4242 unless a test says otherwise: [`Standin::decline_payments`] makes a
+//! customer's charges fail; no 3-D Secure, refunds or disputes); no `setup` mode or embedded Checkout; no creating subscriptions, prices or
 //! products through the API (subscriptions come from Checkout, the catalog is fixed at
-//! start); no trials, coupons, taxes, metered or tiered prices, subscription schedules or
-//! invoice drafts (invoices are born finalized, and a credit from a downgrade goes to the
+//! start); no trials, coupons, taxes, metered or tiered prices, schedules not made from a
+//! subscription, or invoice drafts (invoices are born finalized, and a credit from a downgrade goes to the
 //! customer's `balance` without later invoices drawing on it); no list endpoints besides
 //! subscriptions, invoices and a session's line items; no Connect, live mode or webhook
 //! endpoint API; webhooks go to plain `http://` endpoints only; nothing persists past the
@@ -52,7 +58,8 @@
 //! subscription's current period on the spot: it renews for the next period (on the UTC
 //! calendar, so a month from Jan 31 ends Feb 28/29) with an invoice dated at the old period
 //! end, paid or, with `payment_succeeds: false`, failed (the subscription turns `past_due`);
-//! or, when set to cancel at period end, it is canceled. Nothing else moves: its periods
+//! or, when set to cancel at period end, it is canceled. A schedule's phase starting at the
+//! period end is applied at the renewal, and a schedule with no phase left is released. Nothing else moves: its periods
 //! run ahead of the clock while events and new objects keep real timestamps, and a change
 //! prorated after an advance counts the whole advanced period as unused.
 //!
@@ -102,6 +109,7 @@ mod objects;
 mod pages;
 mod params;
 mod pdf;
+mod plan_changes;
 mod response;
 mod server;
 mod state;
@@ -184,6 +192,11 @@ impl Standin {
     /// (`invoice.payment_failed`, subscription `past_due`).
     pub async fn advance_period(&self, subscription_id: &str, payment_succeeds: bool) -> Result<(), String> {
         self.shared.with_account(|account| account.advance_period(subscription_id, payment_succeeds))
+    }
+
+    /// From now on every charge to `customer_id` is declined, as with Stripe's decline test cards.
+    pub fn decline_payments(&self, customer_id: &str) {
+        self.shared.with_account(|account| account.declining_customers.insert(customer_id.to_string()));
     }
 
     /// Every event so far, oldest first.

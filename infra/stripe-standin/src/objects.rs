@@ -444,6 +444,90 @@ pub(crate) fn subscription(s: NewSubscription) -> Value {
     )
 }
 
+/// One phase of a subscription schedule: its items (`{price, quantity}`) and dates.
+pub(crate) struct SchedulePhase {
+    pub(crate) items: Vec<(String, u64)>,
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+}
+
+pub(crate) struct NewSchedule<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) created: i64,
+    pub(crate) customer: &'a str,
+    pub(crate) subscription: &'a str,
+    pub(crate) currency: &'a str,
+    pub(crate) phases: &'a [SchedulePhase],
+}
+
+/// A subscription schedule as Stripe renders an `active` one. There is no published fixture
+/// for it in the set this folder copies, so the key set follows Stripe's API reference.
+pub(crate) fn subscription_schedule(s: NewSchedule) -> Value {
+    let phases: Vec<Value> = s
+        .phases
+        .iter()
+        .map(|phase| {
+            let items: Vec<Value> = phase
+                .items
+                .iter()
+                .map(|(price, quantity)| {
+                    json!({"billing_thresholds": null, "discounts": [], "metadata": {}, "plan": price, "price": price, "quantity": quantity, "tax_rates": []})
+                })
+                .collect();
+            json!({
+                "add_invoice_items": [], "application_fee_percent": null, "automatic_tax": {"disabled_reason": null, "enabled": false, "liability": null},
+                "billing_cycle_anchor": null, "billing_thresholds": null, "collection_method": null, "currency": s.currency,
+                "default_payment_method": null, "default_tax_rates": [], "description": null, "discounts": [], "end_date": phase.end,
+                "invoice_settings": null, "items": items, "metadata": {}, "on_behalf_of": null, "proration_behavior": "create_prorations",
+                "start_date": phase.start, "transfer_data": null, "trial_end": null,
+            })
+        })
+        .collect();
+    let current = s.phases.first().map_or(Value::Null, |p| json!({"start_date": p.start, "end_date": p.end}));
+    json!({
+        "application": null,
+        "billing_mode": {"flexible": null, "type": "classic"},
+        "canceled_at": null,
+        "completed_at": null,
+        "created": s.created,
+        "current_phase": current,
+        "customer": s.customer,
+        "customer_account": null,
+        "default_settings": {
+            "application_fee_percent": null,
+            "automatic_tax": {"disabled_reason": null, "enabled": false, "liability": null},
+            "billing_cycle_anchor": "automatic",
+            "billing_thresholds": null,
+            "collection_method": "charge_automatically",
+            "default_payment_method": null,
+            "description": null,
+            "invoice_settings": {"account_tax_ids": null, "days_until_due": null, "issuer": {"type": "self"}},
+            "on_behalf_of": null,
+            "transfer_data": null,
+        },
+        "end_behavior": "release",
+        "id": s.id,
+        "livemode": false,
+        "metadata": {},
+        "object": "subscription_schedule",
+        "phases": phases,
+        "released_at": null,
+        "released_subscription": null,
+        "status": "active",
+        "subscription": s.subscription,
+        "test_clock": null,
+    })
+}
+
+/// What a subscription update waits for while its invoice is unpaid
+/// (`payment_behavior=pending_if_incomplete`).
+pub(crate) fn pending_update(expires_at: i64, items: Vec<Value>) -> Value {
+    build(
+        nested("subscription", &["pending_update"]),
+        json!({"billing_cycle_anchor": null, "discount": null, "discounts": [], "expires_at": expires_at, "subscription_items": items, "trial_end": null, "trial_from_plan": null, "metadata": null}),
+    )
+}
+
 pub(crate) struct NewInvoiceLine<'a> {
     pub(crate) id: &'a str,
     pub(crate) invoice: &'a str,
@@ -521,7 +605,7 @@ pub(crate) struct NewInvoice<'a> {
     pub(crate) currency: &'a str,
     pub(crate) lines: Vec<Value>,
     pub(crate) total: i64,
-    pub(crate) number: String,
+    pub(crate) number: Option<String>,
     pub(crate) billing_reason: &'a str,
     pub(crate) period: (i64, i64),
     pub(crate) paid: bool,

@@ -143,6 +143,11 @@ pub async fn subscription_checkout(
     let created: Mutex<Option<CheckoutLink>> = Mutex::new(None);
     let outcome = retry(Policy::WRITE_RACE, "subscription_checkout", |_| async {
         let mut org = load_org(&app.store, &principal.org_id).await?;
+        if org.design_partner {
+            return Err(
+                ApiError::new(ErrorKind::Conflict, "This org is a design partner: it has Scale at no cost and needs no checkout.").into()
+            );
+        }
         if org.status.is_live() {
             return Err(subscription_exists(&org).into());
         }

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod checkout_sync;
 pub mod credits_checkout;
 pub mod invoices;
+pub mod plan_change;
 pub mod portal;
 pub mod summary;
 pub mod webhook_sync;

@@ -78,6 +78,16 @@ pub fn effect(event: &VerifiedEvent) -> Effect {
             Some(subscription_id) => Effect::SyncSubscription { customer_id, subscription_id },
             None => Effect::Ignore("subscription without id".into()),
         },
+        // A schedule holds a change for the period end; a released one names its subscription
+        // in `released_subscription`.
+        "subscription_schedule.created"
+        | "subscription_schedule.updated"
+        | "subscription_schedule.released"
+        | "subscription_schedule.canceled"
+        | "subscription_schedule.completed" => match id_of(&object["subscription"]).or_else(|| id_of(&object["released_subscription"])) {
+            Some(subscription_id) => Effect::SyncSubscription { customer_id, subscription_id },
+            None => Effect::Ignore("subscription schedule without a subscription".into()),
+        },
         "invoice.paid" => match invoice_subscription(object) {
             Some(subscription_id) => Effect::SyncSubscription { customer_id, subscription_id },
             None => Effect::Ignore("invoice of no subscription".into()),

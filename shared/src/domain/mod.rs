@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod entitlements;
 pub mod events;
 pub mod org;
+pub mod plan_change;
 pub mod redirect;
 pub mod subscription;
 pub mod summary;

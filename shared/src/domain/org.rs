@@ -41,6 +41,11 @@ pub struct Card {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledChange {
     pub plan: String,
+    /// For a paid plan: the interval and quantity it moves to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u32>,
     pub effective_at: i64,
 }
 
@@ -88,6 +93,12 @@ pub struct Org {
     pub pending_checkout: Option<PendingCheckout>,
     #[serde(default)]
     pub credits: i64,
+    /// Until when (epoch seconds) a plan change is executing: one change at a time per org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_lock_until: Option<i64>,
+    /// Bumped by every executed plan change: consents computed for an older one are void.
+    #[serde(default)]
+    pub change_generation: u64,
     /// What the org holds of each gated resource right now.
     #[serde(default)]
     pub usage: BTreeMap<Resource, u64>,
@@ -118,6 +129,8 @@ impl Org {
             last_payment_error: None,
             pending_checkout: None,
             credits: 0,
+            change_lock_until: None,
+            change_generation: 0,
             usage: BTreeMap::new(),
             version: 0,
             created_at: now,

@@ -10,11 +10,26 @@ pub struct SubscriptionState {
     pub id: String,
     pub customer_id: String,
     pub status: SubscriptionStatus,
+    /// The subscription's one item, which plan changes replace.
+    pub item_id: Option<String>,
     pub price_id: Option<String>,
     pub quantity: u32,
+    pub current_period_start: Option<i64>,
     pub current_period_end: Option<i64>,
     pub cancel_at_period_end: bool,
+    /// The subscription schedule managing it, if any.
+    pub schedule_id: Option<String>,
+    /// The schedule's phase that starts when the current period ends: a scheduled change.
+    pub next_phase: Option<NextPhase>,
     pub card: Option<Card>,
+}
+
+/// What a subscription schedule changes the subscription to, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextPhase {
+    pub price_id: String,
+    pub quantity: u32,
+    pub starts_at: i64,
 }
 
 /// Writes Stripe's current subscription state onto the org; false (and nothing changed) for an
@@ -40,8 +55,8 @@ pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Cata
     org.current_period_end = sub.current_period_end;
     org.cancel_at_period_end = sub.cancel_at_period_end;
     org.scheduled_change = match (sub.cancel_at_period_end, sub.current_period_end) {
-        (true, Some(at)) => Some(ScheduledChange { plan: FREE_PLAN.to_string(), effective_at: at }),
-        _ => None,
+        (true, Some(at)) => Some(ScheduledChange { plan: FREE_PLAN.to_string(), interval: None, quantity: None, effective_at: at }),
+        _ => scheduled_by_phase(sub, catalog),
     };
     org.past_due_since = match sub.status {
         SubscriptionStatus::PastDue => Some(org.past_due_since.unwrap_or(now)),
@@ -66,6 +81,16 @@ pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Cata
     true
 }
 
+/// The change a schedule's next phase makes, when it changes price or quantity.
+fn scheduled_by_phase(sub: &SubscriptionState, catalog: &Catalog) -> Option<ScheduledChange> {
+    let phase = sub.next_phase.as_ref()?;
+    if Some(phase.price_id.as_str()) == sub.price_id.as_deref() && phase.quantity == sub.quantity {
+        return None;
+    }
+    let (plan, interval) = catalog.plan_for_price(&phase.price_id)?;
+    Some(ScheduledChange { plan: plan.id.clone(), interval: Some(interval), quantity: Some(phase.quantity), effective_at: phase.starts_at })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,10 +101,14 @@ mod tests {
             id: "sub_1".into(),
             customer_id: "cus_1".into(),
             status,
+            item_id: Some("si_1".into()),
             price_id: Some(price.into()),
             quantity: 3,
+            current_period_start: Some(1_000),
             current_period_end: Some(2_000),
             cancel_at_period_end: false,
+            schedule_id: None,
+            next_phase: None,
             card: Some(Card { brand: "visa".into(), last4: "4242".into(), exp_month: 12, exp_year: 2034 }),
         }
     }
@@ -104,7 +133,10 @@ mod tests {
         let mut state = sub(SubscriptionStatus::Active, "price_pro_monthly");
         state.cancel_at_period_end = true;
         apply_subscription(&mut org, &state, &catalog, 100);
-        assert_eq!(org.scheduled_change, Some(ScheduledChange { plan: "free".into(), effective_at: 2_000 }));
+        assert_eq!(
+            org.scheduled_change,
+            Some(ScheduledChange { plan: "free".into(), interval: None, quantity: None, effective_at: 2_000 })
+        );
         apply_subscription(&mut org, &sub(SubscriptionStatus::Canceled, "price_pro_monthly"), &catalog, 200);
         assert_eq!((org.plan.as_str(), org.interval, org.scheduled_change.as_ref()), ("free", None, None));
     }
@@ -124,6 +156,23 @@ mod tests {
         newer.id = "sub_newer".into();
         assert!(apply_subscription(&mut org, &newer, &catalog, 300), "a live subscription takes over");
         assert_eq!(org.plan, "scale");
+    }
+
+    #[test]
+    fn a_schedules_next_phase_is_the_scheduled_change_until_it_starts() {
+        let catalog = Catalog::built_in().unwrap();
+        let mut org = Org::new("acme", "Acme", 0);
+        let mut state = sub(SubscriptionStatus::Active, "price_scale_monthly");
+        state.next_phase = Some(NextPhase { price_id: "price_pro_monthly".into(), quantity: 1, starts_at: 2_000 });
+        apply_subscription(&mut org, &state, &catalog, 100);
+        assert_eq!(
+            org.scheduled_change,
+            Some(ScheduledChange { plan: "pro".into(), interval: Some(Interval::Month), quantity: Some(1), effective_at: 2_000 })
+        );
+        state.price_id = Some("price_pro_monthly".into());
+        state.quantity = 1;
+        apply_subscription(&mut org, &state, &catalog, 200);
+        assert_eq!(org.scheduled_change, None, "a phase that is already current is no change");
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! | API key   | `APIKEY#<key_id>`| `APIKEY` | hash of the key, never the key            |
 //! | event     | `EVENT#<evt id>` | `EVENT`  | a processed Stripe event; TTL 30 days     |
 //! | credits   | `CREDITS#<cs id>`| `CREDITS`| credits granted for a Checkout Session    |
+//! | consent   | `CONSENT#<hash>` | `CONSENT`| an agent's confirm token (hashed); TTL    |
 //!
 //! Every read-modify-write is conditional on the version it read. Failures are `StoreError`s.
 
 mod api_keys;
+mod consents;
 mod error;
 mod orgs;
 
@@ -21,6 +23,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
+pub use consents::{ConsentRecord, ConsentState};
 pub use error::StoreError;
 pub use orgs::{Applied, EVENT_TTL_SECS, OnceMarkers};
 

@@ -6,6 +6,7 @@
 
 mod error;
 mod model;
+mod plan_change;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,10 +26,11 @@ use url::Url;
 
 pub use error::GatewayError;
 pub use model::{CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionState, InvoicePage, InvoiceView};
+pub use plan_change::{ChangeOutcome, PlanItem};
 
 use crate::config::ConfigError;
 use crate::domain::org::{Card, SubscriptionStatus};
-use crate::domain::subscription::SubscriptionState;
+use crate::domain::subscription::{NextPhase, SubscriptionState};
 use crate::retry::{Failure, Policy, retry};
 
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2500);
@@ -67,6 +69,42 @@ fn status_of(status: stripe_shared::SubscriptionStatus) -> SubscriptionStatus {
         S::Trialing => SubscriptionStatus::Trialing,
         S::Unpaid => SubscriptionStatus::Unpaid,
         _ => SubscriptionStatus::Incomplete,
+    }
+}
+
+/// A subscription (its default payment method and schedule expanded) in the API's terms.
+fn subscription_state(sub: stripe_shared::Subscription) -> SubscriptionState {
+    let item = sub.items.data.first();
+    let card = sub.default_payment_method.as_ref().and_then(|pm| pm.as_object()).and_then(|pm| pm.card.as_ref()).map(|card| Card {
+        brand: card.brand.clone(),
+        last4: card.last4.clone(),
+        exp_month: u32::try_from(card.exp_month).unwrap_or_default(),
+        exp_year: u32::try_from(card.exp_year).unwrap_or_default(),
+    });
+    let current_period_end = item.map(|i| i.current_period_end);
+    // The phase of the schedule that starts when the current period ends: a scheduled change.
+    let next_phase = sub.schedule.as_ref().and_then(|s| s.as_object()).and_then(|schedule| {
+        let phase = schedule.phases.iter().find(|p| current_period_end.is_some_and(|end| p.start_date >= end))?;
+        let item = phase.items.first()?;
+        Some(NextPhase {
+            price_id: item.price.id().to_string(),
+            quantity: item.quantity.and_then(|q| u32::try_from(q).ok()).unwrap_or(1),
+            starts_at: phase.start_date,
+        })
+    });
+    SubscriptionState {
+        id: sub.id.to_string(),
+        customer_id: expandable_id(&sub.customer),
+        status: status_of(sub.status),
+        item_id: item.map(|i| i.id.to_string()),
+        price_id: item.map(|i| i.price.id.to_string()),
+        quantity: item.and_then(|i| i.quantity).and_then(|q| u32::try_from(q).ok()).unwrap_or(1),
+        current_period_start: item.map(|i| i.current_period_start),
+        current_period_end,
+        cancel_at_period_end: sub.cancel_at_period_end || sub.cancel_at.is_some(),
+        schedule_id: sub.schedule.as_ref().map(|s| s.id().to_string()),
+        next_phase,
+        card,
     }
 }
 
@@ -176,30 +214,14 @@ impl StripeGateway {
         Ok(session.url)
     }
 
-    /// The subscription's current state, with its default card.
+    /// The subscription's current state, with its default card and its schedule.
     pub async fn retrieve_subscription(&self, subscription_id: &str) -> Result<SubscriptionState, GatewayError> {
         let sub = self
             .send("retrieve_subscription", None, || {
-                RetrieveSubscription::new(subscription_id).expand(vec!["default_payment_method".to_string()])
+                RetrieveSubscription::new(subscription_id).expand(vec!["default_payment_method".to_string(), "schedule".to_string()])
             })
             .await?;
-        let item = sub.items.data.first();
-        let card = sub.default_payment_method.as_ref().and_then(|pm| pm.as_object()).and_then(|pm| pm.card.as_ref()).map(|card| Card {
-            brand: card.brand.clone(),
-            last4: card.last4.clone(),
-            exp_month: u32::try_from(card.exp_month).unwrap_or_default(),
-            exp_year: u32::try_from(card.exp_year).unwrap_or_default(),
-        });
-        Ok(SubscriptionState {
-            id: sub.id.to_string(),
-            customer_id: expandable_id(&sub.customer),
-            status: status_of(sub.status),
-            price_id: item.map(|i| i.price.id.to_string()),
-            quantity: item.and_then(|i| i.quantity).and_then(|q| u32::try_from(q).ok()).unwrap_or(1),
-            current_period_end: item.map(|i| i.current_period_end),
-            cancel_at_period_end: sub.cancel_at_period_end || sub.cancel_at.is_some(),
-            card,
-        })
+        Ok(subscription_state(sub))
     }
 
     pub async fn retrieve_checkout_session(&self, session_id: &str) -> Result<CheckoutSessionState, GatewayError> {

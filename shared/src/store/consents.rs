@@ -1,0 +1,91 @@
+//! Consent items: an agent's confirm token, stored only as the SHA-256 of the token
+//! (`CONSENT#<hash>`), with what it is bound to, until when it is valid, and once used the
+//! result of the change it confirmed. DynamoDB's TTL removes it a day after it expires; until
+//! then a replay can still be told `used` or `expired`.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+use super::{Key, Store, StoreError, TTL, classify, keyed};
+
+/// How long after its expiry a consent item is kept to answer replays.
+const KEEP_SECS: i64 = 86_400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    Pending,
+    Used,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    pub org_id: String,
+    pub principal_id: String,
+    /// `upgrade` or `downgrade`.
+    pub action: String,
+    /// The hash of the resolved parameters the token is for.
+    pub params: String,
+    /// The org's `change_generation` the change was computed from.
+    pub generation: u64,
+    /// The proration time the amounts were previewed at, charged at the same.
+    pub proration_date: i64,
+    /// The `change` object shown to the human, as JSON text.
+    pub change: String,
+    pub valid_until: i64,
+    pub state: ConsentState,
+    /// The answer of the call that used it, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+}
+
+fn consent_key(token_hash: &str) -> Key {
+    (format!("CONSENT#{token_hash}"), "CONSENT".to_string())
+}
+
+impl Store {
+    pub async fn put_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError> {
+        let mut item = keyed("put_consent", consent, consent_key(&consent.token_hash))?;
+        item.insert(TTL.into(), AttributeValue::N((consent.valid_until + KEEP_SECS).to_string()));
+        self.put_new("put_consent", item).await
+    }
+
+    pub async fn get_consent(&self, token_hash: &str) -> Result<Option<ConsentRecord>, StoreError> {
+        self.get("get_consent", consent_key(token_hash)).await
+    }
+
+    /// Marks a pending, unexpired consent used; a conflict if it was used (or lapsed) first, so
+    /// of two concurrent uses exactly one gets through.
+    pub async fn claim_consent(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
+        self.update_consent(token_hash)
+            .update_expression("SET #state = :used")
+            .condition_expression("#state = :pending AND valid_until > :now")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":used", AttributeValue::S("used".into()))
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await
+            .map_err(|e| classify("claim_consent", e))?;
+        Ok(())
+    }
+
+    /// Records the answer the used consent's call gave, for a replay to be told.
+    pub async fn record_consent_result(&self, token_hash: &str, result: &str) -> Result<(), StoreError> {
+        self.update_consent(token_hash)
+            .update_expression("SET #result = :result")
+            .expression_attribute_names("#result", "result")
+            .expression_attribute_values(":result", AttributeValue::S(result.to_string()))
+            .send()
+            .await
+            .map_err(|e| classify("record_consent_result", e))?;
+        Ok(())
+    }
+
+    fn update_consent(&self, token_hash: &str) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let (pk, sk) = consent_key(token_hash);
+        self.client.update_item().table_name(&self.table).key(super::PK, AttributeValue::S(pk)).key(super::SK, AttributeValue::S(sk))
+    }
+}
