@@ -16,9 +16,12 @@ fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn main() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    println!("cargo::rerun-if-changed={path}");
-    let template: Value = serde_yaml::from_str(&std::fs::read_to_string(path).expect("read template.yaml")).expect("parse template.yaml");
+    // Read at run time, not with `env!`: cargo reuses a compiled build script across checkouts
+    // of the workspace in other folders that share a target directory (as CI's cache does).
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let path = std::path::Path::new(&manifest_dir).join("../template.yaml");
+    println!("cargo::rerun-if-changed={}", path.display());
+    let template: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read template.yaml")).expect("parse template.yaml");
     let mut routes = String::new();
     let mut binaries = String::new();
     let mut arms = String::new();
