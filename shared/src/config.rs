@@ -41,6 +41,8 @@ pub struct Config {
     pub stripe_api_base: Url,
     pub secrets: SecretsSource,
     pub past_due_grace_secs: i64,
+    /// Whether an AGENT key may open a Customer Portal session (to hand its human the link).
+    pub agent_portal_access: bool,
 }
 
 const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com/";
@@ -102,6 +104,13 @@ impl Config {
                 .filter(|d| (0..=90).contains(d))
                 .ok_or_else(|| ConfigError::Invalid { name: "PAST_DUE_GRACE_DAYS", problem: format!("`{text}` is not 0..=90") })?,
         };
+        let agent_portal_access = match lookup("AGENT_PORTAL_ACCESS").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid { name: "AGENT_PORTAL_ACCESS", problem: format!("`{other}` is not `on` or `off`") });
+            }
+        };
         Ok(Self {
             table_name,
             catalog,
@@ -112,6 +121,7 @@ impl Config {
             stripe_api_base,
             secrets,
             past_due_grace_secs: grace_days * 86_400,
+            agent_portal_access,
         })
     }
 }
@@ -198,6 +208,7 @@ mod tests {
         assert_eq!(config.table_name, "billing");
         assert_eq!(config.stripe_api_base.as_str(), "https://api.stripe.com/");
         assert_eq!(config.past_due_grace_secs, 7 * 86_400);
+        assert!(config.agent_portal_access);
         assert!(config.allowed_redirect_origins.is_empty());
         assert_eq!(config.secrets, SecretsSource::Env { secret_key: None, webhook_secrets: None });
     }
@@ -216,6 +227,9 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("DEFAULT_SUCCESS_URL"), "{err}");
+        let err = config(&[("BILLING_TABLE", "t"), ("AGENT_PORTAL_ACCESS", "yes")]).unwrap_err();
+        assert!(err.to_string().contains("AGENT_PORTAL_ACCESS"), "{err}");
+        assert!(!config(&[("BILLING_TABLE", "t"), ("AGENT_PORTAL_ACCESS", "off")]).unwrap().agent_portal_access);
         let err = config(&[("BILLING_TABLE", "t"), ("PAST_DUE_GRACE_DAYS", "-1")]).unwrap_err();
         assert!(err.to_string().contains("PAST_DUE_GRACE_DAYS"), "{err}");
         let err = config(&[("BILLING_TABLE", "t"), ("CATALOG_FILE", "/nonexistent.json")]).unwrap_err();

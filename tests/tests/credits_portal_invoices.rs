@@ -70,17 +70,30 @@ async fn portal_needs_a_customer_then_opens_with_an_allowed_return_url() {
     let customer = api.app.store.get_org("acme").await.unwrap().unwrap().stripe_customer_id.unwrap();
     assert_eq!(portal[0].params["customer"], customer.as_str());
 
+    // An agent may fetch the link for its human.
     let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::org::PrincipalKind::Agent).await;
-    let calls = api.standin.requests().len();
-    assert_envelope(&api.post_json("/billing/portal", &agent, "{}").await, 403, "forbidden");
-    assert_eq!(api.standin.requests().len(), calls, "an agent never gets a portal session");
+    let reply = api.post_json("/billing/portal", &agent, "{}").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(api.calls("POST", "/v1/billing_portal/sessions").len(), 2);
 
     let reply = api.post_json("/billing/portal", &token, r#"{"return_url":"https://app.example.com/settings"}"#).await;
     assert_eq!(reply.status, 200);
     let reply = api.post_json("/billing/portal", &token, r#"{"return_url":"https://phish.example.net/"}"#).await;
     assert_envelope(&reply, 400, "validation_failed");
     assert_eq!(reply.body["details"]["fields"][0]["field"], "return_url");
-    assert_eq!(api.calls("POST", "/v1/billing_portal/sessions").len(), 2);
+    assert_eq!(api.calls("POST", "/v1/billing_portal/sessions").len(), 3);
+}
+
+#[tokio::test]
+async fn a_deployment_can_keep_agents_out_of_the_portal() {
+    let api = StripeTestApi::with_config(&[("AGENT_PORTAL_ACCESS", "off")]).await;
+    let token = api.org_with_key("acme").await;
+    assert_eq!(api.post_json("/billing/credits/checkout", &token, r#"{"quantity":1}"#).await.status, 200);
+    let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::org::PrincipalKind::Agent).await;
+    let calls = api.standin.requests().len();
+    assert_envelope(&api.post_json("/billing/portal", &agent, "{}").await, 403, "forbidden");
+    assert_eq!(api.standin.requests().len(), calls, "no portal session for an agent here");
+    assert_eq!(api.post_json("/billing/portal", &token, "{}").await.status, 200, "humans still get one");
 }
 
 #[tokio::test]

@@ -22,12 +22,16 @@ pub struct PortalBody {
 }
 
 pub async fn portal_session(app: &App, principal: &Principal, body: &PortalBody, now: i64) -> Result<String, ApiError> {
-    // The portal can cancel or change the plan with no consent step: it is for humans only.
+    // The portal can cancel or change the plan with no consent step. An agent may fetch the link
+    // to hand to its human (the reference API allows it), unless the deployment turns that off.
     if principal.kind == PrincipalKind::Agent {
-        return Err(ApiError::new(
-            ErrorKind::Forbidden,
-            "The Customer Portal is for people: an agent key cannot open it. Ask a human of the org.",
-        ));
+        if !app.config.agent_portal_access {
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "This deployment does not give agents Customer Portal links: ask a human of the org.",
+            ));
+        }
+        tracing::info!(principal = %principal.principal_id, "portal session requested by an agent");
     }
     let stripe = app.stripe()?;
     let config = &app.config;
