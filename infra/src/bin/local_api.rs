@@ -62,6 +62,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("  curl -s -X POST {base}/billing/credits/checkout {auth} -H 'content-type: application/json' -d '{{\"quantity\":2}}'");
     println!("  curl -s -X POST {base}/billing/portal {auth}");
     println!("  curl -s {base}/billing/invoices {auth}");
+    let agent = format!("-H 'Authorization: Bearer {}' -H 'content-type: application/json'", keys.agent);
+    println!("\nAgent consent (after the Pay above, so the org has a subscription):");
+    println!("  curl -s -X POST {base}/billing/upgrade {agent} -d '{{\"plan\":\"scale\",\"quantity\":3}}'");
+    println!("      -> confirmation_required with a message and a confirm_token; nothing changed yet. Within 60 s:");
+    println!("  curl -s -X POST {base}/billing/upgrade {agent} -d '{{\"plan\":\"scale\",\"quantity\":3,\"confirm_token\":\"<token>\"}}'");
     println!("\nCtrl-C stops.");
 
     gateway::serve(gateway, listener, async {
