@@ -67,6 +67,10 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
         "POST /billing/credits/checkout" => json(CREDITS_CHECKOUT),
         // The return URL is the DEFAULT_RETURN_URL setting.
         "POST /billing/portal" => json("{}"),
+        // The seeded org has no subscription: the upgrade is its open Checkout again.
+        "POST /billing/upgrade" => json(SUBSCRIPTION_CHECKOUT),
+        // ...and a downgrade of a free org is `already-free`.
+        "POST /billing/downgrade" => json("{}"),
         "POST /stripe/webhook" => {
             let (payload, signature) = fixture.webhook.clone();
             Some(Body { text: payload, headers: vec![("stripe-signature", signature)] })
