@@ -40,13 +40,16 @@ pub enum ErrorKind {
     SubscriptionExists,
     CheckoutInProgress,
     NoStripeCustomer,
+    PlanLimitReached,
+    InsufficientCredits,
+    IdempotencyKeyReused,
     StripeError,
     StorageUnavailable,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 19] = [
         Self::ValidationFailed,
         Self::MalformedJson,
         Self::InvalidSignature,
@@ -60,6 +63,9 @@ impl ErrorKind {
         Self::SubscriptionExists,
         Self::CheckoutInProgress,
         Self::NoStripeCustomer,
+        Self::PlanLimitReached,
+        Self::InsufficientCredits,
+        Self::IdempotencyKeyReused,
         Self::StripeError,
         Self::StorageUnavailable,
         Self::Internal,
@@ -80,21 +86,31 @@ impl ErrorKind {
             Self::SubscriptionExists => "subscription_exists",
             Self::CheckoutInProgress => "checkout_in_progress",
             Self::NoStripeCustomer => "no_stripe_customer",
+            Self::PlanLimitReached => "plan_limit_reached",
+            Self::InsufficientCredits => "insufficient_credits",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::StripeError => "stripe_error",
             Self::StorageUnavailable => "storage_unavailable",
             Self::Internal => "internal_error",
         }
     }
 
+    /// The kind of a stable code (a stored answer being replayed).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
     pub fn status(self) -> u16 {
         match self {
             Self::ValidationFailed | Self::MalformedJson | Self::InvalidSignature => 400,
             Self::Unauthorized => 401,
+            Self::PlanLimitReached | Self::InsufficientCredits => 402,
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict | Self::SubscriptionExists | Self::CheckoutInProgress | Self::NoStripeCustomer => 409,
             Self::PayloadTooLarge => 413,
+            Self::IdempotencyKeyReused => 422,
             Self::UnsupportedMediaType => 415,
             Self::Internal => 500,
             Self::StripeError => 502,
@@ -151,6 +167,10 @@ impl ApiError {
     /// A read-modify-write that kept losing to concurrent writers.
     pub fn contended() -> Self {
         Self::new(ErrorKind::Conflict, "The org changed concurrently; retry the request.")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -259,5 +279,6 @@ mod tests {
         let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
         assert_eq!(codes.len(), kinds.len());
         assert!(kinds.iter().all(|k| k.status() >= 400));
+        assert!(kinds.iter().all(|k| ErrorKind::from_code(k.code()) == Some(*k)));
     }
 }

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("Stripe stand-in on {} delivering signed events to {base}/stripe/webhook\n", stripe.base_url());
     println!("Routes (from template.yaml):");
     for route in gateway.routes() {
-        println!("  {:<6} {:<32} -> {}", route.method, route.path, route.binary);
+        println!("  {:<6} {:<34} -> {}", route.method, route.path, route.binary);
     }
     println!("\nDemo org `{}` keys (shown once):", keys.org_id);
     println!("  HUMAN  {}", keys.human);
@@ -62,6 +62,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("  curl -s -X POST {base}/billing/credits/checkout {auth} -H 'content-type: application/json' -d '{{\"quantity\":2}}'");
     println!("  curl -s -X POST {base}/billing/portal {auth}");
     println!("  curl -s {base}/billing/invoices {auth}");
+    let agent = format!("-H 'Authorization: Bearer {}'", keys.agent);
+    println!("  curl -s {base}/billing/limits/agents {agent}");
+    println!(
+        "  curl -s -X POST {base}/billing/usage/agents/reserve {agent} -H 'Idempotency-Key: new-agent-1'   # again with a new key: the 402 and its next step"
+    );
+    println!(
+        "  curl -s -X POST {base}/billing/request-limit-increase {agent} -H 'content-type: application/json' -d '{{\"kind\":\"agents\"}}'"
+    );
     println!("\nCtrl-C stops.");
 
     gateway::serve(gateway, listener, async {
