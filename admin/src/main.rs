@@ -1,8 +1,12 @@
-//! `billing-admin`: create orgs, issue and revoke API keys, show an org. Talks to whatever
+//! `billing-admin`: create orgs, issue and revoke API keys, show an org, grant per-org cap
+//! overrides, read limit-increase signals. Talks to whatever
 //! DynamoDB the environment points at: `BILLING_TABLE` plus the usual AWS settings (in AWS, the
 //! stack's `TableName` output; locally, `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
 
+use billing_shared::billing::limit_signals::{SignalQuery, report};
+use billing_shared::billing::limits::{parse_override, parse_resource, set_cap_override};
 use billing_shared::domain::api_key as auth;
+use billing_shared::domain::catalog::Resource;
 use billing_shared::domain::org::{Org, PrincipalKind, valid_id};
 use billing_shared::domain::summary::billing_summary;
 use billing_shared::{ApiError, App, now};
@@ -12,15 +16,68 @@ const USAGE: &str = "usage:
   billing-admin issue-key <org_id> <principal_id> <HUMAN|AGENT|ADMIN>
   billing-admin revoke-key <key_id>
   billing-admin show-org <org_id>
-  billing-admin set-design-partner <org_id> <on|off>";
+  billing-admin set-design-partner <org_id> <on|off>
+  billing-admin set-cap-override <org_id> <resource> <cap|unlimited|none>
+  billing-admin limit-signals [--kind <kind>] [--since <YYYY-MM-DD>]";
 
 #[derive(Debug)]
 enum Command {
-    CreateOrg { org_id: String, name: String },
-    IssueKey { org_id: String, principal_id: String, kind: PrincipalKind },
-    RevokeKey { key_id: String },
-    ShowOrg { org_id: String },
-    SetDesignPartner { org_id: String, on: bool },
+    CreateOrg {
+        org_id: String,
+        name: String,
+    },
+    IssueKey {
+        org_id: String,
+        principal_id: String,
+        kind: PrincipalKind,
+    },
+    RevokeKey {
+        key_id: String,
+    },
+    ShowOrg {
+        org_id: String,
+    },
+    SetDesignPartner {
+        org_id: String,
+        on: bool,
+    },
+    /// `cap: None` removes the override.
+    SetCapOverride {
+        org_id: String,
+        resource: Resource,
+        cap: Option<Option<u64>>,
+    },
+    LimitSignals {
+        query: SignalQuery,
+    },
+}
+
+/// `[--kind K] [--since DATE]`, in any order, each at most once.
+fn signal_query(args: &[&str]) -> Result<SignalQuery, String> {
+    let (mut kind, mut since) = (None, None);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let slot = match *flag {
+            "--kind" => &mut kind,
+            "--since" => &mut since,
+            _ => return Err(USAGE.to_string()),
+        };
+        match (slot.is_none(), rest.next()) {
+            (true, Some(value)) => *slot = Some(*value),
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+    SignalQuery::parse(kind, since).map_err(|e| {
+        let problems: Vec<String> = e
+            .details
+            .as_ref()
+            .and_then(|d| d["fields"].as_array())
+            .into_iter()
+            .flatten()
+            .map(|f| format!("--{}: {}", f["field"].as_str().unwrap_or_default(), f["problem"].as_str().unwrap_or_default()))
+            .collect();
+        problems.join("\n")
+    })
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
@@ -43,10 +100,16 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 other => return Err(format!("`{other}`: say on or off")),
             },
         },
+        ["set-cap-override", org_id, resource, cap] => Command::SetCapOverride {
+            org_id: org_id.to_string(),
+            resource: parse_resource(resource).map_err(|e| e.message)?,
+            cap: parse_override(cap)?,
+        },
+        ["limit-signals", flags @ ..] => Command::LimitSignals { query: signal_query(flags)? },
         _ => return Err(USAGE.to_string()),
     };
     match &command {
-        Command::CreateOrg { org_id, .. } | Command::ShowOrg { org_id } if !valid_id(org_id) => {
+        Command::CreateOrg { org_id, .. } | Command::ShowOrg { org_id } | Command::SetCapOverride { org_id, .. } if !valid_id(org_id) => {
             Err(format!("org id `{org_id}` must be 1-64 of a-z, 0-9, - and _"))
         }
         _ => Ok(command),
@@ -90,6 +153,11 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
             let summary = billing_summary(&org, &app.config.catalog, now(), app.config.past_due_grace_secs);
             Ok(serde_json::to_string_pretty(&summary).unwrap_or_default())
         }
+        Command::SetCapOverride { org_id, resource, cap } => {
+            let limit = set_cap_override(app, &org_id, resource, cap, now()).await?;
+            Ok(serde_json::to_string_pretty(&limit).unwrap_or_default())
+        }
+        Command::LimitSignals { query } => Ok(serde_json::to_string_pretty(&report(app, &query, now()).await?).unwrap_or_default()),
     }
 }
 
@@ -140,5 +208,20 @@ mod tests {
         assert!(parse(&args(&["issue-key", "acme", "bot", "root"])).unwrap_err().contains("unknown kind"));
         assert!(parse(&args(&["create-org", "Acme Inc"])).unwrap_err().contains("must be"));
         assert_eq!(parse(&args(&[])).unwrap_err(), USAGE);
+        assert!(matches!(
+            parse(&args(&["set-cap-override", "acme", "agents", "25"])),
+            Ok(Command::SetCapOverride { resource: Resource::Agents, cap: Some(Some(25)), .. })
+        ));
+        assert!(matches!(parse(&args(&["set-cap-override", "acme", "rows", "none"])), Ok(Command::SetCapOverride { cap: None, .. })));
+        assert!(parse(&args(&["set-cap-override", "acme", "unicorns", "5"])).unwrap_err().contains("agents"));
+        assert!(parse(&args(&["set-cap-override", "acme", "agents", "-5"])).unwrap_err().contains("unlimited"));
+        assert!(matches!(parse(&args(&["limit-signals"])), Ok(Command::LimitSignals { query }) if query == SignalQuery::default()));
+        let Ok(Command::LimitSignals { query }) = parse(&args(&["limit-signals", "--since", "2025-01-01", "--kind", "rows"])) else {
+            panic!("limit-signals with flags")
+        };
+        assert_eq!((query.kind.map(|k| k.as_str()), query.since), (Some("rows"), Some(1_735_689_600)));
+        assert!(parse(&args(&["limit-signals", "--kind"])).unwrap_err().contains("usage"));
+        assert!(parse(&args(&["limit-signals", "--kind", "a", "--kind", "b"])).unwrap_err().contains("usage"));
+        assert!(parse(&args(&["limit-signals", "--since", "soon"])).unwrap_err().contains("--since"));
     }
 }

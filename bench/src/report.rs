@@ -315,7 +315,8 @@ Measured {date} UTC at commit {commit}.
 Written by `scripts/bench`, which rewrites this file: run it again rather than editing it. The
 targets are the brief's "Performance targets": every function within 1.3x the floor's cold start
 and warm p99 and within 2x its peak RSS, each arm64 binary at most 8 MB (8,000,000 bytes), at most
-one DynamoDB round trip for `GET /billing` and for the authorizer.
+one DynamoDB round trip for `GET /billing`, `GET /billing/limits[/{{resource}}]`, a reservation
+(`POST /billing/usage/{{resource}}/reserve`) and the authorizer.
 
 {verdict_text}
 ## Summary

@@ -8,8 +8,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use billing_infra::template::Template;
 use billing_shared::billing::checkout::subscription_checkout;
 use billing_shared::billing::credits_checkout::credits_checkout;
+use billing_shared::billing::webhook_sync::apply;
 use billing_shared::config::Config;
 use billing_shared::domain::api_key as auth;
+use billing_shared::domain::events::Effect;
 use billing_shared::domain::org::{Org, Principal, PrincipalKind};
 use billing_shared::store::{PK, SK};
 use billing_shared::{App, now};
@@ -23,6 +25,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 const TABLE: &str = "billing-bench";
 const ORG_ID: &str = "bench";
 const PRINCIPAL_ID: &str = "bench-owner";
+/// More than the spends of a run (15 cold starts and 1000 warm requests, by default).
+const CREDITS_SEEDED: u64 = 1_000_000;
 /// The bodies of the org's Checkouts; the requests of `POST /billing/checkout` and
 /// `POST /billing/credits/checkout` repeat them.
 pub const SUBSCRIPTION_CHECKOUT: &str = r#"{"plan":"pro","interval":"month"}"#;
@@ -75,6 +79,9 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
     let principal = Principal { org_id: ORG_ID.to_string(), principal_id: PRINCIPAL_ID.to_string(), kind: PrincipalKind::Human };
 
     let checkout = subscription_checkout(&app, &principal, &serde_json::from_str(SUBSCRIPTION_CHECKOUT)?, now()).await?;
+    // Credits for every spend the measurement makes (granted as a paid credits Checkout does).
+    let grant = Effect::GrantCredits { customer_id: String::new(), session_id: "cs_bench_seed".into(), credits: CREDITS_SEEDED };
+    apply(&app, ORG_ID, &grant, None, now()).await?;
     let credits = credits_checkout(&app, &principal, &serde_json::from_str(CREDITS_CHECKOUT)?, now()).await?;
     standin.pay_checkout(&credits.session_id).await?;
     let event = standin

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use billing_functions::{BINARIES, DEFAULT_ROUTE, ROUTES, Route};
 use billing_infra::template::{TEMPLATE, TemplateError};
+use billing_shared::domain::org::PrincipalKind;
 use billing_shared::http::{CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
@@ -71,6 +72,13 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
         "POST /billing/upgrade" => json(SUBSCRIPTION_CHECKOUT),
         // ...and a downgrade of a free org is `already-free`.
         "POST /billing/downgrade" => json("{}"),
+        // Plain (no Idempotency-Key): the one-conditional-write path. `rows` has room for
+        // every repeat on the free plan; a release with nothing held still answers 200.
+        "POST /billing/usage/{resource}/reserve" | "POST /billing/usage/{resource}/release" => json(r#"{"count":1}"#),
+        // The seeded org holds enough credits for every repeat.
+        "POST /billing/credits/spend" => json(r#"{"amount":1,"reason":"bench"}"#),
+        // Repeats within a minute are a burst: counted on the first signal.
+        "POST /billing/request-limit-increase" => json(r#"{"kind":"rows","desiredValue":20000,"reason":"bench"}"#),
         "POST /stripe/webhook" => {
             let (payload, signature) = fixture.webhook.clone();
             Some(Body { text: payload, headers: vec![("stripe-signature", signature)] })
@@ -83,6 +91,7 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
 fn sample_parameter(name: &str, fixture: &Fixture) -> Option<String> {
     match name {
         "session_id" => Some(fixture.checkout_session_id.clone()),
+        "resource" => Some("rows".to_string()),
         _ => None,
     }
 }
@@ -199,12 +208,21 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
             let plan = req.and_then(|req| {
                 let mut event = events::http(&req, &fixture.token);
                 if route.authorized {
-                    event = events::authorized(event, context.clone());
+                    // The admin routes answer ADMIN principals only.
+                    let mut context = context.clone();
+                    if route.path.starts_with("/admin/") {
+                        context[CTX_KIND] = json!(PrincipalKind::Admin);
+                    }
+                    event = events::authorized(event, context);
                 }
                 let expect = Expect::Status(if route.path == DEFAULT_ROUTE { 404 } else { 200 });
                 plan(bin_dir, &binary, event, expect, Vec::new())
             });
-            let dynamo_budget = (key == "GET /billing").then_some(1);
+            // The brief's "one round trip for GET /billing and a cap check"; the issue's for
+            // reserve (plain) and limits.
+            let one_read =
+                ["GET /billing", "GET /billing/limits", "GET /billing/limits/{resource}", "POST /billing/usage/{resource}/reserve"];
+            let dynamo_budget = one_read.contains(&key.as_str()).then_some(1);
             Target { binary, request: label, dynamo_budget, plan }
         } else {
             let plan = Err("neither the authorizer nor on an HttpApi route: no event for it yet".to_string());

@@ -4,18 +4,25 @@
 //! `ROUTES` and `dispatch` are generated from template.yaml (see build.rs): the local gateway
 //! and the `$default` route's 405 answers use them.
 
+pub mod admin_limit_signals;
 pub mod authorizer;
 pub mod billing_checkout;
 pub mod billing_downgrade;
 pub mod billing_invoices;
+pub mod billing_limits;
 pub mod billing_plans;
 pub mod billing_portal;
 pub mod billing_summary;
 pub mod billing_upgrade;
 pub mod checkout_sync;
 pub mod credits_checkout;
+pub mod credits_ledger;
+pub mod credits_spend;
+pub mod limit_increase;
 pub mod not_found;
 pub mod stripe_webhook;
+pub mod usage_release;
+pub mod usage_reserve;
 
 use std::future::Future;
 

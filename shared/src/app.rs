@@ -3,6 +3,7 @@
 use aws_config::SdkConfig;
 
 use crate::config::{Config, ConfigError, StripeSecrets, aws_sdk_config};
+use crate::domain::entitlements::CapRules;
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::stripe::StripeGateway;
@@ -26,7 +27,8 @@ impl App {
     }
 
     pub fn new(config: Config, sdk: SdkConfig) -> Self {
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
+        let rules = CapRules { catalog: config.catalog.clone(), grace_secs: config.past_due_grace_secs };
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone(), rules);
         Self { config, sdk, store, stripe: None, webhook_secrets: Vec::new() }
     }
 

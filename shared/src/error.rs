@@ -43,13 +43,16 @@ pub enum ErrorKind {
     PaymentFailed,
     ChangeInProgress,
     InvalidConfirmToken,
+    PlanLimitReached,
+    InsufficientCredits,
+    IdempotencyKeyReused,
     StripeError,
     StorageUnavailable,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 22] = [
         Self::ValidationFailed,
         Self::MalformedJson,
         Self::InvalidSignature,
@@ -66,6 +69,9 @@ impl ErrorKind {
         Self::PaymentFailed,
         Self::ChangeInProgress,
         Self::InvalidConfirmToken,
+        Self::PlanLimitReached,
+        Self::InsufficientCredits,
+        Self::IdempotencyKeyReused,
         Self::StripeError,
         Self::StorageUnavailable,
         Self::Internal,
@@ -89,23 +95,32 @@ impl ErrorKind {
             Self::PaymentFailed => "payment_failed",
             Self::ChangeInProgress => "change_in_progress",
             Self::InvalidConfirmToken => "invalid_confirm_token",
+            Self::PlanLimitReached => "plan_limit_reached",
+            Self::InsufficientCredits => "insufficient_credits",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::StripeError => "stripe_error",
             Self::StorageUnavailable => "storage_unavailable",
             Self::Internal => "internal_error",
         }
     }
 
+    /// The kind of a stable code (a stored answer being replayed).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
     pub fn status(self) -> u16 {
         match self {
             Self::ValidationFailed | Self::MalformedJson | Self::InvalidSignature | Self::InvalidConfirmToken => 400,
-            Self::PaymentFailed => 402,
             Self::Unauthorized => 401,
+            Self::PaymentFailed | Self::PlanLimitReached | Self::InsufficientCredits => 402,
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict | Self::SubscriptionExists | Self::CheckoutInProgress | Self::NoStripeCustomer | Self::ChangeInProgress => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::IdempotencyKeyReused => 422,
             Self::Internal => 500,
             Self::StripeError => 502,
             Self::StorageUnavailable => 503,
@@ -161,6 +176,10 @@ impl ApiError {
     /// A read-modify-write that kept losing to concurrent writers.
     pub fn contended() -> Self {
         Self::new(ErrorKind::Conflict, "The org changed concurrently; retry the request.")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -269,5 +288,6 @@ mod tests {
         let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
         assert_eq!(codes.len(), kinds.len());
         assert!(kinds.iter().all(|k| k.status() >= 400));
+        assert!(kinds.iter().all(|k| ErrorKind::from_code(k.code()) == Some(*k)));
     }
 }

@@ -18,6 +18,10 @@ impl Policy {
     pub const STRIPE: Self = Self { attempts: 3, first_delay: Duration::from_millis(200), max_delay: Duration::from_secs(2) };
     /// A conditional write that lost to a concurrent writer: re-read and decide again, soon.
     pub const WRITE_RACE: Self = Self { attempts: 5, first_delay: Duration::from_millis(10), max_delay: Duration::from_millis(200) };
+    /// A write decided on a read that concurrent requests of the same org race for (credits
+    /// spends, keyed reservations, signals): each lost race means another request won, so
+    /// many quick attempts, before answering 409.
+    pub const CONTENDED: Self = Self { attempts: 30, first_delay: Duration::from_millis(5), max_delay: Duration::from_millis(80) };
 
     /// The pause before attempt `attempt + 1`: the backoff step with up to 50% taken off at
     /// random, so concurrent losers of one race do not collide again in lockstep.

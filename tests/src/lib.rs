@@ -122,14 +122,58 @@ impl TestApi {
     }
 
     pub async fn post_json(&self, path: &str, token: &str, body: &str) -> Reply {
-        let req = http::Request::builder()
+        self.post_json_with(path, token, body, &[]).await
+    }
+
+    /// `post_json` with extra headers (e.g. `Idempotency-Key`).
+    pub async fn post_json_with(&self, path: &str, token: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = http::Request::builder()
             .method("POST")
             .uri(path)
             .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(body.as_bytes().to_vec())
-            .unwrap();
-        self.request(req).await
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.request(req.body(body.as_bytes().to_vec()).unwrap()).await
+    }
+
+    /// Changes the stored org with `edit` (a whole-org write, as the webhook does).
+    pub async fn edit_org(&self, org_id: &str, edit: impl FnOnce(&mut Org)) -> Org {
+        let mut org = self.app.store.get_org(org_id).await.expect("read org").expect("org exists");
+        edit(&mut org);
+        self.app.store.save_org(&mut org).await.expect("save org");
+        org
+    }
+
+    /// The org item as stored, every attribute.
+    pub async fn org_item(&self, org_id: &str) -> std::collections::HashMap<String, AttributeValue> {
+        self.raw_item(&format!("ORG#{org_id}"), "ORG").await.expect("org item")
+    }
+
+    pub async fn raw_item(&self, pk: &str, sk: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {
+        let out = self
+            .app
+            .store
+            .client()
+            .get_item()
+            .table_name(self.app.store.table())
+            .key("PK", AttributeValue::S(pk.into()))
+            .key("SK", AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item");
+        out.item
+    }
+
+    /// Items whose partition key starts with `prefix`.
+    pub async fn items_with_pk_prefix(&self, prefix: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        self.items()
+            .await
+            .into_iter()
+            .filter(|i| i.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with(prefix)))
+            .collect()
     }
 
     /// Every item of the table, for asserting what a request wrote (or did not).

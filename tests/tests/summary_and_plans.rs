@@ -2,6 +2,7 @@
 
 use billing_shared::domain::catalog::{Interval, Resource};
 use billing_shared::domain::org::{Card, SubscriptionStatus};
+use billing_shared::store::{Counted, Delta};
 use billing_shared::{App, now};
 use billing_tests::{TestApi, assert_envelope, json, test_config};
 
@@ -36,8 +37,10 @@ async fn paid_org_shows_plan_price_period_card_credits_and_usage() {
     org.cancel_at_period_end = true;
     org.card = Some(Card { brand: "visa".into(), last4: "4242".into(), exp_month: 12, exp_year: 2030 });
     org.credits = 300;
-    org.usage.insert(Resource::Servers, 3);
     api.app.store.save_org(&mut org).await.unwrap();
+    // Usage is counted by reservations, never by a whole-org write.
+    let counted = api.app.store.count_usage("acme", Resource::Servers, Delta::Reserve(3), now()).await.unwrap();
+    assert!(matches!(counted, Counted::Done(ref org) if org.usage_of(Resource::Servers) == 3), "{counted:?}");
 
     let body = api.get("/billing", Some(&token)).await.body;
     assert_eq!(body["plan"], "scale");

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("Stripe stand-in on {} delivering signed events to {base}/stripe/webhook\n", stripe.base_url());
     println!("Routes (from template.yaml):");
     for route in gateway.routes() {
-        println!("  {:<6} {:<32} -> {}", route.method, route.path, route.binary);
+        println!("  {:<6} {:<34} -> {}", route.method, route.path, route.binary);
     }
     println!("\nDemo org `{}` keys (shown once):", keys.org_id);
     println!("  HUMAN  {}", keys.human);
@@ -67,6 +67,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("  curl -s -X POST {base}/billing/upgrade {agent} -d '{{\"plan\":\"scale\",\"quantity\":3}}'");
     println!("      -> confirmation_required with a message and a confirm_token; nothing changed yet. Within 60 s:");
     println!("  curl -s -X POST {base}/billing/upgrade {agent} -d '{{\"plan\":\"scale\",\"quantity\":3,\"confirm_token\":\"<token>\"}}'");
+    println!("\nAn agent at its cap (the free plan allows one agent):");
+    println!("  curl -s {base}/billing/limits/agents {agent}");
+    println!(
+        "  curl -s -X POST {base}/billing/usage/agents/reserve {agent} -H 'Idempotency-Key: new-agent-1'   # again with a new key: the 402 and its next step"
+    );
+    println!("  curl -s -X POST {base}/billing/request-limit-increase {agent} -d '{{\"kind\":\"agents\"}}'");
     println!("\nCtrl-C stops.");
 
     gateway::serve(gateway, listener, async {

@@ -4,11 +4,16 @@
 pub mod authenticate;
 pub mod checkout;
 pub mod checkout_sync;
+pub mod credits;
 pub mod credits_checkout;
+pub mod idempotency;
 pub mod invoices;
+pub mod limit_signals;
+pub mod limits;
 pub mod plan_change;
 pub mod portal;
 pub mod summary;
+pub mod usage;
 pub mod webhook_sync;
 
 use crate::domain::org::Org;

@@ -63,7 +63,7 @@ async fn org_of_customer(app: &App, event: &VerifiedEvent, customer_id: &str) ->
 pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&str>, now: i64) -> Result<(Outcome, Org), ApiError> {
     retry(Policy::WRITE_RACE, "apply_webhook_effect", |_| async move {
         let mut org = load_org(&app.store, org_id).await?;
-        let mut markers = OnceMarkers { event_id, credits_session_id: None };
+        let mut markers = OnceMarkers { event_id, ..OnceMarkers::default() };
         match effect {
             Effect::SyncSubscription { subscription_id, .. } => {
                 let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
@@ -77,6 +77,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
             Effect::GrantCredits { session_id, credits, .. } => {
                 org.credits += i64::try_from(*credits).unwrap_or(i64::MAX);
                 markers.credits_session_id = Some(session_id);
+                markers.credits_granted = *credits;
             }
             Effect::PaymentFailed { subscription_id, message, .. } => {
                 org.last_payment_error = Some(message.clone());

@@ -99,9 +99,21 @@ pub struct Org {
     /// Bumped by every executed plan change: consents computed for an older one are void.
     #[serde(default)]
     pub change_generation: u64,
-    /// What the org holds of each gated resource right now.
+    /// What the org holds of each gated resource right now (`api_calls`: in the current usage
+    /// period). Written only by usage counting (`store::usage`), never by a whole-org write.
     #[serde(default)]
     pub usage: BTreeMap<Resource, u64>,
+    /// When the current `api_calls` period ends; usage counting owns it, like `usage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_period_end: Option<i64>,
+    /// Caps granted to this org by an admin (`billing-admin set-cap-override`): each replaces
+    /// the plan's cap of its resource, whatever the plan (`None` is unlimited).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cap_overrides: BTreeMap<Resource, Option<u64>>,
+    /// The fingerprint of the rules the item's materialised caps were computed with (see
+    /// `store::caps`). Read only: the store writes it beside the org, never from this field.
+    #[serde(default, skip_serializing)]
+    pub caps_rules: Option<String>,
     /// Optimistic concurrency: every read-modify-write expects the version it read.
     #[serde(default)]
     pub version: u64,
@@ -132,11 +144,16 @@ impl Org {
             change_lock_until: None,
             change_generation: 0,
             usage: BTreeMap::new(),
+            usage_period_end: Some(crate::domain::calendar::next_month_start(now)),
+            cap_overrides: BTreeMap::new(),
+            caps_rules: None,
             version: 0,
             created_at: now,
         }
     }
 
+    /// What the org holds of `resource` as stored (for `api_calls`, possibly of a period that
+    /// has ended: see `entitlements::active`).
     pub fn usage_of(&self, resource: Resource) -> u64 {
         self.usage.get(&resource).copied().unwrap_or(0)
     }

@@ -33,6 +33,9 @@ pub struct BillingSummary {
     pub card: Option<Card>,
     pub last_payment_error: Option<String>,
     pub credits: i64,
+    /// Caps an admin granted this org (they replace the plan's); omitted when there are none.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cap_overrides: std::collections::BTreeMap<Resource, Option<u64>>,
     pub limits: Vec<Limit>,
 }
 
@@ -63,7 +66,8 @@ pub fn billing_summary(org: &Org, catalog: &Catalog, now: i64, grace_secs: i64) 
         card: org.card.clone(),
         last_payment_error: org.last_payment_error.clone(),
         credits: org.credits,
-        limits: limits(org, effective),
+        cap_overrides: org.cap_overrides.clone(),
+        limits: limits(org, effective, now),
     }
 }
 

@@ -14,8 +14,8 @@ use serde::Serialize;
 use tracing::Instrument;
 
 pub use request::{
-    CTX_AUTH_ERROR, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID, MAX_BODY_BYTES, json_body, only_query_params, path_param, principal,
-    query_param, request_id,
+    CTX_AUTH_ERROR, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID, MAX_BODY_BYTES, idempotency_key, json_body, only_query_params, path_param,
+    principal, query_param, request_id,
 };
 pub use stripe_signature::verify_stripe_signature;
 
@@ -39,6 +39,22 @@ pub fn ok<T: Serialize>(body: &T) -> HandlerResult {
 
 pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
     json_response(err.status(), &err.envelope(request_id))
+}
+
+/// Set on an answer replayed for a repeated `Idempotency-Key`.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// The response of a retryable call: its answer (a body, or the error envelope of a refusal),
+/// marked `Idempotent-Replayed: true` when it is the first answer of its key again.
+pub fn answer_response(answer: crate::billing::idempotency::Answer, request_id: &str) -> Response<Body> {
+    let mut response = match &answer.result {
+        Ok(body) => json_response(200, body),
+        Err(err) => error_response(err, request_id),
+    };
+    if answer.replayed {
+        response.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
 }
 
 /// Runs one handler inside a span carrying the request id, maps its error to the envelope and

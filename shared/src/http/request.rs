@@ -53,6 +53,17 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     }
 }
 
+/// The `Idempotency-Key` header, checked (`None` when absent).
+pub fn idempotency_key(req: &Request) -> Result<Option<crate::billing::idempotency::IdempotencyKey>, ApiError> {
+    let mut values = req.headers().get_all("idempotency-key").iter();
+    let Some(first) = values.next() else { return Ok(None) };
+    let text = match (first.to_str(), values.next()) {
+        (Ok(text), None) => text,
+        _ => "",
+    };
+    crate::billing::idempotency::IdempotencyKey::parse(text).map(Some)
+}
+
 /// A path parameter of the route (`/billing/limits/{resource}`).
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_string)

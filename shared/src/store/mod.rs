@@ -7,25 +7,43 @@
 //! | event     | `EVENT#<evt id>` | `EVENT`  | a processed Stripe event; TTL 30 days     |
 //! | credits   | `CREDITS#<cs id>`| `CREDITS`| credits granted for a Checkout Session    |
 //! | consent   | `CONSENT#<hash>` | `CONSENT`| an agent's confirm token (hashed); TTL    |
+//! | idempotency | `IDEM#<org>#<sha256 of key>` | `IDEM` | the first answer to a keyed request; TTL 24 h |
+//! | ledger    | `LEDGER#<org_id>`| `<org version, 20 digits>` | a credits grant or spend, newest last |
+//! | signal    | `SIGNAL#<kind>`  | `<epoch secs, 12 digits>#<org>#<id>` | a limit-increase request |
+//! | last signal | `ORG#<org_id>` | `SIGLAST#<kind>#<principal>` | the principal's last stored signal (bursts) |
+//! | signal count | `ORG#<org_id>` | `SIGCOUNT#<kind>` | the org's requests of a kind            |
 //!
-//! Every read-modify-write is conditional on the version it read. Failures are `StoreError`s.
+//! The org item also carries its materialised caps and headroom (`caps`), so a reservation is
+//! one conditional write. Every other read-modify-write is conditional on the version it read.
+//! Failures are `StoreError`s.
 
 mod api_keys;
+pub mod caps;
 mod consents;
+mod credits;
 mod error;
+pub(crate) mod expr;
+mod idempotency;
 mod orgs;
+mod signals;
+mod usage;
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 pub use consents::{ConsentRecord, ConsentState};
+pub use credits::{LEDGER_PAGE_MAX, LedgerPage};
 pub use error::StoreError;
+pub use idempotency::{IDEMPOTENCY_TTL_SECS, IdempotencyRecord};
 pub use orgs::{Applied, EVENT_TTL_SECS, OnceMarkers};
+pub use signals::{SignalState, StoredSignal};
+pub use usage::{Counted, Delta, ExactCount, Written};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -40,6 +58,8 @@ type Key = (String, String);
 pub struct Store {
     client: Client,
     table: String,
+    /// What caps depend on besides the org: materialised at every org write.
+    rules: std::sync::Arc<caps::Rules>,
 }
 
 fn keyed<T: Serialize>(operation: &'static str, value: &T, (pk, sk): Key) -> Result<Item, StoreError> {
@@ -51,6 +71,14 @@ fn keyed<T: Serialize>(operation: &'static str, value: &T, (pk, sk): Key) -> Res
 
 fn decode<T: DeserializeOwned>(operation: &'static str, item: Item) -> Result<T, StoreError> {
     from_item(item).map_err(|e| StoreError::Corrupt { operation, problem: format!("stored item does not decode: {e}") })
+}
+
+/// The error code of a failed call, if DynamoDB answered one.
+fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code())
 }
 
 /// A failed condition, or a transaction on the item in flight, is a conflict the caller resolves
@@ -68,8 +96,13 @@ where
 }
 
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: Client, table: impl Into<String>, rules: crate::domain::entitlements::CapRules) -> Self {
+        Self { client, table: table.into(), rules: std::sync::Arc::new(caps::Rules::new(rules)) }
+    }
+
+    /// The rules caps are materialised with (and their fingerprint).
+    pub fn rules(&self) -> &caps::Rules {
+        &self.rules
     }
 
     pub fn table(&self) -> &str {
@@ -92,6 +125,63 @@ impl Store {
             .await
             .map_err(|e| classify(operation, e))?;
         out.item.map(|item| decode(operation, item)).transpose()
+    }
+
+    /// Several items in one consistent BatchGetItem (at most 100 keys), in the order of `keys`.
+    async fn get_many(&self, operation: &'static str, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        let mut pending: Vec<Item> = keys
+            .iter()
+            .map(|(pk, sk)| {
+                HashMap::from([(PK.to_string(), AttributeValue::S(pk.clone())), (SK.to_string(), AttributeValue::S(sk.clone()))])
+            })
+            .collect();
+        pending.dedup();
+        // Unprocessed keys (throttling) are asked again, a few times.
+        for _ in 0..5 {
+            if pending.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Corrupt { operation, problem: e.to_string() })?;
+            let out = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(|e| classify(operation, e))?;
+            for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                found.insert((text(PK), text(SK)), item);
+            }
+            pending = out.unprocessed_keys.unwrap_or_default().remove(&self.table).map(|k| k.keys).unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Unavailable { operation });
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
+    /// One TransactWriteItems. `Ok(Err(reasons))` when it was cancelled because a condition
+    /// failed: one entry per item, `Some(item)` (the item as it was, or an empty map when it
+    /// did not exist) for each item whose condition failed. A transaction on the same items in
+    /// flight is a `Conflict` (retry); anything else is the store being unavailable.
+    async fn transact(&self, operation: &'static str, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<Option<Item>>>, StoreError> {
+        let count = items.len();
+        let Err(err) = self.client.transact_write_items().set_transact_items(Some(items)).send().await else { return Ok(Ok(())) };
+        let reasons = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
+            _ => return Err(classify(operation, err)),
+        };
+        if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+            return Err(StoreError::Conflict { operation });
+        }
+        let failed: Vec<Option<Item>> = (0..count)
+            .map(|i| reasons.get(i).filter(|r| r.code() == Some("ConditionalCheckFailed")).map(|r| r.item().cloned().unwrap_or_default()))
+            .collect();
+        if failed.iter().all(Option::is_none) {
+            tracing::error!(operation, error = ?err, "dynamodb transaction failed");
+            return Err(StoreError::Unavailable { operation });
+        }
+        Ok(Err(failed))
     }
 
     async fn put_new(&self, operation: &'static str, item: Item) -> Result<(), StoreError> {

@@ -2,9 +2,13 @@
 //! happen exactly once.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
+use super::caps::{new_item_attributes, whole_org_update};
+use super::credits::ledger_put;
+use super::expr::with_expr;
 use super::{GSI1, GSI1_PK, Item, Key, PK, SK, Store, StoreError, TTL, classify, keyed};
+use crate::domain::ledger::LedgerEntry;
 use crate::domain::org::Org;
 
 /// How long a processed event id is remembered (Stripe retries for up to 3 days).
@@ -17,6 +21,8 @@ pub struct OnceMarkers<'a> {
     pub event_id: Option<&'a str>,
     /// The Checkout Session whose credits are being granted.
     pub credits_session_id: Option<&'a str>,
+    /// The credits that session grants: recorded in the credits ledger with the grant.
+    pub credits_granted: u64,
 }
 
 /// What became of an `apply_once`.
@@ -29,7 +35,7 @@ pub enum Applied {
     CreditsAlreadyGranted,
 }
 
-fn org_key(org_id: &str) -> Key {
+pub(super) fn org_key(org_id: &str) -> Key {
     (format!("ORG#{org_id}"), "ORG".to_string())
 }
 
@@ -41,7 +47,7 @@ fn org_item(operation: &'static str, org: &Org) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn built<T>(operation: &'static str, result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+pub(super) fn built<T>(operation: &'static str, result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
     result.map_err(|e| StoreError::Corrupt { operation, problem: e.to_string() })
 }
 
@@ -50,35 +56,48 @@ impl Store {
         self.get("get_org", org_key(org_id)).await
     }
 
-    /// Creates the org; a conflict if it exists already.
+    /// Creates the org with its materialised caps; a conflict if it exists already.
     pub async fn create_org(&self, org: &Org) -> Result<(), StoreError> {
-        self.put_new("create_org", org_item("create_org", org)?).await
+        let mut item = org_item("create_org", org)?;
+        for (name, value) in new_item_attributes(org, &self.rules) {
+            item.insert(name.to_string(), value);
+        }
+        self.put_new("create_org", item).await
     }
 
     /// Writes `org` if the stored version is still `org.version`, and bumps the version.
     /// A conflict means somebody else wrote first: re-read and decide again.
+    ///
+    /// Every field is written except what usage counting owns (`usage`, `usage_period_end`),
+    /// so a reservation made since the read is kept and needs no version of its own; the
+    /// materialised caps are written with it (see `store::caps`).
     pub async fn save_org(&self, org: &mut Org) -> Result<(), StoreError> {
         let operation = "save_org";
         let expected = org.version;
         org.version += 1;
         let result = async {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(org_item(operation, org)?))
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
-                .send()
-                .await
-                .map_err(|e| classify(operation, e))
+            let expr = whole_org_update(operation, org, expected, &self.rules)?;
+            let (pk, sk) = org_key(&org.org_id);
+            with_expr!(
+                self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk)),
+                expr,
+                update
+            )
+            .send()
+            .await
+            .map_err(|e| classify(operation, e))
         }
         .await;
-        if let Err(err) = result {
-            org.version = expected;
-            return Err(err);
+        match result {
+            Ok(_) => {
+                org.caps_rules = Some(self.rules.fingerprint.clone());
+                Ok(())
+            }
+            Err(err) => {
+                org.version = expected;
+                Err(err)
+            }
         }
-        Ok(())
     }
 
     /// The org whose Stripe customer this is (GSI1, `CUS#<customer>`).
@@ -115,13 +134,19 @@ impl Store {
         let operation = "apply_once";
         let expected = org.version;
         org.version += 1;
-        let org_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(org_item(operation, org)?))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
-            .build();
+        let (pk, sk) = org_key(&org.org_id);
+        let org_update = match whole_org_update(operation, org, expected, &self.rules) {
+            Ok(expr) => with_expr!(
+                Update::builder().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk)),
+                expr,
+                update
+            )
+            .build(),
+            Err(err) => {
+                org.version = expected;
+                return Err(err);
+            }
+        };
         // Event ids are remembered for a while; a credits grant forever (the success-page sync
         // can ask about an old session at any time).
         let marker = |pk: String, sk: &str, expires: bool| {
@@ -134,15 +159,29 @@ impl Store {
             let put = if expires { put.item(TTL, AttributeValue::N((now + EVENT_TTL_SECS).to_string())) } else { put };
             built(operation, put.build())
         };
-        let mut items = vec![TransactWriteItem::builder().put(built(operation, org_put)?).build()];
+        let org_update = match built(operation, org_update) {
+            Ok(update) => update,
+            Err(err) => {
+                org.version = expected;
+                return Err(err);
+            }
+        };
+        let mut items = vec![TransactWriteItem::builder().update(org_update).build()];
         if let Some(event_id) = markers.event_id {
             items.push(TransactWriteItem::builder().put(marker(format!("EVENT#{event_id}"), "EVENT", true)?).build());
         }
         if let Some(session_id) = markers.credits_session_id {
             items.push(TransactWriteItem::builder().put(marker(format!("CREDITS#{session_id}"), "CREDITS", false)?).build());
+            if markers.credits_granted > 0 {
+                let entry = LedgerEntry::grant(org.version, markers.credits_granted, org.credits, session_id, now);
+                items.push(TransactWriteItem::builder().put(ledger_put(self, &org.org_id, &entry)?).build());
+            }
         }
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        let Err(err) = result else { return Ok(Applied::Written) };
+        let Err(err) = result else {
+            org.caps_rules = Some(self.rules.fingerprint.clone());
+            return Ok(Applied::Written);
+        };
         org.version = expected;
         let reasons: Vec<Option<String>> = match err.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(e)) => {

@@ -1,0 +1,6 @@
+use billing_functions::{admin_limit_signals, run_http};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    run_http(admin_limit_signals::handle).await
+}

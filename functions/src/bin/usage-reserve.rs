@@ -1,0 +1,6 @@
+use billing_functions::{run_http, usage_reserve};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    run_http(usage_reserve::handle).await
+}

@@ -1,0 +1,146 @@
+//! `POST /billing/credits/spend` and `GET /billing/credits`: spending bought credits, never
+//! below zero, each spend in the ledger with the balance after it; and the ledger, paged.
+//!
+//! A spend reads the org (and its key's record), decides, and writes the new balance (on the
+//! condition that the org is still at the version read), its ledger entry and its answer in
+//! one transaction: the ledger entry needs the exact balance after the spend, which a write
+//! that does not know the balance before could not record. Concurrent spends of one org
+//! therefore serialise: each lost race reads again.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
+use crate::billing::load_org;
+use crate::domain::ledger::{LedgerEntry, entry_version};
+use crate::domain::org::Principal;
+use crate::domain::signals::clean_reason;
+use crate::error::{ApiError, ErrorKind, FieldProblem};
+use crate::retry::{Failure, Policy, retry};
+use crate::store::{LEDGER_PAGE_MAX, Written};
+
+/// The most one spend may take.
+pub const MAX_SPEND: u64 = 1_000_000_000;
+pub const DEFAULT_PAGE: i32 = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpendBody {
+    pub amount: u64,
+    /// Kept in the ledger, cut to 500 characters.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn insufficient(balance: i64, amount: u64) -> ApiError {
+    ApiError::new(
+        ErrorKind::InsufficientCredits,
+        format!("The org has {balance} credits; {amount} were asked for. Buy more with POST /billing/credits/checkout."),
+    )
+    .with_details(json!({ "balance": balance, "requested": amount, "buy": { "api": "POST /billing/credits/checkout" } }))
+}
+
+/// Takes `amount` credits if the org has them: `{balance, spent, entry}`, or 402
+/// `insufficient_credits` with the balance.
+pub async fn spend(app: &App, principal: &Principal, body: &SpendBody, key: Option<&IdempotencyKey>, now: i64) -> Result<Answer, ApiError> {
+    if !(1..=MAX_SPEND).contains(&body.amount) {
+        return Err(ApiError::field("amount", format!("must be a whole number from 1 to {MAX_SPEND}")));
+    }
+    let reason = clean_reason(body.reason.as_deref());
+    let amount = body.amount;
+    let fingerprint = fingerprint(&["spend", &amount.to_string(), reason.as_deref().unwrap_or("")]);
+    let (fingerprint, reason) = (fingerprint.as_str(), &reason);
+    let org_id = principal.org_id.as_str();
+    retry(Policy::CONTENDED, "spend_credits", |_| async move {
+        let (org, record) = app.store.org_and_idempotency(org_id, key.map(|k| k.hash.as_str()), now).await?;
+        if let Some(record) = record {
+            return Ok(Answer::replay(&record, fingerprint)?);
+        }
+        let mut org = org.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
+        let spendable = u64::try_from(org.credits).unwrap_or(0);
+        if spendable < amount {
+            let answer = Answer::fresh(Err(insufficient(org.credits, amount)));
+            let Some(key) = key else { return Ok(answer) };
+            return match app.store.put_idempotent_answer(org_id, &key.hash, &answer.record(fingerprint, now), now).await? {
+                None => Ok(answer),
+                Some(first) => Ok(Answer::replay(&first, fingerprint)?),
+            };
+        }
+        org.credits -= i64::try_from(amount).unwrap_or(i64::MAX);
+        let entry = LedgerEntry::spend(org.version + 1, amount, org.credits, principal, reason.clone(), now);
+        let answer = Answer::fresh(Ok(json!({ "balance": org.credits, "spent": amount, "entry": entry })));
+        let record = key.map(|k| (k.hash.as_str(), answer.record(fingerprint, now)));
+        match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), now).await? {
+            Written::Done => Ok(answer),
+            Written::KeyTaken(Some(first)) => Ok(Answer::replay(&first, fingerprint)?),
+            Written::KeyTaken(None) | Written::Changed => Err(Failure::Transient(ApiError::contended())),
+        }
+    })
+    .await
+}
+
+/// The query of `GET /billing/credits`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LedgerQuery {
+    pub limit: i32,
+    pub starting_after: Option<u64>,
+}
+
+impl LedgerQuery {
+    pub fn parse(limit: Option<&str>, starting_after: Option<&str>) -> Result<Self, ApiError> {
+        let mut problems = Vec::new();
+        let limit = match limit.map(str::parse::<i32>) {
+            None => DEFAULT_PAGE,
+            Some(Ok(n)) if (1..=LEDGER_PAGE_MAX).contains(&n) => n,
+            Some(_) => {
+                problems.push(FieldProblem::new("limit", format!("must be a whole number from 1 to {LEDGER_PAGE_MAX}")));
+                DEFAULT_PAGE
+            }
+        };
+        let starting_after = match starting_after.map(entry_version) {
+            None => None,
+            Some(Some(version)) => Some(version),
+            Some(None) => {
+                problems.push(FieldProblem::new("starting_after", "must be a ledger entry id (led_...) from a previous page"));
+                None
+            }
+        };
+        match problems.is_empty() {
+            true => Ok(Self { limit, starting_after }),
+            false => Err(ApiError::validation(problems)),
+        }
+    }
+}
+
+/// The org's balance and a page of its ledger, newest first: `{balance, data, has_more}`.
+pub async fn ledger(app: &App, principal: &Principal, query: &LedgerQuery) -> Result<Value, ApiError> {
+    let (org, page) =
+        tokio::join!(load_org(&app.store, &principal.org_id), app.store.ledger_page(&principal.org_id, query.limit, query.starting_after));
+    let (org, page) = (org?, page?);
+    Ok(json!({ "balance": org.credits, "data": page.entries, "has_more": page.has_more }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_query_checks_limit_and_cursor() {
+        assert_eq!(LedgerQuery::parse(None, None).unwrap(), LedgerQuery { limit: 20, starting_after: None });
+        assert_eq!(LedgerQuery::parse(Some("100"), Some("led_7")).unwrap(), LedgerQuery { limit: 100, starting_after: Some(7) });
+        for bad in ["0", "101", "x", ""] {
+            assert!(LedgerQuery::parse(Some(bad), None).is_err(), "{bad}");
+        }
+        let err = LedgerQuery::parse(Some("0"), Some("in_1")).unwrap_err();
+        assert_eq!(err.details.unwrap()["fields"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn insufficient_credits_carries_the_balance() {
+        let err = insufficient(40, 50);
+        assert_eq!((err.status(), err.kind.code()), (402, "insufficient_credits"));
+        assert_eq!(err.details.as_ref().unwrap()["balance"], 40);
+        assert_eq!(err.details.unwrap()["requested"], 50);
+    }
+}

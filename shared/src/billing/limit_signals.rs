@@ -1,0 +1,188 @@
+//! `POST /billing/request-limit-increase`: records that an org wants more (no ticket, no
+//! email), and the admin's aggregate of those signals (`GET /admin/limit-signals`,
+//! `billing-admin limit-signals`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::domain::calendar::parse_instant;
+use crate::domain::entitlements::{effective_plan, limit};
+use crate::domain::org::{Org, Principal, PrincipalKind};
+use crate::domain::signals::{BURST_WINDOW_SECS, Signal, SignalKind, aggregate, clean_reason};
+use crate::error::{ApiError, FieldProblem};
+use crate::retry::{Failure, Policy, retry};
+
+/// The body (optional as a whole): `{kind?, desiredValue?, reason?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncreaseBody {
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default, rename = "desiredValue")]
+    pub desired_value: Option<u64>,
+    /// Cut to 500 characters, never refused for its length.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn unknown_kind(field: &str, kind: &str) -> FieldProblem {
+    FieldProblem::new(field, format!("`{kind}` is not a kind: use one of {}", SignalKind::names().join(", ")))
+}
+
+fn new_signal_id() -> String {
+    let mut bytes = [0u8; 10];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    format!("sig_{}", hex::encode(bytes))
+}
+
+/// The plan, and `active`/`cap` of the kind's resource, of `org` at `now`.
+fn standing(app: &App, org: &Org, kind: SignalKind, now: i64) -> (String, Option<u64>, Option<u64>) {
+    let plan = effective_plan(org, &app.config.catalog, now, app.config.past_due_grace_secs);
+    match kind {
+        SignalKind::Resource(resource) => {
+            let limit = limit(org, plan, resource, now);
+            (plan.id.clone(), Some(limit.active), limit.cap)
+        }
+        SignalKind::Other => (plan.id.clone(), None, None),
+    }
+}
+
+/// Records the signal, or, within a minute of the same principal's last stored signal of the
+/// same kind, counts it on that one: `{status: "recorded", signal_id, count_for_kind, stored}`.
+pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseBody, now: i64) -> Result<Value, ApiError> {
+    let mut problems = Vec::new();
+    let kind = match body.kind.as_deref() {
+        None => SignalKind::Other,
+        Some(text) => SignalKind::parse(text).unwrap_or_else(|| {
+            problems.push(unknown_kind("kind", text));
+            SignalKind::Other
+        }),
+    };
+    if body.desired_value == Some(0) {
+        problems.push(FieldProblem::new("desiredValue", "must be a whole number of at least 1"));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::validation(problems));
+    }
+    let reason = clean_reason(body.reason.as_deref());
+    let reason = &reason;
+    retry(Policy::CONTENDED, "request_limit_increase", |_| async move {
+        let state = app.store.signal_state(&principal.org_id, kind.as_str(), &principal.principal_id).await?;
+        let org = state.org.as_ref().ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
+        let count_for_kind = state.count + 1;
+        let (signal_id, written, stored) = match &state.last {
+            Some(last) if now - last.at < BURST_WINDOW_SECS => {
+                let written = app.store.count_repeat(&principal.org_id, kind.as_str(), last, state.count, now).await?;
+                (last.signal_id.clone(), written, false)
+            }
+            _ => {
+                let (plan, active, cap) = standing(app, org, kind, now);
+                let signal = Signal {
+                    signal_id: new_signal_id(),
+                    org_id: principal.org_id.clone(),
+                    principal_id: principal.principal_id.clone(),
+                    principal_kind: principal.kind,
+                    kind: kind.as_str().to_string(),
+                    desired_value: body.desired_value,
+                    reason: reason.clone(),
+                    created_at: now,
+                    plan,
+                    active,
+                    cap,
+                    repeats: 1,
+                    last_at: now,
+                };
+                (signal.signal_id.clone(), app.store.record_signal(&signal, &state).await?, true)
+            }
+        };
+        if !written {
+            return Err(Failure::Transient(ApiError::contended()));
+        }
+        Ok(json!({ "status": "recorded", "signal_id": signal_id, "count_for_kind": count_for_kind, "stored": stored }))
+    })
+    .await
+}
+
+/// The admin's filter: a kind (else all) and a start (else all time).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignalQuery {
+    pub kind: Option<SignalKind>,
+    pub since: Option<i64>,
+}
+
+impl SignalQuery {
+    pub fn parse(kind: Option<&str>, since: Option<&str>) -> Result<Self, ApiError> {
+        let mut problems = Vec::new();
+        let kind = kind.and_then(|text| {
+            let parsed = SignalKind::parse(text);
+            if parsed.is_none() {
+                problems.push(unknown_kind("kind", text));
+            }
+            parsed
+        });
+        let since = since.and_then(|text| {
+            let parsed = parse_instant(text);
+            if parsed.is_none() {
+                problems.push(FieldProblem::new("since", "must be a date: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch seconds"));
+            }
+            parsed
+        });
+        match problems.is_empty() {
+            true => Ok(Self { kind, since }),
+            false => Err(ApiError::validation(problems)),
+        }
+    }
+}
+
+/// Signals aggregated per kind and org, the orgs asking most first, each with its plan and
+/// cap now: `{since, kinds: [{kind, requests, orgs: [...]}]}`.
+pub async fn report(app: &App, query: &SignalQuery, now: i64) -> Result<Value, ApiError> {
+    let kinds: Vec<SignalKind> = match query.kind {
+        Some(kind) => vec![kind],
+        None => SignalKind::all().collect(),
+    };
+    let mut signals = Vec::new();
+    for kind in kinds {
+        signals.extend(app.store.signals_since(kind.as_str(), query.since.unwrap_or(0)).await?);
+    }
+    let mut report = aggregate(&signals);
+    let mut org_ids: Vec<String> = report.iter().flat_map(|k| k.orgs.iter().map(|o| o.org_id.clone())).collect();
+    org_ids.sort();
+    org_ids.dedup();
+    let orgs: BTreeMap<String, Org> = app.store.get_orgs(&org_ids).await?.into_iter().map(|o| (o.org_id.clone(), o)).collect();
+    for kind_demand in &mut report {
+        let Some(kind) = SignalKind::parse(&kind_demand.kind) else { continue };
+        for demand in &mut kind_demand.orgs {
+            if let Some(org) = orgs.get(&demand.org_id) {
+                (demand.plan, demand.active, demand.cap) = standing(app, org, kind, now);
+            }
+        }
+    }
+    Ok(json!({ "since": query.since, "kinds": report }))
+}
+
+/// The admin routes' gate: 403 for any principal but an ADMIN.
+pub fn require_admin(principal: &Principal) -> Result<(), ApiError> {
+    match principal.kind {
+        PrincipalKind::Admin => Ok(()),
+        _ => Err(ApiError::forbidden("Only ADMIN keys may read limit-increase signals.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_checks_kind_and_date() {
+        let query = SignalQuery::parse(Some("agents"), Some("2025-01-31")).unwrap();
+        assert_eq!(query.kind, SignalKind::parse("agents"));
+        assert_eq!(query.since, parse_instant("2025-01-31"));
+        assert_eq!(SignalQuery::parse(None, None).unwrap(), SignalQuery::default());
+        let err = SignalQuery::parse(Some("gold"), Some("last tuesday")).unwrap_err();
+        assert_eq!(err.details.unwrap()["fields"].as_array().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,237 @@
+//! `POST /billing/usage/{resource}/reserve` and `/release`: count what the product creates and
+//! frees, never past the effective cap, even under concurrency.
+//!
+//! Without an `Idempotency-Key` a call is ONE conditional UpdateItem against the caps
+//! materialised on the org item (`store::caps`); it reads nothing first, so concurrent
+//! reservations never lose to each other. With a key, the answer must be stored with the
+//! effect, and DynamoDB cannot write an answer it has not computed: the call reads the org and
+//! the key's record together, decides, and writes the exact new count, the headroom and the
+//! answer in one transaction, re-reading when a concurrent call moved the count first.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
+use crate::billing::limits::parse_resource;
+use crate::domain::catalog::{Plan, Resource};
+use crate::domain::entitlements::{Limit, PlanLimitReached, effective_plan, limit, usage_period_end, usage_period_over};
+use crate::domain::org::{Org, Principal};
+use crate::error::{ApiError, ErrorKind};
+use crate::retry::{Failure, Policy, retry};
+use crate::store::{Counted, Delta, ExactCount, Written};
+
+/// The most one call may count.
+pub const MAX_COUNT: u64 = 1000;
+
+/// The body of reserve and release (optional: `count` defaults to 1).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountBody {
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Reserve,
+    Release,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Reserve => "reserve",
+            Self::Release => "release",
+        }
+    }
+}
+
+fn org_gone() -> ApiError {
+    ApiError::not_found("The org of this key no longer exists.")
+}
+
+/// The effective plan and the resource's limit at `now`.
+fn limit_of<'c>(app: &'c App, org: &Org, resource: Resource, now: i64) -> (&'c Plan, Limit) {
+    let plan = effective_plan(org, &app.config.catalog, now, app.config.past_due_grace_secs);
+    (plan, limit(org, plan, resource, now))
+}
+
+/// The answer: the resource's new `active`, `cap` and `remaining`, and what was counted.
+fn counted_body(app: &App, org: &Org, resource: Resource, operation: Operation, counted: u64, now: i64) -> Value {
+    let (_, limit) = limit_of(app, org, resource, now);
+    let mut body = json!({ "resource": resource, "active": limit.active, "cap": limit.cap, "remaining": limit.remaining() });
+    body[match operation {
+        Operation::Reserve => "reserved",
+        Operation::Release => "released",
+    }] = json!(counted);
+    body
+}
+
+/// 402 `plan_limit_reached`, with the next step in `details`.
+pub fn plan_limit_reached(app: &App, org: &Org, plan: &Plan, limit: &Limit, requested: u64) -> ApiError {
+    let details = PlanLimitReached::new(org, &app.config.catalog, plan, limit, requested);
+    ApiError::new(ErrorKind::PlanLimitReached, details.message(&plan.name))
+        .with_details(serde_json::to_value(&details).unwrap_or(Value::Null))
+}
+
+fn again() -> Failure<ApiError> {
+    Failure::Transient(ApiError::contended())
+}
+
+/// Checks the request, then counts, plainly or under its key.
+pub async fn count(
+    app: &App,
+    principal: &Principal,
+    operation: Operation,
+    resource: &str,
+    body: &CountBody,
+    key: Option<&IdempotencyKey>,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    let resource = parse_resource(resource)?;
+    let count = body.count.unwrap_or(1);
+    if !(1..=MAX_COUNT).contains(&count) {
+        return Err(ApiError::field("count", format!("must be a whole number from 1 to {MAX_COUNT}")));
+    }
+    if operation == Operation::Release && resource == Resource::ApiCalls {
+        return Err(ApiError::field("resource", "`api_calls` counts calls per billing period; they are not released"));
+    }
+    match (key, operation) {
+        (Some(key), _) => count_keyed(app, principal, operation, resource, count, key, now).await,
+        (None, Operation::Reserve) => reserve(app, &principal.org_id, resource, count, now).await.map(Answer::fresh),
+        (None, Operation::Release) => release(app, &principal.org_id, resource, count, now).await.map(|body| Answer::fresh(Ok(body))),
+    }
+}
+
+/// Repairs what made a refused write refuse for another reason than the cap: caps
+/// materialised under other rules, an `api_calls` period that has ended. True if it did.
+async fn repair(app: &App, org: &Org, resource: Resource, now: i64) -> Result<bool, Failure<ApiError>> {
+    if !app.store.rules().is_current(org) {
+        app.store.refresh_caps(org).await?;
+        return Ok(true);
+    }
+    if resource == Resource::ApiCalls && usage_period_over(org, now) {
+        app.store.roll_usage_period(org, usage_period_end(org, now)).await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// One conditional write; a refusal is the 402 unless it was for a repairable reason.
+async fn reserve(app: &App, org_id: &str, resource: Resource, count: u64, now: i64) -> Result<Result<Value, ApiError>, ApiError> {
+    retry(Policy::WRITE_RACE, "reserve_usage", |_| async move {
+        let org = match app.store.count_usage(org_id, resource, Delta::Reserve(count), now).await? {
+            Counted::Done(org) => return Ok(Ok(counted_body(app, &org, resource, Operation::Reserve, count, now))),
+            Counted::Refused(None) => return Err(Failure::Permanent(org_gone())),
+            Counted::Refused(Some(org)) => org,
+        };
+        if repair(app, &org, resource, now).await? {
+            return Err(again());
+        }
+        let (plan, limit) = limit_of(app, &org, resource, now);
+        if limit.can_add(count) {
+            // The stored headroom disagrees with the caps: rebuild it from the stored usage.
+            tracing::warn!(org_id, resource = resource.as_str(), "materialised headroom disagreed with the caps; refreshing it");
+            app.store.refresh_caps(&org).await?;
+            return Err(again());
+        }
+        Ok(Err(plan_limit_reached(app, &org, plan, &limit, count)))
+    })
+    .await
+}
+
+/// One conditional write of `count`; when the org holds less, of what it holds (never below
+/// 0), and nothing when it holds none.
+async fn release(app: &App, org_id: &str, resource: Resource, count: u64, now: i64) -> Result<Value, ApiError> {
+    let releasing = std::sync::atomic::AtomicU64::new(count);
+    retry(Policy::WRITE_RACE, "release_usage", |_| {
+        let releasing = &releasing;
+        async move {
+            let n = releasing.load(std::sync::atomic::Ordering::Relaxed);
+            let org = match app.store.count_usage(org_id, resource, Delta::Release(n), now).await? {
+                Counted::Done(org) => return Ok(counted_body(app, &org, resource, Operation::Release, n, now)),
+                Counted::Refused(None) => return Err(Failure::Permanent(org_gone())),
+                Counted::Refused(Some(org)) => org,
+            };
+            if repair(app, &org, resource, now).await? {
+                return Err(again());
+            }
+            match org.usage_of(resource) {
+                0 => Ok(counted_body(app, &org, resource, Operation::Release, 0, now)),
+                held => {
+                    releasing.store(held.min(count), std::sync::atomic::Ordering::Relaxed);
+                    Err(again())
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// Read the org and the key's record, decide, and write the exact count with the answer; a
+/// refusal stores its answer alone. A lost race reads again.
+async fn count_keyed(
+    app: &App,
+    principal: &Principal,
+    operation: Operation,
+    resource: Resource,
+    count: u64,
+    key: &IdempotencyKey,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    let fingerprint = fingerprint(&[operation.name(), resource.as_str(), &count.to_string()]);
+    let fingerprint = fingerprint.as_str();
+    let org_id = principal.org_id.as_str();
+    retry(Policy::CONTENDED, "count_usage_keyed", |_| async move {
+        let (org, record) = app.store.org_and_idempotency(org_id, Some(&key.hash), now).await?;
+        if let Some(record) = record {
+            return Ok(Answer::replay(&record, fingerprint)?);
+        }
+        let org = org.ok_or_else(org_gone)?;
+        // (An ended `api_calls` period is started anew by the write itself.)
+        if !app.store.rules().is_current(&org) {
+            app.store.refresh_caps(&org).await?;
+            return Err(again());
+        }
+        let (plan, limit) = limit_of(app, &org, resource, now);
+        let before = org.usage.get(&resource).copied();
+        let new_period_end = (resource == Resource::ApiCalls && usage_period_over(&org, now)).then(|| usage_period_end(&org, now));
+        let (after, counted) = match operation {
+            Operation::Reserve if !limit.can_add(count) => {
+                let answer = Answer::fresh(Err(plan_limit_reached(app, &org, plan, &limit, count)));
+                return match app.store.put_idempotent_answer(org_id, &key.hash, &answer.record(fingerprint, now), now).await? {
+                    None => Ok(answer),
+                    Some(first) => Ok(Answer::replay(&first, fingerprint)?),
+                };
+            }
+            Operation::Reserve => (limit.active + count, count),
+            Operation::Release => {
+                let held = before.unwrap_or(0);
+                (held - held.min(count), held.min(count))
+            }
+        };
+        let mut counted_org = org.clone();
+        counted_org.usage.insert(resource, after);
+        if new_period_end.is_some() {
+            counted_org.usage_period_end = new_period_end;
+        }
+        let answer = Answer::fresh(Ok(counted_body(app, &counted_org, resource, operation, counted, now)));
+        let record = answer.record(fingerprint, now);
+        let written = if counted == 0 {
+            match app.store.put_idempotent_answer(org_id, &key.hash, &record, now).await? {
+                None => Written::Done,
+                Some(first) => Written::KeyTaken(Some(first)),
+            }
+        } else {
+            let exact = ExactCount { resource, before, after, new_period_end };
+            app.store.count_usage_exactly(&org, &exact, &key.hash, &record, now).await?
+        };
+        match written {
+            Written::Done => Ok(answer),
+            Written::KeyTaken(Some(first)) => Ok(Answer::replay(&first, fingerprint)?),
+            Written::KeyTaken(None) | Written::Changed => Err(again()),
+        }
+    })
+    .await
+}
