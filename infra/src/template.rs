@@ -102,7 +102,14 @@ impl Template {
                     .build()?,
             );
         }
-        request.send().await?;
+        // A slow DynamoDB Local can time out the first attempt after creating the table, and the
+        // SDK's retry then finds it: that table is this call's own.
+        match request.send().await {
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            other => {
+                other?;
+            }
+        }
         if let Some(ttl) = props.get("TimeToLiveSpecification") {
             client
                 .update_time_to_live()

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::caps::{new_item_attributes, whole_org_update};
 use super::credits::ledger_put;
-use super::expr::with_expr;
+use super::expr::{Expr, with_expr};
 use super::{GSI1, GSI1_PK, Item, Key, PK, SK, Store, StoreError, TTL, classify, keyed};
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::org::Org;
@@ -52,6 +52,18 @@ pub(super) fn built<T>(operation: &'static str, result: Result<T, aws_sdk_dynamo
 }
 
 impl Store {
+    /// An UpdateItem of the org item, to be given its expression.
+    pub(super) fn org_update_request(&self, org_id: &str) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let (pk, sk) = org_key(org_id);
+        self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk))
+    }
+
+    /// Applies `expr` (update and condition) to the org item.
+    pub(super) async fn update_org(&self, operation: &'static str, org_id: &str, expr: Expr) -> Result<(), StoreError> {
+        with_expr!(self.org_update_request(org_id), expr, update).send().await.map_err(|e| classify(operation, e))?;
+        Ok(())
+    }
+
     pub async fn get_org(&self, org_id: &str) -> Result<Option<Org>, StoreError> {
         self.get("get_org", org_key(org_id)).await
     }
@@ -77,15 +89,7 @@ impl Store {
         org.version += 1;
         let result = async {
             let expr = whole_org_update(operation, org, expected, &self.rules)?;
-            let (pk, sk) = org_key(&org.org_id);
-            with_expr!(
-                self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk)),
-                expr,
-                update
-            )
-            .send()
-            .await
-            .map_err(|e| classify(operation, e))
+            self.update_org(operation, &org.org_id, expr).await
         }
         .await;
         match result {

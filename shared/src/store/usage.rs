@@ -98,14 +98,9 @@ impl Store {
                 e.condition(format!("{usage} >= {n}"));
             }
         }
-        let (pk, sk) = org_key(org_id);
-        let request = with_expr!(
-            self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk)),
-            e,
-            update
-        )
-        .return_values(ReturnValue::AllNew)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = with_expr!(self.org_update_request(org_id), e, update)
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         match request.send().await {
             Ok(out) => Ok(Counted::Done(decode(operation, out.attributes.unwrap_or_default())?)),
             Err(err) => match err.as_service_error() {
@@ -126,16 +121,7 @@ impl Store {
         let (version, expected) = (e.path(&[VERSION]), e.num(org.version));
         e.condition(format!("{version} = {expected}"));
         materialise(&mut e, org, &self.rules);
-        let (pk, sk) = org_key(&org.org_id);
-        with_expr!(
-            self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk)),
-            e,
-            update
-        )
-        .send()
-        .await
-        .map_err(|e| classify(operation, e))?;
-        Ok(())
+        self.update_org(operation, &org.org_id, e).await
     }
 
     /// Starts a new `api_calls` period ending at `new_end`: the count goes back to 0 (and its
@@ -158,16 +144,7 @@ impl Store {
             }
             None => e.condition(format!("attribute_not_exists({period})")),
         }
-        let (pk, sk) = org_key(&org.org_id);
-        with_expr!(
-            self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk)),
-            e,
-            update
-        )
-        .send()
-        .await
-        .map_err(|e| classify(operation, e))?;
-        Ok(())
+        self.update_org(operation, &org.org_id, e).await
     }
 
     /// The keyed variant: writes the count decided on `org` (as read, with current caps) and
