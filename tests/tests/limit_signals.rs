@@ -107,6 +107,8 @@ async fn admins_read_signals_per_kind_and_org_and_no_one_else_does() {
     let acme = api.org_with_key("acme").await;
     let globex = api.org_with_key("globex").await;
     ask(&api, &acme, r#"{"kind":"agents","desiredValue":5,"reason":"first"}"#).await;
+    // Signals are timed to the second: the next one must be later for "latest" to be defined.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (_, acme_agent) = api.issue_key("acme", "bot", PrincipalKind::Agent).await;
     ask(&api, &acme_agent, r#"{"kind":"agents","desiredValue":20,"reason":"more bots"}"#).await;
     ask(&api, &acme_agent, r#"{"kind":"agents"}"#).await;
