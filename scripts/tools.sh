@@ -36,3 +36,13 @@ install_build_tools() {
   fi
   rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
 }
+
+install_browser() {
+  # Debian's Chromium and its WebDriver drive the approval page's browser test.
+  if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}

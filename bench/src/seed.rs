@@ -11,9 +11,10 @@ use billing_shared::billing::credits_checkout::credits_checkout;
 use billing_shared::billing::webhook_sync::apply;
 use billing_shared::config::Config;
 use billing_shared::domain::api_key as auth;
+use billing_shared::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, POLL_INTERVAL_SECS};
 use billing_shared::domain::events::Effect;
 use billing_shared::domain::org::{Org, Principal, PrincipalKind};
-use billing_shared::store::{PK, SK};
+use billing_shared::store::{ApprovalRecord, PK, SK};
 use billing_shared::{App, now};
 use stripe_standin::Standin;
 use stripe_webhook::Webhook;
@@ -49,6 +50,33 @@ pub struct Fixture {
     pub checkout_session_id: String,
     /// A `checkout.session.completed` delivery: the payload and its `Stripe-Signature`.
     pub webhook: (String, String),
+    /// A pending web approval of the org (what a poll reads) and a denied one (what a late
+    /// approve or deny is told).
+    pub pending_approval: String,
+    pub denied_approval: String,
+}
+
+/// An agent's web approval of the org, stored as the upgrade use case stores one.
+fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
+    let change = r#"{"kind":"switch_now","from":{"plan":"pro","interval":"month","quantity":1},"to":{"plan":"scale","interval":"month","quantity":2},"amount_due_now":6142,"recurring_amount":9800,"currency":"usd","effective_at":null,"proration_date":0}"#;
+    ApprovalRecord {
+        id_hash: auth::hash(id),
+        org_id: ORG_ID.to_string(),
+        principal_id: "bench-agent".to_string(),
+        action: "upgrade".to_string(),
+        params: "bench".to_string(),
+        generation: 0,
+        change: change.to_string(),
+        message: "Switch Benchmark Org from Pro (monthly) to Scale x2 servers (monthly) now.".to_string(),
+        binding_code: "ACD-EFG".to_string(),
+        created_at: now(),
+        valid_until: now() + APPROVAL_TTL_SECS,
+        state,
+        interval: POLL_INTERVAL_SECS,
+        next_poll_at: now(),
+        decided_by: None,
+        result: None,
+    }
 }
 
 /// The settings the functions run with: template.yaml's Globals as a deployment sets them, and
@@ -92,6 +120,10 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         .to_string();
     let signature = Webhook::generate_test_header(&event, WEBHOOK_SECRET, Some(now() + SIGNATURE_AHEAD_SECS));
 
+    let (pending_approval, denied_approval) = ("ap_bench_pending".to_string(), "ap_bench_denied".to_string());
+    app.store.put_approval(&approval(&pending_approval, ApprovalState::Pending)).await?;
+    app.store.put_approval(&approval(&denied_approval, ApprovalState::Denied)).await?;
+
     let org_item = (format!("ORG#{ORG_ID}"), "ORG".to_string());
     for _ in 0..WARM_UP_READS {
         let out = app
@@ -114,5 +146,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         org_item,
         checkout_session_id: checkout.session_id,
         webhook: (event, signature),
+        pending_approval,
+        denied_approval,
     })
 }

@@ -79,6 +79,8 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
         "POST /billing/credits/spend" => json(r#"{"amount":1,"reason":"bench"}"#),
         // Repeats within a minute are a burst: counted on the first signal.
         "POST /billing/request-limit-increase" => json(r#"{"kind":"rows","desiredValue":20000,"reason":"bench"}"#),
+        // Approve and deny take no fields.
+        "POST /billing/approvals/{id}/approve" | "POST /billing/approvals/{id}/deny" => json("{}"),
         "POST /stripe/webhook" => {
             let (payload, signature) = fixture.webhook.clone();
             Some(Body { text: payload, headers: vec![("stripe-signature", signature)] })
@@ -88,11 +90,24 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
 }
 
 /// Values for the path parameters the harness knows.
-fn sample_parameter(name: &str, fixture: &Fixture) -> Option<String> {
+fn sample_parameter(route_key: &str, name: &str, fixture: &Fixture) -> Option<String> {
     match name {
         "session_id" => Some(fixture.checkout_session_id.clone()),
         "resource" => Some("rows".to_string()),
+        // Every repeat of a decision must find the same state: a decided approval, told so.
+        "id" if route_key.ends_with("/approve") || route_key.ends_with("/deny") => Some(fixture.denied_approval.clone()),
+        "id" => Some(fixture.pending_approval.clone()),
         _ => None,
+    }
+}
+
+/// The status that shows a request took its real path.
+fn expected_status(route_key: &str) -> u16 {
+    match route_key {
+        DEFAULT_ROUTE => 404,
+        // The seeded approval was denied: the decision is refused after its full check.
+        key if key.ends_with("/approve") || key.ends_with("/deny") => 409,
+        _ => 200,
     }
 }
 
@@ -112,7 +127,7 @@ fn request(route: &Route, fixture: &Fixture) -> Result<Request, String> {
     for segment in route.path.split('/') {
         match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             Some(name) => {
-                let value = sample_parameter(name, fixture)
+                let value = sample_parameter(&route_key, name, fixture)
                     .ok_or_else(|| format!("{route_key}: no sample value for path parameter {segment} yet (`sample_parameter`)"))?;
                 segments.push(value.clone());
                 path_parameters.push((name.to_string(), value));
@@ -215,7 +230,7 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
                     }
                     event = events::authorized(event, context);
                 }
-                let expect = Expect::Status(if route.path == DEFAULT_ROUTE { 404 } else { 200 });
+                let expect = Expect::Status(expected_status(&key));
                 plan(bin_dir, &binary, event, expect, Vec::new())
             });
             // The brief's "one round trip for GET /billing and a cap check"; the issue's for

@@ -5,7 +5,11 @@
 //! and the `$default` route's 405 answers use them.
 
 pub mod admin_limit_signals;
+pub mod approve_page;
 pub mod authorizer;
+pub mod billing_approval;
+pub mod billing_approval_approve;
+pub mod billing_approval_deny;
 pub mod billing_checkout;
 pub mod billing_downgrade;
 pub mod billing_invoices;

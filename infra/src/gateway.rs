@@ -103,6 +103,8 @@ fn lambda_event(req: &http::Request<Bytes>, request_id: &str, route_key: &str, p
         let values: Vec<&str> = req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
         headers.insert(name.as_str().to_string(), json!(values.join(",")));
     }
+    // As API Gateway says how the client reached it (here always plain HTTP on loopback).
+    headers.entry("x-forwarded-proto").or_insert_with(|| json!("http"));
     let raw_query = req.uri().query().unwrap_or_default();
     let body = req.body();
     let (body, is_base64) = match std::str::from_utf8(body) {

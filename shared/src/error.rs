@@ -43,6 +43,8 @@ pub enum ErrorKind {
     PaymentFailed,
     ChangeInProgress,
     InvalidConfirmToken,
+    ApprovalNotPending,
+    SlowDown,
     PlanLimitReached,
     InsufficientCredits,
     IdempotencyKeyReused,
@@ -52,7 +54,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 24] = [
         Self::ValidationFailed,
         Self::MalformedJson,
         Self::InvalidSignature,
@@ -69,6 +71,8 @@ impl ErrorKind {
         Self::PaymentFailed,
         Self::ChangeInProgress,
         Self::InvalidConfirmToken,
+        Self::ApprovalNotPending,
+        Self::SlowDown,
         Self::PlanLimitReached,
         Self::InsufficientCredits,
         Self::IdempotencyKeyReused,
@@ -95,6 +99,8 @@ impl ErrorKind {
             Self::PaymentFailed => "payment_failed",
             Self::ChangeInProgress => "change_in_progress",
             Self::InvalidConfirmToken => "invalid_confirm_token",
+            Self::ApprovalNotPending => "approval_not_pending",
+            Self::SlowDown => "slow_down",
             Self::PlanLimitReached => "plan_limit_reached",
             Self::InsufficientCredits => "insufficient_credits",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -117,10 +123,16 @@ impl ErrorKind {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::Conflict | Self::SubscriptionExists | Self::CheckoutInProgress | Self::NoStripeCustomer | Self::ChangeInProgress => 409,
+            Self::Conflict
+            | Self::SubscriptionExists
+            | Self::CheckoutInProgress
+            | Self::NoStripeCustomer
+            | Self::ChangeInProgress
+            | Self::ApprovalNotPending => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::IdempotencyKeyReused => 422,
+            Self::SlowDown => 429,
             Self::Internal => 500,
             Self::StripeError => 502,
             Self::StorageUnavailable => 503,
@@ -188,6 +200,14 @@ impl ApiError {
 
     pub fn status(&self) -> u16 {
         self.kind.status()
+    }
+
+    /// Seconds a client is asked to wait before calling again (`Retry-After`), for `slow_down`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self.kind {
+            ErrorKind::SlowDown => self.details.as_ref().and_then(|d| d["interval"].as_u64()),
+            _ => None,
+        }
     }
 
     /// The envelope body, as every 4xx and 5xx answer carries it.

@@ -105,8 +105,12 @@ impl TestApi {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let request_id = response.headers().get("apigw-requestid").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let is_html = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
         let body = if response.body().is_empty() {
             Value::Null
+        } else if is_html {
+            // The approval page: its text.
+            Value::String(String::from_utf8_lossy(response.body()).into_owned())
         } else {
             serde_json::from_slice(response.body()).unwrap_or_else(|_| panic!("not JSON: {:?}", response.body()))
         };

@@ -56,6 +56,31 @@ impl StripeTestApi {
         api
     }
 
+    /// An org `acme` subscribed through Checkout to `body` (webhooks delivered); its HUMAN
+    /// and AGENT (`assistant`) keys.
+    pub async fn subscribed(body: &str) -> (Self, String, String) {
+        let api = Self::with_webhooks().await;
+        let human = api.org_with_key("acme").await;
+        let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::org::PrincipalKind::Agent).await;
+        let reply = api.post_json("/billing/checkout", &human, body).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        api.standin.pay_checkout(reply.body["session_id"].as_str().unwrap()).await.unwrap();
+        api.standin.webhooks_settled().await;
+        assert_eq!(api.get("/billing", Some(&human)).await.body["status"], "active");
+        (api, human, agent)
+    }
+
+    /// The subscription `subscribed` created.
+    pub fn subscription_id(&self) -> String {
+        let created = self.standin.events().into_iter().find(|e| e["type"] == "customer.subscription.created").expect("a subscription");
+        created["data"]["object"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// How many times that subscription was updated at Stripe.
+    pub fn subscription_updates(&self) -> usize {
+        self.calls("POST", &format!("/v1/subscriptions/{}", self.subscription_id())).len()
+    }
+
     /// A Stripe client on the stand-in, for changes a customer makes at Stripe (e.g. in the portal).
     pub fn stripe_client(&self) -> stripe::Client {
         stripe::ClientBuilder::new("sk_test_customer").url(self.standin.base_url()).build().unwrap()

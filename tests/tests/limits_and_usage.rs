@@ -368,7 +368,7 @@ async fn past_due_keeps_paid_caps_until_the_grace_period_ends_without_a_write() 
 }
 
 #[tokio::test]
-async fn per_server_plans_cap_servers_by_quantity_and_design_partners_keep_their_plan() {
+async fn per_server_plans_cap_servers_by_quantity_and_design_partners_get_scale_at_no_charge() {
     let api = TestApi::new().await;
     let token = paid_org(&api, "acme", "scale", 3).await;
     assert_eq!(reserve(&api, &token, "servers", r#"{"count":3}"#).await.body["remaining"], 0);
@@ -385,7 +385,11 @@ async fn per_server_plans_cap_servers_by_quantity_and_design_partners_keep_their
         org.design_partner = true;
     })
     .await;
-    assert_eq!(reserve(&api, &partner, "agents", r#"{"count":10}"#).await.body["cap"], 10);
+    let reply = reserve(&api, &partner, "agents", r#"{"count":11}"#).await;
+    assert_eq!((reply.status, &reply.body["cap"]), (200, &Value::Null), "Scale's unlimited agents, past Pro's 10: {}", reply.body);
+    let billing = api.get("/billing", Some(&partner)).await.body;
+    assert_eq!((&billing["plan"], &billing["effective_plan"], &billing["price"]["amount"]), (&json!("scale"), &json!("scale"), &json!(0)));
+    assert_eq!(limit(&api, &partner, "workspaces").await["cap"], 100);
 }
 
 #[tokio::test]

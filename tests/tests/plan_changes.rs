@@ -1,7 +1,7 @@
 //! Plan changes and the agent consent handshake, against DynamoDB Local and the Stripe stand-in
 //! (its webhooks delivered to this API).
 
-use billing_shared::billing::plan_change::{DowngradeBody, TOKEN_TTL_SECS, UpgradeBody, downgrade, upgrade};
+use billing_shared::billing::plan_change::{Caller, DowngradeBody, TOKEN_TTL_SECS, UpgradeBody, downgrade, upgrade};
 use billing_shared::domain::org::{Principal, PrincipalKind};
 use billing_shared::now;
 use billing_tests::stripe::StripeTestApi;
@@ -10,44 +10,19 @@ use serde_json::Value;
 
 const UPDATES: &str = "POST";
 
-/// An org `acme` subscribed through Checkout to `body`; its HUMAN and AGENT keys.
-async fn subscribed(body: &str) -> (StripeTestApi, String, String) {
-    let api = StripeTestApi::with_webhooks().await;
-    let human = api.org_with_key("acme").await;
-    let (_, agent) = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
-    let reply = api.post_json("/billing/checkout", &human, body).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    api.standin.pay_checkout(reply.body["session_id"].as_str().unwrap()).await.unwrap();
-    api.standin.webhooks_settled().await;
-    assert_eq!(api.get("/billing", Some(&human)).await.body["status"], "active");
-    (api, human, agent)
-}
-
-fn subscription_updates(api: &StripeTestApi) -> usize {
-    let sub = subscription_id(api);
-    api.calls(UPDATES, &format!("/v1/subscriptions/{sub}")).len()
-}
-
-fn subscription_id(api: &StripeTestApi) -> String {
-    api.standin.events().iter().find(|e| e["type"] == "customer.subscription.created").unwrap()["data"]["object"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn billing(api: &StripeTestApi, token: &str) -> Value {
     api.get("/billing", Some(token)).await.body
 }
 
 #[tokio::test]
 async fn human_upgrade_switches_now_with_the_proration_invoiced() {
-    let (api, human, _) = subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let (api, human, _) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
     let reply = api.post_json("/billing/upgrade", &human, r#"{"plan":"scale","quantity":2}"#).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["status"], "switched");
     assert_eq!(reply.body["billing"]["plan"], "scale");
     assert_eq!(reply.body["billing"]["quantity"], 2);
-    let update = api.calls(UPDATES, &format!("/v1/subscriptions/{}", subscription_id(&api))).pop().unwrap();
+    let update = api.calls(UPDATES, &format!("/v1/subscriptions/{}", api.subscription_id())).pop().unwrap();
     assert_eq!(update.params["proration_behavior"], "always_invoice");
     assert_eq!(update.params["payment_behavior"], "pending_if_incomplete");
     assert_eq!(update.params["items"]["0"]["price"], "price_scale_monthly");
@@ -62,7 +37,7 @@ async fn human_upgrade_switches_now_with_the_proration_invoiced() {
 
 #[tokio::test]
 async fn a_declined_upgrade_leaves_the_old_plan_and_answers_402() {
-    let (api, human, _) = subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let (api, human, _) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
     let customer = api.app.store.get_org("acme").await.unwrap().unwrap().stripe_customer_id.unwrap();
     api.standin.decline_payments(&customer);
     let reply = api.post_json("/billing/upgrade", &human, r#"{"plan":"scale"}"#).await;
@@ -77,7 +52,7 @@ async fn a_declined_upgrade_leaves_the_old_plan_and_answers_402() {
 
 #[tokio::test]
 async fn a_cheaper_plan_is_scheduled_and_happens_at_period_end() {
-    let (api, human, _) = subscribed(r#"{"plan":"scale","interval":"month","quantity":3}"#).await;
+    let (api, human, _) = StripeTestApi::subscribed(r#"{"plan":"scale","interval":"month","quantity":3}"#).await;
     let reply = api.post_json("/billing/upgrade", &human, r#"{"plan":"pro"}"#).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["status"], "change-scheduled");
@@ -89,7 +64,7 @@ async fn a_cheaper_plan_is_scheduled_and_happens_at_period_end() {
     api.standin.webhooks_settled().await;
     assert_eq!(billing(&api, &human).await["scheduled_change"]["plan"], "pro", "webhooks agree");
 
-    api.standin.advance_period(&subscription_id(&api), true).await.unwrap();
+    api.standin.advance_period(&api.subscription_id(), true).await.unwrap();
     api.standin.webhooks_settled().await;
     let after = billing(&api, &human).await;
     assert_eq!(after["plan"], "pro");
@@ -100,7 +75,7 @@ async fn a_cheaper_plan_is_scheduled_and_happens_at_period_end() {
 
 #[tokio::test]
 async fn downgrade_is_scheduled_once_replaces_a_paid_change_and_upgrade_resumes() {
-    let (api, human, _) = subscribed(r#"{"plan":"scale","interval":"month","quantity":3}"#).await;
+    let (api, human, _) = StripeTestApi::subscribed(r#"{"plan":"scale","interval":"month","quantity":3}"#).await;
     assert_eq!(api.post_json("/billing/upgrade", &human, r#"{"plan":"pro"}"#).await.body["status"], "change-scheduled");
     let reply = api.post_json("/billing/downgrade", &human, "{}").await;
     assert_eq!(reply.body["status"], "downgrade-scheduled", "{}", reply.body);
@@ -115,7 +90,7 @@ async fn downgrade_is_scheduled_once_replaces_a_paid_change_and_upgrade_resumes(
     assert_eq!(resumed.body["billing"]["cancel_at_period_end"], false);
 
     assert_eq!(api.post_json("/billing/downgrade", &human, "{}").await.body["status"], "downgrade-scheduled");
-    api.standin.advance_period(&subscription_id(&api), true).await.unwrap();
+    api.standin.advance_period(&api.subscription_id(), true).await.unwrap();
     api.standin.webhooks_settled().await;
     assert_eq!(billing(&api, &human).await["plan"], "free");
     assert_eq!(api.post_json("/billing/downgrade", &human, "{}").await.body["status"], "already-free");
@@ -169,7 +144,7 @@ async fn design_partners_change_nothing_and_cannot_check_out() {
 
 #[tokio::test]
 async fn an_agent_confirms_with_the_previewed_amount_and_the_token_works_once() {
-    let (api, human, agent) = subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
     let ask = api.post_json("/billing/upgrade", &agent, r#"{"plan":"scale","quantity":2}"#).await;
     assert_eq!(ask.status, 200, "{}", ask.body);
     assert_eq!(ask.body["status"], "confirmation_required");
@@ -184,7 +159,7 @@ async fn an_agent_confirms_with_the_previewed_amount_and_the_token_works_once() 
     assert!(due > 0 && due <= 2 * 4900 - 1900 + 1, "{due}");
     let message = ask.body["message"].as_str().unwrap();
     assert!(message.contains(&format!("${}.{:02}", due / 100, due % 100)) && message.contains("$98.00"), "{message}");
-    assert_eq!(subscription_updates(&api), 0, "asking changes nothing");
+    assert_eq!(api.subscription_updates(), 0, "asking changes nothing");
     assert_eq!(billing(&api, &human).await["plan"], "pro");
     let items = api.items().await;
     let stored = items.iter().find(|i| i["PK"].as_s().unwrap().starts_with("CONSENT#")).unwrap();
@@ -194,9 +169,9 @@ async fn an_agent_confirms_with_the_previewed_amount_and_the_token_works_once() 
     let body = format!(r#"{{"plan":"scale","quantity":2,"confirm_token":"{token}"}}"#);
     let confirmed = api.post_json("/billing/upgrade", &agent, &body).await;
     assert_eq!(confirmed.body["status"], "switched", "{}", confirmed.body);
-    assert_eq!(subscription_updates(&api), 1);
+    assert_eq!(api.subscription_updates(), 1);
     let preview = api.calls("POST", "/v1/invoices/create_preview").pop().unwrap();
-    let update = api.calls(UPDATES, &format!("/v1/subscriptions/{}", subscription_id(&api))).pop().unwrap();
+    let update = api.calls(UPDATES, &format!("/v1/subscriptions/{}", api.subscription_id())).pop().unwrap();
     assert_eq!(
         update.params["proration_date"], preview.params["subscription_details"]["proration_date"],
         "the amount agreed is the amount charged"
@@ -208,12 +183,12 @@ async fn an_agent_confirms_with_the_previewed_amount_and_the_token_works_once() 
     assert_envelope(&replay, 400, "invalid_confirm_token");
     assert_eq!(replay.body["details"]["reason"], "used");
     assert_eq!(replay.body["details"]["result"]["status"], "switched", "a retry learns it went through");
-    assert_eq!(subscription_updates(&api), 1);
+    assert_eq!(api.subscription_updates(), 1);
 }
 
 #[tokio::test]
 async fn tokens_are_bound_to_org_principal_parameters_and_time() {
-    let (api, human, agent) = subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
     let ask = |body: &'static str| {
         let api = &api;
         let agent = agent.clone();
@@ -239,14 +214,17 @@ async fn tokens_are_bound_to_org_principal_parameters_and_time() {
     // Expiry, with the clock moved instead of waited for.
     let principal = Principal { org_id: "acme".into(), principal_id: "assistant".into(), kind: PrincipalKind::Agent };
     let late = UpgradeBody { plan: Some("scale".into()), interval: None, quantity: None, confirm_token: Some(token.clone()), mode: None };
-    let err = upgrade(&api.app, &principal, &late, now() + TOKEN_TTL_SECS + 1).await.unwrap_err();
+    let err = upgrade(&api.app, &Caller { principal: &principal, base_url: "" }, &late, now() + TOKEN_TTL_SECS + 1).await.unwrap_err();
     assert_eq!(err.details.unwrap()["reason"], "expired");
-    assert_eq!(subscription_updates(&api), 0, "nothing ran");
+    assert_eq!(api.subscription_updates(), 0, "nothing ran");
 
     // A change executed in between voids the tokens computed before it.
     let down = api.post_json("/billing/downgrade", &agent, "{}").await.body["confirm_token"].as_str().unwrap().to_string();
     let down_body = DowngradeBody { confirm_token: None, mode: None };
-    assert_eq!(downgrade(&api.app, &principal, &down_body, now()).await.unwrap()["status"], "confirmation_required");
+    assert_eq!(
+        downgrade(&api.app, &Caller { principal: &principal, base_url: "" }, &down_body, now()).await.unwrap()["status"],
+        "confirmation_required"
+    );
     assert_eq!(api.post_json("/billing/upgrade", &human, r#"{"plan":"pro","interval":"year"}"#).await.body["status"], "switched");
     assert_eq!(reason(api.post_json("/billing/upgrade", &agent, &with(r#""plan":"scale""#)).await), "mismatch");
     let stale = format!(r#"{{"confirm_token":"{down}"}}"#);
@@ -255,7 +233,7 @@ async fn tokens_are_bound_to_org_principal_parameters_and_time() {
 
 #[tokio::test]
 async fn two_concurrent_uses_of_one_token_execute_once() {
-    let (api, _, agent) = subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let (api, _, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
     let token = api.post_json("/billing/upgrade", &agent, r#"{"plan":"scale"}"#).await.body["confirm_token"].as_str().unwrap().to_string();
     let body = format!(r#"{{"plan":"scale","confirm_token":"{token}"}}"#);
     let replies = futures::future::join_all((0..4).map(|_| api.post_json("/billing/upgrade", &agent, &body))).await;
@@ -264,12 +242,12 @@ async fn two_concurrent_uses_of_one_token_execute_once() {
     for reply in replies.iter().filter(|r| r.body["status"] != "switched") {
         assert!(reply.body["error"] == "change_in_progress" || reply.body["details"]["reason"] == "used", "{}", reply.body);
     }
-    assert_eq!(subscription_updates(&api), 1, "exactly one Stripe update");
+    assert_eq!(api.subscription_updates(), 1, "exactly one Stripe update");
 }
 
 #[tokio::test]
 async fn an_agent_confirms_a_downgrade_and_gets_resumes_without_consent() {
-    let (api, human, agent) = subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
     let ask = api.post_json("/billing/downgrade", &agent, "{}").await;
     assert_eq!(ask.body["status"], "confirmation_required", "{}", ask.body);
     assert_eq!(ask.body["change"]["to"]["plan"], "free");

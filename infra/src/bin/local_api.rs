@@ -67,6 +67,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("  curl -s -X POST {base}/billing/upgrade {agent} -d '{{\"plan\":\"scale\",\"quantity\":3}}'");
     println!("      -> confirmation_required with a message and a confirm_token; nothing changed yet. Within 60 s:");
     println!("  curl -s -X POST {base}/billing/upgrade {agent} -d '{{\"plan\":\"scale\",\"quantity\":3,\"confirm_token\":\"<token>\"}}'");
+    println!("\nAgent consent in web mode (a human approves on a page):");
+    println!("  curl -s -X POST {base}/billing/upgrade {agent} -d '{{\"plan\":\"scale\",\"mode\":\"web\"}}'");
+    println!("      -> web-approve-required: open approval_url in a browser, enter the HUMAN key, Approve or Deny; meanwhile poll:");
+    println!("  curl -s {base}/billing/approvals/<approval_id> {agent}");
     println!("\nAn agent at its cap (the free plan allows one agent):");
     println!("  curl -s {base}/billing/limits/agents {agent}");
     println!(

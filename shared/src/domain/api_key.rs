@@ -31,13 +31,18 @@ pub struct IssuedKey {
     pub record: ApiKeyRecord,
 }
 
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
+pub(crate) fn random_bytes(count: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; count];
     getrandom::fill(&mut buf).expect("the OS random source is available");
-    hex::encode(buf)
+    buf
 }
 
-pub(crate) fn hash(token: &str) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
+    hex::encode(random_bytes(bytes))
+}
+
+/// The hex SHA-256 under which a secret (key, confirm token, approval id) is stored.
+pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

@@ -223,6 +223,11 @@ impl Catalog {
         self.plan(FREE_PLAN).expect("checked at load: the catalog has a free plan")
     }
 
+    /// The plan design partners get: the last one listed (the catalog lists plans cheapest first).
+    pub fn top(&self) -> &Plan {
+        self.plans.last().expect("checked at load: the catalog has a free plan")
+    }
+
     /// Maps a Stripe price back to its plan and interval (webhooks).
     pub fn plan_for_price(&self, price_id: &str) -> Option<(&Plan, Interval)> {
         self.plans.iter().find_map(|plan| plan.prices.iter().find(|(_, p)| p.price_id == price_id).map(|(interval, _)| (plan, interval)))

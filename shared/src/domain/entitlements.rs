@@ -12,15 +12,18 @@ use crate::domain::catalog::{Catalog, Interval, Plan, Resource};
 use crate::domain::org::{Org, SubscriptionStatus};
 
 /// The plan whose caps apply: the subscribed plan while it is paid for (or within the past-due
-/// grace period), free otherwise. Design partners keep their plan whatever Stripe says.
+/// grace period), free otherwise. Design partners get the top plan, whatever Stripe says.
 pub fn effective_plan<'c>(org: &Org, catalog: &'c Catalog, now: i64, past_due_grace_secs: i64) -> &'c Plan {
+    if org.design_partner {
+        return catalog.top();
+    }
     let paid_up = match org.status {
         SubscriptionStatus::Active | SubscriptionStatus::Trialing => true,
         SubscriptionStatus::PastDue => org.past_due_since.is_none_or(|since| now < since + past_due_grace_secs),
         _ => false,
     };
     match catalog.plan(&org.plan) {
-        Some(plan) if paid_up || org.design_partner || plan.is_free() => plan,
+        Some(plan) if paid_up || plan.is_free() => plan,
         _ => catalog.free(),
     }
 }
@@ -320,13 +323,15 @@ mod tests {
     }
 
     #[test]
-    fn design_partner_keeps_its_plan_and_unknown_plans_are_free() {
+    fn design_partners_get_the_top_plan_and_unknown_plans_are_free() {
         let catalog = Catalog::built_in().unwrap();
         let mut org = pro_org(SubscriptionStatus::None);
-        org.design_partner = true;
-        assert_eq!(effective_plan(&org, &catalog, 0, GRACE).id, "pro");
         org.plan = "retired".into();
         assert_eq!(effective_plan(&org, &catalog, 0, GRACE).id, "free");
+        org.design_partner = true;
+        assert_eq!(effective_plan(&org, &catalog, 0, GRACE).id, "scale");
+        org.plan = "free".into();
+        assert_eq!(effective_plan(&org, &catalog, 0, GRACE).id, "scale", "without any subscription");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Pure rules: no I/O, time passed in as `now`. Everything else builds on these.
 
 pub mod api_key;
+pub mod approval;
 pub mod calendar;
 pub mod catalog;
 pub mod entitlements;

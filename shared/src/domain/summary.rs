@@ -41,15 +41,18 @@ pub struct BillingSummary {
 
 pub fn billing_summary(org: &Org, catalog: &Catalog, now: i64, grace_secs: i64) -> BillingSummary {
     let effective = effective_plan(org, catalog, now, grace_secs);
-    let plan = catalog.plan(&org.plan).unwrap_or(effective);
-    let price = org.interval.and_then(|interval| {
-        plan.prices.get(interval).map(|p| PriceView {
-            amount: p.unit_amount * u64::from(org.quantity),
-            currency: catalog.currency.clone(),
-            interval,
-            quantity: org.quantity,
-        })
-    });
+    let plan = match org.design_partner {
+        true => effective,
+        false => catalog.plan(&org.plan).unwrap_or(effective),
+    };
+    let price_of = |interval, amount| PriceView { amount, currency: catalog.currency.clone(), interval, quantity: org.quantity };
+    let price = match org.design_partner {
+        // A design partner has the top plan at no charge.
+        true => Some(price_of(org.interval.unwrap_or(Interval::Month), 0)),
+        false => {
+            org.interval.and_then(|interval| plan.prices.get(interval).map(|p| price_of(interval, p.unit_amount * u64::from(org.quantity))))
+        }
+    };
     BillingSummary {
         org_id: org.org_id.clone(),
         plan: plan.id.clone(),

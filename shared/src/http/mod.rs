@@ -2,6 +2,7 @@
 //! (`stripe_signature`), and answering in JSON or the one error envelope. A handler is
 //! `serve(req, |req| async { ... })`.
 
+mod approval_page;
 mod request;
 mod stripe_signature;
 
@@ -13,6 +14,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tracing::Instrument;
 
+pub use approval_page::approval_page;
 pub use request::{
     CTX_AUTH_ERROR, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID, MAX_BODY_BYTES, idempotency_key, json_body, only_query_params, path_param,
     principal, query_param, request_id,
@@ -38,7 +40,21 @@ pub fn ok<T: Serialize>(body: &T) -> HandlerResult {
 }
 
 pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
-    json_response(err.status(), &err.envelope(request_id))
+    let mut response = json_response(err.status(), &err.envelope(request_id));
+    if let Some(secs) = err.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// The API's public origin as the caller reached it (`https://<api domain>`; the local gateway
+/// says `http`), for links an answer carries.
+pub fn public_base_url(req: &Request) -> String {
+    let uri = req.uri();
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+        _ => String::new(),
+    }
 }
 
 /// Set on an answer replayed for a repeated `Idempotency-Key`.

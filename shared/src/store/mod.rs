@@ -7,6 +7,7 @@
 //! | event     | `EVENT#<evt id>` | `EVENT`  | a processed Stripe event; TTL 30 days     |
 //! | credits   | `CREDITS#<cs id>`| `CREDITS`| credits granted for a Checkout Session    |
 //! | consent   | `CONSENT#<hash>` | `CONSENT`| an agent's confirm token (hashed); TTL    |
+//! | approval  | `APPROVAL#<hash>`| `APPROVAL`| a web-mode approval (id hashed); TTL     |
 //! | idempotency | `IDEM#<org>#<sha256 of key>` | `IDEM` | the first answer to a keyed request; TTL 24 h |
 //! | ledger    | `LEDGER#<org_id>`| `<org version, 20 digits>` | a credits grant or spend, newest last |
 //! | signal    | `SIGNAL#<kind>`  | `<epoch secs, 12 digits>#<org>#<id>` | a limit-increase request |
@@ -18,6 +19,7 @@
 //! Failures are `StoreError`s.
 
 mod api_keys;
+mod approvals;
 pub mod caps;
 mod consents;
 mod credits;
@@ -37,6 +39,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteIt
 use serde::{Serialize, de::DeserializeOwned};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
+pub use approvals::ApprovalRecord;
 pub use consents::{ConsentRecord, ConsentState};
 pub use credits::{LEDGER_PAGE_MAX, LedgerPage};
 pub use error::StoreError;

@@ -1,14 +1,20 @@
 //! `POST /billing/upgrade` and `POST /billing/downgrade`: plan changes, and the consent
 //! handshake that lets an AI agent ask for one without making it.
 //!
-//! A HUMAN (or ADMIN) key executes directly. An AGENT gets `confirmation_required` with a
-//! confirm token and the amounts from Stripe's invoice preview; the same call with the token
-//! executes the change it was computed for, at the proration time of that preview.
+//! A HUMAN (or ADMIN) key executes directly. An AGENT gets a consent to ask for instead: in
+//! chat mode (`consent`) a confirm token and the amounts from Stripe's invoice preview, the same
+//! call with the token executing the change it was computed for, at the proration time of that
+//! preview; in web mode (`approval`) an approval a human approves or denies on a page while the
+//! agent polls. Both execute through `execute`.
 //!
 //! Atomicity: one change executes at a time per org (a lock on the org item, taken and
-//! released with conditional writes); a token is claimed with a conditional write while the
-//! lock is held, so of two uses exactly one executes; every executed change bumps the org's
-//! `change_generation`, which voids every consent computed before it in O(1).
+//! released with conditional writes); a token or approval is claimed with a conditional write
+//! while the lock is held, so of two uses exactly one executes; every executed change bumps the
+//! org's `change_generation`, which voids every consent computed before it in O(1).
+
+pub mod approval;
+mod consent;
+mod execute;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -16,23 +22,14 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
 use crate::billing::load_org;
-use crate::domain::api_key::{hash, random_hex};
 use crate::domain::catalog::Interval;
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::domain::plan_change::{Config, UpgradeDecision, decide_upgrade, describe, money};
-use crate::domain::subscription::apply_subscription;
 use crate::domain::summary::billing_summary;
 use crate::error::{ApiError, ErrorKind, FieldProblem};
-use crate::retry::{Policy, retry};
-use crate::store::{ConsentRecord, ConsentState};
-use crate::stripe::{ChangeOutcome, PlanItem, idempotency_key};
+use crate::stripe::{PlanItem, idempotency_key};
 
-/// How long a confirm token is valid.
-pub const TOKEN_TTL_SECS: i64 = 60;
-/// How long an executing change holds the org; a crashed execution frees it after this.
-const LOCK_SECS: i64 = 60;
-/// 128 random bits and then some.
-const TOKEN_BYTES: usize = 24;
+pub use consent::TOKEN_TTL_SECS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -117,6 +114,15 @@ impl Change {
         })
     }
 
+    /// A change as a consent stored it.
+    fn stored(text: &str) -> Result<Self, ApiError> {
+        serde_json::from_str::<Value>(text)
+            .ok()
+            .as_ref()
+            .and_then(Self::from_view)
+            .ok_or_else(|| ApiError::internal("A stored consent could not be read."))
+    }
+
     fn from_view(view: &Value) -> Option<Self> {
         Some(Self {
             kind: Kind::parse(view["kind"].as_str()?)?,
@@ -140,10 +146,6 @@ fn config_of(view: &Value) -> Option<Config> {
 
 fn status(name: &str) -> Value {
     json!({ "status": name })
-}
-
-fn invalid_token(reason: &str, message: &str) -> ApiError {
-    ApiError::new(ErrorKind::InvalidConfirmToken, message).with_details(json!({ "reason": reason }))
 }
 
 fn change_in_progress() -> ApiError {
@@ -195,18 +197,18 @@ fn params_of_upgrade(body: &UpgradeBody) -> String {
     idempotency_key(&["upgrade", body.plan.as_deref().unwrap_or("pro"), interval, &quantity])
 }
 
-fn refuse_web_mode(mode: Option<ConsentMode>) -> Result<(), ApiError> {
-    match mode {
-        Some(ConsentMode::Web) => Err(ApiError::field("mode", "`web` approvals are not available in this deployment yet; use `chat`")),
-        _ => Ok(()),
-    }
+/// Who asks and where they asked: `base_url` is the API's public origin, for the links an
+/// approval answer carries.
+pub struct Caller<'a> {
+    pub principal: &'a Principal,
+    pub base_url: &'a str,
 }
 
-pub async fn upgrade(app: &App, principal: &Principal, body: &UpgradeBody, now: i64) -> Result<Value, ApiError> {
-    refuse_web_mode(body.mode)?;
+pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i64) -> Result<Value, ApiError> {
+    let principal = caller.principal;
     let params = params_of_upgrade(body);
     if let Some(token) = &body.confirm_token {
-        return confirm(app, principal, "upgrade", &params, token, now).await;
+        return consent::confirm(app, principal, "upgrade", &params, token, now).await;
     }
     let org = load_org(&app.store, &principal.org_id).await?;
     let target = target_of(app, &org, body)?;
@@ -232,14 +234,14 @@ pub async fn upgrade(app: &App, principal: &Principal, body: &UpgradeBody, now: 
         UpgradeDecision::AtPeriodEnd => Kind::AtPeriodEnd,
     };
     let change = compute(app, &org, kind, from, target, now).await?;
-    consent_or_execute(app, principal, &org, "upgrade", &params, change, now).await
+    consent_or_execute(app, caller, &org, Asked { action: "upgrade", params: &params, mode: body.mode }, change, now).await
 }
 
-pub async fn downgrade(app: &App, principal: &Principal, body: &DowngradeBody, now: i64) -> Result<Value, ApiError> {
-    refuse_web_mode(body.mode)?;
+pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now: i64) -> Result<Value, ApiError> {
+    let principal = caller.principal;
     let params = idempotency_key(&["downgrade"]);
     if let Some(token) = &body.confirm_token {
-        return confirm(app, principal, "downgrade", &params, token, now).await;
+        return consent::confirm(app, principal, "downgrade", &params, token, now).await;
     }
     let org = load_org(&app.store, &principal.org_id).await?;
     if org.design_partner {
@@ -254,7 +256,7 @@ pub async fn downgrade(app: &App, principal: &Principal, body: &DowngradeBody, n
         return Ok(answer);
     }
     let change = compute(app, &org, Kind::ToFree, Config::of(&org), Config::free(), now).await?;
-    consent_or_execute(app, principal, &org, "downgrade", &params, change, now).await
+    consent_or_execute(app, caller, &org, Asked { action: "downgrade", params: &params, mode: body.mode }, change, now).await
 }
 
 fn has_subscription(org: &Org) -> bool {
@@ -321,43 +323,34 @@ fn message(app: &App, org: &Org, change: &Change) -> String {
     }
 }
 
+/// What a consent is asked for: the action, the hash of its resolved parameters, the mode.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    action: &'a str,
+    params: &'a str,
+    mode: Option<ConsentMode>,
+}
+
+/// A HUMAN's change (and an agent's resume, which costs nothing) executes now; an AGENT's
+/// needs its human's consent first, asked for in the mode the agent chose.
 async fn consent_or_execute(
     app: &App,
-    principal: &Principal,
+    caller: &Caller<'_>,
     org: &Org,
-    action: &str,
-    params: &str,
+    asked: Asked<'_>,
     change: Change,
     now: i64,
 ) -> Result<Value, ApiError> {
+    let principal = caller.principal;
     if principal.kind != PrincipalKind::Agent || change.kind == Kind::Resume {
-        let key = idempotency_key(&["plan_change", &org.org_id, action, params, &org.change_generation.to_string()]);
-        return execute(app, &org.org_id, &change, org.change_generation, None, &key, now).await;
+        let key = idempotency_key(&["plan_change", &org.org_id, asked.action, asked.params, &org.change_generation.to_string()]);
+        return execute::execute(app, &org.org_id, &change, org.change_generation, None, &key, now).await.map_err(|e| e.error);
     }
-    let token = format!("ct_{}", random_hex(TOKEN_BYTES));
-    let view = change.view(&app.config.catalog.currency);
-    let record = ConsentRecord {
-        token_hash: hash(&token),
-        org_id: org.org_id.clone(),
-        principal_id: principal.principal_id.clone(),
-        action: action.to_string(),
-        params: params.to_string(),
-        generation: org.change_generation,
-        proration_date: change.proration_date,
-        change: view.to_string(),
-        valid_until: now + TOKEN_TTL_SECS,
-        state: ConsentState::Pending,
-        result: None,
-    };
-    app.store.put_consent(&record).await?;
-    tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, action, "confirmation required");
-    Ok(json!({
-        "status": "confirmation_required",
-        "confirm_token": token,
-        "expires_in": TOKEN_TTL_SECS,
-        "message": message(app, org, &change),
-        "change": public_change(&view),
-    }))
+    let message = message(app, org, &change);
+    match asked.mode.unwrap_or(ConsentMode::Chat) {
+        ConsentMode::Chat => consent::ask(app, principal, org, asked, &change, message, now).await,
+        ConsentMode::Web => approval::ask(app, caller, org, asked, &change, message, now).await,
+    }
 }
 
 /// The `change` a client sees: from, to, amounts, when.
@@ -370,176 +363,4 @@ fn public_change(view: &Value) -> Value {
         "currency": view["currency"],
         "effective_at": view["effective_at"],
     })
-}
-
-/// The second call of the handshake: checks the token, then executes the change it is for.
-async fn confirm(app: &App, principal: &Principal, action: &str, params: &str, token: &str, now: i64) -> Result<Value, ApiError> {
-    let token_hash = hash(token);
-    let record = app.store.get_consent(&token_hash).await?.filter(|r| r.org_id == principal.org_id);
-    let Some(record) = record else {
-        return Err(invalid_token("unknown", "This confirm token is unknown: ask again without a token."));
-    };
-    if record.principal_id != principal.principal_id || record.action != action || record.params != params {
-        return Err(invalid_token(
-            "mismatch",
-            "This confirm token was issued for another caller or other parameters; nothing was changed.",
-        ));
-    }
-    if record.state == ConsentState::Used {
-        return Err(used(&record));
-    }
-    if record.valid_until <= now {
-        return Err(invalid_token("expired", "This confirm token has expired: ask again without a token."));
-    }
-    let change = serde_json::from_str::<Value>(&record.change).ok().as_ref().and_then(Change::from_view);
-    let Some(change) = change else {
-        return Err(ApiError::internal("A stored consent could not be read."));
-    };
-    let key = idempotency_key(&["plan_change", &record.org_id, &token_hash]);
-    let outcome = execute(app, &record.org_id, &change, record.generation, Some(&token_hash), &key, now).await;
-    let result = match &outcome {
-        Ok(answer) => answer.clone(),
-        Err(err) if err.kind == ErrorKind::InvalidConfirmToken => return outcome,
-        Err(err) => json!({ "error": err.kind.code(), "message": err.message }),
-    };
-    app.store.record_consent_result(&token_hash, &result.to_string()).await?;
-    outcome
-}
-
-fn used(record: &ConsentRecord) -> ApiError {
-    let mut details = json!({ "reason": "used" });
-    if let Some(result) = record.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()) {
-        details["result"] = result;
-    }
-    ApiError::new(
-        ErrorKind::InvalidConfirmToken,
-        "This confirm token was used already; `details.result` has what that call did, when known.",
-    )
-    .with_details(details)
-}
-
-/// Executes `change` once: takes the org's change lock (refusing a consent computed for an
-/// older plan), claims the consent if there is one, makes the Stripe calls, then writes
-/// Stripe's new state onto the org, bumps its generation and frees the lock.
-async fn execute(
-    app: &App,
-    org_id: &str,
-    change: &Change,
-    generation: u64,
-    consent: Option<&str>,
-    key: &str,
-    now: i64,
-) -> Result<Value, ApiError> {
-    let stripe = app.stripe()?;
-    let org = retry(Policy::WRITE_RACE, "lock_plan_change", |_| async {
-        let mut org = load_org(&app.store, org_id).await?;
-        if org.change_lock_until.is_some_and(|until| until > now) {
-            return Err(change_in_progress().into());
-        }
-        if org.change_generation != generation {
-            return Err(
-                invalid_token("mismatch", "The plan changed since this confirmation was given; nothing was changed. Ask again.").into()
-            );
-        }
-        org.change_lock_until = Some(now + LOCK_SECS);
-        app.store.save_org(&mut org).await?;
-        Ok(org)
-    })
-    .await?;
-    if let Some(token_hash) = consent
-        && let Err(err) = app.store.claim_consent(token_hash, now).await
-    {
-        unlock(app, org_id, None, now).await?;
-        return Err(match err.is_conflict() {
-            true => match app.store.get_consent(token_hash).await? {
-                Some(record) if record.state == ConsentState::Used => used(&record),
-                _ => invalid_token("expired", "This confirm token has expired: ask again without a token."),
-            },
-            false => err.into(),
-        });
-    }
-    let subscription_id = org.stripe_subscription_id.clone().unwrap_or_default();
-    let applied = async {
-        let sub = stripe.retrieve_subscription(&subscription_id).await?;
-        match change.kind {
-            Kind::SwitchNow => {
-                let price_id = price_of(app, &change.to)?;
-                let to = PlanItem { price_id: &price_id, quantity: change.to.quantity };
-                if let Some(schedule) = &sub.schedule_id {
-                    stripe.release_schedule(schedule).await?;
-                }
-                if let ChangeOutcome::PaymentFailed { invoice_id } = stripe.change_now(&sub, &to, change.proration_date, key).await? {
-                    return Err(ApiError::new(
-                        ErrorKind::PaymentFailed,
-                        "The card was declined for the prorated amount; the plan was not changed.",
-                    )
-                    .with_details(json!({ "invoice_id": invoice_id })));
-                }
-            }
-            Kind::AtPeriodEnd => {
-                let price_id = price_of(app, &change.to)?;
-                if sub.cancel_at_period_end {
-                    stripe.cancel_at_period_end(&sub.id, false, &format!("{key}-resume")).await?;
-                }
-                stripe.change_at_period_end(&sub, &PlanItem { price_id: &price_id, quantity: change.to.quantity }, key).await?;
-            }
-            Kind::ToFree => {
-                // Stripe refuses a cancel on a subscription a schedule manages: release it first.
-                if let Some(schedule) = &sub.schedule_id {
-                    stripe.release_schedule(schedule).await?;
-                }
-                stripe.cancel_at_period_end(&sub.id, true, key).await?;
-            }
-            Kind::Resume => {
-                if let Some(schedule) = &sub.schedule_id {
-                    stripe.release_schedule(schedule).await?;
-                }
-                if sub.cancel_at_period_end {
-                    stripe.cancel_at_period_end(&sub.id, false, key).await?;
-                }
-            }
-        }
-        Ok::<_, ApiError>(stripe.retrieve_subscription(&subscription_id).await?)
-    }
-    .await;
-    let fresh = match applied {
-        Ok(fresh) => fresh,
-        Err(err) => {
-            unlock(app, org_id, None, now).await?;
-            return Err(err);
-        }
-    };
-    let org = unlock(app, org_id, Some(&fresh), now).await?;
-    tracing::info!(org_id, kind = change.kind.as_str(), plan = %change.to.plan, "plan change executed");
-    let name = match change.kind {
-        Kind::SwitchNow => "switched",
-        Kind::AtPeriodEnd => "change-scheduled",
-        Kind::ToFree => "downgrade-scheduled",
-        Kind::Resume => "resumed",
-    };
-    let mut answer = with_billing(app, status(name), &org, now);
-    if matches!(change.kind, Kind::AtPeriodEnd | Kind::ToFree) {
-        answer["effective_at"] = json!(fresh.current_period_end);
-    }
-    Ok(answer)
-}
-
-/// Frees the change lock; with Stripe's new state, also writes it and voids older consents.
-async fn unlock(
-    app: &App,
-    org_id: &str,
-    fresh: Option<&crate::domain::subscription::SubscriptionState>,
-    now: i64,
-) -> Result<Org, ApiError> {
-    retry(Policy::WRITE_RACE, "unlock_plan_change", |_| async {
-        let mut org = load_org(&app.store, org_id).await?;
-        org.change_lock_until = None;
-        if let Some(fresh) = fresh {
-            apply_subscription(&mut org, fresh, &app.config.catalog, now);
-            org.change_generation += 1;
-        }
-        app.store.save_org(&mut org).await?;
-        Ok(org)
-    })
-    .await
 }

@@ -1,0 +1,251 @@
+//! Web-mode consent: the agent gets an approval (a page URL for its human, a polling URL for
+//! itself, a binding code for both to compare); a HUMAN of the org approves or denies it on the
+//! page; approving executes the bound change once, as that human. Polling follows RFC 8628:
+//! `interval`, `slow_down` with the interval raised, `expired` once it lapses.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::execute::{Claim, execute};
+use super::{Asked, Caller, Change, change_in_progress, public_change};
+use crate::App;
+use crate::domain::api_key::{hash, random_bytes, random_hex};
+use crate::domain::approval::{
+    APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, Pace, PublicStatus, binding_code, pace, public_status,
+};
+use crate::domain::org::{Org, Principal, PrincipalKind};
+use crate::error::{ApiError, ErrorKind};
+use crate::store::ApprovalRecord;
+use crate::stripe::idempotency_key;
+
+/// 128 random bits.
+const ID_BYTES: usize = 16;
+
+/// The body of approve and deny: nothing (`{}`, or no body), so a misspelt field is refused
+/// rather than ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {}
+
+/// The first call in web mode: stores the approval (its id hashed) and answers
+/// `web-approve-required`; nothing changes.
+pub(super) async fn ask(
+    app: &App,
+    caller: &Caller<'_>,
+    org: &Org,
+    asked: Asked<'_>,
+    change: &Change,
+    message: String,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let id = format!("ap_{}", random_hex(ID_BYTES));
+    let view = change.view(&app.config.catalog.currency);
+    let record = ApprovalRecord {
+        id_hash: hash(&id),
+        org_id: org.org_id.clone(),
+        principal_id: caller.principal.principal_id.clone(),
+        action: asked.action.to_string(),
+        params: asked.params.to_string(),
+        generation: org.change_generation,
+        change: view.to_string(),
+        message,
+        binding_code: binding_code(&random_bytes(BINDING_CODE_LEN)),
+        created_at: now,
+        valid_until: now + APPROVAL_TTL_SECS,
+        state: ApprovalState::Pending,
+        interval: POLL_INTERVAL_SECS,
+        next_poll_at: now,
+        decided_by: None,
+        result: None,
+    };
+    app.store.put_approval(&record).await?;
+    tracing::info!(org_id = %org.org_id, principal_id = %record.principal_id, action = asked.action, "web approval required");
+    let base = caller.base_url.trim_end_matches('/');
+    Ok(json!({
+        "status": "web-approve-required",
+        "approval_id": id,
+        "approval_url": format!("{base}/approve/{id}"),
+        "polling_url": format!("{base}/billing/approvals/{id}"),
+        "expires_in": APPROVAL_TTL_SECS,
+        "interval": POLL_INTERVAL_SECS,
+        "binding_code": record.binding_code,
+        "message": record.message,
+        "change": public_change(&view),
+    }))
+}
+
+/// `GET /billing/approvals/{id}`: any principal of the org. An AGENT polling before its
+/// interval is up gets `slow_down` (429, `Retry-After`) and a longer interval from then on.
+pub async fn status(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
+    let (record, org) = load(app, principal, id).await?;
+    let status = status_of(&record, &org, now);
+    let mut interval = record.interval;
+    if principal.kind == PrincipalKind::Agent && status == PublicStatus::Pending {
+        interval = paced(app, &record, now).await?;
+    }
+    Ok(view(id, &record, &org, status, interval, now))
+}
+
+/// Records one poll of a pending approval; its interval, or `slow_down` if it came too early.
+async fn paced(app: &App, record: &ApprovalRecord, now: i64) -> Result<i64, ApiError> {
+    let (interval, next_poll_at) = match pace(record.next_poll_at, record.interval, now) {
+        Pace::Ok { next_poll_at } => match app.store.record_poll(&record.id_hash, record.next_poll_at, next_poll_at).await {
+            Ok(()) => return Ok(record.interval),
+            // Another poll was recorded in between: this one came too early.
+            Err(err) if err.is_conflict() => match pace(next_poll_at, record.interval, now) {
+                Pace::SlowDown { interval, next_poll_at } => (interval, next_poll_at),
+                Pace::Ok { .. } => return Ok(record.interval),
+            },
+            Err(err) => return Err(err.into()),
+        },
+        Pace::SlowDown { interval, next_poll_at } => (interval, next_poll_at),
+    };
+    match app.store.slow_poller_down(&record.id_hash, record.interval, interval, next_poll_at).await {
+        // A concurrent poll raised it already: once per interval is enough.
+        Ok(()) => {}
+        Err(err) if err.is_conflict() => {}
+        Err(err) => return Err(err.into()),
+    }
+    Err(slow_down(interval))
+}
+
+fn slow_down(interval: i64) -> ApiError {
+    ApiError::new(ErrorKind::SlowDown, format!("Polling too fast: wait {interval} s between polls from now on."))
+        .with_details(json!({ "interval": interval }))
+}
+
+/// `POST /billing/approvals/{id}/approve`: a HUMAN (or ADMIN) of the org executes the bound
+/// change, once, as themselves.
+pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
+    let (record, org) = load_for_decision(app, principal, id, now).await?;
+    let change = Change::stored(&record.change)?;
+    let key = idempotency_key(&["plan_change", &record.org_id, &record.id_hash]);
+    let claim = Claim::Approval { id_hash: &record.id_hash, by: &principal.principal_id };
+    let outcome = execute(app, &org.org_id, &change, record.generation, Some(claim), &key, now).await;
+    let (state, result) = match &outcome {
+        Ok(answer) => (ApprovalState::Approved, answer.clone()),
+        // Lost to a concurrent decision (or found void): say what the approval became.
+        Err(failure) if !failure.claimed && failure.error.kind == ErrorKind::ApprovalNotPending => {
+            return Err(decided_meanwhile(app, principal, id, now).await);
+        }
+        Err(failure) if !failure.claimed => return Err(failure.error.clone()),
+        Err(failure) => (ApprovalState::Failed, json!({ "error": failure.error.kind.code(), "message": failure.error.message })),
+    };
+    app.store.settle_approval(&record.id_hash, ApprovalState::Executing, state, &result.to_string()).await?;
+    tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, approved = outcome.is_ok(), "web approval decided");
+    let answer = outcome.map_err(|failure| failure.error)?;
+    Ok(json!({ "status": "approved", "approval_id": id, "result": answer }))
+}
+
+/// `POST /billing/approvals/{id}/deny`: a HUMAN (or ADMIN) of the org refuses; nothing changes.
+pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
+    let (record, _) = load_for_decision(app, principal, id, now).await?;
+    match app.store.decide_approval(&record.id_hash, ApprovalState::Denied, &principal.principal_id, now).await {
+        Ok(()) => {}
+        Err(err) if err.is_conflict() => return Err(decided_meanwhile(app, principal, id, now).await),
+        Err(err) => return Err(err.into()),
+    }
+    tracing::info!(org_id = %record.org_id, principal_id = %principal.principal_id, "web approval denied");
+    Ok(json!({ "status": "denied", "approval_id": id }))
+}
+
+/// Marks the approval executing, decided by `by`, while its change holds the org's lock.
+pub(super) async fn claim(app: &App, id_hash: &str, by: &str, now: i64) -> Result<(), ApiError> {
+    match app.store.decide_approval(id_hash, ApprovalState::Executing, by, now).await {
+        Ok(()) => Ok(()),
+        Err(err) if err.is_conflict() => {
+            let record = app.store.get_approval(id_hash).await?.ok_or_else(|| ApiError::internal("An approval vanished."))?;
+            Err(closed(&record, public_status(record.state, record.valid_until, false, now)))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The answer when the plan changed since the approval was asked for.
+pub(super) fn void() -> ApiError {
+    ApiError::new(
+        ErrorKind::ApprovalNotPending,
+        "This approval can no longer run: the plan changed since it was asked for; nothing was changed. Ask again.",
+    )
+    .with_details(json!({ "status": PublicStatus::Failed.as_str() }))
+}
+
+/// The approval and its org for `principal`: another org's (or an unknown) approval is 404.
+async fn load(app: &App, principal: &Principal, id: &str) -> Result<(ApprovalRecord, Org), ApiError> {
+    let (record, org) = app.store.get_approval_and_org(&hash(id), &principal.org_id).await?;
+    match (record.filter(|r| r.org_id == principal.org_id), org) {
+        (Some(record), Some(org)) => Ok((record, org)),
+        _ => Err(ApiError::not_found("No approval with this id in your org.")),
+    }
+}
+
+/// `load`, for a HUMAN or ADMIN deciding an approval that is still pending.
+async fn load_for_decision(app: &App, principal: &Principal, id: &str, now: i64) -> Result<(ApprovalRecord, Org), ApiError> {
+    if principal.kind == PrincipalKind::Agent {
+        return Err(ApiError::forbidden("An agent key cannot approve or deny: a human of the org decides, with their own key."));
+    }
+    let (record, org) = load(app, principal, id).await?;
+    match status_of(&record, &org, now) {
+        PublicStatus::Pending if record.state == ApprovalState::Executing => Err(change_in_progress()),
+        PublicStatus::Pending => Ok((record, org)),
+        status => Err(closed(&record, status)),
+    }
+}
+
+/// Why a decision lost to another: read what the approval became.
+async fn decided_meanwhile(app: &App, principal: &Principal, id: &str, now: i64) -> ApiError {
+    match load(app, principal, id).await {
+        Ok((record, org)) => closed(&record, status_of(&record, &org, now)),
+        Err(err) => err,
+    }
+}
+
+fn status_of(record: &ApprovalRecord, org: &Org, now: i64) -> PublicStatus {
+    public_status(record.state, record.valid_until, org.change_generation != record.generation, now)
+}
+
+/// The refusal for an approval that is no longer pending, saying what it became.
+fn closed(record: &ApprovalRecord, status: PublicStatus) -> ApiError {
+    let message = match status {
+        PublicStatus::Approved => "This approval was approved already; its change ran once (`details.result`).",
+        PublicStatus::Denied => "This approval was denied; nothing was changed. The agent can ask again.",
+        PublicStatus::Expired => "This approval expired before it was decided; nothing was changed. The agent can ask again.",
+        PublicStatus::Failed => "This approval can no longer run (the plan changed, or its change failed); see `details.result`.",
+        PublicStatus::Pending => return change_in_progress(),
+    };
+    let mut details = json!({ "status": status.as_str() });
+    if let Some(result) = stored_result(record) {
+        details["result"] = result;
+    }
+    ApiError::new(ErrorKind::ApprovalNotPending, message).with_details(details)
+}
+
+fn stored_result(record: &ApprovalRecord) -> Option<Value> {
+    record.result.as_deref().and_then(|r| serde_json::from_str(r).ok())
+}
+
+/// What a poller and the approval page see.
+fn view(id: &str, record: &ApprovalRecord, org: &Org, status: PublicStatus, interval: i64, now: i64) -> Value {
+    let change = serde_json::from_str::<Value>(&record.change).map(|v| public_change(&v)).unwrap_or(Value::Null);
+    let mut view = json!({
+        "approval_id": id,
+        "status": status.as_str(),
+        "action": record.action,
+        "org_id": org.org_id,
+        "org_name": org.name,
+        "requested_by": record.principal_id,
+        "binding_code": record.binding_code,
+        "message": record.message,
+        "change": change,
+        "expires_at": record.valid_until,
+        "expires_in": (record.valid_until - now).max(0),
+        "interval": interval,
+    });
+    if let Some(by) = &record.decided_by {
+        view["decided_by"] = json!(by);
+    }
+    if let Some(result) = stored_result(record) {
+        view["result"] = result;
+    }
+    view
+}

@@ -1,0 +1,145 @@
+//! Approval items (web-mode consent): stored under the SHA-256 of the approval id
+//! (`APPROVAL#<hash>`), so the table never holds the id a URL carries. Every change of state is
+//! a conditional write, so an approval is decided, and its change executed, exactly once.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+
+use super::orgs::org_key;
+use super::{Key, Store, StoreError, TTL, classify, decode, keyed};
+use crate::domain::approval::ApprovalState;
+use crate::domain::org::Org;
+
+/// How long after its expiry an approval is kept, so a late poller is told what became of it.
+const KEEP_SECS: i64 = 86_400;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// Hex SHA-256 of the approval id.
+    pub id_hash: String,
+    pub org_id: String,
+    /// The AGENT that asked.
+    pub principal_id: String,
+    /// `upgrade` or `downgrade`.
+    pub action: String,
+    /// The hash of the resolved parameters it is for.
+    pub params: String,
+    /// The org's `change_generation` the change was computed from.
+    pub generation: u64,
+    /// The `change` shown to the human, as JSON text.
+    pub change: String,
+    /// The sentence the human approves.
+    pub message: String,
+    pub binding_code: String,
+    pub created_at: i64,
+    pub valid_until: i64,
+    pub state: ApprovalState,
+    /// RFC 8628 polling: the current interval and when the next poll is welcome.
+    pub interval: i64,
+    pub next_poll_at: i64,
+    /// The HUMAN who approved or denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// The answer of the executed change (or its error envelope), as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+}
+
+fn approval_key(id_hash: &str) -> Key {
+    (format!("APPROVAL#{id_hash}"), "APPROVAL".to_string())
+}
+
+fn state_value(state: ApprovalState) -> AttributeValue {
+    let text = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    AttributeValue::S(text)
+}
+
+impl Store {
+    pub async fn put_approval(&self, approval: &ApprovalRecord) -> Result<(), StoreError> {
+        let mut item = keyed("put_approval", approval, approval_key(&approval.id_hash))?;
+        item.insert(TTL.into(), AttributeValue::N((approval.valid_until + KEEP_SECS).to_string()));
+        self.put_new("put_approval", item).await
+    }
+
+    pub async fn get_approval(&self, id_hash: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        self.get("get_approval", approval_key(id_hash)).await
+    }
+
+    /// The approval and the org it would belong to, in one round trip.
+    pub async fn get_approval_and_org(&self, id_hash: &str, org_id: &str) -> Result<(Option<ApprovalRecord>, Option<Org>), StoreError> {
+        const OPERATION: &str = "get_approval_and_org";
+        let mut items = self.get_many(OPERATION, &[approval_key(id_hash), org_key(org_id)]).await?.into_iter();
+        let approval = items.next().flatten().map(|item| decode(OPERATION, item)).transpose()?;
+        let org = items.next().flatten().map(|item| decode(OPERATION, item)).transpose()?;
+        Ok((approval, org))
+    }
+
+    /// Records a poll on time: the next one is welcome from `next_poll_at`. A conflict when
+    /// another poll got there first (the caller answers `slow_down`).
+    pub async fn record_poll(&self, id_hash: &str, seen_next_poll_at: i64, next_poll_at: i64) -> Result<(), StoreError> {
+        self.update_approval(id_hash)
+            .update_expression("SET next_poll_at = :next")
+            .condition_expression("next_poll_at = :seen")
+            .expression_attribute_values(":next", AttributeValue::N(next_poll_at.to_string()))
+            .expression_attribute_values(":seen", AttributeValue::N(seen_next_poll_at.to_string()))
+            .send()
+            .await
+            .map_err(|e| classify("record_poll", e))?;
+        Ok(())
+    }
+
+    /// Records a poll too early: the interval grows (once per poll: a conflict when a
+    /// concurrent poll raised it first, which the caller may ignore).
+    pub async fn slow_poller_down(&self, id_hash: &str, seen_interval: i64, interval: i64, next_poll_at: i64) -> Result<(), StoreError> {
+        self.update_approval(id_hash)
+            .update_expression("SET #interval = :interval, next_poll_at = :next")
+            .condition_expression("#interval = :seen")
+            .expression_attribute_names("#interval", "interval")
+            .expression_attribute_values(":interval", AttributeValue::N(interval.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N(next_poll_at.to_string()))
+            .expression_attribute_values(":seen", AttributeValue::N(seen_interval.to_string()))
+            .send()
+            .await
+            .map_err(|e| classify("slow_poller_down", e))?;
+        Ok(())
+    }
+
+    /// Moves a pending, unexpired approval to `to` (executing or denied) as decided by `by`; a
+    /// conflict if it was decided (or lapsed) first, so of two decisions exactly one counts.
+    pub async fn decide_approval(&self, id_hash: &str, to: ApprovalState, by: &str, now: i64) -> Result<(), StoreError> {
+        self.update_approval(id_hash)
+            .update_expression("SET #state = :to, decided_by = :by")
+            .condition_expression("#state = :pending AND valid_until > :now")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":to", state_value(to))
+            .expression_attribute_values(":by", AttributeValue::S(by.to_string()))
+            .expression_attribute_values(":pending", state_value(ApprovalState::Pending))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await
+            .map_err(|e| classify("decide_approval", e))?;
+        Ok(())
+    }
+
+    /// Settles an approval as approved or failed with what the change did; only from `from`
+    /// (executing after an approval, pending for one found void before it could execute).
+    pub async fn settle_approval(&self, id_hash: &str, from: ApprovalState, to: ApprovalState, result: &str) -> Result<(), StoreError> {
+        self.update_approval(id_hash)
+            .update_expression("SET #state = :to, #result = :result")
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#result", "result")
+            .expression_attribute_values(":to", state_value(to))
+            .expression_attribute_values(":from", state_value(from))
+            .expression_attribute_values(":result", AttributeValue::S(result.to_string()))
+            .send()
+            .await
+            .map_err(|e| classify("settle_approval", e))?;
+        Ok(())
+    }
+
+    fn update_approval(&self, id_hash: &str) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let (pk, sk) = approval_key(id_hash);
+        self.client.update_item().table_name(&self.table).key(super::PK, AttributeValue::S(pk)).key(super::SK, AttributeValue::S(sk))
+    }
+}
