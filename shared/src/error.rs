@@ -163,9 +163,10 @@ pub struct ErrorEnvelope<'a> {
     pub error: ErrorKind,
     /// For a person: what went wrong and the next step.
     pub message: &'a str,
-    /// Facts a client can act on, by error type: `fields[] = {field, problem}` for
-    /// `validation_failed`, the plan, cap and next steps for `plan_limit_reached`, the balance for
-    /// `insufficient_credits`, `reason` for `invalid_confirm_token`, Stripe's ids for `stripe_error`.
+    /// Facts a client can act on, by error type: `fields[]` (each a `FieldProblem`) for
+    /// `validation_failed`, a `PlanLimitReached` (the cap and the next steps) for
+    /// `plan_limit_reached`, the balance for `insufficient_credits`, `reason` for
+    /// `invalid_confirm_token`, Stripe's ids for `stripe_error`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub details: Option<&'a Value>,

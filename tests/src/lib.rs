@@ -203,7 +203,8 @@ fn resolve(schema: &Value) -> &Value {
     }
 }
 
-/// Whether `body`'s fields are an object schema's: every required one there, none unknown.
+/// Whether `body`'s fields are an object schema's: every required one there, none unknown, and
+/// those of an enum one of its values.
 fn fits(schema: &Value, body: &Value) -> bool {
     let schema = resolve(schema);
     if let Some(variants) = schema["oneOf"].as_array() {
@@ -211,7 +212,9 @@ fn fits(schema: &Value, body: &Value) -> bool {
     }
     let (Some(properties), Some(fields)) = (schema["properties"].as_object(), body.as_object()) else { return true };
     let required = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str);
-    fields.keys().all(|k| properties.contains_key(k)) && required.into_iter().all(|k| fields.contains_key(k))
+    let in_enum =
+        |(name, value): (&String, &Value)| resolve(&properties[name])["enum"].as_array().is_none_or(|values| values.contains(value));
+    fields.keys().all(|k| properties.contains_key(k)) && required.into_iter().all(|k| fields.contains_key(k)) && fields.iter().all(in_enum)
 }
 
 /// Every answer of a route of the OpenAPI document must be one it lists: the status, for an

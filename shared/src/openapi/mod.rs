@@ -1,7 +1,8 @@
 //! The API's OpenAPI 3.1 document (`GET /openapi.json`, committed as `openapi.json`), built from
 //! the request and response types (their `ToSchema` derives), `ErrorKind::ALL` and one table of
 //! operations: what each route takes, answers and can refuse. The functions crate's tests hold
-//! the table to template.yaml's routes, and the committed file to this code.
+//! the table to template.yaml's routes; this module's hold the committed file to this code and
+//! the request schemas to the body types.
 
 mod examples;
 pub mod plan_changes;
@@ -567,7 +568,10 @@ fn operations() -> Vec<Operation> {
             ),
             ok: ok("WebhookReceipt", "Received; Stripe stops retrying.", vec![("applied", examples::webhook_receipt())]),
             errors: kinds(&[&[InvalidSignature, MalformedJson, ValidationFailed, Conflict, StripeError, StorageUnavailable, Internal]]),
-            samples: vec![ApiError::field("event", "must have id, type and created")],
+            samples: vec![
+                ApiError::field("event", "must have id, type and created"),
+                ApiError::new(MalformedJson, "The event is not valid JSON: EOF while parsing an object at line 1 column 1."),
+            ],
         },
         Operation {
             method: HttpMethod::Get,
