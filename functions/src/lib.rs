@@ -24,6 +24,7 @@ pub mod credits_ledger;
 pub mod credits_spend;
 pub mod limit_increase;
 pub mod not_found;
+pub mod openapi;
 pub mod stripe_webhook;
 pub mod usage_release;
 pub mod usage_reserve;

@@ -2,24 +2,18 @@
 //! 400 for a bad signature (nothing written); 200 once the effect is durable, or for an event
 //! that needs nothing; 5xx when a write or Stripe failed, so Stripe delivers it again.
 
-use billing_shared::billing::webhook_sync::{Outcome, handle_event};
+use billing_shared::billing::webhook_sync::{WebhookReceipt, handle_event};
 use billing_shared::http::{self, ok, verify_stripe_signature};
 use billing_shared::{App, now};
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::serve(req, |req| async move {
         let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok());
         let event = verify_stripe_signature(req.body().as_ref(), signature, &app.webhook_secrets)?;
-        let outcome = handle_event(app, &event, now()).await?;
-        let outcome = match outcome {
-            Outcome::Applied => "applied".to_string(),
-            Outcome::Duplicate => "duplicate".to_string(),
-            Outcome::Ignored(reason) => format!("ignored: {reason}"),
-        };
-        tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome, "event handled");
-        ok(&json!({ "received": true, "event_id": event.id, "outcome": outcome }))
+        let receipt = WebhookReceipt::new(&event.id, &handle_event(app, &event, now()).await?);
+        tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome = %receipt.outcome, "event handled");
+        ok(&receipt)
     })
     .await
 }

@@ -4,15 +4,20 @@
 //! The use cases answer in `ApiError`; the store's and the Stripe gateway's own errors become
 //! one here, at this one edge (`From`), and nowhere else.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::retry::Failure;
 use crate::store::StoreError;
 use crate::stripe::GatewayError;
 
 /// A field-level validation problem, listed in `details.fields[]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldProblem {
     pub field: String,
     pub problem: String,
@@ -140,6 +145,47 @@ impl ErrorKind {
     }
 }
 
+/// On the wire an error kind is its stable code.
+impl Serialize for ErrorKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+/// The documented `error` values are `ALL`'s codes, so a new kind is documented as it is added.
+impl PartialSchema for ErrorKind {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("The stable error type: what a client branches on (the HTTP status follows from it)."))
+            .enum_values(Some(Self::ALL.map(Self::code)))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorKind {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorType")
+    }
+}
+
+/// The body of every 4xx and 5xx answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope<'a> {
+    pub error: ErrorKind,
+    /// For a person: what went wrong and the next step.
+    pub message: &'a str,
+    /// Facts a client can act on, by error type: `fields[]` (each a `FieldProblem`) for
+    /// `validation_failed`, a `PlanLimitReached` (the cap and the next steps) for
+    /// `plan_limit_reached`, the balance for `insufficient_credits`, `reason` for
+    /// `invalid_confirm_token`, Stripe's ids for `stripe_error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<&'a Value>,
+    /// API Gateway's request id, also in the `apigw-requestid` response header.
+    pub request_id: &'a str,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}: {message}", kind.code())]
 pub struct ApiError {
@@ -212,15 +258,8 @@ impl ApiError {
 
     /// The envelope body, as every 4xx and 5xx answer carries it.
     pub fn envelope(&self, request_id: &str) -> Value {
-        let mut body = json!({
-            "error": self.kind.code(),
-            "message": self.message,
-            "request_id": request_id,
-        });
-        if let Some(details) = &self.details {
-            body["details"] = details.clone();
-        }
-        body
+        let envelope = ErrorEnvelope { error: self.kind, message: &self.message, details: self.details.as_ref(), request_id };
+        serde_json::to_value(envelope).unwrap_or(Value::Null)
     }
 }
 

@@ -12,8 +12,9 @@
 //! | `domain`   | pure rules, no I/O, `now` passed in: catalog, org state, entitlements...     |
 //!
 //! Beside them: `error` (the API's one error type; store and gateway errors become it at its
-//! `From` impls), `retry` (the one retry helper), `config`, `telemetry` and `app` (what a
-//! function builds once per cold start).
+//! `From` impls), `retry` (the one retry helper), `config`, `telemetry`, `app` (what a
+//! function builds once per cold start) and `openapi` (the API's OpenAPI document, built from
+//! the request and response types).
 
 pub mod app;
 pub mod billing;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod openapi;
 pub mod retry;
 pub mod store;
 pub mod stripe;

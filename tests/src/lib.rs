@@ -2,9 +2,11 @@
 //! gateway in front of the real handlers, and helpers to call it and read the table back.
 //! `scripts/test` starts DynamoDB Local and moto and exports their endpoints.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use billing_functions::{DEFAULT_ROUTE, ROUTES, match_path};
 use billing_infra::gateway::Gateway;
 use billing_infra::template::Template;
 use billing_shared::config::{Config, aws_sdk_config};
@@ -99,7 +101,9 @@ impl TestApi {
         self.issue_key(org_id, "owner", PrincipalKind::Human).await.1
     }
 
+    /// Serves `req`, and checks that the answer is one the OpenAPI document promises.
     pub async fn request(&self, req: http::Request<Vec<u8>>) -> Reply {
+        let (method, path) = (req.method().to_string(), req.uri().path().to_string());
         let (parts, body) = req.into_parts();
         let response = self.gateway.handle(http::Request::from_parts(parts, body.into())).await;
         let status = response.status().as_u16();
@@ -114,6 +118,7 @@ impl TestApi {
         } else {
             serde_json::from_slice(response.body()).unwrap_or_else(|_| panic!("not JSON: {:?}", response.body()))
         };
+        assert_documented(&method, &path, status, &body);
         Reply { status, headers, body, request_id }
     }
 
@@ -186,6 +191,50 @@ impl TestApi {
         let mut items = out.items.unwrap_or_default();
         items.sort_by_key(|i| format!("{:?}{:?}", i.get("PK"), i.get("SK")));
         items
+    }
+}
+
+fn openapi() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::from_str(billing_shared::openapi::document_json()).expect("the OpenAPI document is JSON"))
+}
+
+/// Resolves a `$ref` of the OpenAPI document.
+fn resolve(schema: &Value) -> &Value {
+    match schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+        Some(name) => &openapi()["components"]["schemas"][name],
+        None => schema,
+    }
+}
+
+/// Whether `body`'s fields are an object schema's: every required one there, none unknown, and
+/// those of an enum one of its values.
+fn fits(schema: &Value, body: &Value) -> bool {
+    let schema = resolve(schema);
+    if let Some(variants) = schema["oneOf"].as_array() {
+        return variants.iter().any(|variant| fits(variant, body));
+    }
+    let (Some(properties), Some(fields)) = (schema["properties"].as_object(), body.as_object()) else { return true };
+    let required = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str);
+    let in_enum =
+        |(name, value): (&String, &Value)| resolve(&properties[name])["enum"].as_array().is_none_or(|values| values.contains(value));
+    fields.keys().all(|k| properties.contains_key(k)) && required.into_iter().all(|k| fields.contains_key(k)) && fields.iter().all(in_enum)
+}
+
+/// Every answer of a route of the OpenAPI document must be one it lists: the status, for an
+/// error its type under that status, for a success the fields of its schema.
+fn assert_documented(method: &str, path: &str, status: u16, body: &Value) {
+    let route = ROUTES.iter().find(|r| r.path != DEFAULT_ROUTE && r.method == method && match_path(r.path, path).is_some());
+    let Some(route) = route else { return };
+    let response = &openapi()["paths"][route.path][method.to_lowercase()]["responses"][status.to_string()];
+    let content = &response["content"]["application/json"];
+    assert!(response.is_object(), "{method} {path}: the OpenAPI document lists no {status} for {method} {}: {body}", route.path);
+    match body["error"].as_str() {
+        Some(error) => {
+            let listed = content["examples"].get(error).is_some();
+            assert!(listed, "{method} {path}: the OpenAPI document lists no `{error}` under {status} for {method} {}", route.path);
+        }
+        None => assert!(fits(&content["schema"], body), "{method} {path}: {status} body is not the documented schema: {body}"),
     }
 }
 

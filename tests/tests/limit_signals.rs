@@ -73,7 +73,7 @@ async fn a_burst_from_one_principal_is_counted_not_stored_again() {
     let owner = Principal { org_id: "acme".into(), principal_id: "owner".into(), kind: PrincipalKind::Human };
     let body = IncreaseBody { kind: Some("rows".into()), ..IncreaseBody::default() };
     let later = request_increase(&api.app, &owner, &body, now() + 61).await.unwrap();
-    assert_eq!((later["stored"].as_bool(), later["count_for_kind"].as_i64()), (Some(true), Some(7)));
+    assert_eq!((later.stored, later.count_for_kind), (true, 7));
     assert_eq!(api.items_with_pk_prefix("SIGNAL#rows").await.len(), 3);
 }
 

@@ -77,3 +77,12 @@ async fn unknown_paths_get_404_and_known_paths_with_another_method_405() {
     }
     assert_eq!(api.items().await.len(), 2, "nothing written beyond the org and its key");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_key() {
+    let api = TestApi::new().await;
+    let reply = api.get("/openapi.json", None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["openapi"], "3.1.0");
+    assert_eq!(reply.body, serde_json::from_str::<serde_json::Value>(billing_shared::openapi::document_json()).unwrap());
+}

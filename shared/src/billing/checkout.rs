@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
@@ -26,17 +27,35 @@ const WINDOW_SECS: i64 = 60;
 const SESSION_LIFETIME_SECS: i64 = 32 * 60;
 
 /// `POST /billing/checkout`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionCheckoutBody {
+    /// A paid plan of the catalog (`GET /billing/plans`).
     pub plan: String,
     pub interval: Interval,
+    /// Per-unit plans: the units to buy (the plan's `per_unit` range, default its minimum);
+    /// other plans: 1 or left out.
     #[serde(default)]
     pub quantity: Option<u32>,
+    /// On an allowed origin; default: the deployment's success URL.
     #[serde(default)]
     pub success_url: Option<String>,
+    /// On an allowed origin; default: the deployment's cancel URL.
     #[serde(default)]
     pub cancel_url: Option<String>,
+}
+
+/// The answer of `POST /billing/checkout`: the Checkout page to send the human to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CheckoutSession {
+    pub url: String,
+    pub session_id: String,
+}
+
+impl From<CheckoutLink> for CheckoutSession {
+    fn from(link: CheckoutLink) -> Self {
+        Self { url: link.url, session_id: link.session_id }
+    }
 }
 
 pub(super) fn urls(app: &App, success: Option<&str>, cancel: Option<&str>, problems: &mut Vec<FieldProblem>) -> (String, String) {
@@ -109,7 +128,7 @@ pub(super) fn window_expiry(now: i64) -> (i64, i64) {
     (window, (window + 1) * WINDOW_SECS + SESSION_LIFETIME_SECS)
 }
 
-fn subscription_exists(org: &Org) -> ApiError {
+pub(crate) fn subscription_exists(org: &Org) -> ApiError {
     ApiError::new(
         ErrorKind::SubscriptionExists,
         "This org already has a live subscription: change plans with an upgrade or downgrade, or manage it in the Customer Portal.",
@@ -117,7 +136,7 @@ fn subscription_exists(org: &Org) -> ApiError {
     .with_details(json!({ "plan": org.plan, "status": org.status }))
 }
 
-fn checkout_in_progress(pending: &PendingCheckout) -> ApiError {
+pub(crate) fn checkout_in_progress(pending: &PendingCheckout) -> ApiError {
     ApiError::new(ErrorKind::CheckoutInProgress, "Another checkout for this org is open: finish it, or start a new one after it expires.")
         .with_details(json!({ "session_id": pending.session_id, "expires_at": pending.expires_at }))
 }

@@ -3,6 +3,7 @@
 //! webhook; idempotent with it (same markers, same re-read).
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
@@ -13,7 +14,7 @@ use crate::domain::summary::{BillingSummary, billing_summary};
 use crate::error::ApiError;
 
 /// What the success page learns: the session's state and the org's billing after the sync.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CheckoutSync {
     pub session_id: String,
     pub complete: bool,

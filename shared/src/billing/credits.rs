@@ -7,8 +7,9 @@
 //! that does not know the balance before could not record. Concurrent spends of one org
 //! therefore serialise: each lost race reads again.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
@@ -24,16 +25,34 @@ use crate::store::{LEDGER_PAGE_MAX, Written};
 pub const MAX_SPEND: u64 = 1_000_000_000;
 pub const DEFAULT_PAGE: i32 = 20;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpendBody {
+    /// Credits to take: 1 to 1,000,000,000.
     pub amount: u64,
     /// Kept in the ledger, cut to 500 characters.
     #[serde(default)]
     pub reason: Option<String>,
 }
 
-fn insufficient(balance: i64, amount: u64) -> ApiError {
+/// The answer of a spend: the balance after it, what was taken, and its ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Spent {
+    pub balance: i64,
+    pub spent: u64,
+    pub entry: LedgerEntry,
+}
+
+/// A page of the ledger (newest first) with the balance now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CreditsPage {
+    pub balance: i64,
+    pub data: Vec<LedgerEntry>,
+    /// More entries follow: ask again with `starting_after` = the last entry's id.
+    pub has_more: bool,
+}
+
+pub(crate) fn insufficient(balance: i64, amount: u64) -> ApiError {
     ApiError::new(
         ErrorKind::InsufficientCredits,
         format!("The org has {balance} credits; {amount} were asked for. Buy more with POST /billing/credits/checkout."),
@@ -69,7 +88,8 @@ pub async fn spend(app: &App, principal: &Principal, body: &SpendBody, key: Opti
         }
         org.credits -= i64::try_from(amount).unwrap_or(i64::MAX);
         let entry = LedgerEntry::spend(org.version + 1, amount, org.credits, principal, reason.clone(), now);
-        let answer = Answer::fresh(Ok(json!({ "balance": org.credits, "spent": amount, "entry": entry })));
+        let spent = Spent { balance: org.credits, spent: amount, entry: entry.clone() };
+        let answer = Answer::fresh(serde_json::to_value(spent).map_err(|e| ApiError::internal(e.to_string())));
         let record = key.map(|k| (k.hash.as_str(), answer.record(fingerprint, now)));
         match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), now).await? {
             Written::Done => Ok(answer),
@@ -114,11 +134,11 @@ impl LedgerQuery {
 }
 
 /// The org's balance and a page of its ledger, newest first: `{balance, data, has_more}`.
-pub async fn ledger(app: &App, principal: &Principal, query: &LedgerQuery) -> Result<Value, ApiError> {
+pub async fn ledger(app: &App, principal: &Principal, query: &LedgerQuery) -> Result<CreditsPage, ApiError> {
     let (org, page) =
         tokio::join!(load_org(&app.store, &principal.org_id), app.store.ledger_page(&principal.org_id, query.limit, query.starting_after));
     let (org, page) = (org?, page?);
-    Ok(json!({ "balance": org.credits, "data": page.entries, "has_more": page.has_more }))
+    Ok(CreditsPage { balance: org.credits, data: page.entries, has_more: page.has_more })
 }
 
 #[cfg(test)]

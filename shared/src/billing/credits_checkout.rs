@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::checkout::{customer_of, record_customer, urls, window_expiry};
@@ -13,14 +14,30 @@ use crate::error::{ApiError, FieldProblem};
 use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, idempotency_key};
 
 /// `POST /billing/credits/checkout`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditsCheckoutBody {
+    /// Credit bundles to buy: 1 to the catalog's `credits.max_bundles`.
     pub quantity: u32,
+    /// On an allowed origin; default: the deployment's success URL.
     #[serde(default)]
     pub success_url: Option<String>,
+    /// On an allowed origin; default: the deployment's cancel URL.
     #[serde(default)]
     pub cancel_url: Option<String>,
+}
+
+/// The answer of `POST /billing/credits/checkout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CreditsCheckoutSession {
+    pub checkout_url: String,
+    pub session_id: String,
+}
+
+impl From<CheckoutLink> for CreditsCheckoutSession {
+    fn from(link: CheckoutLink) -> Self {
+        Self { checkout_url: link.url, session_id: link.session_id }
+    }
 }
 
 /// Starts a one-time Checkout for `quantity` credit bundles; credits land when Stripe confirms payment.

@@ -4,28 +4,57 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::domain::calendar::parse_instant;
 use crate::domain::entitlements::{effective_plan, limit};
 use crate::domain::org::{Org, Principal, PrincipalKind};
-use crate::domain::signals::{BURST_WINDOW_SECS, Signal, SignalKind, aggregate, clean_reason};
+use crate::domain::signals::{BURST_WINDOW_SECS, KindDemand, Signal, SignalKind, aggregate, clean_reason};
 use crate::error::{ApiError, FieldProblem};
 use crate::retry::{Failure, Policy, retry};
 
 /// The body (optional as a whole): `{kind?, desiredValue?, reason?}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncreaseBody {
+    /// A gated resource (`agents`, `rows`, ...) or `other` (the default).
     #[serde(default)]
     pub kind: Option<String>,
+    /// The cap the org would need: at least 1.
     #[serde(default, rename = "desiredValue")]
     pub desired_value: Option<u64>,
     /// Cut to 500 characters, never refused for its length.
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// Always `recorded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordedStatus {
+    Recorded,
+}
+
+/// The answer of `POST /billing/request-limit-increase`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IncreaseRecorded {
+    pub status: RecordedStatus,
+    /// The stored signal this request was counted on.
+    pub signal_id: String,
+    /// The org's requests of this kind so far, this one included.
+    pub count_for_kind: u64,
+    /// False when it was counted on the same principal's signal of the last minute instead.
+    pub stored: bool,
+}
+
+/// The admin's report: signals per kind, the orgs asking most first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SignalReport {
+    /// The start asked for (epoch seconds); `null` is all time.
+    pub since: Option<i64>,
+    pub kinds: Vec<KindDemand>,
 }
 
 fn unknown_kind(field: &str, kind: &str) -> FieldProblem {
@@ -52,7 +81,7 @@ fn standing(app: &App, org: &Org, kind: SignalKind, now: i64) -> (String, Option
 
 /// Records the signal, or, within a minute of the same principal's last stored signal of the
 /// same kind, counts it on that one: `{status: "recorded", signal_id, count_for_kind, stored}`.
-pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseBody, now: i64) -> Result<Value, ApiError> {
+pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseBody, now: i64) -> Result<IncreaseRecorded, ApiError> {
     let mut problems = Vec::new();
     let kind = match body.kind.as_deref() {
         None => SignalKind::Other,
@@ -101,7 +130,7 @@ pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseB
         if !written {
             return Err(Failure::Transient(ApiError::contended()));
         }
-        Ok(json!({ "status": "recorded", "signal_id": signal_id, "count_for_kind": count_for_kind, "stored": stored }))
+        Ok(IncreaseRecorded { status: RecordedStatus::Recorded, signal_id, count_for_kind, stored })
     })
     .await
 }
@@ -139,7 +168,7 @@ impl SignalQuery {
 
 /// Signals aggregated per kind and org, the orgs asking most first, each with its plan and
 /// cap now: `{since, kinds: [{kind, requests, orgs: [...]}]}`.
-pub async fn report(app: &App, query: &SignalQuery, now: i64) -> Result<Value, ApiError> {
+pub async fn report(app: &App, query: &SignalQuery, now: i64) -> Result<SignalReport, ApiError> {
     let kinds: Vec<SignalKind> = match query.kind {
         Some(kind) => vec![kind],
         None => SignalKind::all().collect(),
@@ -161,7 +190,7 @@ pub async fn report(app: &App, query: &SignalQuery, now: i64) -> Result<Value, A
             }
         }
     }
-    Ok(json!({ "since": query.since, "kinds": report }))
+    Ok(SignalReport { since: query.since, kinds: report })
 }
 
 /// The admin routes' gate: 403 for any principal but an ADMIN.

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
@@ -22,7 +23,7 @@ pub fn parse_resource(name: &str) -> Result<Resource, ApiError> {
 }
 
 /// Every resource's limit under the effective plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LimitsView {
     /// The effective plan (the one whose caps apply now).
     pub plan: String,

@@ -1,7 +1,8 @@
 //! `POST /billing/portal`: a Stripe Customer Portal session, where a human manages card,
 //! invoices and cancellation.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
@@ -14,14 +15,21 @@ use crate::stripe::idempotency_key;
 const WINDOW_SECS: i64 = 60;
 
 /// `POST /billing/portal`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalBody {
+    /// On an allowed origin; default: the deployment's return URL.
     #[serde(default)]
     pub return_url: Option<String>,
 }
 
-pub async fn portal_session(app: &App, principal: &Principal, body: &PortalBody, now: i64) -> Result<String, ApiError> {
+/// The answer of `POST /billing/portal`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PortalSession {
+    pub url: String,
+}
+
+pub async fn portal_session(app: &App, principal: &Principal, body: &PortalBody, now: i64) -> Result<PortalSession, ApiError> {
     // The portal can cancel or change the plan with no consent step. An agent may fetch the link
     // to hand to its human (the reference API allows it), unless the deployment turns that off.
     if principal.kind == PrincipalKind::Agent {
@@ -43,5 +51,5 @@ pub async fn portal_session(app: &App, principal: &Principal, body: &PortalBody,
         .stripe_customer_id
         .ok_or_else(|| ApiError::new(ErrorKind::NoStripeCustomer, "This org has no Stripe customer yet: start a checkout first."))?;
     let key = idempotency_key(&["portal", &org.org_id, &return_url, &now.div_euclid(WINDOW_SECS).to_string()]);
-    Ok(stripe.create_portal_session(&customer_id, &return_url, &key).await?)
+    Ok(PortalSession { url: stripe.create_portal_session(&customer_id, &return_url, &key).await? })
 }

@@ -8,8 +8,9 @@
 //! the key's record together, decides, and writes the exact new count, the headroom and the
 //! answer in one transaction, re-reading when a concurrent call moved the count first.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
@@ -25,11 +26,37 @@ use crate::store::{Counted, Delta, ExactCount, Written};
 pub const MAX_COUNT: u64 = 1000;
 
 /// The body of reserve and release (optional: `count` defaults to 1).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountBody {
+    /// How many to count: 1 to 1000, default 1.
     #[serde(default)]
     pub count: Option<u64>,
+}
+
+/// The answer of a reserve: the resource's new standing and what was counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Reserved {
+    pub resource: Resource,
+    pub active: u64,
+    /// `null` is unlimited.
+    pub cap: Option<u64>,
+    /// `null` when unlimited.
+    pub remaining: Option<u64>,
+    pub reserved: u64,
+}
+
+/// The answer of a release: the resource's new standing and what was freed (at most what
+/// was held).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Released {
+    pub resource: Resource,
+    pub active: u64,
+    /// `null` is unlimited.
+    pub cap: Option<u64>,
+    /// `null` when unlimited.
+    pub remaining: Option<u64>,
+    pub released: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +87,12 @@ fn limit_of<'c>(app: &'c App, org: &Org, resource: Resource, now: i64) -> (&'c P
 /// The answer: the resource's new `active`, `cap` and `remaining`, and what was counted.
 fn counted_body(app: &App, org: &Org, resource: Resource, operation: Operation, counted: u64, now: i64) -> Value {
     let (_, limit) = limit_of(app, org, resource, now);
-    let mut body = json!({ "resource": resource, "active": limit.active, "cap": limit.cap, "remaining": limit.remaining() });
-    body[match operation {
-        Operation::Reserve => "reserved",
-        Operation::Release => "released",
-    }] = json!(counted);
-    body
+    let (active, cap, remaining) = (limit.active, limit.cap, limit.remaining());
+    let body = match operation {
+        Operation::Reserve => serde_json::to_value(Reserved { resource, active, cap, remaining, reserved: counted }),
+        Operation::Release => serde_json::to_value(Released { resource, active, cap, remaining, released: counted }),
+    };
+    body.unwrap_or(Value::Null)
 }
 
 /// 402 `plan_limit_reached`, with the next step in `details`.

@@ -8,6 +8,9 @@
 //! Once: the effect is written in one transaction with the event id (and, for credits, the
 //! Checkout Session id), so a redelivery or a concurrent instance changes nothing.
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::App;
 use crate::billing::load_org;
 use crate::domain::catalog::FREE_PLAN;
@@ -24,6 +27,26 @@ pub enum Outcome {
     Applied,
     Duplicate,
     Ignored(String),
+}
+
+/// The answer to a delivery Stripe may stop retrying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookReceipt {
+    pub received: bool,
+    pub event_id: String,
+    /// `applied`, `duplicate` (delivered before) or `ignored: <why>` (nothing to do for it).
+    pub outcome: String,
+}
+
+impl WebhookReceipt {
+    pub fn new(event_id: &str, outcome: &Outcome) -> Self {
+        let outcome = match outcome {
+            Outcome::Applied => "applied".to_string(),
+            Outcome::Duplicate => "duplicate".to_string(),
+            Outcome::Ignored(reason) => format!("ignored: {reason}"),
+        };
+        Self { received: true, event_id: event_id.to_string(), outcome }
+    }
 }
 
 /// Applies one verified webhook event.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use crate::domain::calendar;
 use crate::domain::catalog::{Catalog, Interval, Plan, Resource};
@@ -124,7 +125,7 @@ pub fn active(org: &Org, resource: Resource, now: i64) -> u64 {
 }
 
 /// `active` vs `cap` for one resource; `cap: null` is unlimited.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Limit {
     pub resource: Resource,
     pub active: u64,
@@ -154,7 +155,7 @@ pub fn limits(org: &Org, plan: &Plan, now: i64) -> Vec<Limit> {
 }
 
 /// "Can I create one more?": the body of `GET /billing/limits[/{resource}]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LimitStatus {
     pub resource: Resource,
     pub active: u64,
@@ -189,7 +190,7 @@ impl LimitStatus {
 }
 
 /// The plan an org could move to for `needed` of `resource`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UpgradeOption {
     pub api: &'static str,
     pub plan: String,
@@ -234,14 +235,14 @@ pub fn cheapest_upgrade(org: &Org, catalog: &Catalog, resource: Resource, needed
 }
 
 /// Where to ask for more than any plan gives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct IncreaseOption {
     pub api: &'static str,
     pub kind: Resource,
 }
 
 /// The `details` of a 402 `plan_limit_reached`: where the org stands and its next step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PlanLimitReached {
     /// The effective plan (the one whose caps apply now).
     pub plan: String,

@@ -3,10 +3,11 @@
 //! balance.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::org::{Principal, PrincipalKind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Grant,
@@ -15,7 +16,7 @@ pub enum EntryKind {
 
 /// One ledger entry. Its id is the org version the change was written at, so ids are unique
 /// per org and sort in the order the changes happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LedgerEntry {
     pub id: String,
     #[serde(rename = "type")]

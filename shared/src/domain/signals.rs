@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::catalog::Resource;
 use crate::domain::org::PrincipalKind;
@@ -77,7 +78,7 @@ pub struct Signal {
 }
 
 /// One org's requests of one kind, for the admin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct OrgDemand {
     pub org_id: String,
     /// Every request, bursts included.
@@ -95,7 +96,7 @@ pub struct OrgDemand {
 }
 
 /// The requests of one kind, orgs asking most first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct KindDemand {
     pub kind: String,
     pub requests: u64,

@@ -2,12 +2,13 @@
 //! built from an org and the catalog.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::catalog::{Catalog, Interval, PerUnit, Plan, Resource};
 use crate::domain::entitlements::{Limit, effective_plan, limits};
 use crate::domain::org::{Card, Org, ScheduledChange, SubscriptionStatus};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PriceView {
     pub amount: u64,
     pub currency: String,
@@ -15,7 +16,7 @@ pub struct PriceView {
     pub quantity: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct BillingSummary {
     pub org_id: String,
     pub plan: String,
@@ -74,14 +75,14 @@ pub fn billing_summary(org: &Org, catalog: &Catalog, now: i64, grace_secs: i64) 
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PlanPriceView {
     pub amount: u64,
     pub currency: String,
     pub per_unit: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PlanView<'a> {
     pub id: &'a str,
     pub name: &'a str,
@@ -91,7 +92,7 @@ pub struct PlanView<'a> {
     pub caps: std::collections::BTreeMap<Resource, Option<u64>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreditsView {
     pub amount: u64,
     pub currency: String,
@@ -99,7 +100,7 @@ pub struct CreditsView {
     pub max_bundles: u32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogView<'a> {
     pub plans: Vec<PlanView<'a>>,
     pub credits: CreditsView,

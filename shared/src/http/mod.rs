@@ -26,7 +26,11 @@ use crate::error::ApiError;
 pub type HandlerResult = Result<Response<Body>, ApiError>;
 
 pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
-    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
+    json_text_response(status, serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string()))
+}
+
+/// A response whose body is JSON text already (e.g. a document built once per cold start).
+pub fn json_text_response(status: u16, text: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A Checkout Session as the API hands it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,7 @@ pub enum CheckoutMode {
 }
 
 /// One invoice of the history, in the API's stable shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InvoiceView {
     pub id: String,
     pub number: Option<String>,
@@ -50,7 +51,7 @@ pub struct InvoiceView {
     pub invoice_pdf: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InvoicePage {
     pub data: Vec<InvoiceView>,
     pub has_more: bool,

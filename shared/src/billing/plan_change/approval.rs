@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::execute::{Claim, execute};
 use super::{Asked, Caller, Change, change_in_progress, public_change};
@@ -23,7 +24,7 @@ const ID_BYTES: usize = 16;
 
 /// The body of approve and deny: nothing (`{}`, or no body), so a misspelt field is refused
 /// rather than ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {}
 

@@ -1,0 +1,260 @@
+//! The document's examples, made by the code that makes real answers wherever it can (the
+//! summary, limits, ledger entries, signal reports, error envelopes), from one example org at
+//! one fixed instant so the document is the same on every build.
+
+use lambda_http::{Body, Request};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::billing::checkout::{CheckoutSession, checkout_in_progress, subscription_exists};
+use crate::billing::checkout_sync::CheckoutSync;
+use crate::billing::credits::{CreditsPage, Spent, insufficient};
+use crate::billing::credits_checkout::CreditsCheckoutSession;
+use crate::billing::idempotency::{Answer, fingerprint};
+use crate::billing::limit_signals::{IncreaseRecorded, RecordedStatus, SignalReport, require_admin};
+use crate::billing::limits::{LimitsView, parse_resource};
+use crate::billing::portal::PortalSession;
+use crate::billing::usage::{Released, Reserved};
+use crate::billing::webhook_sync::{Outcome, WebhookReceipt};
+use crate::domain::catalog::{Catalog, Interval, Resource};
+use crate::domain::entitlements::{LimitStatus, PlanLimitReached, effective_plan, limit};
+use crate::domain::ledger::LedgerEntry;
+use crate::domain::org::{Card, Org, PendingCheckout, Principal, PrincipalKind, SubscriptionStatus};
+use crate::domain::signals::{Signal, aggregate};
+use crate::domain::summary::{BillingSummary, billing_summary};
+use crate::error::{ApiError, ErrorKind};
+use crate::http::{MAX_BODY_BYTES, json_body, verify_stripe_signature};
+use crate::store::IdempotencyRecord;
+use crate::stripe::{InvoicePage, InvoiceView};
+
+/// The instant the examples are taken at: 2026-01-01T00:00:00Z.
+pub const NOW: i64 = 1_767_225_600;
+const DAY: i64 = 86_400;
+const GRACE_SECS: i64 = 7 * DAY;
+pub const REQUEST_ID: &str = "Nc4ZmgbTIAMEbqw=";
+pub const SESSION_ID: &str = "cs_test_a1B2c3D4e5F6g7H8";
+const CHECKOUT_URL: &str = "https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4e5F6g7H8";
+
+pub fn value<T: Serialize>(body: T) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
+}
+
+pub fn catalog() -> Catalog {
+    Catalog::built_in().expect("the built-in catalog is valid")
+}
+
+/// Acme, on Pro monthly since December, with a card, credits and some usage.
+pub fn org() -> Org {
+    let mut org = Org::new("org_acme", "Acme", NOW - 40 * DAY);
+    org.plan = "pro".into();
+    org.status = SubscriptionStatus::Active;
+    org.interval = Some(Interval::Month);
+    org.current_period_end = Some(NOW + 14 * DAY);
+    org.stripe_customer_id = Some("cus_Q1w2E3r4T5y6".into());
+    org.stripe_subscription_id = Some("sub_1Qa2Ws3Ed4Rf".into());
+    org.card = Some(Card { brand: "visa".into(), last4: "4242".into(), exp_month: 12, exp_year: 2030 });
+    org.credits = 250;
+    org.usage =
+        [(Resource::Agents, 4), (Resource::Members, 7), (Resource::Workspaces, 2), (Resource::Rows, 48_210), (Resource::ApiCalls, 12_840)]
+            .into_iter()
+            .collect();
+    org.usage_period_end = org.current_period_end;
+    org
+}
+
+pub fn summary() -> BillingSummary {
+    billing_summary(&org(), &catalog(), NOW, GRACE_SECS)
+}
+
+/// The same org with nothing bought yet.
+fn free_org() -> Org {
+    let mut org = Org::new("org_acme", "Acme", NOW - DAY);
+    org.usage.insert(Resource::Agents, 1);
+    org
+}
+
+fn limit_status(org: &Org, resource: Resource) -> LimitStatus {
+    let catalog = catalog();
+    let plan = effective_plan(org, &catalog, NOW, GRACE_SECS);
+    LimitStatus::new(org, &limit(org, plan, resource, NOW), NOW)
+}
+
+pub fn limits() -> LimitsView {
+    let (org, catalog) = (org(), catalog());
+    let plan = effective_plan(&org, &catalog, NOW, GRACE_SECS);
+    LimitsView { plan: plan.id.clone(), limits: Resource::ALL.iter().map(|r| limit_status(&org, *r)).collect() }
+}
+
+pub fn resource_limit() -> LimitStatus {
+    limit_status(&org(), Resource::Agents)
+}
+
+pub fn reserved() -> Reserved {
+    let status = limit_status(&org(), Resource::Agents);
+    Reserved { resource: status.resource, active: status.active, cap: status.cap, remaining: status.remaining, reserved: 1 }
+}
+
+pub fn released() -> Released {
+    let status = limit_status(&org(), Resource::Agents);
+    Released { resource: status.resource, active: status.active, cap: status.cap, remaining: status.remaining, released: 1 }
+}
+
+fn agent() -> Principal {
+    Principal { org_id: "org_acme".into(), principal_id: "assistant".into(), kind: PrincipalKind::Agent }
+}
+
+fn spend_entry() -> LedgerEntry {
+    LedgerEntry::spend(42, 50, 250, &agent(), Some("report generation".into()), NOW - 3600)
+}
+
+pub fn spent() -> Spent {
+    Spent { balance: 250, spent: 50, entry: spend_entry() }
+}
+
+pub fn credits_page() -> CreditsPage {
+    let grant = LedgerEntry::grant(37, 300, 300, SESSION_ID, NOW - 2 * DAY);
+    CreditsPage { balance: 250, data: vec![spend_entry(), grant], has_more: false }
+}
+
+pub fn checkout() -> CheckoutSession {
+    CheckoutSession { url: CHECKOUT_URL.into(), session_id: SESSION_ID.into() }
+}
+
+pub fn credits_checkout() -> CreditsCheckoutSession {
+    CreditsCheckoutSession { checkout_url: CHECKOUT_URL.into(), session_id: SESSION_ID.into() }
+}
+
+pub fn portal() -> PortalSession {
+    PortalSession { url: "https://billing.stripe.com/p/session/test_YWNjdF8xTjJhM2I0".into() }
+}
+
+pub fn checkout_sync() -> CheckoutSync {
+    CheckoutSync { session_id: SESSION_ID.into(), complete: true, paid: true, billing: summary() }
+}
+
+pub fn invoices() -> InvoicePage {
+    let invoice = InvoiceView {
+        id: "in_1Qb2Wc3Ed4Rf".into(),
+        number: Some("ACME-0002".into()),
+        status: Some("paid".into()),
+        currency: "usd".into(),
+        amount_due: 1900,
+        amount_paid: 1900,
+        total: 1900,
+        created: NOW - 16 * DAY,
+        period_start: NOW - 16 * DAY,
+        period_end: NOW + 14 * DAY,
+        hosted_invoice_url: Some("https://invoice.stripe.com/i/acct_1N2a3b4/test_YWNjdF8x".into()),
+        invoice_pdf: Some("https://pay.stripe.com/invoice/acct_1N2a3b4/test_YWNjdF8x/pdf".into()),
+    };
+    InvoicePage { data: vec![invoice], has_more: false }
+}
+
+pub fn webhook_receipt() -> WebhookReceipt {
+    WebhookReceipt::new("evt_1Qc3Vd4Bf5Gh", &Outcome::Applied)
+}
+
+pub fn increase_recorded() -> IncreaseRecorded {
+    IncreaseRecorded { status: RecordedStatus::Recorded, signal_id: "sig_4f1c2a9b0d3e5f6a7b8c".into(), count_for_kind: 3, stored: true }
+}
+
+pub fn signal_report() -> SignalReport {
+    let signal = Signal {
+        signal_id: "sig_4f1c2a9b0d3e5f6a7b8c".into(),
+        org_id: "org_acme".into(),
+        principal_id: "assistant".into(),
+        principal_kind: PrincipalKind::Agent,
+        kind: "rows".into(),
+        desired_value: Some(2_000_000),
+        reason: Some("nightly import of the CRM".into()),
+        created_at: NOW - DAY,
+        plan: "pro".into(),
+        active: Some(980_000),
+        cap: Some(1_000_000),
+        repeats: 2,
+        last_at: NOW - DAY + 30,
+    };
+    SignalReport { since: Some(NOW - 30 * DAY), kinds: aggregate(&[signal]) }
+}
+
+fn request(content_type: &str, body: String) -> Request {
+    lambda_http::http::Request::builder().header("content-type", content_type).body(Body::Text(body)).expect("a request of constant parts")
+}
+
+fn body_error(content_type: &str, body: String) -> ApiError {
+    json_body::<Value>(&request(content_type, body)).expect_err("a body json_body refuses")
+}
+
+/// A representative error of `kind`, made by the code that answers it where it can.
+pub fn error(kind: ErrorKind) -> ApiError {
+    let catalog = catalog();
+    match kind {
+        ErrorKind::ValidationFailed => ApiError::field("quantity", "must be 1 to 100 servers"),
+        ErrorKind::MalformedJson => body_error("application/json", r#"{"plan": "pro""#.into()),
+        ErrorKind::InvalidSignature => verify_stripe_signature(b"{}", None, &["whsec_example".into()]).expect_err("no signature"),
+        ErrorKind::UnsupportedMediaType => body_error("text/plain", "plan=pro".into()),
+        ErrorKind::PayloadTooLarge => body_error("application/json", " ".repeat(MAX_BODY_BYTES + 1)),
+        ErrorKind::Unauthorized => ApiError::unauthorized(),
+        ErrorKind::Forbidden => ApiError::forbidden("This deployment does not give agents Customer Portal links: ask a human of the org."),
+        ErrorKind::NotFound => ApiError::not_found("The org of this key no longer exists."),
+        ErrorKind::MethodNotAllowed => {
+            ApiError::new(kind, "DELETE is not a method of /billing: use GET.").with_details(json!({ "allow": ["GET"] }))
+        }
+        ErrorKind::Conflict => ApiError::contended(),
+        ErrorKind::SubscriptionExists => subscription_exists(&org()),
+        ErrorKind::CheckoutInProgress => checkout_in_progress(&PendingCheckout {
+            session_id: SESSION_ID.into(),
+            url: CHECKOUT_URL.into(),
+            fingerprint: String::new(),
+            expires_at: NOW + 1800,
+        }),
+        ErrorKind::NoStripeCustomer => ApiError::new(kind, "This org has no Stripe customer yet: start a checkout first."),
+        ErrorKind::PaymentFailed => ApiError::new(kind, "The card was declined for the prorated amount; the plan was not changed.")
+            .with_details(json!({ "invoice_id": "in_1Qd4Xe5Fg6Hj" })),
+        ErrorKind::ChangeInProgress => ApiError::new(kind, "Another plan change for this org is executing; retry in a moment."),
+        ErrorKind::InvalidConfirmToken => {
+            ApiError::new(kind, "This confirm token has expired: ask again without a token.").with_details(json!({ "reason": "expired" }))
+        }
+        ErrorKind::ApprovalNotPending => ApiError::new(kind, "This approval was denied; nothing was changed. The agent can ask again.")
+            .with_details(json!({ "status": "denied" })),
+        ErrorKind::SlowDown => {
+            ApiError::new(kind, "Polling too fast: wait 10 s between polls from now on.").with_details(json!({ "interval": 10 }))
+        }
+        ErrorKind::PlanLimitReached => {
+            let org = free_org();
+            let plan = effective_plan(&org, &catalog, NOW, GRACE_SECS);
+            let details = PlanLimitReached::new(&org, &catalog, plan, &limit(&org, plan, Resource::Agents, NOW), 1);
+            ApiError::new(kind, details.message(&plan.name)).with_details(value(&details))
+        }
+        ErrorKind::InsufficientCredits => insufficient(250, 400),
+        ErrorKind::IdempotencyKeyReused => {
+            let record = IdempotencyRecord::new(fingerprint(&["reserve", "agents", "1"]), String::new(), NOW);
+            Answer::replay(&record, &fingerprint(&["reserve", "agents", "2"])).expect_err("another request under the key")
+        }
+        ErrorKind::StripeError => {
+            ApiError::new(kind, "Stripe could not complete create_checkout_session; nothing was changed. Retry shortly.").with_details(
+                json!({
+                    "operation": "create_checkout_session",
+                    "stripe_status": 500,
+                    "stripe_error_type": "api_error",
+                    "stripe_request_id": "req_8Kx2Lm4Np6Qr",
+                }),
+            )
+        }
+        ErrorKind::StorageUnavailable => ApiError::storage("get_org"),
+        ErrorKind::Internal => ApiError::internal("A stored item could not be read (get_org)."),
+    }
+}
+
+/// Route-specific errors, where the generic one would mislead.
+pub fn not_found_resource() -> ApiError {
+    parse_resource("unicorns").expect_err("not a resource")
+}
+
+pub fn not_found_session() -> ApiError {
+    ApiError::not_found(format!("No checkout session {SESSION_ID} for this org."))
+}
+
+pub fn forbidden_admin() -> ApiError {
+    require_admin(&agent()).expect_err("an agent is not an admin")
+}

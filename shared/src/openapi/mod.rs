@@ -1,0 +1,987 @@
+//! The API's OpenAPI 3.1 document (`GET /openapi.json`, committed as `openapi.json`), built from
+//! the request and response types (their `ToSchema` derives), `ErrorKind::ALL` and one table of
+//! operations: what each route takes, answers and can refuse. The functions crate's tests hold
+//! the table to template.yaml's routes; this module's hold the committed file to this code and
+//! the request schemas to the body types.
+
+mod examples;
+pub mod plan_changes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    ComponentsBuilder, Content, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr, Required,
+    Response, ResponseBuilder,
+};
+
+use crate::billing::checkout::{CheckoutSession, SubscriptionCheckoutBody};
+use crate::billing::checkout_sync::CheckoutSync;
+use crate::billing::credits::{CreditsPage, SpendBody, Spent};
+use crate::billing::credits_checkout::{CreditsCheckoutBody, CreditsCheckoutSession};
+use crate::billing::idempotency::MAX_KEY_LEN;
+use crate::billing::limit_signals::{IncreaseBody, IncreaseRecorded, SignalReport};
+use crate::billing::limits::LimitsView;
+use crate::billing::plan_change::approval::DecisionBody;
+use crate::billing::portal::{PortalBody, PortalSession};
+use crate::billing::usage::{CountBody, Released, Reserved};
+use crate::billing::webhook_sync::WebhookReceipt;
+use crate::domain::catalog::Interval;
+use crate::domain::entitlements::{LimitStatus, PlanLimitReached};
+use crate::domain::summary::{BillingSummary, CatalogView, catalog_view};
+use crate::error::{ApiError, ErrorEnvelope, ErrorKind, FieldProblem};
+use crate::http::REPLAYED_HEADER;
+use crate::stripe::InvoicePage;
+use examples::value;
+use plan_changes::{
+    ApprovalDecided, ApprovalStatus, ApprovalView, CheckoutRequired, CheckoutRequiredStatus, ConfirmationRequired,
+    ConfirmationRequiredStatus, ConsentChange, ConsentMode, DecisionStatus, DesignPartner, DesignPartnerStatus, DowngradeAnswer,
+    DowngradeApplied, DowngradeBody, DowngradeStatus, PlanConfig, UpgradeAnswer, UpgradeApplied, UpgradeBody, UpgradeStatus,
+    WebApproveRequired, WebApproveRequiredStatus,
+};
+
+/// The security scheme every route uses unless it says `security: []`.
+pub const BEARER: &str = "apiKey";
+const JSON: &str = "application/json";
+
+/// The document as served and committed: pretty JSON, one newline at the end.
+pub fn document_json() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = document().to_pretty_json().expect("the document serializes");
+        text.push('\n');
+        text
+    })
+}
+
+pub fn document() -> OpenApi {
+    let mut paths = Paths::new();
+    let mut tags = BTreeSet::new();
+    for op in operations() {
+        tags.insert(op.tag);
+        paths.add_path_operation(op.path, vec![op.method.clone()], op.build());
+    }
+    let info = InfoBuilder::new()
+        .title("Stripe billing API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .license(Some(LicenseBuilder::new().name("MIT").identifier(Some("MIT")).build()))
+        .description(Some(DESCRIPTION))
+        .build();
+    let bearer = Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("bk_<key id>_<secret>").description(Some(
+        "An API key of the org (`billing-admin issue-key`): HUMAN, AGENT or ADMIN. A missing, unknown or revoked key is 401.",
+    ));
+    OpenApiBuilder::new()
+        .info(info)
+        .paths(paths)
+        .components(Some(
+            ComponentsBuilder::new().schemas_from_iter(schemas()).security_scheme(BEARER, SecurityScheme::Http(bearer.build())).build(),
+        ))
+        .security(Some([SecurityRequirement::new(BEARER, Vec::<String>::new())]))
+        .tags(Some(tags.into_iter().map(|name| TagBuilder::new().name(name).build())))
+        .build()
+}
+
+const DESCRIPTION: &str = "Billing on top of Stripe for a multi-tenant SaaS: plans, Checkout, the Customer Portal, invoices, \
+usage caps with atomic reservations, credits, limit-increase signals and plan changes that an AI agent makes only with its \
+human's consent.\n\nEvery route but the Stripe webhook, the approval page and this document needs `Authorization: Bearer <key>`. Every 4xx and \
+5xx answer is one envelope (`ErrorEnvelope`): branch on `error`, show `message`, act on `details`. A path of this document \
+called with another method answers 405 `method_not_allowed` with an `Allow` header; a path it does not have, 404 `not_found`.";
+
+/// Every named schema: the types the operations reference and those they reference in turn.
+fn schemas() -> BTreeMap<String, RefOr<Schema>> {
+    let mut all = Vec::new();
+    fn add<T: ToSchema>(all: &mut Vec<(String, RefOr<Schema>)>) {
+        all.push((T::name().into_owned(), T::schema()));
+        T::schemas(all);
+    }
+    add::<ErrorEnvelope>(&mut all);
+    add::<FieldProblem>(&mut all);
+    add::<PlanLimitReached>(&mut all);
+    add::<BillingSummary>(&mut all);
+    add::<CatalogView>(&mut all);
+    add::<SubscriptionCheckoutBody>(&mut all);
+    add::<CheckoutSession>(&mut all);
+    add::<CreditsCheckoutBody>(&mut all);
+    add::<CreditsCheckoutSession>(&mut all);
+    add::<PortalBody>(&mut all);
+    add::<PortalSession>(&mut all);
+    add::<UpgradeBody>(&mut all);
+    add::<UpgradeAnswer>(&mut all);
+    add::<DowngradeBody>(&mut all);
+    add::<DowngradeAnswer>(&mut all);
+    add::<ApprovalView>(&mut all);
+    add::<ApprovalDecided>(&mut all);
+    add::<DecisionBody>(&mut all);
+    add::<InvoicePage>(&mut all);
+    add::<WebhookReceipt>(&mut all);
+    add::<StripeEvent>(&mut all);
+    add::<CheckoutSync>(&mut all);
+    add::<LimitsView>(&mut all);
+    add::<LimitStatus>(&mut all);
+    add::<CountBody>(&mut all);
+    add::<Reserved>(&mut all);
+    add::<Released>(&mut all);
+    add::<SpendBody>(&mut all);
+    add::<Spent>(&mut all);
+    add::<CreditsPage>(&mut all);
+    add::<IncreaseBody>(&mut all);
+    add::<IncreaseRecorded>(&mut all);
+    add::<SignalReport>(&mut all);
+    all.into_iter().collect()
+}
+
+/// A Stripe event as delivered (only what the API reads; Stripe sends more).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StripeEvent {
+    /// `evt_...`: each is applied at most once.
+    pub id: String,
+    /// e.g. `checkout.session.completed`, `customer.subscription.updated`, `invoice.paid`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Epoch seconds.
+    pub created: i64,
+    pub data: StripeEventData,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StripeEventData {
+    /// The Stripe object the event is about.
+    #[schema(value_type = Object)]
+    pub object: Value,
+}
+
+/// One operation: a route of template.yaml, what it takes, answers and can refuse.
+struct Operation {
+    method: HttpMethod,
+    path: &'static str,
+    id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    description: &'static str,
+    /// No bearer key (`security: []`).
+    keyless: bool,
+    parameters: Vec<Parameter>,
+    body: Option<RequestBody>,
+    ok: Response,
+    /// Every error it can answer, grouped by status in the document.
+    errors: Vec<ErrorKind>,
+    /// The example of a kind where the generic one would mislead.
+    samples: Vec<ApiError>,
+}
+
+impl Operation {
+    fn build(self) -> utoipa::openapi::path::Operation {
+        let mut by_status: BTreeMap<u16, Vec<ApiError>> = BTreeMap::new();
+        for kind in self.errors {
+            let sample = self.samples.iter().find(|s| s.kind == kind).cloned().unwrap_or_else(|| examples::error(kind));
+            by_status.entry(kind.status()).or_default().push(sample);
+        }
+        let mut op = OperationBuilder::new()
+            .operation_id(Some(self.id))
+            .tag(self.tag)
+            .summary(Some(self.summary))
+            .description(Some(self.description))
+            .parameters(Some(self.parameters))
+            .request_body(self.body)
+            .response("200", self.ok);
+        for (status, samples) in by_status {
+            op = op.response(status.to_string(), error_response(&samples));
+        }
+        if self.keyless {
+            op = op.securities(Some(Vec::<SecurityRequirement>::new()));
+        }
+        op.build()
+    }
+}
+
+/// One status's answer: the envelope, the error types it can carry, an example of each.
+fn error_response(samples: &[ApiError]) -> Response {
+    let codes: Vec<String> = samples.iter().map(|s| format!("`{}`", s.kind.code())).collect();
+    let content = samples.iter().fold(ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))), |content, sample| {
+        let example = ExampleBuilder::new().summary(sample.message.clone()).value(Some(sample.envelope(examples::REQUEST_ID)));
+        content.examples_from_iter([(sample.kind.code(), example.build())])
+    });
+    ResponseBuilder::new().description(codes.join(", ")).content(JSON, content.build()).build()
+}
+
+fn json_content<T: Serialize>(schema: RefOr<Schema>, examples: Vec<(&str, T)>) -> Content {
+    let examples =
+        examples.into_iter().map(|(name, example)| (name.to_string(), ExampleBuilder::new().value(Some(value(example))).build()));
+    ContentBuilder::new().schema(Some(schema)).examples_from_iter(examples).build()
+}
+
+fn ok<T: Serialize>(schema: &str, description: &str, examples: Vec<(&str, T)>) -> Response {
+    ResponseBuilder::new().description(description).content(JSON, json_content(Ref::from_schema_name(schema).into(), examples)).build()
+}
+
+fn body<T: Serialize>(schema: &str, required: bool, examples: Vec<(&str, T)>) -> Option<RequestBody> {
+    let (required, description) = match required {
+        true => (Required::True, "JSON; unknown fields are refused."),
+        false => (Required::False, "JSON; unknown fields are refused. May be empty (the same as `{}`)."),
+    };
+    Some(
+        RequestBodyBuilder::new()
+            .description(Some(description))
+            .required(Some(required))
+            .content(JSON, json_content(Ref::from_schema_name(schema).into(), examples))
+            .build(),
+    )
+}
+
+fn integer(minimum: u64, maximum: Option<u64>) -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(minimum as f64)).maximum(maximum.map(|m| m as f64)).into()
+}
+
+fn string(pattern: &str, max_length: usize) -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).min_length(Some(1)).max_length(Some(max_length)).into()
+}
+
+fn parameter(name: &str, location: ParameterIn, required: bool, description: &str, schema: RefOr<Schema>, example: Value) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(location)
+        .required(if required { Required::True } else { Required::False })
+        .description(Some(description))
+        .schema(Some(schema))
+        .example(Some(example))
+        .build()
+}
+
+fn resource_in_path() -> Parameter {
+    let description = "A gated resource; another name is 404 listing the valid ones.";
+    parameter("resource", ParameterIn::Path, true, description, Ref::from_schema_name("Resource").into(), json!("agents"))
+}
+
+fn idempotency_key() -> Parameter {
+    let description = "Optional: the same key of the same org within 24 hours answers the first answer again (with \
+        `Idempotent-Replayed: true`) and counts once; the same key with another request is 422.";
+    let schema = string(r"^[!-+\--~]+$", MAX_KEY_LEN);
+    parameter("Idempotency-Key", ParameterIn::Header, false, description, schema, json!("9f3a2c1e-reserve-agent-7"))
+}
+
+fn page_parameters(cursor: &str, pattern: &str, example: &str) -> Vec<Parameter> {
+    vec![
+        parameter("limit", ParameterIn::Query, false, "Page size.", integer(1, Some(100)), json!(10)),
+        parameter("starting_after", ParameterIn::Query, false, cursor, string(pattern, 255), json!(example)),
+    ]
+}
+
+/// Answers replayed for an `Idempotency-Key` say so.
+fn with_replayed_header(response: Response) -> Response {
+    let header = HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"])))
+        .description(Some("Present when this is the first answer of the `Idempotency-Key` again."))
+        .build();
+    let mut response = response;
+    response.headers.insert(REPLAYED_HEADER.to_string(), header);
+    response
+}
+
+/// What every keyed route can answer before its own work: no key, the authorizer's store down,
+/// a bug.
+const KEYED: [ErrorKind; 3] = [ErrorKind::Unauthorized, ErrorKind::StorageUnavailable, ErrorKind::Internal];
+/// A JSON body: unparsable, of the wrong shape, too big, not JSON.
+const BODY: [ErrorKind; 4] =
+    [ErrorKind::MalformedJson, ErrorKind::ValidationFailed, ErrorKind::PayloadTooLarge, ErrorKind::UnsupportedMediaType];
+
+fn kinds(groups: &[&[ErrorKind]]) -> Vec<ErrorKind> {
+    let mut all: Vec<ErrorKind> = Vec::new();
+    for kind in groups.iter().flat_map(|g| g.iter()) {
+        if !all.contains(kind) {
+            all.push(*kind);
+        }
+    }
+    all
+}
+
+fn upgrade_answers() -> Vec<(&'static str, UpgradeAnswer)> {
+    let applied = |status, effective_at| UpgradeAnswer::Applied(UpgradeApplied { status, effective_at, billing: examples::summary() });
+    vec![
+        (
+            "checkout-required",
+            UpgradeAnswer::CheckoutRequired(CheckoutRequired {
+                status: CheckoutRequiredStatus::CheckoutRequired,
+                checkout_url: examples::checkout().url,
+                session_id: examples::SESSION_ID.into(),
+            }),
+        ),
+        ("already-on-plan", applied(UpgradeStatus::AlreadyOnPlan, None)),
+        ("resumed", applied(UpgradeStatus::Resumed, None)),
+        ("switched", applied(UpgradeStatus::Switched, None)),
+        ("change-scheduled", applied(UpgradeStatus::ChangeScheduled, examples::summary().current_period_end)),
+        ("design-partner", UpgradeAnswer::DesignPartner(DesignPartner { status: DesignPartnerStatus::DesignPartner })),
+        ("confirmation_required", UpgradeAnswer::ConfirmationRequired(confirmation(true))),
+        ("web-approve-required", UpgradeAnswer::WebApproveRequired(web_approval())),
+    ]
+}
+
+fn downgrade_answers() -> Vec<(&'static str, DowngradeAnswer)> {
+    let end = examples::summary().current_period_end;
+    let applied = |status, effective_at| DowngradeAnswer::Applied(DowngradeApplied { status, effective_at, billing: examples::summary() });
+    vec![
+        ("downgrade-scheduled", applied(DowngradeStatus::DowngradeScheduled, end)),
+        ("already-scheduled", applied(DowngradeStatus::AlreadyScheduled, end)),
+        ("already-free", applied(DowngradeStatus::AlreadyFree, None)),
+        ("design-partner", DowngradeAnswer::DesignPartner(DesignPartner { status: DesignPartnerStatus::DesignPartner })),
+        ("confirmation_required", DowngradeAnswer::ConfirmationRequired(confirmation(false))),
+        ("web-approve-required", DowngradeAnswer::WebApproveRequired(web_approval())),
+    ]
+}
+
+fn confirmation(upgrade: bool) -> ConfirmationRequired {
+    let pro = PlanConfig { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
+    let (to, message, due, recurring, effective_at) = match upgrade {
+        true => (
+            PlanConfig { plan: "scale".into(), interval: Some(Interval::Month), quantity: 2 },
+            "Switch Acme from Pro (monthly) to Scale ×2 servers (monthly) now: $61.42 is charged today (prorated), then $98.00 per month.",
+            6142,
+            9800,
+            Some(examples::NOW),
+        ),
+        false => (
+            PlanConfig { plan: "free".into(), interval: None, quantity: 1 },
+            "Move Acme from Pro (monthly) to Free at the end of the current period: the subscription ends then and nothing more is charged.",
+            0,
+            0,
+            examples::summary().current_period_end,
+        ),
+    };
+    ConfirmationRequired {
+        status: ConfirmationRequiredStatus::ConfirmationRequired,
+        confirm_token: "ct_3f9a0c2b7d1e4f5a6b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e".into(),
+        expires_in: 60,
+        message: message.into(),
+        change: ConsentChange { from: pro, to, amount_due_now: due, recurring_amount: recurring, currency: "usd".into(), effective_at },
+    }
+}
+
+const APPROVAL_ID: &str = "ap_7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f";
+
+fn web_approval() -> WebApproveRequired {
+    let confirmation = confirmation(true);
+    WebApproveRequired {
+        status: WebApproveRequiredStatus::WebApproveRequired,
+        approval_id: APPROVAL_ID.into(),
+        approval_url: format!("https://billing.example.com/approve/{APPROVAL_ID}"),
+        polling_url: format!("https://billing.example.com/billing/approvals/{APPROVAL_ID}"),
+        expires_in: 600,
+        interval: 5,
+        binding_code: "K7P-Q3M".into(),
+        message: confirmation.message,
+        change: confirmation.change,
+    }
+}
+
+fn switched() -> Value {
+    json!({ "status": "switched", "billing": value(examples::summary()) })
+}
+
+fn approval_views() -> Vec<(&'static str, ApprovalView)> {
+    let view = |status, decided_by: Option<&str>, result: Option<Value>| ApprovalView {
+        approval_id: APPROVAL_ID.into(),
+        status,
+        action: "upgrade".into(),
+        org_id: "acme".into(),
+        org_name: "Acme".into(),
+        requested_by: "assistant".into(),
+        binding_code: "K7P-Q3M".into(),
+        message: confirmation(true).message,
+        change: confirmation(true).change,
+        expires_at: examples::NOW + 600,
+        expires_in: 540,
+        interval: 5,
+        decided_by: decided_by.map(str::to_string),
+        result,
+    };
+    vec![
+        ("pending", view(ApprovalStatus::Pending, None, None)),
+        ("approved", view(ApprovalStatus::Approved, Some("owner"), Some(switched()))),
+        ("denied", view(ApprovalStatus::Denied, Some("owner"), None)),
+    ]
+}
+
+fn id_in_path() -> Parameter {
+    let description = "The `approval_id` of a `web-approve-required` answer; another org's is 404.";
+    parameter("id", ParameterIn::Path, true, description, string("^[!-~]+$", 255), json!(APPROVAL_ID))
+}
+
+fn webhook_event() -> StripeEvent {
+    StripeEvent {
+        id: "evt_1Qc3Vd4Bf5Gh".into(),
+        event_type: "checkout.session.completed".into(),
+        created: examples::NOW,
+        data: StripeEventData {
+            object: json!({
+                "id": examples::SESSION_ID,
+                "object": "checkout.session",
+                "mode": "subscription",
+                "status": "complete",
+                "payment_status": "paid",
+                "customer": "cus_Q1w2E3r4T5y6",
+                "subscription": "sub_1Qa2Ws3Ed4Rf",
+                "client_reference_id": "org_acme",
+            }),
+        },
+    }
+}
+
+/// Every route of template.yaml but `$default`, in the template's order.
+fn operations() -> Vec<Operation> {
+    use ErrorKind::*;
+    vec![
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing",
+            id: "getBillingSummary",
+            tag: "billing",
+            summary: "The org's billing summary",
+            description: "Plan, effective plan (the one whose caps apply now), status, price, interval, quantity, period end, \
+                scheduled change, card, credits, and `active` vs `cap` of every gated resource. One DynamoDB read.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: None,
+            ok: ok("BillingSummary", "The summary.", vec![("pro", examples::summary())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),
+            samples: vec![ApiError::field("plan", "is not a parameter of this route")],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing/plans",
+            id: "listPlans",
+            tag: "billing",
+            summary: "The plan catalog",
+            description: "Plans with monthly and annual amounts, caps (`null` is unlimited) and per-unit pricing, and the \
+                credit bundle. Stripe price ids are never shown: prices are resolved server side.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: None,
+            ok: ok("CatalogView", "The catalog.", vec![("built-in", catalog_view(&examples::catalog()))]),
+            errors: kinds(&[&KEYED, &[ValidationFailed]]),
+            samples: vec![ApiError::field("plan", "is not a parameter of this route")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/checkout",
+            id: "createCheckout",
+            tag: "checkout",
+            summary: "Stripe Checkout for a subscription",
+            description: "A Checkout Session for a paid plan; the price comes from the catalog. The same request within a \
+                minute, or while its session is open, gets the same session. 409 when the org has a live subscription \
+                (change it with upgrade or downgrade), another open checkout, or is a design partner.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body(
+                "SubscriptionCheckoutBody",
+                true,
+                vec![
+                    ("pro-monthly", json!({ "plan": "pro", "interval": "month" })),
+                    ("scale-3-servers", json!({ "plan": "scale", "interval": "year", "quantity": 3, "success_url": "https://app.example.com/billing/done", "cancel_url": "https://app.example.com/billing" })),
+                ],
+            ),
+            ok: ok("CheckoutSession", "Send the human to `url`.", vec![("session", examples::checkout())]),
+            errors: kinds(&[&KEYED, &BODY, &[NotFound, SubscriptionExists, CheckoutInProgress, Conflict, StripeError]]),
+            samples: vec![ApiError::field("plan", "`gold` is not a plan of the catalog")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/credits/checkout",
+            id: "createCreditsCheckout",
+            tag: "credits",
+            summary: "Stripe Checkout for credit bundles",
+            description: "A one-time Checkout for 1 to `credits.max_bundles` bundles of the catalog. The credits land on the org \
+                when Stripe confirms the payment (webhook or `GET /billing/checkout/{session_id}`).",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body("CreditsCheckoutBody", true, vec![("three-bundles", json!({ "quantity": 3 }))]),
+            ok: ok("CreditsCheckoutSession", "Send the human to `checkout_url`.", vec![("session", examples::credits_checkout())]),
+            errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, StripeError]]),
+            samples: vec![ApiError::field("quantity", "must be 1 to 10 bundles")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/portal",
+            id: "createPortalSession",
+            tag: "billing",
+            summary: "A Stripe Customer Portal session",
+            description: "Where a human manages the card, invoices and cancellation. An AGENT key gets the link to hand to its \
+                human, unless the deployment turns that off (403). 409 `no_stripe_customer` before the first checkout.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body("PortalBody", false, vec![("default-return", json!({})), ("return-url", json!({ "return_url": "https://app.example.com/settings/billing" }))]),
+            ok: ok("PortalSession", "Send the human to `url`.", vec![("session", examples::portal())]),
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, NoStripeCustomer, StripeError]]),
+            samples: vec![ApiError::field("return_url", "must be on an allowed origin (https://app.example.com)")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/upgrade",
+            id: "upgradePlan",
+            tag: "plan changes",
+            summary: "Change to a paid plan",
+            description: "A HUMAN or ADMIN key executes the change; an AGENT key gets `confirmation_required` (nothing changes) \
+                and repeats the same body with `confirm_token` once its human agreed to `message`. The answer's `status` says \
+                what happened: `checkout-required`, `already-on-plan`, `resumed`, `switched`, `change-scheduled`, \
+                `design-partner`, `confirmation_required` or `web-approve-required` (`mode: web`).",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body(
+                "UpgradeBody",
+                false,
+                vec![
+                    ("scale-2-servers", UpgradeBody { plan: Some("scale".into()), interval: Some(Interval::Month), quantity: Some(2), ..UpgradeBody::default() }),
+                    ("confirm", UpgradeBody { plan: Some("scale".into()), interval: Some(Interval::Month), quantity: Some(2), confirm_token: Some(confirmation(true).confirm_token), ..UpgradeBody::default() }),
+                    ("web-approval", UpgradeBody { plan: Some("pro".into()), mode: Some(ConsentMode::Web), ..UpgradeBody::default() }),
+                ],
+            ),
+            ok: ok("UpgradeAnswer", "What happened, by `status`.", upgrade_answers()),
+            errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, PaymentFailed, NotFound, ChangeInProgress, SubscriptionExists, CheckoutInProgress, Conflict, StripeError]]),
+            samples: vec![ApiError::field("plan", "is free: use POST /billing/downgrade")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/downgrade",
+            id: "downgradePlan",
+            tag: "plan changes",
+            summary: "Move to Free at the period end",
+            description: "Cancels the subscription at the period end (a scheduled paid change is released first). Idempotent: \
+                `already-scheduled`, `already-free`. Consent works as for upgrade: an AGENT key gets `confirmation_required` \
+                first.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body(
+                "DowngradeBody",
+                false,
+                vec![
+                    ("now", DowngradeBody::default()),
+                    ("confirm", DowngradeBody { confirm_token: Some(confirmation(false).confirm_token), ..DowngradeBody::default() }),
+                ],
+            ),
+            ok: ok("DowngradeAnswer", "What happened, by `status`.", downgrade_answers()),
+            errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, NotFound, ChangeInProgress, Conflict, StripeError]]),
+            samples: vec![ApiError::field("mode", "unknown variant `email`, expected `chat` or `web`")],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing/approvals/{id}",
+            id: "getApproval",
+            tag: "plan changes",
+            summary: "A web approval's status (poll it)",
+            description: "Any key of the org. The agent that asked polls every `interval` seconds (RFC 8628): `pending` until a \
+                human decides on the approval page, then `approved` (with `result`), `denied`, `expired` or `failed`. An AGENT \
+                polling sooner gets 429 `slow_down` with `Retry-After`, and the interval grows by 5 s for good.",
+            keyless: false,
+            parameters: vec![id_in_path()],
+            body: None,
+            ok: ok("ApprovalView", "The approval.", approval_views()),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, SlowDown]]),
+            samples: vec![ApiError::field("verbose", "is not a parameter of this route"), ApiError::not_found("No approval with this id in your org.")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/approvals/{id}/approve",
+            id: "approveChange",
+            tag: "plan changes",
+            summary: "Approve an agent's plan change (a human)",
+            description: "A HUMAN or ADMIN key of the org executes the bound change, once, as themselves; an AGENT key is 403. \
+                Approving an approval that was decided, expired or made void by another change is 409 `approval_not_pending` \
+                with `details.status`; a declined card is 402 and the approval `failed`.",
+            keyless: false,
+            parameters: vec![id_in_path()],
+            body: body("DecisionBody", false, vec![("empty", json!({}))]),
+            ok: ok("ApprovalDecided", "Approved: the change ran.", vec![("approved", ApprovalDecided { status: DecisionStatus::Approved, approval_id: APPROVAL_ID.into(), result: Some(switched()) })]),
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, ApprovalNotPending, ChangeInProgress, PaymentFailed, Conflict, StripeError]]),
+            samples: vec![
+                ApiError::field("note", "unknown field `note`, there are none"),
+                ApiError::forbidden("An agent key cannot approve or deny: a human of the org decides, with their own key."),
+                ApiError::not_found("No approval with this id in your org."),
+            ],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/approvals/{id}/deny",
+            id: "denyChange",
+            tag: "plan changes",
+            summary: "Deny an agent's plan change (a human)",
+            description: "A HUMAN or ADMIN key of the org refuses; nothing changes and the agent's poll says `denied`. An AGENT \
+                key is 403; an approval no longer pending is 409 `approval_not_pending`.",
+            keyless: false,
+            parameters: vec![id_in_path()],
+            body: body("DecisionBody", false, vec![("empty", json!({}))]),
+            ok: ok("ApprovalDecided", "Denied: nothing changed.", vec![("denied", ApprovalDecided { status: DecisionStatus::Denied, approval_id: APPROVAL_ID.into(), result: None })]),
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, ApprovalNotPending, ChangeInProgress]]),
+            samples: vec![
+                ApiError::field("note", "unknown field `note`, there are none"),
+                ApiError::forbidden("An agent key cannot approve or deny: a human of the org decides, with their own key."),
+                ApiError::not_found("No approval with this id in your org."),
+            ],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/approve/{id}",
+            id: "approvalPage",
+            tag: "plan changes",
+            summary: "The approval page (HTML, for the human)",
+            description: "A self-contained HTML page under a strict Content-Security-Policy. The link authorizes nothing: the page \
+                asks for the human's key, keeps it in `sessionStorage`, and calls the approval routes with it.",
+            keyless: true,
+            parameters: vec![id_in_path()],
+            body: None,
+            ok: ResponseBuilder::new()
+                .description("The page.")
+                .content(
+                    "text/html",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .examples_from_iter([("page", ExampleBuilder::new().value(Some(json!("<!doctype html>..."))).build())])
+                        .build(),
+                )
+                .build(),
+            errors: Vec::new(),
+            samples: Vec::new(),
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing/invoices",
+            id: "listInvoices",
+            tag: "billing",
+            summary: "The org's invoice history",
+            description: "Newest first, paged as Stripe pages it. An org without a Stripe customer has none.",
+            keyless: false,
+            parameters: page_parameters("An invoice id (`in_...`) of a previous page: the page after it.", "^in_[A-Za-z0-9_]+$", "in_1Qb2Wc3Ed4Rf"),
+            body: None,
+            ok: ok("InvoicePage", "A page of invoices.", vec![("page", examples::invoices())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, StripeError]]),
+            samples: vec![ApiError::field("limit", "must be a whole number from 1 to 100")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/stripe/webhook",
+            id: "receiveStripeEvent",
+            tag: "webhooks",
+            summary: "Stripe event deliveries",
+            description: "For Stripe only: no bearer key, the `Stripe-Signature` (HMAC-SHA256 of the raw body, 300 s tolerance) \
+                is the authentication. Each event id is applied at most once, never over newer state. 200 once the effect is \
+                durable or the event needs nothing; 5xx makes Stripe deliver it again.",
+            keyless: true,
+            parameters: vec![parameter(
+                "Stripe-Signature",
+                ParameterIn::Header,
+                true,
+                "Stripe's signature of the raw body: `t=<timestamp>,v1=<hex HMAC>`.",
+                ObjectBuilder::new().schema_type(Type::String).into(),
+                json!("t=1767225600,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"),
+            )],
+            body: Some(
+                RequestBodyBuilder::new()
+                    .description(Some("The event exactly as Stripe sent it."))
+                    .required(Some(Required::True))
+                    .content(JSON, json_content(Ref::from_schema_name("StripeEvent").into(), vec![("checkout-completed", webhook_event())]))
+                    .build(),
+            ),
+            ok: ok("WebhookReceipt", "Received; Stripe stops retrying.", vec![("applied", examples::webhook_receipt())]),
+            errors: kinds(&[&[InvalidSignature, MalformedJson, ValidationFailed, Conflict, StripeError, StorageUnavailable, Internal]]),
+            samples: vec![
+                ApiError::field("event", "must have id, type and created"),
+                ApiError::new(MalformedJson, "The event is not valid JSON: EOF while parsing an object at line 1 column 1."),
+            ],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing/checkout/{session_id}",
+            id: "syncCheckout",
+            tag: "checkout",
+            summary: "Apply a completed Checkout at once",
+            description: "The success page's call: reads the session from Stripe and, when it is complete and paid, applies it \
+                now (the webhook finds it done). Idempotent.",
+            keyless: false,
+            parameters: vec![parameter(
+                "session_id",
+                ParameterIn::Path,
+                true,
+                "A Checkout Session of this org (`cs_...`).",
+                string("^cs_[A-Za-z0-9_]+$", 255),
+                json!(examples::SESSION_ID),
+            )],
+            body: None,
+            ok: ok("CheckoutSync", "The session's state and the org's billing after the sync.", vec![("paid", examples::checkout_sync())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, Conflict, StripeError]]),
+            samples: vec![ApiError::field("session_id", "must be a Checkout Session id (cs_...)"), examples::not_found_session()],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing/limits",
+            id: "listLimits",
+            tag: "usage",
+            summary: "Caps vs usage of every resource",
+            description: "Under the effective plan, with `can_create` (one more fits) and `over_cap`. One DynamoDB read.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: None,
+            ok: ok("LimitsView", "Every resource's limit.", vec![("pro", examples::limits())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),
+            samples: vec![ApiError::field("resource", "is not a parameter of this route")],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing/limits/{resource}",
+            id: "getLimit",
+            tag: "usage",
+            summary: "\"Can I create one more?\"",
+            description: "One resource's cap vs usage. One DynamoDB read.",
+            keyless: false,
+            parameters: vec![resource_in_path()],
+            body: None,
+            ok: ok("LimitStatus", "The resource's limit.", vec![("agents", examples::resource_limit())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),
+            samples: vec![ApiError::field("verbose", "is not a parameter of this route"), examples::not_found_resource()],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/usage/{resource}/reserve",
+            id: "reserveUsage",
+            tag: "usage",
+            summary: "Count usage within the cap",
+            description: "Atomic: one conditional write against the effective cap, so concurrent reservations never pass it. \
+                Past the cap: 402 `plan_limit_reached` with the next step in `details` (an upgrade, or a limit increase).",
+            keyless: false,
+            parameters: vec![resource_in_path(), idempotency_key()],
+            body: body("CountBody", false, vec![("one", json!({})), ("five", json!({ "count": 5 }))]),
+            ok: with_replayed_header(ok("Reserved", "Counted.", vec![("one-agent", examples::reserved())])),
+            errors: kinds(&[&KEYED, &BODY, &[ErrorKind::PlanLimitReached, NotFound, Conflict, IdempotencyKeyReused]]),
+            samples: vec![ApiError::field("count", "must be a whole number from 1 to 1000"), examples::not_found_resource()],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/usage/{resource}/release",
+            id: "releaseUsage",
+            tag: "usage",
+            summary: "Free counted usage",
+            description: "Never below 0: at most what is held is released. Not for `api_calls` (a per-period count).",
+            keyless: false,
+            parameters: vec![resource_in_path(), idempotency_key()],
+            body: body("CountBody", false, vec![("one", json!({})), ("five", json!({ "count": 5 }))]),
+            ok: with_replayed_header(ok("Released", "Freed.", vec![("one-agent", examples::released())])),
+            errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, IdempotencyKeyReused]]),
+            samples: vec![
+                ApiError::field("resource", "`api_calls` counts calls per billing period; they are not released"),
+                examples::not_found_resource(),
+            ],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/credits/spend",
+            id: "spendCredits",
+            tag: "credits",
+            summary: "Spend bought credits",
+            description: "Atomic and never below zero (402 `insufficient_credits` with the balance); each spend is a ledger \
+                entry with the balance after it.",
+            keyless: false,
+            parameters: vec![idempotency_key()],
+            body: body("SpendBody", true, vec![("report", json!({ "amount": 50, "reason": "report generation" }))]),
+            ok: with_replayed_header(ok("Spent", "Spent.", vec![("spent", examples::spent())])),
+            errors: kinds(&[&KEYED, &BODY, &[InsufficientCredits, NotFound, Conflict, IdempotencyKeyReused]]),
+            samples: vec![ApiError::field("amount", "must be a whole number from 1 to 1000000000")],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing/credits",
+            id: "listCredits",
+            tag: "credits",
+            summary: "The credits balance and ledger",
+            description: "Grants (paid credits Checkouts) and spends, newest first, each with the balance after it.",
+            keyless: false,
+            parameters: page_parameters("A ledger entry id (`led_...`) of a previous page: the page after it.", "^led_[0-9]+$", "led_37"),
+            body: None,
+            ok: ok("CreditsPage", "The balance and a page of the ledger.", vec![("page", examples::credits_page())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),
+            samples: vec![ApiError::field("starting_after", "must be a ledger entry id (led_...) from a previous page")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/request-limit-increase",
+            id: "requestLimitIncrease",
+            tag: "usage",
+            summary: "Ask for more than the plan gives",
+            description: "Recorded and counted per org and kind (no ticket, no email); `reason` is cut to 500 characters. \
+                Requests of one principal and kind within a minute are counted on the first.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body(
+                "IncreaseBody",
+                false,
+                vec![("rows", json!({ "kind": "rows", "desiredValue": 2_000_000, "reason": "nightly import of the CRM" })), ("empty", json!({}))],
+            ),
+            ok: ok("IncreaseRecorded", "Recorded.", vec![("recorded", examples::increase_recorded())]),
+            errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict]]),
+            samples: vec![ApiError::field("kind", "`gold` is not a kind: use one of agents, members, workspaces, rows, api_calls, webhooks, servers, other")],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/admin/limit-signals",
+            id: "listLimitSignals",
+            tag: "admin",
+            summary: "Limit-increase signals per kind and org",
+            description: "ADMIN keys only (any other is 403): every kind's requests, the orgs asking most first, each with its \
+                plan and cap now.",
+            keyless: false,
+            parameters: vec![
+                parameter("kind", ParameterIn::Query, false, "Only this kind (a resource or `other`).", ObjectBuilder::new().schema_type(Type::String).into(), json!("rows")),
+                parameter(
+                    "since",
+                    ParameterIn::Query,
+                    false,
+                    "Only signals from then on: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.",
+                    ObjectBuilder::new().schema_type(Type::String).into(),
+                    json!("2025-12-01"),
+                ),
+            ],
+            body: None,
+            ok: ok("SignalReport", "The report.", vec![("rows", examples::signal_report())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden]]),
+            samples: vec![ApiError::field("since", "must be a date: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch seconds"), examples::forbidden_admin()],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/openapi.json",
+            id: "getOpenApiDocument",
+            tag: "document",
+            summary: "This document",
+            description: "The OpenAPI 3.1 description of every route, generated from the code. No key needed.",
+            keyless: true,
+            parameters: Vec::new(),
+            body: None,
+            ok: ResponseBuilder::new()
+                .description("The document.")
+                .content(
+                    JSON,
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                        .examples_from_iter([("head", ExampleBuilder::new().value(Some(json!({ "openapi": "3.1.0", "info": { "title": "Stripe billing API", "version": env!("CARGO_PKG_VERSION") } }))).build())])
+                        .build(),
+                )
+                .build(),
+            errors: Vec::new(),
+            samples: Vec::new(),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::plan_change;
+    use crate::http::json_body;
+
+    fn request(body: &Value) -> lambda_http::Request {
+        let body = lambda_http::Body::Text(body.to_string());
+        lambda_http::http::Request::builder().header("content-type", JSON).body(body).unwrap()
+    }
+
+    /// Parses `body` as the route does, and as plain serde (whose refusals name the known fields).
+    fn accept<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), String> {
+        serde_json::from_value::<T>(body.clone()).map_err(|err| err.to_string())?;
+        json_body::<T>(&request(body)).map(drop).map_err(|err| format!("{}: {:?}", err.message, err.details))
+    }
+
+    /// Parses `body` with the type its route parses it with.
+    fn parse(schema: &str, body: &Value) -> Result<(), String> {
+        match schema {
+            "SubscriptionCheckoutBody" => accept::<SubscriptionCheckoutBody>(body),
+            "CreditsCheckoutBody" => accept::<CreditsCheckoutBody>(body),
+            "PortalBody" => accept::<PortalBody>(body),
+            "UpgradeBody" => accept::<plan_change::UpgradeBody>(body),
+            "DowngradeBody" => accept::<plan_change::DowngradeBody>(body),
+            "DecisionBody" => accept::<DecisionBody>(body),
+            "CountBody" => accept::<CountBody>(body),
+            "SpendBody" => accept::<SpendBody>(body),
+            "IncreaseBody" => accept::<IncreaseBody>(body),
+            other => panic!("no body type for the schema {other}: add it here"),
+        }
+    }
+
+    fn bodies(doc: &Value) -> Vec<(String, &Value)> {
+        let mut bodies = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let content = &op["requestBody"]["content"][JSON];
+                if let Some(schema) = content["schema"]["$ref"].as_str() {
+                    let schema = schema.trim_start_matches("#/components/schemas/").to_string();
+                    if schema != "StripeEvent" {
+                        bodies.push((schema, &content["examples"]));
+                    }
+                }
+                let ok = op["responses"]["200"]["content"].as_object().and_then(|c| c.values().next());
+                assert!(ok.and_then(|c| c["examples"].as_object()).is_some_and(|e| !e.is_empty()), "{method} {path}: no example");
+            }
+        }
+        bodies
+    }
+
+    #[test]
+    fn every_request_example_is_a_body_its_route_accepts() {
+        let doc: Value = serde_json::from_str(document_json()).unwrap();
+        for (schema, examples) in bodies(&doc) {
+            assert!(examples.as_object().is_some_and(|e| !e.is_empty()), "{schema}: no example");
+            for (name, example) in examples.as_object().unwrap() {
+                assert_eq!(parse(&schema, &example["value"]), Ok(()), "{schema} example {name}");
+            }
+        }
+    }
+
+    /// The body types refuse unknown fields and name the ones they know: those are the schema's.
+    #[test]
+    fn every_request_schema_has_the_fields_its_body_type_accepts() {
+        let doc: Value = serde_json::from_str(document_json()).unwrap();
+        for (schema, _) in bodies(&doc) {
+            let refused = parse(&schema, &json!({ "probe-not-a-field": 1 })).unwrap_err();
+            let accepted: BTreeSet<&str> =
+                refused.split_once("expected").map_or("", |(_, names)| names).split('`').skip(1).step_by(2).collect();
+            let properties = doc["components"]["schemas"][&schema]["properties"].as_object();
+            let documented: BTreeSet<&str> = properties.into_iter().flat_map(|p| p.keys()).map(String::as_str).collect();
+            assert_eq!(documented, accepted, "{schema}: {refused}");
+            assert_eq!(doc["components"]["schemas"][&schema]["additionalProperties"], false, "{schema} refuses unknown fields");
+        }
+    }
+
+    #[test]
+    fn error_examples_are_envelopes_of_their_status() {
+        let doc: Value = serde_json::from_str(document_json()).unwrap();
+        let codes: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(doc["components"]["schemas"]["ErrorType"]["enum"], json!(codes));
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                for (status, response) in op["responses"].as_object().unwrap().iter().filter(|(s, _)| *s != "200") {
+                    for example in response["content"][JSON]["examples"].as_object().unwrap().values() {
+                        let kind = ErrorKind::from_code(example["value"]["error"].as_str().unwrap()).unwrap();
+                        assert_eq!(kind.status().to_string(), *status);
+                        assert!(example["value"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `UPDATE_OPENAPI=1 cargo test -p billing-shared openapi` rewrites the committed file.
+    #[test]
+    fn the_committed_openapi_json_is_the_generated_one() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, document_json()).expect("write openapi.json");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == document_json(),
+            "openapi.json is stale: regenerate it with `UPDATE_OPENAPI=1 cargo test -p billing-shared openapi` and commit it"
+        );
+    }
+}

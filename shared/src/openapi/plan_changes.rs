@@ -1,0 +1,267 @@
+//! The schemas of `POST /billing/upgrade`, `POST /billing/downgrade` and the web approvals.
+//! Their use case (`billing::plan_change`) answers in JSON values, so its shapes are written out
+//! here; the tests parse these request examples with the real body types and compare their
+//! fields, and every answer the integration tests see is held to these schemas.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::domain::catalog::Interval;
+use crate::domain::summary::BillingSummary;
+
+/// How an AGENT's human consents: `chat` (a confirm token the agent repeats) or `web` (an
+/// approval page the human opens).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentMode {
+    Chat,
+    Web,
+}
+
+/// `POST /billing/upgrade`: every field optional.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeBody {
+    /// A paid plan of the catalog; default `pro`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Default: the current interval, else `month`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+    /// Per-unit plans: the units (default: the current quantity on the same plan, else the
+    /// plan's minimum); other plans: 1 or left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u32>,
+    /// The token of a `confirmation_required` answer: executes the change it was issued for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ConsentMode>,
+}
+
+/// `POST /billing/downgrade`: every field optional.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DowngradeBody {
+    /// The token of a `confirmation_required` answer: executes the change it was issued for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ConsentMode>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckoutRequiredStatus {
+    CheckoutRequired,
+}
+
+/// The org has no live subscription: a Checkout Session for the plan asked for (the same
+/// rules as `POST /billing/checkout`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutRequired {
+    pub status: CheckoutRequiredStatus,
+    pub checkout_url: String,
+    pub session_id: String,
+}
+
+/// `already-on-plan`: nothing to do; `resumed`: a scheduled cancel or change was lifted;
+/// `switched`: a dearer configuration applied now, the proration invoiced at once;
+/// `change-scheduled`: a cheaper one from the period end (`effective_at`).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradeStatus {
+    AlreadyOnPlan,
+    Resumed,
+    Switched,
+    ChangeScheduled,
+}
+
+/// An upgrade done (or found done), with the org's billing after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpgradeApplied {
+    pub status: UpgradeStatus,
+    /// `change-scheduled`: when the new configuration starts (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_at: Option<i64>,
+    pub billing: BillingSummary,
+}
+
+/// `downgrade-scheduled`: the subscription ends at the period end (`effective_at`), then the
+/// org is on Free; `already-scheduled`: it was set to end already; `already-free`: no
+/// subscription.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DowngradeStatus {
+    DowngradeScheduled,
+    AlreadyScheduled,
+    AlreadyFree,
+}
+
+/// A downgrade done (or found done), with the org's billing after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DowngradeApplied {
+    pub status: DowngradeStatus,
+    /// `downgrade-scheduled` and `already-scheduled`: when the org moves to Free (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_at: Option<i64>,
+    pub billing: BillingSummary,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DesignPartnerStatus {
+    DesignPartner,
+}
+
+/// The org is a design partner: it has Scale at no cost, nothing changes and Stripe is not called.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DesignPartner {
+    pub status: DesignPartnerStatus,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmationRequiredStatus {
+    ConfirmationRequired,
+}
+
+/// A paid configuration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanConfig {
+    pub plan: String,
+    /// Absent for Free.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+    pub quantity: u32,
+}
+
+/// The change a confirm token executes, with Stripe's preview of what it costs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentChange {
+    pub from: PlanConfig,
+    pub to: PlanConfig,
+    /// Charged when the change executes (smallest currency unit, prorated).
+    pub amount_due_now: i64,
+    /// Charged per interval afterwards.
+    pub recurring_amount: u64,
+    pub currency: String,
+    /// When the change takes effect (epoch seconds); `null` for a resume.
+    pub effective_at: Option<i64>,
+}
+
+/// For an AGENT key: nothing changed. Show `message` to the human and, on yes, repeat the same
+/// call with `confirm_token` within `expires_in` seconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmationRequired {
+    pub status: ConfirmationRequiredStatus,
+    pub confirm_token: String,
+    pub expires_in: i64,
+    pub message: String,
+    pub change: ConsentChange,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebApproveRequiredStatus {
+    WebApproveRequired,
+}
+
+/// For an AGENT key with `mode: web`: nothing changed. The human opens `approval_url`, checks
+/// `binding_code` and approves with their own key; the agent polls `polling_url` every
+/// `interval` seconds until `expires_in` runs out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebApproveRequired {
+    pub status: WebApproveRequiredStatus,
+    pub approval_id: String,
+    pub approval_url: String,
+    pub polling_url: String,
+    pub expires_in: i64,
+    pub interval: i64,
+    /// A few characters the page shows too: the agent tells its human, who checks they match.
+    pub binding_code: String,
+    pub message: String,
+    pub change: ConsentChange,
+}
+
+/// Where a web approval stands: `pending` until a human decides; `approved` (the change ran,
+/// `result` is its answer); `denied`; `expired` (not decided within 10 minutes); `failed` (its
+/// change failed, or another change ran first and the plan it was for is gone).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+    Failed,
+}
+
+/// `GET /billing/approvals/{id}`: what the agent polls and the approval page shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalView {
+    pub approval_id: String,
+    pub status: ApprovalStatus,
+    /// `upgrade` or `downgrade`.
+    pub action: String,
+    pub org_id: String,
+    pub org_name: String,
+    /// The AGENT principal that asked.
+    pub requested_by: String,
+    pub binding_code: String,
+    pub message: String,
+    pub change: ConsentChange,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    pub expires_in: i64,
+    /// Seconds between polls (raised by `slow_down`).
+    pub interval: i64,
+    /// The HUMAN who approved or denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// Once decided and executed: the change's answer (as upgrade or downgrade gives it), or the
+    /// error envelope's `error` and `message` of a change that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionStatus {
+    Approved,
+    Denied,
+}
+
+/// `POST /billing/approvals/{id}/approve` and `.../deny`: the decision taken.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalDecided {
+    pub status: DecisionStatus,
+    pub approval_id: String,
+    /// `approved`: the executed change's answer (as upgrade or downgrade gives it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+}
+
+/// The answer of `POST /billing/upgrade`, by `status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum UpgradeAnswer {
+    CheckoutRequired(CheckoutRequired),
+    Applied(UpgradeApplied),
+    DesignPartner(DesignPartner),
+    ConfirmationRequired(ConfirmationRequired),
+    WebApproveRequired(WebApproveRequired),
+}
+
+/// The answer of `POST /billing/downgrade`, by `status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DowngradeAnswer {
+    Applied(DowngradeApplied),
+    DesignPartner(DesignPartner),
+    ConfirmationRequired(ConfirmationRequired),
+    WebApproveRequired(WebApproveRequired),
+}
