@@ -77,7 +77,7 @@ impl Store {
     /// Records a poll on time: the next one is welcome from `next_poll_at`. A conflict when
     /// another poll got there first (the caller answers `slow_down`).
     pub async fn record_poll(&self, id_hash: &str, seen_next_poll_at: i64, next_poll_at: i64) -> Result<(), StoreError> {
-        self.update_approval(id_hash)
+        self.update_request(approval_key(id_hash))
             .update_expression("SET next_poll_at = :next")
             .condition_expression("next_poll_at = :seen")
             .expression_attribute_values(":next", AttributeValue::N(next_poll_at.to_string()))
@@ -91,7 +91,7 @@ impl Store {
     /// Records a poll too early: the interval grows (once per poll: a conflict when a
     /// concurrent poll raised it first, which the caller may ignore).
     pub async fn slow_poller_down(&self, id_hash: &str, seen_interval: i64, interval: i64, next_poll_at: i64) -> Result<(), StoreError> {
-        self.update_approval(id_hash)
+        self.update_request(approval_key(id_hash))
             .update_expression("SET #interval = :interval, next_poll_at = :next")
             .condition_expression("#interval = :seen")
             .expression_attribute_names("#interval", "interval")
@@ -107,7 +107,7 @@ impl Store {
     /// Moves a pending, unexpired approval to `to` (executing or denied) as decided by `by`; a
     /// conflict if it was decided (or lapsed) first, so of two decisions exactly one counts.
     pub async fn decide_approval(&self, id_hash: &str, to: ApprovalState, by: &str, now: i64) -> Result<(), StoreError> {
-        self.update_approval(id_hash)
+        self.update_request(approval_key(id_hash))
             .update_expression("SET #state = :to, decided_by = :by")
             .condition_expression("#state = :pending AND valid_until > :now")
             .expression_attribute_names("#state", "state")
@@ -124,7 +124,7 @@ impl Store {
     /// Settles an approval as approved or failed with what the change did; only from `from`
     /// (executing after an approval, pending for one found void before it could execute).
     pub async fn settle_approval(&self, id_hash: &str, from: ApprovalState, to: ApprovalState, result: &str) -> Result<(), StoreError> {
-        self.update_approval(id_hash)
+        self.update_request(approval_key(id_hash))
             .update_expression("SET #state = :to, #result = :result")
             .condition_expression("#state = :from")
             .expression_attribute_names("#state", "state")
@@ -136,10 +136,5 @@ impl Store {
             .await
             .map_err(|e| classify("settle_approval", e))?;
         Ok(())
-    }
-
-    fn update_approval(&self, id_hash: &str) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        let (pk, sk) = approval_key(id_hash);
-        self.client.update_item().table_name(&self.table).key(super::PK, AttributeValue::S(pk)).key(super::SK, AttributeValue::S(sk))
     }
 }

@@ -59,7 +59,7 @@ impl Store {
     /// Marks a pending, unexpired consent used; a conflict if it was used (or lapsed) first, so
     /// of two concurrent uses exactly one gets through.
     pub async fn claim_consent(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
-        self.update_consent(token_hash)
+        self.update_request(consent_key(token_hash))
             .update_expression("SET #state = :used")
             .condition_expression("#state = :pending AND valid_until > :now")
             .expression_attribute_names("#state", "state")
@@ -74,7 +74,7 @@ impl Store {
 
     /// Records the answer the used consent's call gave, for a replay to be told.
     pub async fn record_consent_result(&self, token_hash: &str, result: &str) -> Result<(), StoreError> {
-        self.update_consent(token_hash)
+        self.update_request(consent_key(token_hash))
             .update_expression("SET #result = :result")
             .expression_attribute_names("#result", "result")
             .expression_attribute_values(":result", AttributeValue::S(result.to_string()))
@@ -82,10 +82,5 @@ impl Store {
             .await
             .map_err(|e| classify("record_consent_result", e))?;
         Ok(())
-    }
-
-    fn update_consent(&self, token_hash: &str) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        let (pk, sk) = consent_key(token_hash);
-        self.client.update_item().table_name(&self.table).key(super::PK, AttributeValue::S(pk)).key(super::SK, AttributeValue::S(sk))
     }
 }

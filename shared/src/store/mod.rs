@@ -187,6 +187,11 @@ impl Store {
         Ok(Err(failed))
     }
 
+    /// An UpdateItem of the item at `key`, to be given its expressions.
+    fn update_request(&self, (pk, sk): Key) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk))
+    }
+
     async fn put_new(&self, operation: &'static str, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()

@@ -54,8 +54,7 @@ pub(super) fn built<T>(operation: &'static str, result: Result<T, aws_sdk_dynamo
 impl Store {
     /// An UpdateItem of the org item, to be given its expression.
     pub(super) fn org_update_request(&self, org_id: &str) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        let (pk, sk) = org_key(org_id);
-        self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk))
+        self.update_request(org_key(org_id))
     }
 
     /// Applies `expr` (update and condition) to the org item.
