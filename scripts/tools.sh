@@ -42,6 +42,14 @@ install_build_tools() {
   rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
 }
 
+install_sam() {
+  # SAM CLI: `sam validate --lint` and `sam build` (rust-cargolambda) in scripts/lambda-build.
+  if [ ! -x "$VENV_BIN/sam" ]; then
+    install_python_tools
+    "$VENV_BIN/pip" install --quiet --disable-pip-version-check aws-sam-cli >&2
+  fi
+}
+
 install_browser() {
   # Debian's Chromium and its WebDriver drive the approval page's browser test.
   if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then

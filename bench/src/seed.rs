@@ -99,7 +99,8 @@ pub fn project_env(table: &str, stripe_base: &str) -> Vec<(&'static str, String)
 pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> {
     let env = project_env(TABLE, &standin.base_url());
     let config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))?;
-    let app = App::new(config, sdk.clone()).with_stripe().await?;
+    let app = App::new(config, sdk.clone()).with_stripe().await;
+    app.stripe()?;
     Template::built_in().create_table(app.store.client(), TABLE).await?;
     app.store.create_org(&Org::new(ORG_ID, "Benchmark Org", now())).await?;
     let key = auth::issue(ORG_ID, PRINCIPAL_ID, PrincipalKind::Human, now())?;

@@ -86,7 +86,7 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     telemetry::init();
-    serve(App::from_env().await?.with_stripe().await?, handle).await
+    serve(App::from_env().await?.with_stripe().await, handle).await
 }
 
 async fn serve<Fut>(app: App, handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>

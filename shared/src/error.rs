@@ -55,11 +55,12 @@ pub enum ErrorKind {
     IdempotencyKeyReused,
     StripeError,
     StorageUnavailable,
+    ServiceUnavailable,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 24] = [
+    pub const ALL: [ErrorKind; 25] = [
         Self::ValidationFailed,
         Self::MalformedJson,
         Self::InvalidSignature,
@@ -83,6 +84,7 @@ impl ErrorKind {
         Self::IdempotencyKeyReused,
         Self::StripeError,
         Self::StorageUnavailable,
+        Self::ServiceUnavailable,
         Self::Internal,
     ];
 
@@ -111,6 +113,7 @@ impl ErrorKind {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::StripeError => "stripe_error",
             Self::StorageUnavailable => "storage_unavailable",
+            Self::ServiceUnavailable => "service_unavailable",
             Self::Internal => "internal_error",
         }
     }
@@ -140,7 +143,7 @@ impl ErrorKind {
             Self::SlowDown => 429,
             Self::Internal => 500,
             Self::StripeError => 502,
-            Self::StorageUnavailable => 503,
+            Self::StorageUnavailable | Self::ServiceUnavailable => 503,
         }
     }
 }
@@ -238,6 +241,14 @@ impl ApiError {
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Forbidden, message)
+    }
+
+    /// A function whose Stripe secrets could not be loaded at start.
+    pub fn stripe_unavailable() -> Self {
+        Self::new(
+            ErrorKind::ServiceUnavailable,
+            "Billing cannot reach Stripe right now: this deployment's Stripe credentials could not be loaded. Nothing was changed; retry later.",
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

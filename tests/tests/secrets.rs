@@ -1,8 +1,12 @@
 //! Stripe secrets from Secrets Manager, for real against moto's server.
 
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_secretsmanager::Client;
+use billing_infra::template::Template;
+use billing_shared::App;
 use billing_shared::config::{ConfigError, SecretsSource, StripeSecrets};
-use billing_tests::require_env;
+use billing_tests::{TestApi, assert_envelope, require_env};
 
 async fn moto() -> (aws_config::SdkConfig, Client) {
     let endpoint = require_env("MOTO_ENDPOINT");
@@ -49,4 +53,69 @@ async fn missing_or_malformed_secret_is_a_clear_error_without_the_value() {
     let err = StripeSecrets::load(&SecretsSource::SecretsManager { arn }, &sdk).await.unwrap_err().to_string();
     assert!(err.contains("not the expected JSON"), "{err}");
     assert!(!err.contains("whsec_leak"), "the secret's value must not appear in errors: {err}");
+}
+
+/// Log lines written while `f` runs on this thread (the test's current-thread runtime).
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_function_whose_secret_is_missing_or_malformed_answers_503_and_logs_why_without_secrets() {
+    let (sdk, client) = moto().await;
+    let malformed = create_secret(
+        &client,
+        &format!("malformed-{}", billing_tests::unique_table()),
+        r#"{"stripe_secret_key":"sk_live_leak","stripe_webhook_secrets":"whsec_leak"}"#,
+    )
+    .await;
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent".to_string();
+    for (arn, problem) in [(malformed, "not the expected JSON"), (missing, "secret:absent")] {
+        let logs = CapturedLogs::default();
+        let writer = logs.clone();
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish());
+        let table = billing_tests::unique_table();
+        let config = billing_tests::test_config_with(&table, &[("STRIPE_SECRET_ARN", &arn)]);
+        let app = App::new(config, sdk.clone());
+        Template::built_in().create_table(app.store.client(), &table).await.expect("table");
+        let api = TestApi::over(app.with_stripe().await);
+        let key = api.org_with_key("acme").await;
+
+        let portal = api.post_json("/billing/portal", &key, "{}").await;
+        assert_envelope(&portal, 503, "service_unavailable");
+        assert!(portal.body["message"].as_str().unwrap().contains("Stripe credentials"), "{}", portal.body);
+        let webhook = api
+            .request(
+                http::Request::post("/stripe/webhook")
+                    .header("content-type", "application/json")
+                    .header("stripe-signature", "t=1,v1=00")
+                    .body(b"{}".to_vec())
+                    .unwrap(),
+            )
+            .await;
+        assert_envelope(&webhook, 503, "service_unavailable");
+        // Routes that do not need Stripe keep working.
+        assert_eq!(api.get("/billing", Some(&key)).await.status, 200);
+
+        let text = logs.text();
+        let line = text.lines().find(|l| l.contains("Stripe secrets could not be loaded")).unwrap_or_else(|| panic!("no log line in {text}"));
+        assert!(line.contains(problem) && line.contains("\"level\":\"ERROR\""), "{line}");
+        assert!(!text.contains("sk_live_leak") && !text.contains("whsec_leak"), "a secret reached the logs: {text}");
+    }
 }

@@ -191,7 +191,7 @@ pub fn error(kind: ErrorKind) -> ApiError {
     match kind {
         ErrorKind::ValidationFailed => ApiError::field("quantity", "must be 1 to 100 servers"),
         ErrorKind::MalformedJson => body_error("application/json", r#"{"plan": "pro""#.into()),
-        ErrorKind::InvalidSignature => verify_stripe_signature(b"{}", None, &["whsec_example".into()]).expect_err("no signature"),
+        ErrorKind::InvalidSignature => verify_stripe_signature(b"{}", None, &["whsec_example".into()], 0).expect_err("no signature"),
         ErrorKind::UnsupportedMediaType => body_error("text/plain", "plan=pro".into()),
         ErrorKind::PayloadTooLarge => body_error("application/json", " ".repeat(MAX_BODY_BYTES + 1)),
         ErrorKind::Unauthorized => ApiError::unauthorized(),
@@ -242,6 +242,7 @@ pub fn error(kind: ErrorKind) -> ApiError {
             )
         }
         ErrorKind::StorageUnavailable => ApiError::storage("get_org"),
+        ErrorKind::ServiceUnavailable => ApiError::stripe_unavailable(),
         ErrorKind::Internal => ApiError::internal("A stored item could not be read (get_org)."),
     }
 }

@@ -489,7 +489,7 @@ fn operations() -> Vec<Operation> {
                 ],
             ),
             ok: ok("CheckoutSession", "Send the human to `url`.", vec![("session", examples::checkout())]),
-            errors: kinds(&[&KEYED, &BODY, &[NotFound, SubscriptionExists, CheckoutInProgress, Conflict, StripeError]]),
+            errors: kinds(&[&KEYED, &BODY, &[NotFound, SubscriptionExists, CheckoutInProgress, Conflict, StripeError, ServiceUnavailable]]),
             samples: vec![ApiError::field("plan", "`gold` is not a plan of the catalog")],
         },
         Operation {
@@ -504,7 +504,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: body("CreditsCheckoutBody", true, vec![("three-bundles", json!({ "quantity": 3 }))]),
             ok: ok("CreditsCheckoutSession", "Send the human to `checkout_url`.", vec![("session", examples::credits_checkout())]),
-            errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, StripeError]]),
+            errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, StripeError, ServiceUnavailable]]),
             samples: vec![ApiError::field("quantity", "must be 1 to 10 bundles")],
         },
         Operation {
@@ -519,7 +519,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: body("PortalBody", false, vec![("default-return", json!({})), ("return-url", json!({ "return_url": "https://app.example.com/settings/billing" }))]),
             ok: ok("PortalSession", "Send the human to `url`.", vec![("session", examples::portal())]),
-            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, NoStripeCustomer, StripeError]]),
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, NoStripeCustomer, StripeError, ServiceUnavailable]]),
             samples: vec![ApiError::field("return_url", "must be on an allowed origin (https://app.example.com)")],
         },
         Operation {
@@ -544,7 +544,7 @@ fn operations() -> Vec<Operation> {
                 ],
             ),
             ok: ok("UpgradeAnswer", "What happened, by `status`.", upgrade_answers()),
-            errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, PaymentFailed, NotFound, ChangeInProgress, SubscriptionExists, CheckoutInProgress, Conflict, StripeError]]),
+            errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, PaymentFailed, NotFound, ChangeInProgress, SubscriptionExists, CheckoutInProgress, Conflict, StripeError, ServiceUnavailable]]),
             samples: vec![ApiError::field("plan", "is free: use POST /billing/downgrade")],
         },
         Operation {
@@ -567,7 +567,7 @@ fn operations() -> Vec<Operation> {
                 ],
             ),
             ok: ok("DowngradeAnswer", "What happened, by `status`.", downgrade_answers()),
-            errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, NotFound, ChangeInProgress, Conflict, StripeError]]),
+            errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, NotFound, ChangeInProgress, Conflict, StripeError, ServiceUnavailable]]),
             samples: vec![ApiError::field("mode", "unknown variant `email`, expected `chat` or `web`")],
         },
         Operation {
@@ -599,7 +599,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![id_in_path()],
             body: body("DecisionBody", false, vec![("empty", json!({}))]),
             ok: ok("ApprovalDecided", "Approved: the change ran.", vec![("approved", ApprovalDecided { status: DecisionStatus::Approved, approval_id: APPROVAL_ID.into(), result: Some(switched()) })]),
-            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, ApprovalNotPending, ChangeInProgress, PaymentFailed, Conflict, StripeError]]),
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, ApprovalNotPending, ChangeInProgress, PaymentFailed, Conflict, StripeError, ServiceUnavailable]]),
             samples: vec![
                 ApiError::field("note", "unknown field `note`, there are none"),
                 ApiError::forbidden("An agent key cannot approve or deny: a human of the org decides, with their own key."),
@@ -660,7 +660,7 @@ fn operations() -> Vec<Operation> {
             parameters: page_parameters("An invoice id (`in_...`) of a previous page: the page after it.", "^in_[A-Za-z0-9_]+$", "in_1Qb2Wc3Ed4Rf"),
             body: None,
             ok: ok("InvoicePage", "A page of invoices.", vec![("page", examples::invoices())]),
-            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, StripeError]]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, StripeError, ServiceUnavailable]]),
             samples: vec![ApiError::field("limit", "must be a whole number from 1 to 100")],
         },
         Operation {
@@ -689,7 +689,7 @@ fn operations() -> Vec<Operation> {
                     .build(),
             ),
             ok: ok("WebhookReceipt", "Received; Stripe stops retrying.", vec![("applied", examples::webhook_receipt())]),
-            errors: kinds(&[&[InvalidSignature, MalformedJson, ValidationFailed, Conflict, StripeError, StorageUnavailable, Internal]]),
+            errors: kinds(&[&[InvalidSignature, MalformedJson, ValidationFailed, Conflict, StripeError, ServiceUnavailable, StorageUnavailable, Internal]]),
             samples: vec![
                 ApiError::field("event", "must have id, type and created"),
                 ApiError::new(MalformedJson, "The event is not valid JSON: EOF while parsing an object at line 1 column 1."),
@@ -714,7 +714,7 @@ fn operations() -> Vec<Operation> {
             )],
             body: None,
             ok: ok("CheckoutSync", "The session's state and the org's billing after the sync.", vec![("paid", examples::checkout_sync())]),
-            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, Conflict, StripeError]]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, Conflict, StripeError, ServiceUnavailable]]),
             samples: vec![ApiError::field("session_id", "must be a Checkout Session id (cs_...)"), examples::not_found_session()],
         },
         Operation {

@@ -2,8 +2,6 @@
 //! request id when Stripe answered, or what kept it from answering. `crate::error` turns it into
 //! the API's 502 envelope; callers that can tell a client mistake (a refused id) look first.
 
-use stripe::StripeError;
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation}: {description}")]
 pub struct GatewayError {
@@ -20,22 +18,24 @@ pub struct GatewayError {
 }
 
 impl GatewayError {
-    pub fn from_stripe(operation: &'static str, err: &StripeError) -> Self {
-        let (status, error_type, code, request_id) = match err {
-            StripeError::Stripe(api, status) => (
-                Some(*status),
-                Some(api.type_.as_str().to_string()),
-                api.code.as_ref().map(|c| c.as_str().to_string()),
-                api.request_log_url.as_deref().and_then(request_id_of_log_url),
-            ),
-            _ => (None, None, None, None),
-        };
-        let retryable = match err {
-            StripeError::Stripe(_, status) => *status == 429 || *status >= 500,
-            StripeError::ClientError(_) | StripeError::Timeout => true,
-            StripeError::JSONDeserialize(_) | StripeError::ConfigError(_) => false,
-        };
-        Self { operation, status, error_type, code, request_id, description: err.to_string(), retryable }
+    /// Stripe answered with an error status (its error body read into `error_type`, `code` and
+    /// `description`); 429 and 5xx are worth another attempt.
+    pub fn answered(
+        operation: &'static str,
+        status: u16,
+        request_id: Option<String>,
+        error_type: Option<String>,
+        code: Option<String>,
+        description: String,
+    ) -> Self {
+        let retryable = status == 429 || status >= 500;
+        Self { operation, status: Some(status), error_type, code, request_id, description, retryable }
+    }
+
+    /// No answer: the connection failed or the attempt timed out. The same call (under the same
+    /// idempotency key) may succeed in a moment.
+    pub fn unreachable(operation: &'static str, description: impl Into<String>) -> Self {
+        Self { operation, status: None, error_type: None, code: None, request_id: None, description: description.into(), retryable: true }
     }
 
     /// A failure on our side of the call (a request we could not build, an answer without a
@@ -55,41 +55,24 @@ impl GatewayError {
     }
 }
 
-/// Stripe's request id, from the `request_log_url` of its error body.
-fn request_id_of_log_url(url: &str) -> Option<String> {
-    url.split(['/', '?']).find(|part| part.starts_with("req_")).map(str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn stripe_error(json: &str, status: u16) -> StripeError {
-        StripeError::Stripe(Box::new(miniserde::json::from_str(json).expect("a Stripe error body")), status)
+    fn answered(status: u16) -> GatewayError {
+        GatewayError::answered("op", status, Some("req_abc123".into()), Some("api_error".into()), None, "boom".into())
     }
 
     #[test]
     fn only_transient_failures_are_retryable() {
-        let api = |status| GatewayError::from_stripe("op", &stripe_error(r#"{"type":"api_error"}"#, status));
-        assert!(api(429).is_retryable());
-        assert!(api(500).is_retryable());
-        assert!(api(503).is_retryable());
-        assert!(GatewayError::from_stripe("op", &StripeError::Timeout).is_retryable());
-        assert!(GatewayError::from_stripe("op", &StripeError::ClientError("connection refused".into())).is_retryable());
-        assert!(!api(400).is_retryable());
-        assert!(!api(402).is_retryable());
-        assert!(!GatewayError::from_stripe("op", &StripeError::JSONDeserialize("bad".into())).is_retryable());
-        assert!(api(404).is_refused_id() && !api(500).is_refused_id());
-    }
-
-    #[test]
-    fn stripe_request_id_comes_from_the_log_url() {
-        let err = stripe_error(
-            r#"{"type":"api_error","code":"resource_missing","request_log_url":"https://dashboard.stripe.com/test/logs/req_abc123?t=1"}"#,
-            500,
-        );
-        let err = GatewayError::from_stripe("create_customer", &err);
-        assert_eq!(err.request_id.as_deref(), Some("req_abc123"));
-        assert_eq!((err.status, err.error_type.as_deref(), err.code.as_deref()), (Some(500), Some("api_error"), Some("resource_missing")));
+        assert!(answered(429).is_retryable());
+        assert!(answered(500).is_retryable());
+        assert!(answered(503).is_retryable());
+        assert!(GatewayError::unreachable("op", "connection refused").is_retryable());
+        assert!(!answered(400).is_retryable());
+        assert!(!answered(402).is_retryable());
+        assert!(!GatewayError::local("op", "bad answer").is_retryable());
+        assert!(answered(404).is_refused_id() && !answered(500).is_refused_id());
+        assert!(!GatewayError::unreachable("op", "timeout").is_refused_id());
     }
 }

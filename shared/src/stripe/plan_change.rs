@@ -14,8 +14,10 @@ use stripe_billing::subscription_schedule::{
     UpdateSubscriptionSchedulePhasesEndDate, UpdateSubscriptionSchedulePhasesItems, UpdateSubscriptionSchedulePhasesStartDate,
 };
 
+use serde::de::IgnoredAny;
 use stripe_shared::SubscriptionScheduleEndBehavior;
 
+use super::objects::{Object, PreviewInvoice, Subscription};
 use super::{GatewayError, StripeGateway};
 use crate::domain::subscription::SubscriptionState;
 
@@ -40,19 +42,16 @@ impl StripeGateway {
     /// What the org pays now for the change, prorated at `proration_date` and billed at once.
     pub async fn preview_change(&self, sub: &SubscriptionState, to: &PlanItem<'_>, proration_date: i64) -> Result<i64, GatewayError> {
         let item_id = item_of(sub, "preview_change")?;
-        let invoice = self
-            .send("preview_change", None, || {
-                let mut item = CreatePreviewInvoiceSubscriptionDetailsItems::new();
-                item.id = Some(item_id.to_string());
-                item.price = Some(to.price_id.to_string());
-                item.quantity = Some(u64::from(to.quantity));
-                let mut details = CreatePreviewInvoiceSubscriptionDetails::new();
-                details.items = Some(vec![item]);
-                details.proration_date = Some(proration_date);
-                details.proration_behavior = Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
-                CreatePreviewInvoice::new().subscription(sub.id.as_str()).subscription_details(details)
-            })
-            .await?;
+        let mut item = CreatePreviewInvoiceSubscriptionDetailsItems::new();
+        item.id = Some(item_id.to_string());
+        item.price = Some(to.price_id.to_string());
+        item.quantity = Some(u64::from(to.quantity));
+        let mut details = CreatePreviewInvoiceSubscriptionDetails::new();
+        details.items = Some(vec![item]);
+        details.proration_date = Some(proration_date);
+        details.proration_behavior = Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
+        let request = CreatePreviewInvoice::new().subscription(sub.id.as_str()).subscription_details(details);
+        let invoice: PreviewInvoice = self.send("preview_change", None, request).await?;
         Ok(invoice.amount_due)
     }
 
@@ -66,23 +65,18 @@ impl StripeGateway {
         idempotency_key: &str,
     ) -> Result<ChangeOutcome, GatewayError> {
         let item_id = item_of(sub, "change_subscription")?;
-        let updated = self
-            .send("change_subscription", Some(idempotency_key), || {
-                let mut item = UpdateSubscriptionItems::new();
-                item.id = Some(item_id.to_string());
-                item.price = Some(to.price_id.to_string());
-                item.quantity = Some(u64::from(to.quantity));
-                UpdateSubscription::new(sub.id.as_str())
-                    .items(vec![item])
-                    .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
-                    .proration_date(proration_date)
-                    .payment_behavior(UpdateSubscriptionPaymentBehavior::PendingIfIncomplete)
-            })
-            .await?;
+        let mut item = UpdateSubscriptionItems::new();
+        item.id = Some(item_id.to_string());
+        item.price = Some(to.price_id.to_string());
+        item.quantity = Some(u64::from(to.quantity));
+        let request = UpdateSubscription::new(sub.id.as_str())
+            .items(vec![item])
+            .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
+            .proration_date(proration_date)
+            .payment_behavior(UpdateSubscriptionPaymentBehavior::PendingIfIncomplete);
+        let updated: Subscription = self.send("change_subscription", Some(idempotency_key), request).await?;
         if updated.pending_update.is_some() {
-            return Ok(ChangeOutcome::PaymentFailed {
-                invoice_id: updated.latest_invoice.as_ref().and_then(|i| i.id().as_ref().map(ToString::to_string)),
-            });
+            return Ok(ChangeOutcome::PaymentFailed { invoice_id: updated.latest_invoice.as_ref().map(|i| i.id().to_string()) });
         }
         Ok(ChangeOutcome::Applied)
     }
@@ -103,34 +97,30 @@ impl StripeGateway {
             Some(id) => id.clone(),
             None => {
                 let key = format!("{idempotency_key}-schedule");
-                self.send("create_schedule", Some(&key), || CreateSubscriptionSchedule::new().from_subscription(sub.id.as_str()))
-                    .await?
-                    .id
-                    .to_string()
+                let schedule: Object =
+                    self.send("create_schedule", Some(&key), CreateSubscriptionSchedule::new().from_subscription(sub.id.as_str())).await?;
+                schedule.id
             }
         };
-        self.send("update_schedule", Some(idempotency_key), || {
-            let item = |price: &str, quantity: u32| {
-                let mut item = UpdateSubscriptionSchedulePhasesItems::new();
-                item.price = Some(price.to_string());
-                item.quantity = Some(u64::from(quantity));
-                item
-            };
-            let mut current = UpdateSubscriptionSchedulePhases::new(vec![item(current_price, sub.quantity)]);
-            current.start_date = sub.current_period_start.map(UpdateSubscriptionSchedulePhasesStartDate::Timestamp);
-            current.end_date = Some(UpdateSubscriptionSchedulePhasesEndDate::Timestamp(period_end));
-            let next = UpdateSubscriptionSchedulePhases::new(vec![item(to.price_id, to.quantity)]);
-            UpdateSubscriptionSchedule::new(schedule_id.as_str())
-                .phases(vec![current, next])
-                .end_behavior(SubscriptionScheduleEndBehavior::Release)
-        })
-        .await?;
+        let item = |price: &str, quantity: u32| {
+            let mut item = UpdateSubscriptionSchedulePhasesItems::new();
+            item.price = Some(price.to_string());
+            item.quantity = Some(u64::from(quantity));
+            item
+        };
+        let mut current = UpdateSubscriptionSchedulePhases::new(vec![item(current_price, sub.quantity)]);
+        current.start_date = sub.current_period_start.map(UpdateSubscriptionSchedulePhasesStartDate::Timestamp);
+        current.end_date = Some(UpdateSubscriptionSchedulePhasesEndDate::Timestamp(period_end));
+        let next = UpdateSubscriptionSchedulePhases::new(vec![item(to.price_id, to.quantity)]);
+        let request =
+            UpdateSubscriptionSchedule::new(schedule_id.as_str()).phases(vec![current, next]).end_behavior(SubscriptionScheduleEndBehavior::Release);
+        let _: IgnoredAny = self.send("update_schedule", Some(idempotency_key), request).await?;
         Ok(())
     }
 
     /// Lets go of the subscription's schedule (a scheduled change is dropped); the items stay.
     pub async fn release_schedule(&self, schedule_id: &str) -> Result<(), GatewayError> {
-        self.send("release_schedule", None, || ReleaseSubscriptionSchedule::new(schedule_id)).await?;
+        let _: IgnoredAny = self.send("release_schedule", None, ReleaseSubscriptionSchedule::new(schedule_id)).await?;
         Ok(())
     }
 
@@ -141,14 +131,11 @@ impl StripeGateway {
         cancel: bool,
         idempotency_key: &str,
     ) -> Result<SubscriptionState, GatewayError> {
-        let updated = self
-            .send("cancel_at_period_end", Some(idempotency_key), || {
-                UpdateSubscription::new(subscription_id)
-                    .cancel_at_period_end(cancel)
-                    .expand(vec!["default_payment_method".to_string(), "schedule".to_string()])
-            })
-            .await?;
-        Ok(super::subscription_state(updated))
+        let request = UpdateSubscription::new(subscription_id)
+            .cancel_at_period_end(cancel)
+            .expand(vec!["default_payment_method".to_string(), "schedule".to_string()]);
+        let updated: Subscription = self.send("cancel_at_period_end", Some(idempotency_key), request).await?;
+        Ok(updated.state())
     }
 }
 

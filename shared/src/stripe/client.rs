@@ -1,0 +1,124 @@
+//! The HTTP half of the gateway: sends one request that async-stripe's request builders
+//! described (`RequestBuilder`: method, path, form body, query) and reads the answer into the few
+//! fields the API uses. It replaces async-stripe's client, whose error type (and the objects a
+//! `send` decodes) link most of Stripe's object graph into every function: about 6 MB of the
+//! 13 MB they weighed. One attempt per call; `retry` in the gateway decides about the next.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use hyper::{Method, Request};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use stripe_client_core::{IdempotencyKey, RequestBuilder, StripeMethod};
+
+use super::GatewayError;
+use crate::config::ConfigError;
+
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2500);
+/// Kept short: Stripe closes idle connections, and a frozen Lambda should not wake to a dead one.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+const USER_AGENT_VALUE: &str = concat!("billing-api/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Clone)]
+pub(super) struct StripeHttp {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// `https://api.stripe.com/` or the stand-in, always ending in `/`.
+    base: String,
+    authorization: HeaderValue,
+}
+
+/// Stripe's error body: `{"error": {"type", "code", "message", ...}}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(rename = "type")]
+    error_type: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+}
+
+impl StripeHttp {
+    pub(super) fn new(secret_key: &str, base: &url::Url) -> Result<Self, ConfigError> {
+        let invalid = |problem: &str| ConfigError::Invalid { name: "STRIPE_API_BASE", problem: problem.to_string() };
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {secret_key}")).map_err(|_| invalid("the Stripe secret key is not a header value"))?;
+        authorization.set_sensitive(true);
+        let mut base = base.to_string();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        let connector = hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE_TIMEOUT).build(connector);
+        Ok(Self { client, base, authorization })
+    }
+
+    /// One attempt of `request`, with `Idempotency-Key` when given, decoded into `T`.
+    pub(super) async fn call<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<T, GatewayError> {
+        let http_request = self.http_request(request, idempotency_key).map_err(|e| GatewayError::local(operation, e.to_string()))?;
+        let attempt = async {
+            let response = self.client.request(http_request).await.map_err(|e| GatewayError::unreachable(operation, e.to_string()))?;
+            let status = response.status().as_u16();
+            let request_id = response.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let body = response.into_body().collect().await.map_err(|e| GatewayError::unreachable(operation, e.to_string()))?.to_bytes();
+            Ok::<_, GatewayError>((status, request_id, body))
+        };
+        let (status, request_id, body) = tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
+            .await
+            .map_err(|_| GatewayError::unreachable(operation, format!("no answer within {} ms", ATTEMPT_TIMEOUT.as_millis())))??;
+        if !(200..300).contains(&status) {
+            let detail = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
+            return Err(GatewayError::answered(
+                operation,
+                status,
+                request_id,
+                detail.as_ref().and_then(|d| d.error_type.clone()),
+                detail.as_ref().and_then(|d| d.code.clone()),
+                detail.and_then(|d| d.message).unwrap_or_else(|| format!("HTTP {status} without a Stripe error body")),
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| GatewayError::local(operation, format!("unexpected answer from Stripe: {e}")))
+    }
+
+    fn http_request(&self, request: RequestBuilder, idempotency_key: Option<&IdempotencyKey>) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
+        let mut uri = format!("{}v1{}", self.base, request.path);
+        if let Some(query) = &request.query {
+            uri.push('?');
+            uri.push_str(query);
+        }
+        let method = match request.method {
+            StripeMethod::Get => Method::GET,
+            StripeMethod::Post => Method::POST,
+            StripeMethod::Delete => Method::DELETE,
+        };
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            // The API version the request builders were generated for, as async-stripe sends it.
+            .header(HeaderName::from_static("stripe-version"), stripe_client_core::VERSION.as_str());
+        if let Some(key) = idempotency_key {
+            builder = builder.header(HeaderName::from_static("idempotency-key"), key.as_str());
+        }
+        if request.body.is_some() {
+            builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        builder.body(Full::new(request.body.map(Bytes::from).unwrap_or_default()))
+    }
+}
