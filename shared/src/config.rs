@@ -185,6 +185,12 @@ impl StripeSecrets {
                         e.column()
                     ))
                 })?;
+                // The stack creates the secret with a random placeholder key: say so, not "401 from Stripe".
+                if !["sk_", "rk_"].iter().any(|prefix| doc.stripe_secret_key.starts_with(prefix)) {
+                    return Err(ConfigError::Secrets(format!(
+                        "{arn}: stripe_secret_key is not a Stripe secret or restricted key (sk_... or rk_...); put the real one (README, Deploy)"
+                    )));
+                }
                 Ok(Self { secret_key: doc.stripe_secret_key, webhook_secrets: doc.stripe_webhook_secrets })
             }
         }

@@ -243,11 +243,12 @@ impl ApiError {
         Self::new(ErrorKind::Forbidden, message)
     }
 
-    /// A function whose Stripe secrets could not be loaded at start.
+    /// A function whose Stripe secrets could not be loaded at start, or that has none to check a
+    /// webhook signature with.
     pub fn stripe_unavailable() -> Self {
         Self::new(
             ErrorKind::ServiceUnavailable,
-            "Billing cannot reach Stripe right now: this deployment's Stripe credentials could not be loaded. Nothing was changed; retry later.",
+            "Billing cannot reach Stripe right now: this deployment's Stripe credentials are missing or could not be loaded. Nothing was changed; retry later.",
         )
     }
 

@@ -84,12 +84,20 @@ async fn a_function_whose_secret_is_missing_or_malformed_answers_503_and_logs_wh
         r#"{"stripe_secret_key":"sk_live_leak","stripe_webhook_secrets":"whsec_leak"}"#,
     )
     .await;
+    // What the stack creates before anyone fills it in: valid JSON, a random key, no webhook secret.
+    let placeholder = create_secret(
+        &client,
+        &format!("placeholder-{}", billing_tests::unique_table()),
+        r#"{"stripe_webhook_secrets":[],"stripe_secret_key":"Q7wERtyUleakPlaceholder"}"#,
+    )
+    .await;
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent".to_string();
-    for (arn, problem) in [(malformed, "not the expected JSON"), (missing, "secret:absent")] {
+    for (arn, problem) in
+        [(malformed, "not the expected JSON"), (placeholder, "not a Stripe secret or restricted key"), (missing, "secret:absent")]
+    {
         let logs = CapturedLogs::default();
         let writer = logs.clone();
-        let _guard =
-            tracing::subscriber::set_default(tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish());
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish());
         let table = billing_tests::unique_table();
         let config = billing_tests::test_config_with(&table, &[("STRIPE_SECRET_ARN", &arn)]);
         let app = App::new(config, sdk.clone());
@@ -114,8 +122,30 @@ async fn a_function_whose_secret_is_missing_or_malformed_answers_503_and_logs_wh
         assert_eq!(api.get("/billing", Some(&key)).await.status, 200);
 
         let text = logs.text();
-        let line = text.lines().find(|l| l.contains("Stripe secrets could not be loaded")).unwrap_or_else(|| panic!("no log line in {text}"));
+        let line =
+            text.lines().find(|l| l.contains("Stripe secrets could not be loaded")).unwrap_or_else(|| panic!("no log line in {text}"));
         assert!(line.contains(problem) && line.contains("\"level\":\"ERROR\""), "{line}");
-        assert!(!text.contains("sk_live_leak") && !text.contains("whsec_leak"), "a secret reached the logs: {text}");
+        assert!(!["sk_live_leak", "whsec_leak", "Q7wERtyUleak"].iter().any(|s| text.contains(s)), "a secret reached the logs: {text}");
     }
+}
+
+#[tokio::test]
+async fn a_webhook_without_a_signing_secret_is_503_so_stripe_delivers_it_again() {
+    let (sdk, client) = moto().await;
+    let arn = create_secret(
+        &client,
+        &format!("no-whsec-{}", billing_tests::unique_table()),
+        r#"{"stripe_secret_key":"sk_test_abc","stripe_webhook_secrets":[]}"#,
+    )
+    .await;
+    let table = billing_tests::unique_table();
+    let app = App::new(billing_tests::test_config_with(&table, &[("STRIPE_SECRET_ARN", &arn)]), sdk);
+    Template::built_in().create_table(app.store.client(), &table).await.expect("table");
+    let api = TestApi::over(app.with_stripe().await);
+    let delivery = http::Request::post("/stripe/webhook")
+        .header("content-type", "application/json")
+        .header("stripe-signature", "t=1,v1=00")
+        .body(br#"{"id":"evt_1","type":"invoice.paid","created":1,"data":{"object":{}}}"#.to_vec())
+        .unwrap();
+    assert_envelope(&api.request(delivery).await, 503, "service_unavailable");
 }

@@ -45,7 +45,9 @@ pub fn verify_stripe_signature(payload: &[u8], signature: Option<&str>, secrets:
     let signature = signature.ok_or_else(|| invalid("The Stripe-Signature header is missing."))?;
     let payload = std::str::from_utf8(payload).map_err(|_| invalid("The body is not UTF-8 text."))?;
     if secrets.is_empty() {
-        return Err(ApiError::internal("No webhook signing secret is configured."));
+        // Not the sender's fault: 503, so Stripe delivers it again once the secret is filled in.
+        tracing::error!("no webhook signing secret is configured: put the endpoint's whsec_... into stripe_webhook_secrets");
+        return Err(ApiError::stripe_unavailable());
     }
     let (timestamp, signatures) = parse_header(signature).ok_or_else(|| invalid("The Stripe-Signature header is malformed."))?;
     if !secrets.iter().any(|secret| signed_by(secret, timestamp, payload, &signatures)) {
@@ -94,6 +96,9 @@ mod tests {
         assert!(verify_stripe_signature(payload.as_bytes(), None, &secrets, now).unwrap_err().message.contains("missing"));
         let tampered = payload.replace("in_1", "in_2");
         let header = Webhook::generate_test_header(payload, "whsec_new", None);
-        assert_eq!(verify_stripe_signature(tampered.as_bytes(), Some(&header), &secrets, now).unwrap_err().kind, ErrorKind::InvalidSignature);
+        assert_eq!(
+            verify_stripe_signature(tampered.as_bytes(), Some(&header), &secrets, now).unwrap_err().kind,
+            ErrorKind::InvalidSignature
+        );
     }
 }

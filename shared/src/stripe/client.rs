@@ -95,7 +95,11 @@ impl StripeHttp {
         serde_json::from_slice(&body).map_err(|e| GatewayError::local(operation, format!("unexpected answer from Stripe: {e}")))
     }
 
-    fn http_request(&self, request: RequestBuilder, idempotency_key: Option<&IdempotencyKey>) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
+    fn http_request(
+        &self,
+        request: RequestBuilder,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
         let mut uri = format!("{}v1{}", self.base, request.path);
         if let Some(query) = &request.query {
             uri.push('?');

@@ -68,12 +68,18 @@ impl StripeGateway {
 
     /// Sends `request` under the Stripe retry policy, each attempt with the same idempotency key
     /// (when there is one), so Stripe applies it at most once; reads the answer into `T`.
-    async fn send<T: DeserializeOwned>(&self, operation: &'static str, key: Option<&str>, request: impl StripeRequest) -> Result<T, GatewayError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        key: Option<&str>,
+        request: impl StripeRequest,
+    ) -> Result<T, GatewayError> {
         let key = key.map(IdempotencyKey::new).transpose().map_err(|e| GatewayError::local(operation, format!("idempotency key: {e}")))?;
         let result = retry(Policy::STRIPE, operation, |_| async {
-            self.http.call(operation, request.build(), key.as_ref()).await.map_err(|err| {
-                if err.is_retryable() { Failure::Transient(err) } else { Failure::Permanent(err) }
-            })
+            self.http
+                .call(operation, request.build(), key.as_ref())
+                .await
+                .map_err(|err| if err.is_retryable() { Failure::Transient(err) } else { Failure::Permanent(err) })
         })
         .await;
         if let Err(err) = &result {
@@ -142,8 +148,7 @@ impl StripeGateway {
 
     /// The subscription's current state, with its default card and its schedule.
     pub async fn retrieve_subscription(&self, subscription_id: &str) -> Result<SubscriptionState, GatewayError> {
-        let request =
-            RetrieveSubscription::new(subscription_id).expand(vec!["default_payment_method".to_string(), "schedule".to_string()]);
+        let request = RetrieveSubscription::new(subscription_id).expand(vec!["default_payment_method".to_string(), "schedule".to_string()]);
         let sub: Subscription = self.send("retrieve_subscription", None, request).await?;
         Ok(sub.state())
     }

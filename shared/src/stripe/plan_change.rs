@@ -112,8 +112,9 @@ impl StripeGateway {
         current.start_date = sub.current_period_start.map(UpdateSubscriptionSchedulePhasesStartDate::Timestamp);
         current.end_date = Some(UpdateSubscriptionSchedulePhasesEndDate::Timestamp(period_end));
         let next = UpdateSubscriptionSchedulePhases::new(vec![item(to.price_id, to.quantity)]);
-        let request =
-            UpdateSubscriptionSchedule::new(schedule_id.as_str()).phases(vec![current, next]).end_behavior(SubscriptionScheduleEndBehavior::Release);
+        let request = UpdateSubscriptionSchedule::new(schedule_id.as_str())
+            .phases(vec![current, next])
+            .end_behavior(SubscriptionScheduleEndBehavior::Release);
         let _: IgnoredAny = self.send("update_schedule", Some(idempotency_key), request).await?;
         Ok(())
     }
