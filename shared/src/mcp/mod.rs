@@ -11,7 +11,6 @@
 mod schema;
 pub mod tools;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
@@ -90,10 +89,12 @@ fn jsonrpc_error(status: StatusCode, error: ErrorData) -> Response<Body> {
 /// A body that is not one JSON-RPC message gets JSON-RPC's own error (rmcp answers it with a
 /// plain-text 415): not JSON -> parse error, JSON of another shape -> invalid request.
 fn unreadable(body: &[u8]) -> Option<Response<Body>> {
-    let problem = serde_json::from_slice::<ClientJsonRpcMessage>(body).err()?;
     let error = match serde_json::from_slice::<Value>(body) {
-        Err(_) => ErrorData::parse_error(format!("The body is not JSON: {problem}"), None),
-        Ok(_) => ErrorData::invalid_request(format!("The body is not a JSON-RPC request or notification: {problem}"), None),
+        Err(problem) => ErrorData::parse_error(format!("The body is not JSON: {problem}."), None),
+        Ok(_) => {
+            let problem = serde_json::from_slice::<ClientJsonRpcMessage>(body).err()?;
+            ErrorData::invalid_request(format!("The body is not a JSON-RPC request or notification: {problem}."), None)
+        }
     };
     Some(jsonrpc_error(StatusCode::BAD_REQUEST, error))
 }
@@ -113,14 +114,14 @@ pub async fn serve(app: &App, principal: Principal, base_url: String, request_id
         // public behind API Gateway and answers nothing without a bearer key.
         .disable_allowed_hosts();
     let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(NeverSessionManager::default()), config);
-    let (parts, body) = service.handle(req).await.into_parts();
+    // Boxed: rmcp's future is large, and the local gateway holds every handler's future in one.
+    let (parts, body) = Box::pin(service.handle(req)).await.into_parts();
     let bytes = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
     let is_json = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("application/json"));
     if parts.status.is_client_error() && !is_json {
         // rmcp refuses a transport-level problem (Accept, Content-Type, size) in plain text;
         // the client gets it as a JSON-RPC error with the same status.
-        let message: Cow<'static, str> = String::from_utf8_lossy(&bytes).into_owned().into();
-        return jsonrpc_error(parts.status, ErrorData::invalid_request(message, None));
+        return jsonrpc_error(parts.status, ErrorData::invalid_request(String::from_utf8_lossy(&bytes).into_owned(), None));
     }
     let body = match String::from_utf8(bytes.to_vec()) {
         Ok(text) if text.is_empty() => Body::Empty,
@@ -142,10 +143,13 @@ mod tests {
 
     #[test]
     fn malformed_json_rpc_gets_a_json_rpc_error() {
-        assert_eq!(refusal("{not json")["error"]["code"], -32700);
-        assert_eq!(refusal(r#"{"hello": "world"}"#)["error"]["code"], -32600);
+        let cut = refusal(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list""#);
+        assert_eq!((&cut["jsonrpc"], &cut["error"]["code"], cut.get("id")), (&Value::from("2.0"), &Value::from(-32700), None));
+        assert!(cut["error"]["message"].as_str().unwrap().starts_with("The body is not JSON: EOF"), "{cut}");
         assert_eq!(refusal("")["error"]["code"], -32700);
-        assert_eq!(refusal(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#.trim_end_matches('}'))["jsonrpc"], "2.0");
+        assert_eq!(refusal(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"} x"#)["error"]["code"], -32700);
+        assert_eq!(refusal(r#"{"hello": "world"}"#)["error"]["code"], -32600);
         assert!(unreadable(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).is_none());
+        assert!(unreadable(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).is_none());
     }
 }
