@@ -81,6 +81,12 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
         "POST /billing/request-limit-increase" => json(r#"{"kind":"rows","desiredValue":20000,"reason":"bench"}"#),
         // Approve and deny take no fields.
         "POST /billing/approvals/{id}/approve" | "POST /billing/approvals/{id}/deny" => json("{}"),
+        // MCP: a cap check ("can I create one more row?") as an agent's client sends it.
+        "POST /mcp" => Some(Body {
+            text: r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_limits","arguments":{"resource":"rows"}}}"#
+                .to_string(),
+            headers: vec![("accept", "application/json, text/event-stream".to_string())],
+        }),
         "POST /stripe/webhook" => {
             let (payload, signature) = fixture.webhook.clone();
             Some(Body { text: payload, headers: vec![("stripe-signature", signature)] })
@@ -234,9 +240,14 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
                 plan(bin_dir, &binary, event, expect, Vec::new())
             });
             // The brief's "one round trip for GET /billing and a cap check"; the issue's for
-            // reserve (plain) and limits.
-            let one_read =
-                ["GET /billing", "GET /billing/limits", "GET /billing/limits/{resource}", "POST /billing/usage/{resource}/reserve"];
+            // reserve (plain) and limits; the cap check through MCP is the same read.
+            let one_read = [
+                "GET /billing",
+                "GET /billing/limits",
+                "GET /billing/limits/{resource}",
+                "POST /billing/usage/{resource}/reserve",
+                "POST /mcp",
+            ];
             let dynamo_budget = one_read.contains(&key.as_str()).then_some(1);
             Target { binary, request: label, dynamo_budget, plan }
         } else {

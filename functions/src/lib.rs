@@ -23,6 +23,7 @@ pub mod credits_checkout;
 pub mod credits_ledger;
 pub mod credits_spend;
 pub mod limit_increase;
+pub mod mcp;
 pub mod not_found;
 pub mod openapi;
 pub mod stripe_webhook;

@@ -13,8 +13,8 @@
 //!
 //! Beside them: `error` (the API's one error type; store and gateway errors become it at its
 //! `From` impls), `retry` (the one retry helper), `config`, `telemetry`, `app` (what a
-//! function builds once per cold start) and `openapi` (the API's OpenAPI document, built from
-//! the request and response types).
+//! function builds once per cold start), `openapi` (the API's OpenAPI document, built from
+//! the request and response types) and `mcp` (the same use cases as MCP tools, `POST /mcp`).
 
 pub mod app;
 pub mod billing;
@@ -22,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod mcp;
 pub mod openapi;
 pub mod retry;
 pub mod store;

@@ -4,12 +4,15 @@
 //! send it with a duplicated or mistyped field.
 //!
 //! Unknown fields are refused (400 naming the field), so a typo never silently drops a setting.
+//! `POST /mcp` speaks JSON-RPC: its refusals are JSON-RPC errors, with a 4xx status all the same.
 
 use billing_functions::{DEFAULT_ROUTE, ROUTES};
 use billing_shared::http::MAX_BODY_BYTES;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{Reply, assert_envelope};
 use serde_json::Value;
+
+const MCP: &str = "/mcp";
 
 /// A valid body for the routes that require fields.
 const VALID: &[(&str, &str)] = &[
@@ -105,6 +108,11 @@ async fn every_post_route_refuses_every_bad_body_with_its_envelope_and_changes_n
         for case in table(valid) {
             let reply = post(&api, &path, &token, &case.body, case.content_type).await;
             assert!((400..500).contains(&reply.status), "{} {path} with {}: {} {}", route.method, case.what, reply.status, reply.body);
+            if path == MCP {
+                assert_eq!(reply.body["jsonrpc"], "2.0", "{path} with {}: {}", case.what, reply.body);
+                assert!(reply.body["error"]["code"].as_i64().is_some_and(|code| code < 0), "{path} with {}: {}", case.what, reply.body);
+                continue;
+            }
             assert_envelope(&reply, reply.status, reply.body["error"].as_str().unwrap_or("(no error type)"));
             match (exact, route.authorized) {
                 (true, _) => {

@@ -96,8 +96,11 @@ async fn reserving_past_the_cap_is_402_with_the_next_step() {
     assert_eq!(details["cap"], 1);
     assert_eq!(details["requested"], 1);
     assert_eq!(details["over_cap"], false);
-    assert_eq!(details["upgrade"], json!({"api": "POST /billing/upgrade", "plan": "pro", "cap": 10}));
-    assert_eq!(details["increase"], json!({"api": "POST /billing/request-limit-increase", "kind": "agents"}));
+    assert_eq!(details["upgrade"], json!({"api": "POST /billing/upgrade", "mcpTool": "upgrade_plan", "plan": "pro", "cap": 10}));
+    assert_eq!(
+        details["increase"],
+        json!({"api": "POST /billing/request-limit-increase", "mcpTool": "request_limit_increase", "kind": "agents"})
+    );
     let message = reply.body["message"].as_str().unwrap();
     assert!(message.contains("POST /billing/upgrade") && message.contains("POST /billing/request-limit-increase"), "{message}");
     assert_eq!(api.items().await, before, "a refused reservation changes nothing");
@@ -106,7 +109,10 @@ async fn reserving_past_the_cap_is_402_with_the_next_step() {
     let reply = reserve(&api, &token, "servers", r#"{"count":5}"#).await;
     assert_envelope(&reply, 402, "plan_limit_reached");
     assert_eq!(reply.body["details"]["requested"], 5);
-    assert_eq!(reply.body["details"]["upgrade"], json!({"api": "POST /billing/upgrade", "plan": "scale", "cap": 5, "quantity": 5}));
+    assert_eq!(
+        reply.body["details"]["upgrade"],
+        json!({"api": "POST /billing/upgrade", "mcpTool": "upgrade_plan", "plan": "scale", "cap": 5, "quantity": 5})
+    );
     // Workspaces: no plan has 101, so the only next step is asking.
     let reply = reserve(&api, &token, "workspaces", r#"{"count":101}"#).await;
     assert_envelope(&reply, 402, "plan_limit_reached");
@@ -375,7 +381,10 @@ async fn per_server_plans_cap_servers_by_quantity_and_design_partners_get_scale_
     let reply = reserve(&api, &token, "servers", "").await;
     assert_envelope(&reply, 402, "plan_limit_reached");
     assert_eq!(reply.body["details"]["plan"], "scale");
-    assert_eq!(reply.body["details"]["upgrade"], json!({"api": "POST /billing/upgrade", "plan": "scale", "cap": 4, "quantity": 4}));
+    assert_eq!(
+        reply.body["details"]["upgrade"],
+        json!({"api": "POST /billing/upgrade", "mcpTool": "upgrade_plan", "plan": "scale", "cap": 4, "quantity": 4})
+    );
     let reply = reserve(&api, &token, "agents", r#"{"count":1000}"#).await;
     assert_eq!((reply.status, &reply.body["cap"], &reply.body["remaining"]), (200, &Value::Null, &Value::Null), "unlimited");
 

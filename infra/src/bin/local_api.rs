@@ -77,6 +77,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "  curl -s -X POST {base}/billing/usage/agents/reserve {agent} -H 'Idempotency-Key: new-agent-1'   # again with a new key: the 402 and its next step"
     );
     println!("  curl -s -X POST {base}/billing/request-limit-increase {agent} -d '{{\"kind\":\"agents\"}}'");
+    println!("\nMCP for AI agents (Streamable HTTP, stateless): URL {base}/mcp, header `Authorization: Bearer {}`", keys.agent);
+    println!(
+        "  curl -s -X POST {base}/mcp {agent} -H 'Accept: application/json, text/event-stream' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}'"
+    );
     println!("\nCtrl-C stops.");
 
     gateway::serve(gateway, listener, async {

@@ -193,6 +193,9 @@ impl LimitStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UpgradeOption {
     pub api: &'static str,
+    /// The MCP tool that makes the same call.
+    #[serde(rename = "mcpTool")]
+    pub mcp_tool: &'static str,
     pub plan: String,
     pub cap: Option<u64>,
     /// Per-unit plans (priced by `resource`): the quantity to buy.
@@ -202,6 +205,9 @@ pub struct UpgradeOption {
 
 pub const UPGRADE_API: &str = "POST /billing/upgrade";
 pub const INCREASE_API: &str = "POST /billing/request-limit-increase";
+/// The MCP tools of the same two calls (`POST /mcp`).
+pub const UPGRADE_MCP_TOOL: &str = "upgrade_plan";
+pub const INCREASE_MCP_TOOL: &str = "request_limit_increase";
 
 /// The cheapest paid plan (by monthly price, annual / 12 where it has no monthly one) whose cap
 /// of `resource` fits `needed`; `None` when none does, or when an admin override fixes the
@@ -228,7 +234,10 @@ pub fn cheapest_upgrade(org: &Org, catalog: &Catalog, resource: Resource, needed
             }
             let units = u64::from(quantity.or(plan.per_unit.as_ref().map(|p| p.min_quantity)).unwrap_or(1));
             let monthly = plan.prices.month.as_ref().map(|p| p.unit_amount).or(plan.prices.year.as_ref().map(|p| p.unit_amount / 12))?;
-            Some((monthly.saturating_mul(units), UpgradeOption { api: UPGRADE_API, plan: plan.id.clone(), cap, quantity }))
+            Some((
+                monthly.saturating_mul(units),
+                UpgradeOption { api: UPGRADE_API, mcp_tool: UPGRADE_MCP_TOOL, plan: plan.id.clone(), cap, quantity },
+            ))
         })
         .min_by_key(|(price, _)| *price)
         .map(|(_, option)| option)
@@ -238,6 +247,9 @@ pub fn cheapest_upgrade(org: &Org, catalog: &Catalog, resource: Resource, needed
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct IncreaseOption {
     pub api: &'static str,
+    /// The MCP tool that makes the same call.
+    #[serde(rename = "mcpTool")]
+    pub mcp_tool: &'static str,
     pub kind: Resource,
 }
 
@@ -265,7 +277,7 @@ impl PlanLimitReached {
             requested,
             over_cap: limit.over_cap(),
             upgrade: cheapest_upgrade(org, catalog, limit.resource, limit.active.saturating_add(requested)),
-            increase: IncreaseOption { api: INCREASE_API, kind: limit.resource },
+            increase: IncreaseOption { api: INCREASE_API, mcp_tool: INCREASE_MCP_TOOL, kind: limit.resource },
         }
     }
 
@@ -444,6 +456,8 @@ mod tests {
         let limit = Limit { resource: Resource::Agents, active: 1, cap: Some(1) };
         let refusal = PlanLimitReached::new(&org, &catalog, catalog.free(), &limit, 2);
         assert_eq!(refusal.upgrade.as_ref().unwrap().plan, "pro");
+        assert_eq!(refusal.upgrade.as_ref().unwrap().mcp_tool, "upgrade_plan");
+        assert_eq!(refusal.increase.mcp_tool, "request_limit_increase");
         let message = refusal.message("Free");
         assert!(message.starts_with("The Free plan allows 1 agents; 1 are in use and 2 more were requested."), "{message}");
         assert!(message.contains("`pro`") && message.contains(INCREASE_API));

@@ -147,6 +147,13 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     } else {
         return Err(ApiError::new(ErrorKind::UnsupportedMediaType, "Send the body as `Content-Type: application/json`."));
     };
+    json_object(bytes)
+}
+
+/// Parses JSON text that must be one object into `T` (which should deny unknown fields), as
+/// `json_body` does: unparsable or anything after the value -> 400 malformed_json, not an
+/// object or a wrong shape -> 400 validation_failed with the field at fault.
+pub fn json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // First the syntax: one JSON value and nothing after it. Only then the shape, so a value of
     // the wrong type is always the field's problem, never "not JSON".
     let value: Value = serde_json::from_slice(bytes).map_err(|err| {

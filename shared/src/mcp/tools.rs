@@ -1,0 +1,442 @@
+//! The tool table: each tool is the use case its REST route calls, its arguments the route's
+//! body (plus what the route takes in its path or headers), its answer the route's answer. A
+//! refusal is a tool result with `isError` carrying the REST error envelope, so an agent reads
+//! the same `error`, `message` and `details` (a plan cap's next steps included).
+
+use std::sync::OnceLock;
+
+use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::schema;
+use crate::App;
+use crate::billing::credits::{SpendBody, spend};
+use crate::billing::idempotency::{IdempotencyKey, MAX_KEY_LEN};
+use crate::billing::invoices::{InvoiceQuery, list};
+use crate::billing::limit_signals::{IncreaseBody, request_increase};
+use crate::billing::limits::{limits, resource_limit};
+use crate::billing::plan_change::{Caller, DowngradeBody, UpgradeBody, approval, downgrade, upgrade};
+use crate::billing::portal::{PortalBody, portal_session};
+use crate::billing::summary::summary;
+use crate::billing::usage::{CountBody, Operation, count};
+use crate::domain::catalog::Resource;
+use crate::domain::entitlements::{INCREASE_MCP_TOOL, UPGRADE_MCP_TOOL};
+use crate::domain::summary::catalog_view;
+use crate::error::ApiError;
+use crate::http::json_object;
+
+/// `get_limits`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsArgs {
+    /// One gated resource ("can I create one more?"); left out, every resource.
+    #[serde(default)]
+    #[schema(value_type = Option<Resource>)]
+    pub resource: Option<String>,
+}
+
+/// `reserve_usage` and `release_usage`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageArgs {
+    /// The gated resource to count.
+    #[schema(value_type = Resource)]
+    pub resource: String,
+    /// How many: 1 to 1000, default 1.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub count: Option<u64>,
+    /// Send one per intended change (e.g. a UUID) and repeat it when retrying after a timeout:
+    /// the same key within 24 hours answers the first answer again and counts once.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `spend_credits`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpendArgs {
+    /// Credits to take: 1 to 1,000,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
+    pub amount: u64,
+    /// Kept in the ledger, cut to 500 characters.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Send one per intended spend and repeat it when retrying: the same key within 24 hours
+    /// answers the first answer again and spends once.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `check_approval`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalArgs {
+    /// The `approval_id` of a `web-approve-required` answer.
+    #[schema(min_length = 1, max_length = 255)]
+    pub approval_id: String,
+}
+
+/// `list_invoices`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicesArgs {
+    /// Page size: 1 to 100, default 10.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// The last invoice id (`in_...`) of the previous page: the page after it.
+    #[serde(default)]
+    pub starting_after: Option<String>,
+}
+
+/// One tool of the table.
+struct Spec {
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    input: Map<String, Value>,
+    output: Map<String, Value>,
+    read_only: bool,
+    destructive: bool,
+}
+
+impl Spec {
+    fn tool(self) -> Tool {
+        let annotations = ToolAnnotations::with_title(self.title)
+            .read_only(self.read_only)
+            .destructive(self.destructive)
+            .idempotent(self.read_only)
+            .open_world(false);
+        Tool::new(self.name, self.description, self.input)
+            .with_title(self.title)
+            .with_raw_output_schema(self.output.into())
+            .with_annotations(annotations)
+    }
+}
+
+pub const GET_BILLING: &str = "get_billing";
+pub const LIST_PLANS: &str = "list_plans";
+pub const GET_LIMITS: &str = "get_limits";
+pub const RESERVE_USAGE: &str = "reserve_usage";
+pub const RELEASE_USAGE: &str = "release_usage";
+/// The two tools a 402 `plan_limit_reached` names as next steps.
+pub const UPGRADE_PLAN: &str = UPGRADE_MCP_TOOL;
+pub const REQUEST_LIMIT_INCREASE: &str = INCREASE_MCP_TOOL;
+pub const DOWNGRADE_PLAN: &str = "downgrade_plan";
+pub const CHECK_APPROVAL: &str = "check_approval";
+pub const OPEN_BILLING_PORTAL: &str = "open_billing_portal";
+pub const LIST_INVOICES: &str = "list_invoices";
+pub const SPEND_CREDITS: &str = "spend_credits";
+
+fn specs() -> Vec<Spec> {
+    vec![
+        Spec {
+            name: GET_BILLING,
+            title: "Billing summary",
+            description: "The org's plan, subscription status, price, billing interval, period end, any scheduled change, \
+                card on file, credits balance, and `active` vs `cap` for every gated resource. Free, read-only: call it \
+                first to learn where the org stands.",
+            input: schema::none(),
+            output: schema::named("BillingSummary"),
+            read_only: true,
+            destructive: false,
+        },
+        Spec {
+            name: LIST_PLANS,
+            title: "Plan catalog",
+            description: "The plans (free, pro, scale) with monthly and annual prices in cents, their caps (`null` is unlimited) \
+                and per-server pricing, and the credit bundle. Free, read-only: use it to explain options to your human \
+                before proposing an upgrade.",
+            input: schema::none(),
+            output: schema::named("CatalogView"),
+            read_only: true,
+            destructive: false,
+        },
+        Spec {
+            name: GET_LIMITS,
+            title: "Limits and usage",
+            description: "Caps vs usage under the plan in effect. With `resource`: that one resource and whether one more fits \
+                (`can_create`); without: every resource. Free, read-only: call it before creating something the plan caps.",
+            input: schema::of::<LimitsArgs>(),
+            output: schema::any_of(&["LimitsView", "LimitStatus"]),
+            read_only: true,
+            destructive: false,
+        },
+        Spec {
+            name: RESERVE_USAGE,
+            title: "Reserve usage",
+            description: "Counts `count` more of a resource (an agent, a workspace, rows...) before you create it, atomically \
+                within the plan's cap. At the cap it changes nothing and returns an error `plan_limit_reached` whose \
+                `details` name the next step: `upgrade.mcpTool` (upgrade_plan, needs your human's consent) or \
+                `increase.mcpTool` (request_limit_increase). Costs nothing. Pass an `idempotency_key` and reuse it when \
+                retrying, so a retry never counts twice.",
+            input: schema::of::<UsageArgs>(),
+            output: schema::named("Reserved"),
+            read_only: false,
+            destructive: false,
+        },
+        Spec {
+            name: RELEASE_USAGE,
+            title: "Release usage",
+            description: "Frees `count` of a resource after you deleted what it counted (never below 0; not for `api_calls`). \
+                Costs nothing. Pass an `idempotency_key` and reuse it when retrying.",
+            input: schema::of::<UsageArgs>(),
+            output: schema::named("Released"),
+            read_only: false,
+            destructive: false,
+        },
+        Spec {
+            name: UPGRADE_PLAN,
+            title: "Upgrade the plan",
+            description: "Changes the subscription to a paid plan (`plan`: pro or scale, `interval`, `quantity` of servers for \
+                scale). This costs money, so an agent key never changes anything on the first call: it returns \
+                `confirmation_required` with a `message` stating the real amounts and a `confirm_token`. Show the \
+                message to your human word for word; only if they say yes, call upgrade_plan again with the same \
+                arguments plus `confirm_token` within 60 seconds (the token works once). With `mode: \"web\"` it returns \
+                an `approval_url` and a `binding_code` for your human to approve in a browser instead; then poll \
+                check_approval. An org without a subscription gets a Checkout link for its human (`checkout-required`).",
+            input: schema::named("UpgradeBody"),
+            output: schema::named("UpgradeAnswer"),
+            read_only: false,
+            destructive: true,
+        },
+        Spec {
+            name: DOWNGRADE_PLAN,
+            title: "Downgrade to Free",
+            description: "Schedules the move to the Free plan at the end of the paid period (its caps then apply). An agent key \
+                gets `confirmation_required` first, exactly like upgrade_plan: show the `message` to your human and call \
+                again with `confirm_token` only on their yes. Idempotent: `already-scheduled`, `already-free`.",
+            input: schema::named("DowngradeBody"),
+            output: schema::named("DowngradeAnswer"),
+            read_only: false,
+            destructive: true,
+        },
+        Spec {
+            name: CHECK_APPROVAL,
+            title: "Check a web approval",
+            description: "The status of a web approval (`pending`, `approved`, `denied`, `expired`, `failed`) that \
+                upgrade_plan or downgrade_plan with `mode: \"web\"` created; `result` once approved. Poll no faster than \
+                its `interval` seconds (faster is refused with `slow_down`). Read-only; only your human can approve, on \
+                the approval page.",
+            input: schema::of::<ApprovalArgs>(),
+            output: schema::named("ApprovalView"),
+            read_only: true,
+            destructive: false,
+        },
+        Spec {
+            name: OPEN_BILLING_PORTAL,
+            title: "Billing portal link",
+            description: "A Stripe Customer Portal link for your human (card, invoices, cancellation). Give the `url` to your \
+                human; do not open it yourself. Logged with your key; a deployment may refuse agents (`forbidden`).",
+            input: schema::named("PortalBody"),
+            output: schema::named("PortalSession"),
+            read_only: false,
+            destructive: false,
+        },
+        Spec {
+            name: LIST_INVOICES,
+            title: "Invoices",
+            description: "The org's invoices, newest first: number, status, amounts, currency, hosted and PDF links, dates. \
+                Read-only; page with `starting_after` while `has_more`.",
+            input: schema::of::<InvoicesArgs>(),
+            output: schema::named("InvoicePage"),
+            read_only: true,
+            destructive: false,
+        },
+        Spec {
+            name: REQUEST_LIMIT_INCREASE,
+            title: "Ask for a higher limit",
+            description: "Tells the provider the org needs more of a resource than its plan gives (`kind`, `desiredValue`, \
+                `reason`). Costs nothing and changes no cap by itself: it is recorded for a human at the provider. Use it \
+                when a plan_limit_reached error names it in `details.increase.mcpTool`, or when no plan fits.",
+            input: schema::named("IncreaseBody"),
+            output: schema::named("IncreaseRecorded"),
+            read_only: false,
+            destructive: false,
+        },
+        Spec {
+            name: SPEND_CREDITS,
+            title: "Spend credits",
+            description: "Takes `amount` of the org's prepaid credits (bought by your human through Checkout), never below zero \
+                (`insufficient_credits` with the balance otherwise). Each spend is a ledger entry with your `reason`. \
+                Pass an `idempotency_key` and reuse it when retrying, so a retry never spends twice.",
+            input: schema::of::<SpendArgs>(),
+            output: schema::named("Spent"),
+            read_only: false,
+            destructive: false,
+        },
+    ]
+}
+
+/// Every tool, built once.
+pub fn all() -> &'static [Tool] {
+    static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
+    TOOLS.get_or_init(|| specs().into_iter().map(Spec::tool).collect())
+}
+
+pub fn find(name: &str) -> Option<&'static Tool> {
+    all().iter().find(|tool| tool.name == name)
+}
+
+/// The tool's arguments as its type, refused like a REST body (the field at fault named).
+fn args<T: DeserializeOwned>(arguments: &Map<String, Value>) -> Result<T, ApiError> {
+    json_object(&serde_json::to_vec(arguments).unwrap_or_default())
+}
+
+fn key(text: Option<&str>) -> Result<Option<IdempotencyKey>, ApiError> {
+    text.map(|text| {
+        IdempotencyKey::parse(text).map_err(|_| {
+            ApiError::field("idempotency_key", format!("must be 1 to {MAX_KEY_LEN} printable ASCII characters without spaces or commas"))
+        })
+    })
+    .transpose()
+}
+
+fn value<T: serde::Serialize>(answer: T) -> Result<Value, ApiError> {
+    serde_json::to_value(answer).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Runs tool `name` (one of `all()`) for `caller`.
+pub async fn call(app: &App, caller: &Caller<'_>, name: &str, arguments: &Map<String, Value>, now: i64) -> Result<Value, ApiError> {
+    let principal = caller.principal;
+    match name {
+        GET_BILLING => value(summary(app, principal, now).await?),
+        LIST_PLANS => value(catalog_view(&app.config.catalog)),
+        GET_LIMITS => match args::<LimitsArgs>(arguments)?.resource {
+            Some(resource) => value(resource_limit(app, principal, &resource, now).await?),
+            None => value(limits(app, principal, now).await?),
+        },
+        RESERVE_USAGE | RELEASE_USAGE => {
+            let usage: UsageArgs = args(arguments)?;
+            let operation = if name == RESERVE_USAGE { Operation::Reserve } else { Operation::Release };
+            let key = key(usage.idempotency_key.as_deref())?;
+            count(app, principal, operation, &usage.resource, &CountBody { count: usage.count }, key.as_ref(), now).await?.result
+        }
+        UPGRADE_PLAN => upgrade(app, caller, &args::<UpgradeBody>(arguments)?, now).await,
+        DOWNGRADE_PLAN => downgrade(app, caller, &args::<DowngradeBody>(arguments)?, now).await,
+        CHECK_APPROVAL => approval::status(app, principal, &args::<ApprovalArgs>(arguments)?.approval_id, now).await,
+        OPEN_BILLING_PORTAL => value(portal_session(app, principal, &args::<PortalBody>(arguments)?, now).await?),
+        LIST_INVOICES => {
+            let page: InvoicesArgs = args(arguments)?;
+            let limit = page.limit.map(|limit| limit.to_string());
+            value(list(app, principal, &InvoiceQuery::parse(limit.as_deref(), page.starting_after.as_deref())?).await?)
+        }
+        REQUEST_LIMIT_INCREASE => value(request_increase(app, principal, &args::<IncreaseBody>(arguments)?, now).await?),
+        SPEND_CREDITS => {
+            let credits: SpendArgs = args(arguments)?;
+            let key = key(credits.idempotency_key.as_deref())?;
+            spend(app, principal, &SpendBody { amount: credits.amount, reason: credits.reason }, key.as_ref(), now).await?.result
+        }
+        other => Err(ApiError::not_found(format!("No tool `{other}`."))),
+    }
+}
+
+/// What to tell the human, for an answer that needs them: the consent to ask for, the page to
+/// open, the Checkout to pay.
+fn next_step(tool: &str, answer: &Value) -> Option<String> {
+    let text = |key: &str| answer[key].as_str().unwrap_or_default();
+    match text("status") {
+        "confirmation_required" => Some(format!(
+            "Nothing has changed yet. Show your human this and ask for a yes: \"{}\" Only if they agree, call {tool} again \
+             with the same arguments plus confirm_token \"{}\" within {} seconds; the token works once.",
+            text("message"),
+            text("confirm_token"),
+            answer["expires_in"]
+        )),
+        "web-approve-required" => Some(format!(
+            "Nothing has changed yet. Ask your human to open {} , check that the page shows the code {} and approve or deny \
+             there: \"{}\" Meanwhile call {CHECK_APPROVAL} with approval_id \"{}\" every {} seconds until its status is \
+             no longer pending.",
+            text("approval_url"),
+            text("binding_code"),
+            text("message"),
+            text("approval_id"),
+            answer["interval"]
+        )),
+        "checkout-required" => {
+            Some(format!("The org has no subscription yet: give your human this Checkout link to pay: {}", text("checkout_url")))
+        }
+        _ => None,
+    }
+}
+
+/// A use case's answer as a tool result: the REST body as structured content (and as JSON
+/// text, for clients that read only text), or the REST error envelope with `isError`.
+pub fn result(tool: &str, answer: Result<Value, ApiError>, request_id: &str) -> CallToolResult {
+    match answer {
+        Ok(body) => {
+            let step = next_step(tool, &body);
+            let mut result = CallToolResult::structured(body);
+            if let Some(step) = step {
+                result.content.insert(0, ContentBlock::text(step));
+            }
+            result
+        }
+        Err(err) => {
+            if err.status() >= 500 {
+                tracing::error!(tool, error = err.kind.code(), message = %err.message, "tool failed");
+            }
+            let mut result = CallToolResult::structured_error(err.envelope(request_id));
+            result.content.insert(0, ContentBlock::text(err.message));
+            result
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_the_issue_s_twelve_tools_with_object_schemas() {
+        let names: Vec<&str> = all().iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "get_billing",
+                "list_plans",
+                "get_limits",
+                "reserve_usage",
+                "release_usage",
+                "upgrade_plan",
+                "downgrade_plan",
+                "check_approval",
+                "open_billing_portal",
+                "list_invoices",
+                "request_limit_increase",
+                "spend_credits"
+            ]
+        );
+        for tool in all() {
+            assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);
+            assert_eq!(tool.output_schema.as_ref().map(|s| s["type"].clone()), Some(Value::from("object")), "{}", tool.name);
+        }
+    }
+
+    #[test]
+    fn arguments_are_refused_naming_the_field() {
+        let arguments = serde_json::json!({ "resource": "agents", "count": "two" });
+        let err = args::<UsageArgs>(arguments.as_object().unwrap()).unwrap_err();
+        assert_eq!(err.details.unwrap()["fields"][0]["field"], "count");
+        let arguments = serde_json::json!({ "resource": "agents", "colour": 1 });
+        let err = args::<UsageArgs>(arguments.as_object().unwrap()).unwrap_err();
+        assert_eq!(err.details.unwrap()["fields"][0]["field"], "colour");
+        let err = key(Some("two words")).unwrap_err();
+        assert_eq!(err.details.unwrap()["fields"][0]["field"], "idempotency_key");
+    }
+
+    #[test]
+    fn a_consent_answer_tells_the_agent_what_to_ask_and_how_to_confirm() {
+        let answer =
+            serde_json::json!({ "status": "confirmation_required", "confirm_token": "ct_x", "expires_in": 60, "message": "Pay $5." });
+        let step = next_step(UPGRADE_PLAN, &answer).unwrap();
+        assert!(step.contains("\"Pay $5.\"") && step.contains("confirm_token \"ct_x\"") && step.contains("60 seconds"), "{step}");
+        assert_eq!(next_step(GET_BILLING, &serde_json::json!({ "plan": "pro" })), None);
+    }
+}
