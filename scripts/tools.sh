@@ -10,14 +10,18 @@ mkdir -p "$TOOLS_DIR"
 
 # Pinned: a newer validator may judge the same document differently.
 OPENAPI_SPEC_VALIDATOR="openapi-spec-validator==0.9.0"
+SCHEMATHESIS="schemathesis==4.32.5"
 
 install_python_tools() {
   # cfn-lint validates template.yaml; moto's server stands in for Secrets Manager in tests;
-  # openapi-spec-validator checks openapi.json against the OpenAPI 3.1 specification.
+  # openapi-spec-validator checks openapi.json against the OpenAPI 3.1 specification;
+  # Schemathesis tests the running API against it.
+  local frozen
+  frozen=$("$VENV_BIN/pip" freeze --disable-pip-version-check 2>/dev/null || true)
   if [ ! -x "$VENV_BIN/cfn-lint" ] || [ ! -x "$VENV_BIN/moto_server" ] ||
-    ! "$VENV_BIN/pip" freeze --disable-pip-version-check 2>/dev/null | grep -qx "$OPENAPI_SPEC_VALIDATOR"; then
+    ! grep -qx "$OPENAPI_SPEC_VALIDATOR" <<<"$frozen" || ! grep -qx "$SCHEMATHESIS" <<<"$frozen"; then
     python3 -m venv "$TOOLS_DIR/venv"
-    "$VENV_BIN/pip" install --quiet --disable-pip-version-check cfn-lint 'moto[server]' "$OPENAPI_SPEC_VALIDATOR" >&2
+    "$VENV_BIN/pip" install --quiet --disable-pip-version-check cfn-lint 'moto[server]' "$OPENAPI_SPEC_VALIDATOR" "$SCHEMATHESIS" >&2
   fi
 }
 
