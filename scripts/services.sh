@@ -45,6 +45,28 @@ start_moto() {
   export MOTO_ENDPOINT="http://127.0.0.1:$port"
 }
 
+start_local_api() {
+  # The local run in the background (after start_dynamodb_local): a free port, its own table,
+  # the demo org; exports LOCAL_API_URL, DEMO_HUMAN_KEY and DEMO_AGENT_KEY.
+  local keys="$LOCAL_DIR/demo-keys.env" deadline=$((SECONDS + 600))
+  rm -f "$keys"
+  cargo build --quiet --locked -p billing-infra --bin local-api
+  PORT=0 BILLING_TABLE="${1:-billing-local}" DEMO_KEYS_FILE="$keys" \
+    cargo run --quiet --locked -p billing-infra --bin local-api >"$LOCAL_DIR/local-api.log" 2>&1 &
+  SERVICE_PIDS+=($!)
+  until [ -f "$keys" ]; do
+    if [ $SECONDS -ge $deadline ] || ! kill -0 "${SERVICE_PIDS[-1]}" 2>/dev/null; then
+      echo "local-api did not start; its log:" >&2
+      tail -20 "$LOCAL_DIR/local-api.log" >&2 || true
+      return 1
+    fi
+    sleep 0.2
+  done
+  set -a
+  source "$keys"
+  set +a
+}
+
 stop_services() {
   for pid in "${SERVICE_PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true

@@ -12,17 +12,20 @@ mkdir -p "$TOOLS_DIR"
 # negotiate another protocol version.
 OPENAPI_SPEC_VALIDATOR="openapi-spec-validator==0.9.0"
 MCP_SDK="mcp==2.3.0"
+SCHEMATHESIS="schemathesis==4.32.5"
 
 install_python_tools() {
   # cfn-lint validates template.yaml; moto's server stands in for Secrets Manager in tests;
   # openapi-spec-validator checks openapi.json against the OpenAPI 3.1 specification; the
-  # official MCP Python SDK is the client the MCP tests drive.
+  # official MCP Python SDK is the client the MCP tests drive; Schemathesis tests the running API
+  # against the document.
   local frozen
   frozen=$("$VENV_BIN/pip" freeze --disable-pip-version-check 2>/dev/null || true)
   if [ ! -x "$VENV_BIN/cfn-lint" ] || [ ! -x "$VENV_BIN/moto_server" ] ||
-    ! grep -qx "$OPENAPI_SPEC_VALIDATOR" <<<"$frozen" || ! grep -qx "$MCP_SDK" <<<"$frozen"; then
+    ! grep -qx "$OPENAPI_SPEC_VALIDATOR" <<<"$frozen" || ! grep -qx "$MCP_SDK" <<<"$frozen" ||
+    ! grep -qx "$SCHEMATHESIS" <<<"$frozen"; then
     python3 -m venv "$TOOLS_DIR/venv"
-    "$VENV_BIN/pip" install --quiet --disable-pip-version-check cfn-lint 'moto[server]' "$OPENAPI_SPEC_VALIDATOR" "$MCP_SDK" >&2
+    "$VENV_BIN/pip" install --quiet --disable-pip-version-check cfn-lint 'moto[server]' "$OPENAPI_SPEC_VALIDATOR" "$MCP_SDK" "$SCHEMATHESIS" >&2
   fi
 }
 

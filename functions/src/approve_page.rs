@@ -11,5 +11,5 @@ pub async fn handle(_app: &App, req: Request) -> Response<Body> {
 
 /// What `handle` answers; the bin serves it without an `App`.
 pub async fn answer(req: Request) -> Response<Body> {
-    http::serve(req, |_| async { Ok(approval_page()) }).await
+    http::serve(req, |req| async move { approval_page(http::path_param(&req, "id").as_deref()) }).await
 }

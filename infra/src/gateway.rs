@@ -1,6 +1,7 @@
 //! The local stand-in for API Gateway (HTTP API, payload format 2.0): routes come from
 //! `template.yaml`; each request becomes the same JSON event Lambda would get, runs through the
-//! same authorizer function, and is handed to the same handler function as in AWS.
+//! same authorizer function, and is handed to the same handler function as in AWS. It also
+//! serves the local run's landing pages (`local_pages`), which API Gateway does not have.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,6 +20,8 @@ use hyper_util::rt::TokioIo;
 use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
+
+use crate::local_pages;
 
 /// API Gateway's payload limit.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
@@ -64,6 +67,10 @@ impl Gateway {
     async fn dispatch(&self, request_id: &str, req: http::Request<Bytes>) -> Response<Body> {
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
+        let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+        if let Some(page) = local_pages::page(&method, &path, req.uri().query().unwrap_or_default(), &format!("http://{host}")) {
+            return page;
+        }
         let Some((route, params)) = self.route_for(&method, &path) else {
             return error_response(&ApiError::not_found(format!("No route {method} {path}.")), request_id);
         };

@@ -1,7 +1,8 @@
 //! Local infrastructure: the table and routes read from template.yaml, the local API gateway,
-//! demo seed data, and the offline Stripe stand-in started with the catalog's prices.
+//! the local run's landing pages, demo seed data, and the offline Stripe stand-in started with the catalog's prices.
 
 pub mod gateway;
+pub mod local_pages;
 pub mod seed;
 pub mod standin;
 pub mod template;

@@ -124,3 +124,45 @@ async fn a_human_approves_and_denies_on_the_page_and_the_agent_sees_it() {
     assert_eq!(api.subscription_updates(), 1, "a denial calls Stripe never");
     client.close().await.unwrap();
 }
+
+/// The local run's landing pages (its default success and cancel URLs): Cancel on the stand-in's
+/// hosted Checkout lands on a page saying nothing changed, Pay on one naming the paid session and
+/// the call that shows it with a key, never on a 401. Writes `checkout-success.png` beside the
+/// approval page's screenshot.
+#[tokio::test]
+async fn cancel_and_pay_on_the_hosted_checkout_land_on_the_local_pages() {
+    let driver = start_driver().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let [success, cancel, portal_return] = billing_infra::local_pages::default_urls(&base);
+    let api = StripeTestApi::with_config(&[
+        ("ALLOWED_REDIRECT_ORIGINS", base.as_str()),
+        ("DEFAULT_SUCCESS_URL", success.as_str()),
+        ("DEFAULT_CANCEL_URL", cancel.as_str()),
+        ("DEFAULT_RETURN_URL", portal_return.as_str()),
+    ])
+    .await;
+    tokio::spawn(billing_infra::gateway::serve(api.gateway.clone(), listener, std::future::pending()));
+    let human = api.org_with_key("acme").await;
+    let client = browser(&driver).await;
+
+    let checkout = api.post_json("/billing/checkout", &human, r#"{"plan":"pro","interval":"month"}"#).await;
+    let (url, session) = (checkout.body["url"].as_str().unwrap(), checkout.body["session_id"].as_str().unwrap());
+    client.goto(url).await.unwrap();
+    client.find(Locator::Css(&format!("a[href='{cancel}']"))).await.unwrap().click().await.unwrap();
+    text_with(&client, "h1", "Checkout cancelled").await;
+    assert!(text_with(&client, "pre", "curl").await.contains(&format!("curl -s {base}/billing -H")));
+
+    client.goto(url).await.unwrap();
+    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    text_with(&client, "h1", "Payment complete").await;
+    let shown = text_with(&client, "pre", "curl").await;
+    assert!(shown.contains(&format!("curl -s {base}/billing/checkout/{session} -H 'Authorization: Bearer <key>'")), "{shown}");
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("checkout-success.png"), &png).unwrap();
+    client.close().await.unwrap();
+
+    // What the page says to run shows the paid session (no webhook is delivered in this test).
+    let synced = api.get(&format!("/billing/checkout/{session}"), Some(&human)).await;
+    assert_eq!((&synced.body["paid"], &synced.body["billing"]["plan"]), (&json!(true), &json!("pro")), "{}", synced.body);
+}

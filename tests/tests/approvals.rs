@@ -193,7 +193,7 @@ async fn a_human_asking_in_web_mode_is_not_asked_for_consent() {
 #[tokio::test]
 async fn the_approval_page_is_served_without_a_key_under_a_strict_policy() {
     let api = StripeTestApi::new().await;
-    let reply = api.get("/approve/ap_0123", None).await;
+    let reply = api.get("/approve/ap_0123456789abcdef0123456789abcdef", None).await;
     assert_eq!(reply.status, 200);
     let header = |name: &str| reply.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     assert_eq!(header("content-type"), "text/html; charset=utf-8");
@@ -203,4 +203,15 @@ async fn the_approval_page_is_served_without_a_key_under_a_strict_policy() {
     let page = reply.body.as_str().unwrap();
     assert!(page.contains("Approve a plan change") && page.contains("type=\"password\""));
     assert!(api.items_with_pk_prefix("APPROVAL#").await.is_empty());
+}
+
+/// Found by Schemathesis: the page was served for any id, even one no approval can have.
+#[tokio::test]
+async fn the_approval_page_of_what_cannot_be_an_approval_id_is_404() {
+    let api = StripeTestApi::new().await;
+    let long = format!("/approve/{}", "0".repeat(256));
+    for path in ["/approve/ap_0123", "/approve/ap_0123456789ABCDEF0123456789ABCDEF", "/approve/x", long.as_str()] {
+        let reply = api.get(path, None).await;
+        assert_envelope(&reply, 404, "not_found");
+    }
 }

@@ -55,6 +55,7 @@ fn table(valid: &str) -> Vec<BadBody> {
         bad("deep nesting", deep, malformed),
         bad("invalid UTF-8", vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'], malformed),
         bad("not JSON at all", "plan=pro", malformed),
+        bad("only whitespace", " \n", malformed),
         bad("a body over the limit", format!(r#"{{"x":"{}"}}"#, "a".repeat(MAX_BODY_BYTES)), (413, "payload_too_large")),
         BadBody { what: "no content type", body: valid.as_bytes().to_vec(), content_type: None, expect: (415, "unsupported_media_type") },
         BadBody {
@@ -165,5 +166,34 @@ async fn the_reported_holes_are_closed() {
         assert_eq!(reply.body["details"]["fields"][0]["field"], field, "{path} {body}: {}", reply.body);
     }
     assert!(api.standin.requests().is_empty(), "no Stripe call: {:?}", api.standin.requests());
+    assert_eq!(api.items().await, before, "nothing written");
+}
+
+/// Found by Schemathesis: JSON Schema's integers include `2.0` (a client's encoder may write it),
+/// and values past a documented maximum were taken.
+#[tokio::test]
+async fn whole_floats_are_integers_and_values_past_the_documented_range_are_refused() {
+    let api = StripeTestApi::new().await;
+    let token = api.org_with_key("acme").await;
+    let json = Some("application/json");
+    let reply = post(&api, "/billing/usage/rows/reserve", &token, br#"{"count":2.0}"#, json).await;
+    assert_eq!((reply.status, reply.body["reserved"].as_u64()), (200, Some(2)), "{}", reply.body);
+    let reply = post(&api, "/billing/usage/rows/release", &token, br#"{"count":1e0}"#, json).await;
+    assert_eq!((reply.status, reply.body["released"].as_u64()), (200, Some(1)), "{}", reply.body);
+    let reply = post(&api, "/billing/request-limit-increase", &token, br#"{"kind":"rows","desiredValue":5000.0}"#, json).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let before = api.items().await;
+    for (path, body, field) in [
+        ("/billing/usage/rows/reserve", r#"{"count":2.5}"#, "count"),
+        ("/billing/usage/rows/reserve", r#"{"count":-1.0}"#, "count"),
+        ("/billing/credits/spend", r#"{"amount":1.5}"#, "amount"),
+        ("/billing/credits/checkout", r#"{"quantity":1.5}"#, "quantity"),
+        ("/billing/request-limit-increase", r#"{"desiredValue":9223372036854775808}"#, "desiredValue"),
+        ("/billing/request-limit-increase", r#"{"desiredValue":1000000000001}"#, "desiredValue"),
+    ] {
+        let reply = post(&api, path, &token, body.as_bytes(), json).await;
+        assert_envelope(&reply, 400, "validation_failed");
+        assert_eq!(reply.body["details"]["fields"][0]["field"], field, "{path} {body}: {}", reply.body);
+    }
     assert_eq!(api.items().await, before, "nothing written");
 }

@@ -1,14 +1,17 @@
 //! `local-api`: creates the table from template.yaml in DynamoDB Local, starts the offline
 //! Stripe stand-in (delivering signed events to this API's /stripe/webhook), seeds the demo
 //! org and keys, and serves every route of template.yaml on 127.0.0.1 until Ctrl-C.
-//! Started by `scripts/run-local`, which starts DynamoDB Local first.
+//! Started by `scripts/run-local` (and by `scripts/test` for the contract test), which start
+//! DynamoDB Local first. `PORT=0` takes a free port.
 
 use std::sync::Arc;
 
 use billing_infra::gateway::{self, Gateway};
-use billing_infra::seed::seed_demo;
+use billing_infra::local_pages;
+use billing_infra::seed::{DemoKeys, seed_demo};
 use billing_infra::standin;
 use billing_infra::template::Template;
+use billing_shared::config::{Config, aws_sdk_config};
 use billing_shared::stripe::StripeGateway;
 use billing_shared::{App, telemetry};
 use tokio::net::TcpListener;
@@ -19,18 +22,46 @@ fn random_secret() -> String {
     format!("whsec_local_{}", hex::encode(bytes))
 }
 
+/// The local run's settings where the environment gives none: redirects to its own landing
+/// pages (`/local/...`) on its own origin.
+fn local_defaults(base: &str) -> Vec<(&'static str, String)> {
+    let [success, cancel, portal_return] = local_pages::default_urls(base);
+    let origins = format!("{base},{}", base.replace("127.0.0.1", "localhost"));
+    vec![
+        ("BILLING_TABLE", "billing-local".into()),
+        ("ALLOWED_REDIRECT_ORIGINS", origins),
+        ("DEFAULT_SUCCESS_URL", success),
+        ("DEFAULT_CANCEL_URL", cancel),
+        ("DEFAULT_RETURN_URL", portal_return),
+    ]
+}
+
+/// With `DEMO_KEYS_FILE` set, the URL and demo keys go there too (shell `NAME=value` lines),
+/// for scripts that start the local run in the background. Written whole, then renamed.
+fn write_keys_file(base: &str, keys: &DemoKeys) -> std::io::Result<()> {
+    let Some(path) = std::env::var_os("DEMO_KEYS_FILE") else { return Ok(()) };
+    let path = std::path::PathBuf::from(path);
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, format!("LOCAL_API_URL={base}\nDEMO_HUMAN_KEY={}\nDEMO_AGENT_KEY={}\n", keys.human, keys.agent))?;
+    std::fs::rename(partial, path)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     telemetry::init();
-    let mut app = App::from_env().await?;
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let defaults = local_defaults(&base);
+    let config = Config::from_lookup(|name| {
+        std::env::var(name).ok().filter(|v| !v.is_empty()).or_else(|| defaults.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+    })?;
+    let mut app = App::new(config, aws_sdk_config().await);
     let table = app.store.table().to_string();
     let tables = app.store.client().list_tables().send().await?;
     if !tables.table_names().contains(&table) {
         Template::built_in().create_table(app.store.client(), &table).await?;
     }
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let base = format!("http://{}", listener.local_addr()?);
 
     let webhook_secret = random_secret();
     let stripe =
@@ -39,6 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     app.webhook_secrets = vec![webhook_secret];
 
     let keys = seed_demo(&app.store).await?;
+    write_keys_file(&base, &keys)?;
     let gateway = Arc::new(Gateway::new(app));
 
     println!("\nBilling API listening on {base} (table `{table}` in DynamoDB Local)");
@@ -58,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!(
         "  curl -s -X POST {base}/billing/checkout {auth} -H 'content-type: application/json' -d '{{\"plan\":\"pro\",\"interval\":\"month\"}}'"
     );
-    println!("      then open the returned url, press Pay, and GET /billing again");
+    println!("      then open the returned url and press Pay: the browser lands on a page saying what happened");
     println!("  curl -s -X POST {base}/billing/credits/checkout {auth} -H 'content-type: application/json' -d '{{\"quantity\":2}}'");
     println!("  curl -s -X POST {base}/billing/portal {auth}");
     println!("  curl -s {base}/billing/invoices {auth}");

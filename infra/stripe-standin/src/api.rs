@@ -162,8 +162,9 @@ fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, S
     if mode == "setup" {
         return Err(StripeApiError::invalid("mode", "The Stripe stand-in supports `payment` and `subscription` mode only."));
     }
-    if p.one_of("ui_mode", &["custom", "embedded", "hosted"])?.is_some_and(|ui| ui != "hosted") {
-        return Err(StripeApiError::invalid("ui_mode", "The Stripe stand-in hosts `hosted` Checkout pages only."));
+    // The values of the API version async-stripe 1.0 speaks (`hosted_page`, not the older `hosted`).
+    if p.one_of("ui_mode", &["elements", "embedded_page", "form", "hosted_page"])?.is_some_and(|ui| ui != "hosted_page") {
+        return Err(StripeApiError::invalid("ui_mode", "The Stripe stand-in hosts `hosted_page` Checkout pages only."));
     }
     let success_url = url(p, "success_url")?.ok_or_else(|| StripeApiError::missing("success_url"))?;
     let mut line_items = Vec::new();

@@ -245,7 +245,7 @@ pub(crate) fn checkout_session(s: NewCheckoutSession) -> Value {
             "shipping_cost": null,
             "success_url": s.success_url,
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-            "ui_mode": "hosted",
+            "ui_mode": "hosted_page",
             "url": s.url,
             "wallet_options": null,
         }),

@@ -12,7 +12,10 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData, RetrieveCheckoutSession,
 };
 use stripe_core::customer::{CreateCustomer, RetrieveCustomer, RetrieveCustomerReturned};
-use stripe_shared::{ApiErrors, ApiErrorsCode, ApiErrorsType, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus};
+use stripe_shared::{
+    ApiErrors, ApiErrorsCode, ApiErrorsType, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus,
+    CheckoutSessionUiMode,
+};
 
 fn line(price: &str, quantity: u64) -> CreateCheckoutSessionLineItems {
     let mut item = CreateCheckoutSessionLineItems::new();
@@ -82,6 +85,8 @@ async fn checkout_sessions_have_stripe_shape_and_a_hosted_url() {
     assert_eq!(session.amount_total, Some(4000));
     assert_eq!(session.client_reference_id.as_deref(), Some("acme"));
     assert_eq!(session.url, Some(format!("{}checkout/{}", standin.base_url(), session.id)));
+    // A value the client knows: an unknown one parses as `Unknown` with a logged warning.
+    assert_eq!(session.ui_mode, Some(CheckoutSessionUiMode::HostedPage));
 
     let raw = get_json(&standin, &format!("/v1/checkout/sessions/{}", session.id)).await;
     assert_fixture_keys(&raw);

@@ -29,6 +29,8 @@ pub const DEFAULT_PAGE: i32 = 20;
 #[serde(deny_unknown_fields)]
 pub struct SpendBody {
     /// Credits to take: 1 to 1,000,000,000.
+    #[serde(deserialize_with = "crate::domain::whole_number::required")]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub amount: u64,
     /// Kept in the ledger, cut to 500 characters.
     #[serde(default)]

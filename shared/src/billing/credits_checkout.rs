@@ -18,12 +18,16 @@ use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, idempotency_key
 #[serde(deny_unknown_fields)]
 pub struct CreditsCheckoutBody {
     /// Credit bundles to buy: 1 to the catalog's `credits.max_bundles`.
+    #[serde(deserialize_with = "crate::domain::whole_number::required")]
+    #[schema(schema_with = crate::openapi::credit_bundles)]
     pub quantity: u32,
     /// On an allowed origin; default: the deployment's success URL.
     #[serde(default)]
+    #[schema(pattern = r"^https?://[!-~]+$", max_length = 2048)]
     pub success_url: Option<String>,
     /// On an allowed origin; default: the deployment's cancel URL.
     #[serde(default)]
+    #[schema(pattern = r"^https?://[!-~]+$", max_length = 2048)]
     pub cancel_url: Option<String>,
 }
 

@@ -44,9 +44,10 @@ pub async fn list(app: &App, principal: &Principal, query: &InvoiceQuery) -> Res
     let org = load_org(&app.store, &principal.org_id).await?;
     let Some(customer_id) = org.stripe_customer_id else { return Ok(InvoicePage { data: Vec::new(), has_more: false }) };
     app.stripe()?.list_invoices(&customer_id, query.limit, query.starting_after.as_deref()).await.map_err(|err| {
-        // Stripe refusing the cursor (unknown, or another customer's invoice) is the caller's mistake.
+        // Stripe refusing the cursor: no such invoice, or another customer's. Either way this org
+        // has no invoice of that id (404, as for anything of another org).
         match (err.is_refused_id(), &query.starting_after) {
-            (true, Some(_)) => ApiError::field("starting_after", "is not an invoice of this org"),
+            (true, Some(id)) => ApiError::not_found(format!("`starting_after`: this org has no invoice `{id}`.")),
             _ => err.into(),
         }
     })

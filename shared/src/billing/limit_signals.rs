@@ -15,15 +15,20 @@ use crate::domain::signals::{BURST_WINDOW_SECS, KindDemand, Signal, SignalKind, 
 use crate::error::{ApiError, FieldProblem};
 use crate::retry::{Failure, Policy, retry};
 
+/// The largest `desiredValue`: far above any cap, and within what every JSON reader holds exactly.
+pub const MAX_DESIRED_VALUE: u64 = 1_000_000_000_000;
+
 /// The body (optional as a whole): `{kind?, desiredValue?, reason?}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncreaseBody {
     /// A gated resource (`agents`, `rows`, ...) or `other` (the default).
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::signal_kind)]
     pub kind: Option<String>,
-    /// The cap the org would need: at least 1.
-    #[serde(default, rename = "desiredValue")]
+    /// The cap the org would need: 1 to 1,000,000,000,000.
+    #[serde(default, rename = "desiredValue", deserialize_with = "crate::domain::whole_number::optional")]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_u64)]
     pub desired_value: Option<u64>,
     /// Cut to 500 characters, never refused for its length.
     #[serde(default)]
@@ -90,8 +95,8 @@ pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseB
             SignalKind::Other
         }),
     };
-    if body.desired_value == Some(0) {
-        problems.push(FieldProblem::new("desiredValue", "must be a whole number of at least 1"));
+    if body.desired_value.is_some_and(|value| !(1..=MAX_DESIRED_VALUE).contains(&value)) {
+        problems.push(FieldProblem::new("desiredValue", format!("must be a whole number from 1 to {MAX_DESIRED_VALUE}")));
     }
     if !problems.is_empty() {
         return Err(ApiError::validation(problems));

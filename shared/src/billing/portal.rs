@@ -20,6 +20,7 @@ const WINDOW_SECS: i64 = 60;
 pub struct PortalBody {
     /// On an allowed origin; default: the deployment's return URL.
     #[serde(default)]
+    #[schema(pattern = r"^https?://[!-~]+$", max_length = 2048)]
     pub return_url: Option<String>,
 }
 

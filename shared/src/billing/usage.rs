@@ -30,7 +30,8 @@ pub const MAX_COUNT: u64 = 1000;
 #[serde(deny_unknown_fields)]
 pub struct CountBody {
     /// How many to count: 1 to 1000, default 1.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub count: Option<u64>,
 }
 

@@ -48,6 +48,11 @@ impl PublicStatus {
     }
 }
 
+/// Approval ids are `ap_` and 32 lowercase hex digits (128 random bits).
+pub fn is_approval_id(text: &str) -> bool {
+    text.strip_prefix("ap_").is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 /// The status at `now`. An approval still pending when it lapses is `expired`; one computed
 /// for a plan that has changed since (`stale`) can no longer execute, so it is `failed`. One
 /// executing is `pending` until its result is recorded.

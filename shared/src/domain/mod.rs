@@ -13,3 +13,4 @@ pub mod redirect;
 pub mod signals;
 pub mod subscription;
 pub mod summary;
+pub mod whole_number;

@@ -8,6 +8,9 @@ use lambda_http::Body;
 use lambda_http::http::{HeaderValue, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
 
+use crate::domain::approval::is_approval_id;
+use crate::error::ApiError;
+
 const PAGE: &str = include_str!("approval_page.html");
 
 /// The CSP source of the inline element `<tag>...</tag>` of the page.
@@ -27,8 +30,11 @@ pub fn content_security_policy() -> String {
     )
 }
 
-/// The page, with its security headers.
-pub fn approval_page() -> Response<Body> {
+/// The page for approval `id`, with its security headers; 404 for what cannot be an approval id.
+pub fn approval_page(id: Option<&str>) -> Result<Response<Body>, ApiError> {
+    if !id.is_some_and(is_approval_id) {
+        return Err(ApiError::not_found("No approval has this id: approval links end in `ap_` and 32 hex digits."));
+    }
     let mut response = Response::new(Body::Text(PAGE.to_string()));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
@@ -40,7 +46,7 @@ pub fn approval_page() -> Response<Body> {
     if let Ok(csp) = HeaderValue::from_str(&content_security_policy()) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

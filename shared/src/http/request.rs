@@ -140,7 +140,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
             format!("The body is {} bytes; at most {MAX_BODY_BYTES} are accepted.", bytes.len()),
         ));
     }
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+    // Only no body at all is `{}`: whitespace alone is not a JSON text.
+    let bytes: &[u8] = if bytes.is_empty() {
         b"{}"
     } else if is_json(req) {
         bytes
@@ -228,6 +229,7 @@ mod tests {
         assert_eq!(field_and_code(parse(json, r#"{"plan":"pro"}{}"#).unwrap_err()), (String::new(), "malformed_json"));
         assert_eq!(field_and_code(parse(json, r#"{"plan":"pro","plan":"x"}"#).unwrap_err()), ("plan".into(), "validation_failed"));
         assert_eq!(field_and_code(parse(json, "\u{feff}{}").unwrap_err()), (String::new(), "malformed_json"));
+        assert_eq!(field_and_code(parse(json, " ").unwrap_err()), (String::new(), "malformed_json"));
         let huge = format!(r#"{{"plan":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
         assert_eq!(field_and_code(parse(json, &huge).unwrap_err()), (String::new(), "payload_too_large"));
     }

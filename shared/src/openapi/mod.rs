@@ -16,9 +16,10 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
@@ -37,8 +38,9 @@ use crate::billing::plan_change::approval::DecisionBody;
 use crate::billing::portal::{PortalBody, PortalSession};
 use crate::billing::usage::{CountBody, Released, Reserved};
 use crate::billing::webhook_sync::WebhookReceipt;
-use crate::domain::catalog::Interval;
+use crate::domain::catalog::{Interval, Resource};
 use crate::domain::entitlements::{LimitStatus, PlanLimitReached};
+use crate::domain::signals::SignalKind;
 use crate::domain::summary::{BillingSummary, CatalogView, catalog_view};
 use crate::error::{ApiError, ErrorEnvelope, ErrorKind, FieldProblem};
 use crate::http::REPLAYED_HEADER;
@@ -60,7 +62,9 @@ const JSON: &str = "application/json";
 pub fn document_json() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
-        let mut text = document().to_pretty_json().expect("the document serializes");
+        // utoipa 5.5 writes a Link's `operationId` as `operation_id`; only a key can match the
+        // quoted form (quotes inside JSON strings are escaped).
+        let mut text = document().to_pretty_json().expect("the document serializes").replace("\"operation_id\": ", "\"operationId\": ");
         text.push('\n');
         text
     })
@@ -248,6 +252,54 @@ fn body<T: Serialize>(schema: &str, required: bool, examples: Vec<(&str, T)>) ->
     )
 }
 
+/// The paid plans of the built-in catalog (the one the document describes).
+fn paid_plans() -> Vec<String> {
+    examples::catalog().plans.iter().filter(|plan| !plan.is_free()).map(|plan| plan.id.clone()).collect()
+}
+
+pub(crate) fn paid_plan() -> Schema {
+    let description = "A paid plan of the catalog (`GET /billing/plans`).";
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(paid_plans())).description(Some(description)).into()
+}
+
+pub(crate) fn paid_plan_or_null() -> Schema {
+    let mut plans: Vec<Value> = paid_plans().into_iter().map(Value::from).collect();
+    plans.push(Value::Null);
+    let description = "A paid plan of the catalog; default `pro`.";
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(plans))
+        .description(Some(description))
+        .into()
+}
+
+/// 1 to the largest `per_unit.max_quantity` of the catalog (other plans take only 1).
+pub(crate) fn plan_quantity() -> Schema {
+    let max = examples::catalog().plans.iter().filter_map(|plan| plan.per_unit.as_ref()).map(|unit| unit.max_quantity).max().unwrap_or(1);
+    let description = "Per-unit plans: the units, within the plan's `per_unit` range (default: the current quantity on the \
+        same plan, else the plan's minimum); other plans: 1 or left out.";
+    let types = SchemaType::from_iter([Type::Integer, Type::Null]);
+    ObjectBuilder::new().schema_type(types).minimum(Some(1)).maximum(Some(max)).description(Some(description)).into()
+}
+
+pub(crate) fn credit_bundles() -> Schema {
+    let max = examples::catalog().credits.max_bundles;
+    let description = "Credit bundles to buy: 1 to the catalog's `credits.max_bundles`.";
+    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(max)).description(Some(description)).into()
+}
+
+/// A limit-increase kind: a resource or `other`.
+pub(crate) fn signal_kind() -> Schema {
+    let mut kinds: Vec<Value> = SignalKind::names().into_iter().map(Value::from).collect();
+    kinds.push(Value::Null);
+    let description = "A gated resource, or `other` (the default).";
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(kinds))
+        .description(Some(description))
+        .into()
+}
+
 fn integer(minimum: u64, maximum: Option<u64>) -> RefOr<Schema> {
     ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(minimum as f64)).maximum(maximum.map(|m| m as f64)).into()
 }
@@ -272,6 +324,14 @@ fn resource_in_path() -> Parameter {
     parameter("resource", ParameterIn::Path, true, description, Ref::from_schema_name("Resource").into(), json!("agents"))
 }
 
+/// Release takes every resource but `api_calls`, a per-period count that is never given back.
+fn releasable_resource_in_path() -> Parameter {
+    let description = "A gated resource but `api_calls` (400); another name is 404 listing the valid ones.";
+    let names: Vec<&str> = Resource::ALL.into_iter().filter(|r| *r != Resource::ApiCalls).map(Resource::as_str).collect();
+    let schema = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names));
+    parameter("resource", ParameterIn::Path, true, description, schema.into(), json!("agents"))
+}
+
 fn idempotency_key() -> Parameter {
     let description = "Optional: the same key of the same org within 24 hours answers the first answer again (with \
         `Idempotent-Replayed: true`) and counts once; the same key with another request is 422.";
@@ -284,6 +344,24 @@ fn page_parameters(cursor: &str, pattern: &str, example: &str) -> Vec<Parameter>
         parameter("limit", ParameterIn::Query, false, "Page size.", integer(1, Some(100)), json!(10)),
         parameter("starting_after", ParameterIn::Query, false, cursor, string(pattern, 255), json!(example)),
     ]
+}
+
+/// Links from an answer's field to the operations that take it (OpenAPI links: clients and
+/// Schemathesis' stateful phase follow them). `to` is `(operation id, its parameter)`.
+fn with_links(mut response: Response, field: &str, to: &[(&str, &str)]) -> Response {
+    for (operation, parameter) in to {
+        let link = LinkBuilder::new()
+            .operation_id(*operation)
+            .parameter(*parameter, format!("$response.body#/{field}"))
+            .description(format!("`{field}` of this answer, when it has one."))
+            .build();
+        response.links.insert(format!("{operation}By{}", field.replace('_', "")), link.into());
+    }
+    response
+}
+
+fn with_approval_links(response: Response) -> Response {
+    with_links(response, "approval_id", &[("getApproval", "id"), ("approveChange", "id"), ("denyChange", "id"), ("approvalPage", "id")])
 }
 
 /// Answers replayed for an `Idempotency-Key` say so.
@@ -376,6 +454,7 @@ fn confirmation(upgrade: bool) -> ConfirmationRequired {
 }
 
 const APPROVAL_ID: &str = "ap_7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f";
+const APPROVAL_ID_PATTERN: &str = "^ap_[0-9a-f]{32}$";
 
 fn web_approval() -> WebApproveRequired {
     let confirmation = confirmation(true);
@@ -422,7 +501,7 @@ fn approval_views() -> Vec<(&'static str, ApprovalView)> {
 
 fn id_in_path() -> Parameter {
     let description = "The `approval_id` of a `web-approve-required` answer; another org's is 404.";
-    parameter("id", ParameterIn::Path, true, description, string("^[!-~]+$", 255), json!(APPROVAL_ID))
+    parameter("id", ParameterIn::Path, true, description, string(APPROVAL_ID_PATTERN, APPROVAL_ID.len()), json!(APPROVAL_ID))
 }
 
 fn webhook_event() -> StripeEvent {
@@ -509,7 +588,11 @@ fn operations() -> Vec<Operation> {
                     ("scale-3-servers", json!({ "plan": "scale", "interval": "year", "quantity": 3, "success_url": "https://app.example.com/billing/done", "cancel_url": "https://app.example.com/billing" })),
                 ],
             ),
-            ok: ok("CheckoutSession", "Send the human to `url`.", vec![("session", examples::checkout())]),
+            ok: with_links(
+                ok("CheckoutSession", "Send the human to `url`.", vec![("session", examples::checkout())]),
+                "session_id",
+                &[("syncCheckout", "session_id")],
+            ),
             errors: kinds(&[&KEYED, &BODY, &[NotFound, SubscriptionExists, CheckoutInProgress, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("plan", "`gold` is not a plan of the catalog")],
@@ -525,7 +608,11 @@ fn operations() -> Vec<Operation> {
             keyless: false,
             parameters: Vec::new(),
             body: body("CreditsCheckoutBody", true, vec![("three-bundles", json!({ "quantity": 3 }))]),
-            ok: ok("CreditsCheckoutSession", "Send the human to `checkout_url`.", vec![("session", examples::credits_checkout())]),
+            ok: with_links(
+                ok("CreditsCheckoutSession", "Send the human to `checkout_url`.", vec![("session", examples::credits_checkout())]),
+                "session_id",
+                &[("syncCheckout", "session_id")],
+            ),
             errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("quantity", "must be 1 to 10 bundles")],
@@ -567,7 +654,7 @@ fn operations() -> Vec<Operation> {
                     ("web-approval", UpgradeBody { plan: Some("pro".into()), mode: Some(ConsentMode::Web), ..UpgradeBody::default() }),
                 ],
             ),
-            ok: ok("UpgradeAnswer", "What happened, by `status`.", upgrade_answers()),
+            ok: with_approval_links(ok("UpgradeAnswer", "What happened, by `status`.", upgrade_answers())),
             errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, PaymentFailed, NotFound, ChangeInProgress, SubscriptionExists, CheckoutInProgress, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("plan", "is free: use POST /billing/downgrade")],
@@ -591,7 +678,7 @@ fn operations() -> Vec<Operation> {
                     ("confirm", DowngradeBody { confirm_token: Some(confirmation(false).confirm_token), ..DowngradeBody::default() }),
                 ],
             ),
-            ok: ok("DowngradeAnswer", "What happened, by `status`.", downgrade_answers()),
+            ok: with_approval_links(ok("DowngradeAnswer", "What happened, by `status`.", downgrade_answers())),
             errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, NotFound, ChangeInProgress, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("mode", "unknown variant `email`, expected `chat` or `web`")],
@@ -675,9 +762,9 @@ fn operations() -> Vec<Operation> {
                         .build(),
                 )
                 .build(),
-            errors: Vec::new(),
+            errors: vec![NotFound],
             others: Vec::new(),
-            samples: Vec::new(),
+            samples: vec![ApiError::not_found("No approval has this id: approval links end in `ap_` and 32 hex digits.")],
         },
         Operation {
             method: HttpMethod::Get,
@@ -692,7 +779,7 @@ fn operations() -> Vec<Operation> {
             ok: ok("InvoicePage", "A page of invoices.", vec![("page", examples::invoices())]),
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
-            samples: vec![ApiError::field("limit", "must be a whole number from 1 to 100")],
+            samples: vec![ApiError::field("limit", "must be a whole number from 1 to 100"), ApiError::not_found("`starting_after`: this org has no invoice `in_1Qb2Wc3Ed4Rf`.")],
         },
         Operation {
             method: HttpMethod::Post,
@@ -804,7 +891,7 @@ fn operations() -> Vec<Operation> {
             summary: "Free counted usage",
             description: "Never below 0: at most what is held is released. Not for `api_calls` (a per-period count).",
             keyless: false,
-            parameters: vec![resource_in_path(), idempotency_key()],
+            parameters: vec![releasable_resource_in_path(), idempotency_key()],
             body: body("CountBody", false, vec![("one", json!({})), ("five", json!({ "count": 5 }))]),
             ok: with_replayed_header(ok("Released", "Freed.", vec![("one-agent", examples::released())])),
             errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, IdempotencyKeyReused]]),
@@ -838,7 +925,7 @@ fn operations() -> Vec<Operation> {
             summary: "The credits balance and ledger",
             description: "Grants (paid credits Checkouts) and spends, newest first, each with the balance after it.",
             keyless: false,
-            parameters: page_parameters("A ledger entry id (`led_...`) of a previous page: the page after it.", "^led_[0-9]+$", "led_37"),
+            parameters: page_parameters("A ledger entry id (`led_...`) of a previous page: the page after it.", "^led_[0-9]{1,19}$", "led_37"),
             body: None,
             ok: ok("CreditsPage", "The balance and a page of the ledger.", vec![("page", examples::credits_page())]),
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),

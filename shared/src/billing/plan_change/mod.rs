@@ -46,7 +46,7 @@ pub struct UpgradeBody {
     pub plan: Option<String>,
     #[serde(default)]
     pub interval: Option<Interval>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
     pub quantity: Option<u32>,
     #[serde(default)]
     pub confirm_token: Option<String>,

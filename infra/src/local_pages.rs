@@ -1,0 +1,117 @@
+//! The local run's own landing pages for Checkout and the Customer Portal (`/local/...`):
+//! its default success, cancel and return URLs. The API's routes need a key, which a browser
+//! coming back from the stand-in's hosted page does not send, so these say what happened and
+//! how to see it with the key. Deployments send the human to their own URLs instead.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+
+pub const SUCCESS_PATH: &str = "/local/checkout/success";
+pub const CANCEL_PATH: &str = "/local/checkout/cancel";
+pub const RETURN_PATH: &str = "/local/portal/return";
+
+/// The default success, cancel and return URLs of a local run on `base` (`http://127.0.0.1:3000`).
+pub fn default_urls(base: &str) -> [String; 3] {
+    [format!("{base}{SUCCESS_PATH}?session_id={{CHECKOUT_SESSION_ID}}"), format!("{base}{CANCEL_PATH}"), format!("{base}{RETURN_PATH}")]
+}
+
+/// The page for a GET of `path`, if it is one of them; `base` is the origin the browser used.
+pub fn page(method: &str, path: &str, query: &str, base: &str) -> Option<Response<Body>> {
+    if method != "GET" {
+        return None;
+    }
+    let base = escape(base);
+    let key = "-H 'Authorization: Bearer &lt;key&gt;'";
+    let summary = format!("curl -s {base}/billing {key}");
+    let (title, body) = match path {
+        SUCCESS_PATH => match session_id(query) {
+            Some(id) => (
+                "Payment complete",
+                format!(
+                    "<p>Checkout Session <code>{id}</code> is paid. The Stripe stand-in delivers its signed events to \
+                     <code>/stripe/webhook</code>, which applies them to the org.</p>\
+                     <p>See it with a key the local run printed (HUMAN or AGENT): the first line applies the session at once \
+                     if the webhook has not yet, the second shows the org's plan, caps, card and credits.</p>\
+                     <pre>curl -s {base}/billing/checkout/{id} {key}\n{summary}</pre>"
+                ),
+            ),
+            None => ("Payment complete", format!("<p>No Checkout Session id came back with this page.</p><pre>{summary}</pre>")),
+        },
+        CANCEL_PATH => (
+            "Checkout cancelled",
+            format!(
+                "<p>Nothing was charged and nothing changed. The Checkout Session stays open until it expires, so the \
+                 same request to <code>POST /billing/checkout</code> gives the same link again.</p>\
+                 <p>The org as it is, with a key the local run printed:</p><pre>{summary}</pre>"
+            ),
+        ),
+        RETURN_PATH => (
+            "Back from the Customer Portal",
+            format!(
+                "<p>Changes made in the portal (cancel at period end, resume) reach the API as signed webhook events.</p>\
+                 <p>See them with a key the local run printed:</p><pre>{summary}</pre>"
+            ),
+        ),
+        _ => return None,
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>\
+         body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1f2937}}\
+         pre{{background:#f3f4f6;padding:1rem;white-space:pre-wrap;overflow-wrap:anywhere}}\
+         code{{background:#f3f4f6;padding:0 .25rem}}small{{color:#6b7280}}</style></head><body>\
+         <h1>{title}</h1>{body}<p><small>A page of the local run (scripts/run-local) only.</small></p></body></html>"
+    );
+    let mut response = Response::new(Body::Text(html));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Some(response)
+}
+
+/// `session_id` of the query, when it is a Checkout Session id (anything else is not shown).
+fn session_id(query: &str) -> Option<String> {
+    let (_, id) = url::form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "session_id")?;
+    let rest = id.strip_prefix("cs_").filter(|rest| !rest.is_empty() && id.len() <= 255)?;
+    rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_').then(|| id.into_owned())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(response: Response<Body>) -> String {
+        match response.into_body() {
+            Body::Text(text) => text,
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn success_shows_the_session_and_the_curl_to_see_it() {
+        let html = text(page("GET", SUCCESS_PATH, "session_id=cs_test_a1B2", "http://127.0.0.1:3000").unwrap());
+        assert!(html.contains("Payment complete"), "{html}");
+        assert!(html.contains("curl -s http://127.0.0.1:3000/billing/checkout/cs_test_a1B2 -H"), "{html}");
+    }
+
+    #[test]
+    fn only_a_session_id_is_echoed() {
+        for query in ["session_id=%3Cscript%3E", "session_id=cs_<b>", "session_id=in_123", "", "session_id=cs_"] {
+            let html = text(page("GET", SUCCESS_PATH, query, "http://127.0.0.1:3000").unwrap());
+            assert!(html.contains("No Checkout Session id") && !html.contains("<script") && !html.contains("<b>"), "{query}: {html}");
+        }
+        let html = text(page("GET", CANCEL_PATH, "", "http://x\"><script>").unwrap());
+        assert!(html.contains("Checkout cancelled") && !html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn other_paths_and_methods_are_not_pages() {
+        assert!(page("POST", SUCCESS_PATH, "", "http://127.0.0.1:3000").is_none());
+        assert!(page("GET", "/local/other", "", "http://127.0.0.1:3000").is_none());
+    }
+}
