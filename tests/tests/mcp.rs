@@ -278,6 +278,13 @@ async fn no_key_is_refused_and_malformed_json_rpc_gets_a_json_rpc_error() {
     let no_method = api.request(post(r#"{"jsonrpc":"2.0","id":8,"method":"resources/list"}"#, Some(&key))).await;
     assert_eq!(no_method.body["error"]["code"], -32601, "{}", no_method.body);
 
+    // A client that takes JSON but does not list SSE (or sends no Accept) is served: only JSON is ever sent.
+    let mut no_accept = post(list, Some(&key));
+    no_accept.headers_mut().remove("accept");
+    let reply = api.request(no_accept).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body["result"]["tools"].is_array(), "{}", reply.body);
+
     let mut wrong_accept = post(list, Some(&key));
     wrong_accept.headers_mut().insert("accept", http::HeaderValue::from_static("text/html"));
     let reply = api.request(wrong_accept).await;

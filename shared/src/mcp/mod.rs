@@ -99,11 +99,26 @@ fn unreadable(body: &[u8]) -> Option<Response<Body>> {
     Some(jsonrpc_error(StatusCode::BAD_REQUEST, error))
 }
 
+/// Whether the client takes a JSON answer: no `Accept`, or one naming JSON or any type.
+fn accepts_json(accept: Option<&HeaderValue>) -> bool {
+    accept.and_then(|v| v.to_str().ok()).is_none_or(|accept| {
+        accept
+            .split(',')
+            .map(|range| range.split(';').next().unwrap_or_default().trim())
+            .any(|range| matches!(range, "application/json" | "application/*" | "*/*"))
+    })
+}
+
 /// Serves one `POST /mcp` for `principal`: `base_url` is the API's public origin (for approval
 /// links), `request_id` goes into error envelopes.
-pub async fn serve(app: &App, principal: Principal, base_url: String, request_id: String, req: Request) -> Response<Body> {
+pub async fn serve(app: &App, principal: Principal, base_url: String, request_id: String, mut req: Request) -> Response<Body> {
     if let Some(refusal) = unreadable(req.body().as_ref()) {
         return refusal;
+    }
+    // MCP asks clients to accept SSE too, and rmcp refuses those that do not (406); this server
+    // only ever answers JSON, so a client that takes JSON is served.
+    if accepts_json(req.headers().get(header::ACCEPT)) {
+        req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
     }
     let server = BillingMcp { app: app.clone(), principal, base_url, request_id };
     let config = StreamableHttpServerConfig::default()
@@ -151,5 +166,15 @@ mod tests {
         assert_eq!(refusal(r#"{"hello": "world"}"#)["error"]["code"], -32600);
         assert!(unreadable(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).is_none());
         assert!(unreadable(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).is_none());
+    }
+
+    #[test]
+    fn clients_that_take_json_are_served_json() {
+        for accept in ["application/json", "application/json, text/event-stream", "*/*", "text/html;q=0.9, application/*;q=0.8"] {
+            assert!(accepts_json(Some(&HeaderValue::from_static(accept))), "{accept}");
+        }
+        assert!(accepts_json(None));
+        assert!(!accepts_json(Some(&HeaderValue::from_static("text/html"))));
+        assert!(!accepts_json(Some(&HeaderValue::from_static("text/event-stream"))));
     }
 }

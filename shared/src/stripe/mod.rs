@@ -33,7 +33,7 @@ pub use model::{CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionStat
 pub use plan_change::{ChangeOutcome, PlanItem};
 
 use self::client::StripeHttp;
-use self::objects::{CheckoutSession, Invoice, List, Object, Subscription, UrlSession};
+use self::objects::{CheckoutSession, List, Object, Subscription, UrlSession};
 use crate::config::ConfigError;
 use crate::domain::subscription::SubscriptionState;
 use crate::retry::{Failure, Policy, retry};
@@ -173,25 +173,7 @@ impl StripeGateway {
             Some(id) => request.starting_after(id),
             None => request,
         };
-        let list: List<Invoice> = self.send("list_invoices", None, request).await?;
-        let data = list
-            .data
-            .into_iter()
-            .map(|invoice| InvoiceView {
-                id: invoice.id.unwrap_or_default(),
-                number: invoice.number,
-                status: invoice.status,
-                currency: invoice.currency,
-                amount_due: invoice.amount_due,
-                amount_paid: invoice.amount_paid,
-                total: invoice.total,
-                created: invoice.created,
-                period_start: invoice.period_start,
-                period_end: invoice.period_end,
-                hosted_invoice_url: invoice.hosted_invoice_url,
-                invoice_pdf: invoice.invoice_pdf,
-            })
-            .collect();
-        Ok(InvoicePage { data, has_more: list.has_more })
+        let list: List<InvoiceView> = self.send("list_invoices", None, request).await?;
+        Ok(InvoicePage { data: list.data, has_more: list.has_more })
     }
 }

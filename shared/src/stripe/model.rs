@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A Checkout Session as the API hands it out.
@@ -34,8 +34,9 @@ pub enum CheckoutMode {
     Payment,
 }
 
-/// One invoice of the history, in the API's stable shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+/// One invoice of the history, in the API's stable shape: these fields of Stripe's invoice, read
+/// from its answer as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InvoiceView {
     pub id: String,
     pub number: Option<String>,

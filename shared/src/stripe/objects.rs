@@ -73,22 +73,6 @@ pub(super) struct CheckoutSession {
     pub metadata: Option<HashMap<String, String>>,
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct Invoice {
-    pub id: Option<String>,
-    pub number: Option<String>,
-    pub status: Option<String>,
-    pub currency: String,
-    pub amount_due: i64,
-    pub amount_paid: i64,
-    pub total: i64,
-    pub created: i64,
-    pub period_start: i64,
-    pub period_end: i64,
-    pub hosted_invoice_url: Option<String>,
-    pub invoice_pdf: Option<String>,
-}
-
 /// A subscription with `default_payment_method` and `schedule` expanded (or not).
 #[derive(Debug, Deserialize)]
 pub(super) struct Subscription {
