@@ -34,8 +34,8 @@ pub enum CheckoutMode {
     Payment,
 }
 
-/// One invoice of the history, in the API's stable shape: these fields of Stripe's invoice, read
-/// from its answer as they are.
+// Read from Stripe's invoice list as it is: these are the fields of Stripe's invoice it keeps.
+/// One invoice of the history, in the API's stable shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InvoiceView {
     pub id: String,
