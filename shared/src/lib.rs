@@ -8,7 +8,7 @@
 //! | `http`     | request parsing, principal, Stripe signature, JSON and error-envelope answers |
 //! | `billing`  | the use cases, one module per operation (summary, checkout, webhook sync...) |
 //! | `store`    | DynamoDB: key layout, item mapping, conditional writes (`StoreError`)        |
-//! | `stripe`   | the Stripe gateway on async-stripe (`GatewayError`)                          |
+//! | `stripe`   | the Stripe gateway: async-stripe request builders, our client (`GatewayError`) |
 //! | `domain`   | pure rules, no I/O, `now` passed in: catalog, org state, entitlements...     |
 //!
 //! Beside them: `error` (the API's one error type; store and gateway errors become it at its

@@ -166,6 +166,9 @@ mod tests {
         assert_eq!(refusal(r#"{"hello": "world"}"#)["error"]["code"], -32600);
         assert!(unreadable(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).is_none());
         assert!(unreadable(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).is_none());
+        // The document's id bounds are rmcp's: 64-bit integers or strings.
+        assert!(unreadable(br#"{"jsonrpc":"2.0","id":-9223372036854775808,"method":"ping","extra":{}}"#).is_none());
+        assert_eq!(refusal(r#"{"jsonrpc":"2.0","id":9223372036854775808,"method":"ping"}"#)["error"]["code"], -32600);
     }
 
     #[test]

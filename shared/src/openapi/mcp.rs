@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::{Number, ToSchema};
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub enum JsonRpcVersion {
@@ -14,9 +14,15 @@ pub enum JsonRpcVersion {
     V2,
 }
 
-/// A JSON-RPC id: a string or an integer.
+/// A JSON-RPC id: a string or an integer that fits 64 bits (rmcp refuses a larger one as not a
+/// JSON-RPC message).
 fn id_schema() -> RefOr<Schema> {
-    ObjectBuilder::new().schema_type(SchemaType::Array(vec![Type::String, Type::Integer])).into()
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Integer]))
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(Number::Int(i64::MIN as isize)))
+        .maximum(Some(Number::Int(i64::MAX as isize)))
+        .into()
 }
 
 /// Any JSON value.
