@@ -47,7 +47,7 @@ start_moto() {
 
 start_local_api() {
   # The local run in the background (after start_dynamodb_local): a free port, its own table,
-  # the demo org; exports LOCAL_API_URL, DEMO_HUMAN_KEY and DEMO_AGENT_KEY.
+  # the demo org; exports LOCAL_API_URL, DEMO_HUMAN_KEY, DEMO_AGENT_KEY and DEMO_ADMIN_KEY.
   local keys="$LOCAL_DIR/demo-keys.env" deadline=$((SECONDS + 600))
   rm -f "$keys"
   cargo build --quiet --locked -p billing-infra --bin local-api

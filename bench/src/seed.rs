@@ -121,7 +121,8 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         .to_string();
     let signature = Webhook::generate_test_header(&event, WEBHOOK_SECRET, Some(now() + SIGNATURE_AHEAD_SECS));
 
-    let (pending_approval, denied_approval) = ("ap_bench_pending".to_string(), "ap_bench_denied".to_string());
+    // Approval ids have the shape the approval page checks: `ap_` and 32 hex digits.
+    let (pending_approval, denied_approval) = (format!("ap_{:032x}", 1), format!("ap_{:032x}", 2));
     app.store.put_approval(&approval(&pending_approval, ApprovalState::Pending)).await?;
     app.store.put_approval(&approval(&denied_approval, ApprovalState::Denied)).await?;
 

@@ -1,4 +1,4 @@
-//! Demo data for the local run: one org with a HUMAN and an AGENT key.
+//! Demo data for the local run: one org with a HUMAN, an AGENT and an ADMIN key.
 
 use billing_shared::domain::api_key as auth;
 use billing_shared::domain::org::{Org, PrincipalKind};
@@ -11,6 +11,7 @@ pub struct DemoKeys {
     pub org_id: String,
     pub human: String,
     pub agent: String,
+    pub admin: String,
 }
 
 /// Creates the demo org (if it is not there yet) and issues fresh keys, printed once by the caller.
@@ -26,5 +27,6 @@ pub async fn seed_demo(store: &Store) -> Result<DemoKeys, ApiError> {
     };
     let human = issue("demo-human", PrincipalKind::Human).await?;
     let agent = issue("demo-agent", PrincipalKind::Agent).await?;
-    Ok(DemoKeys { org_id: DEMO_ORG.to_string(), human, agent })
+    let admin = issue("demo-admin", PrincipalKind::Admin).await?;
+    Ok(DemoKeys { org_id: DEMO_ORG.to_string(), human, agent, admin })
 }

@@ -42,7 +42,9 @@ fn write_keys_file(base: &str, keys: &DemoKeys) -> std::io::Result<()> {
     let Some(path) = std::env::var_os("DEMO_KEYS_FILE") else { return Ok(()) };
     let path = std::path::PathBuf::from(path);
     let partial = path.with_extension("partial");
-    std::fs::write(&partial, format!("LOCAL_API_URL={base}\nDEMO_HUMAN_KEY={}\nDEMO_AGENT_KEY={}\n", keys.human, keys.agent))?;
+    let lines =
+        format!("LOCAL_API_URL={base}\nDEMO_HUMAN_KEY={}\nDEMO_AGENT_KEY={}\nDEMO_ADMIN_KEY={}\n", keys.human, keys.agent, keys.admin);
+    std::fs::write(&partial, lines)?;
     std::fs::rename(partial, path)
 }
 
@@ -82,6 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("\nDemo org `{}` keys (shown once):", keys.org_id);
     println!("  HUMAN  {}", keys.human);
     println!("  AGENT  {}", keys.agent);
+    println!("  ADMIN  {}", keys.admin);
     let auth = format!("-H 'Authorization: Bearer {}'", keys.human);
     println!("\nTry:");
     println!("  curl -s {base}/billing {auth}");
@@ -109,6 +112,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "  curl -s -X POST {base}/billing/usage/agents/reserve {agent} -H 'Idempotency-Key: new-agent-1'   # again with a new key: the 402 and its next step"
     );
     println!("  curl -s -X POST {base}/billing/request-limit-increase {agent} -d '{{\"kind\":\"agents\"}}'");
+    println!("      -> what the operator sees (an ADMIN key; any other is 403):");
+    println!("  curl -s '{base}/admin/limit-signals?kind=agents' -H 'Authorization: Bearer {}'", keys.admin);
     println!("\nMCP for AI agents (Streamable HTTP, stateless): URL {base}/mcp, header `Authorization: Bearer {}`", keys.agent);
     println!(
         "  curl -s -X POST {base}/mcp {agent} -H 'Accept: application/json, text/event-stream' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}'"

@@ -75,10 +75,13 @@ pub fn period_end_after(anchor_end: i64, months: i64, now: i64) -> i64 {
     add_months(anchor_end, k * months, anchor_day)
 }
 
-/// `YYYY-MM-DD` (midnight UTC), `YYYY-MM-DDTHH:MM:SSZ`, or epoch seconds.
+/// Epoch seconds are at most this many digits (any such number fits an i64).
+pub const MAX_EPOCH_DIGITS: usize = 18;
+
+/// `YYYY-MM-DD` (midnight UTC), `YYYY-MM-DDTHH:MM:SSZ`, or epoch seconds; exactly these, no
+/// surrounding spaces, as the API document says.
 pub fn parse_instant(text: &str) -> Option<i64> {
-    let text = text.trim();
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+    if (1..=MAX_EPOCH_DIGITS).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok();
     }
     let (date, time) = match text.split_once('T') {
@@ -149,7 +152,19 @@ mod tests {
         assert_eq!(parse_instant("2025-03-01"), Some(days_from_civil(2025, 3, 1) * DAY));
         assert_eq!(parse_instant("2025-03-01T01:02:03Z"), Some(days_from_civil(2025, 3, 1) * DAY + 3_723));
         assert_eq!(parse_instant("1700000000"), Some(1_700_000_000));
-        for bad in ["", "2025-13-01", "2025-02-30", "2025-3-1", "yesterday", "2025-03-01T25:00:00Z", "2025-03-01T01:02:03"] {
+        assert_eq!(parse_instant("999999999999999999"), Some(999_999_999_999_999_999));
+        for bad in [
+            "",
+            "2025-13-01",
+            "2025-02-30",
+            "2025-3-1",
+            "yesterday",
+            "2025-03-01T25:00:00Z",
+            "2025-03-01T01:02:03",
+            " 2025-03-01",
+            "1700000000 ",
+            "1000000000000000000",
+        ] {
             assert_eq!(parse_instant(bad), None, "{bad}");
         }
     }

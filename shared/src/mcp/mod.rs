@@ -67,13 +67,13 @@ impl ServerHandler for BillingMcp {
     async fn call_tool(&self, request: CallToolRequestParams, _context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         // An unknown tool is a protocol error (the spec's "invalid params"); everything a tool
         // refuses is a tool result the model reads.
-        let Some(tool) = tools::find(&request.name) else {
+        let Some(name) = tools::known(&request.name) else {
             return Err(ErrorData::invalid_params(format!("No tool `{}`: call tools/list.", request.name), None));
         };
         let caller = Caller { principal: &self.principal, base_url: &self.base_url };
         let arguments = request.arguments.unwrap_or_default();
-        let answer = tools::call(&self.app, &caller, &tool.name, &arguments, now()).await;
-        Ok(tools::result(&tool.name, answer, &self.request_id).into())
+        let answer = tools::call(&self.app, &caller, name, &arguments, now()).await;
+        Ok(tools::result(name, answer, &self.request_id).into())
     }
 }
 

@@ -284,6 +284,28 @@ pub fn find(name: &str) -> Option<&'static Tool> {
     all().iter().find(|tool| tool.name == name)
 }
 
+/// Every tool's name, in `all()`'s order: a call needs the name only, so it does not build
+/// every tool's schemas (on a cold start's first request).
+const NAMES: [&str; 12] = [
+    GET_BILLING,
+    LIST_PLANS,
+    GET_LIMITS,
+    RESERVE_USAGE,
+    RELEASE_USAGE,
+    UPGRADE_PLAN,
+    DOWNGRADE_PLAN,
+    CHECK_APPROVAL,
+    OPEN_BILLING_PORTAL,
+    LIST_INVOICES,
+    REQUEST_LIMIT_INCREASE,
+    SPEND_CREDITS,
+];
+
+/// `name` if it is a tool's.
+pub fn known(name: &str) -> Option<&'static str> {
+    NAMES.into_iter().find(|known| *known == name)
+}
+
 /// The tool's arguments as its type, refused like a REST body (the field at fault named).
 fn args<T: DeserializeOwned>(arguments: &Map<String, Value>) -> Result<T, ApiError> {
     json_object(&serde_json::to_vec(arguments).unwrap_or_default())
@@ -413,6 +435,8 @@ mod tests {
                 "spend_credits"
             ]
         );
+        assert_eq!(names, NAMES, "the names a call is checked against");
+        assert_eq!((known("spend_credits"), known("spend"), known("")), (Some("spend_credits"), None, None));
         for tool in all() {
             assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);
             assert_eq!(tool.output_schema.as_ref().map(|s| s["type"].clone()), Some(Value::from("object")), "{}", tool.name);

@@ -19,7 +19,7 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
@@ -38,6 +38,7 @@ use crate::billing::plan_change::approval::DecisionBody;
 use crate::billing::portal::{PortalBody, PortalSession};
 use crate::billing::usage::{CountBody, Released, Reserved};
 use crate::billing::webhook_sync::WebhookReceipt;
+use crate::domain::calendar::MAX_EPOCH_DIGITS;
 use crate::domain::catalog::{Interval, Resource};
 use crate::domain::entitlements::{LimitStatus, PlanLimitReached};
 use crate::domain::signals::SignalKind;
@@ -330,6 +331,24 @@ fn releasable_resource_in_path() -> Parameter {
     let names: Vec<&str> = Resource::ALL.into_iter().filter(|r| *r != Resource::ApiCalls).map(Resource::as_str).collect();
     let schema = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names));
     parameter("resource", ParameterIn::Path, true, description, schema.into(), json!("agents"))
+}
+
+/// `kind` of the signal report: one kind, no null.
+fn signal_kind_in_query() -> Parameter {
+    let schema = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(SignalKind::names()));
+    parameter("kind", ParameterIn::Query, false, "Only this kind (a resource or `other`).", schema.into(), json!("rows"))
+}
+
+/// `since` of the signal report, the three forms `domain::calendar::parse_instant` reads. A
+/// regular expression cannot say which months have a 31st: 2025-02-30T00:00:00Z matches and is 400.
+fn since_in_query() -> Parameter {
+    let date_time = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$";
+    let schema = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(date_time)))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(format!("^[0-9]{{1,{MAX_EPOCH_DIGITS}}}$"))));
+    let description = "Only signals from then on: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.";
+    parameter("since", ParameterIn::Query, false, description, schema.into(), json!("2025-12-01"))
 }
 
 fn idempotency_key() -> Parameter {
@@ -961,17 +980,7 @@ fn operations() -> Vec<Operation> {
             description: "ADMIN keys only (any other is 403): every kind's requests, the orgs asking most first, each with its \
                 plan and cap now.",
             keyless: false,
-            parameters: vec![
-                parameter("kind", ParameterIn::Query, false, "Only this kind (a resource or `other`).", ObjectBuilder::new().schema_type(Type::String).into(), json!("rows")),
-                parameter(
-                    "since",
-                    ParameterIn::Query,
-                    false,
-                    "Only signals from then on: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.",
-                    ObjectBuilder::new().schema_type(Type::String).into(),
-                    json!("2025-12-01"),
-                ),
-            ],
+            parameters: vec![signal_kind_in_query(), since_in_query()],
             body: None,
             ok: ok("SignalReport", "The report.", vec![("rows", examples::signal_report())]),
             errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden]]),
