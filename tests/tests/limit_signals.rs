@@ -11,6 +11,11 @@ async fn ask(api: &TestApi, token: &str, body: &str) -> Reply {
     api.post_json(PATH, token, body).await
 }
 
+/// The stored signal items of a kind.
+async fn stored(api: &TestApi, kind: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    api.items_with_pk_prefix("SIGNALS").await.into_iter().filter(|item| text(item, "kind").as_deref() == Some(kind)).collect()
+}
+
 fn text(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
@@ -24,14 +29,14 @@ async fn a_signal_is_recorded_with_the_orgs_standing_and_counted_per_kind() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!((reply.body["status"].as_str(), reply.body["count_for_kind"].as_i64()), (Some("recorded"), Some(1)));
     assert!(reply.body["signal_id"].as_str().unwrap().starts_with("sig_"));
-    let other = api.items_with_pk_prefix("SIGNAL#other").await;
+    let other = stored(&api, "other").await;
     assert_eq!(other.len(), 1, "no body: kind `other`");
 
     let reason = "x".repeat(10_000);
     let body = json!({"kind": "agents", "desiredValue": 50, "reason": reason}).to_string();
     let reply = ask(&api, &token, &body).await;
     assert_eq!((reply.status, reply.body["count_for_kind"].as_i64()), (200, Some(1)), "{}", reply.body);
-    let signals = api.items_with_pk_prefix("SIGNAL#agents").await;
+    let signals = stored(&api, "agents").await;
     assert_eq!(signals.len(), 1);
     let signal = &signals[0];
     assert_eq!(text(signal, "signal_id").as_deref(), reply.body["signal_id"].as_str());
@@ -58,23 +63,32 @@ async fn a_burst_from_one_principal_is_counted_not_stored_again() {
         last = reply.body;
     }
     assert_eq!(last["count_for_kind"], 5);
-    let signals = api.items_with_pk_prefix("SIGNAL#rows").await;
+    let signals = stored(&api, "rows").await;
     assert_eq!(signals.len(), 1, "one item for the burst");
-    assert_eq!(signals[0]["repeats"].as_n().unwrap(), "5");
+    api.create_org("ops").await;
+    let (_, admin) = api.issue_key("ops", "root", PrincipalKind::Admin).await;
+    let rows = |report: &serde_json::Value| report["kinds"][0]["orgs"][0].clone();
+    let report = api.get("/admin/limit-signals?kind=rows", Some(&admin)).await.body;
+    assert_eq!((rows(&report)["requests"].as_i64(), rows(&report)["signals"].as_i64()), (Some(5), Some(1)), "{report}");
 
     // Another principal, and another kind, are their own.
     let (_, agent) = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
     let reply = ask(&api, &agent, r#"{"kind":"rows"}"#).await;
     assert_eq!((reply.body["count_for_kind"].as_i64(), reply.body["stored"].as_bool()), (Some(6), Some(true)));
     assert_eq!(ask(&api, &token, r#"{"kind":"agents"}"#).await.body["count_for_kind"], 1);
-    assert_eq!(api.items_with_pk_prefix("SIGNAL#rows").await.len(), 2);
+    assert_eq!(stored(&api, "rows").await.len(), 2);
 
     // A minute after the stored one, the same principal is stored again.
     let owner = Principal { org_id: "acme".into(), principal_id: "owner".into(), kind: PrincipalKind::Human };
     let body = IncreaseBody { kind: Some("rows".into()), ..IncreaseBody::default() };
     let later = request_increase(&api.app, &owner, &body, now() + 61).await.unwrap();
     assert_eq!((later.stored, later.count_for_kind), (true, 7));
-    assert_eq!(api.items_with_pk_prefix("SIGNAL#rows").await.len(), 3);
+    let signals = stored(&api, "rows").await;
+    assert_eq!(signals.len(), 3);
+    let first = signals.iter().find(|s| text(s, "signal_id").as_deref() == first.body["signal_id"].as_str()).unwrap();
+    assert_eq!(first["repeats"].as_n().unwrap(), "5", "the burst is written onto its signal when the next one is stored");
+    let report = api.get("/admin/limit-signals?kind=rows", Some(&admin)).await.body;
+    assert_eq!((rows(&report)["requests"].as_i64(), rows(&report)["signals"].as_i64()), (Some(7), Some(3)), "{report}");
 }
 
 #[tokio::test]
@@ -142,4 +156,28 @@ async fn admins_read_signals_per_kind_and_org_and_no_one_else_does() {
     for query in ["?kind=gold", "?since=yesterday", "?org=acme"] {
         assert_envelope(&api.get(&format!("/admin/limit-signals{query}"), Some(&admin)).await, 400, "validation_failed");
     }
+}
+
+#[tokio::test]
+async fn concurrent_requests_store_one_signal_and_count_each_once() {
+    let api = TestApi::new().await;
+    let token = api.org_with_key("acme").await;
+    let (_, agent) = api.issue_key("acme", "bot", PrincipalKind::Agent).await;
+    let asks = (0..30).map(|i| {
+        let token = if i % 2 == 0 { token.clone() } else { agent.clone() };
+        let api = &api;
+        async move { ask(api, &token, r#"{"kind":"workspaces"}"#).await }
+    });
+    let replies = futures::future::join_all(asks).await;
+    let mut counts: Vec<i64> = replies
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["count_for_kind"].as_i64().unwrap()
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, (1..=30).collect::<Vec<_>>(), "each request counted once");
+    assert_eq!(replies.iter().filter(|r| r.body["stored"] == true).count(), 2, "one stored signal per principal");
+    assert_eq!(stored(&api, "workspaces").await.len(), 2);
 }

@@ -215,8 +215,9 @@ async fn an_agent_at_its_cap_reads_the_402_details_and_follows_increase_mcp_tool
     let next = details["increase"]["mcpTool"].as_str().unwrap();
     let asked = call(&base, &agent, next, json!({ "kind": details["increase"]["kind"], "desiredValue": 5, "reason": "5 agents" })).await;
     assert_eq!(ok(&asked)["status"], "recorded");
-    let signals = api.items_with_pk_prefix("SIGNAL#agents").await;
+    let signals = api.items_with_pk_prefix("SIGNALS").await;
     assert_eq!(signals.len(), 1, "stored: {signals:?}");
+    assert_eq!(signals[0]["kind"].as_s().unwrap(), "agents");
     assert_eq!(api.get("/billing/limits/agents", Some(&agent)).await.body["active"], 1, "nothing changed at the cap");
 
     // Bad arguments are tool errors naming the field; nothing is counted.

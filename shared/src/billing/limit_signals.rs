@@ -8,12 +8,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::App;
+use crate::billing::load_org;
 use crate::domain::calendar::parse_instant;
 use crate::domain::entitlements::{effective_plan, limit};
 use crate::domain::org::{Org, Principal, PrincipalKind};
-use crate::domain::signals::{BURST_WINDOW_SECS, KindDemand, Signal, SignalKind, aggregate, clean_reason};
+use crate::domain::signals::{KindDemand, Signal, SignalKind, aggregate, clean_reason, with_bursts};
 use crate::error::{ApiError, FieldProblem};
 use crate::retry::{Failure, Policy, retry};
+use crate::store::Repeat;
 
 /// The largest `desiredValue`: far above any cap, and within what every JSON reader holds exactly.
 pub const MAX_DESIRED_VALUE: u64 = 1_000_000_000_000;
@@ -103,39 +105,36 @@ pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseB
     }
     let reason = clean_reason(body.reason.as_deref());
     let reason = &reason;
+    let (org_id, kind_name) = (principal.org_id.as_str(), kind.as_str());
     retry(Policy::CONTENDED, "request_limit_increase", |_| async move {
-        let state = app.store.signal_state(&principal.org_id, kind.as_str(), &principal.principal_id).await?;
-        let org = state.org.as_ref().ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
-        let count_for_kind = state.count + 1;
-        let (signal_id, written, stored) = match &state.last {
-            Some(last) if now - last.at < BURST_WINDOW_SECS => {
-                let written = app.store.count_repeat(&principal.org_id, kind.as_str(), last, state.count, now).await?;
-                (last.signal_id.clone(), written, false)
+        let read = match app.store.count_repeat(org_id, kind_name, &principal.principal_id, now).await? {
+            Repeat::Counted { signal_id, count } => {
+                return Ok(IncreaseRecorded { status: RecordedStatus::Recorded, signal_id, count_for_kind: count, stored: false });
             }
-            _ => {
-                let (plan, active, cap) = standing(app, org, kind, now);
-                let signal = Signal {
-                    signal_id: new_signal_id(),
-                    org_id: principal.org_id.clone(),
-                    principal_id: principal.principal_id.clone(),
-                    principal_kind: principal.kind,
-                    kind: kind.as_str().to_string(),
-                    desired_value: body.desired_value,
-                    reason: reason.clone(),
-                    created_at: now,
-                    plan,
-                    active,
-                    cap,
-                    repeats: 1,
-                    last_at: now,
-                };
-                (signal.signal_id.clone(), app.store.record_signal(&signal, &state).await?, true)
-            }
+            Repeat::NotInBurst(read) => read,
         };
-        if !written {
+        let org = load_org(&app.store, org_id).await?;
+        let (plan, active, cap) = standing(app, &org, kind, now);
+        let signal = Signal {
+            signal_id: new_signal_id(),
+            org_id: org_id.to_string(),
+            principal_id: principal.principal_id.clone(),
+            principal_kind: principal.kind,
+            kind: kind_name.to_string(),
+            desired_value: body.desired_value,
+            reason: reason.clone(),
+            created_at: now,
+            plan,
+            active,
+            cap,
+            repeats: 1,
+            last_at: now,
+        };
+        if !app.store.record_signal(&signal, read.as_ref()).await? {
             return Err(Failure::Transient(ApiError::contended()));
         }
-        Ok(IncreaseRecorded { status: RecordedStatus::Recorded, signal_id, count_for_kind, stored })
+        let count_for_kind = read.map_or(0, |r| r.count) + 1;
+        Ok(IncreaseRecorded { status: RecordedStatus::Recorded, signal_id: signal.signal_id, count_for_kind, stored: true })
     })
     .await
 }
@@ -174,19 +173,17 @@ impl SignalQuery {
 /// Signals aggregated per kind and org, the orgs asking most first, each with its plan and
 /// cap now: `{since, kinds: [{kind, requests, orgs: [...]}]}`.
 pub async fn report(app: &App, query: &SignalQuery, now: i64) -> Result<SignalReport, ApiError> {
-    let kinds: Vec<SignalKind> = match query.kind {
-        Some(kind) => vec![kind],
-        None => SignalKind::all().collect(),
-    };
-    // One Query per kind partition, all in flight at once: the report waits for the slowest one.
-    let since = query.since.unwrap_or(0);
-    let per_kind = futures::future::try_join_all(kinds.iter().map(|kind| app.store.signals_since(kind.as_str(), since))).await?;
-    let signals: Vec<_> = per_kind.into_iter().flatten().collect();
-    let mut report = aggregate(&signals);
-    let mut org_ids: Vec<String> = report.iter().flat_map(|k| k.orgs.iter().map(|o| o.org_id.clone())).collect();
-    org_ids.sort();
+    let signals = app.store.signals_since(query.kind.map(SignalKind::as_str), query.since.unwrap_or(0)).await?;
+    let mut pairs: Vec<(String, String)> = signals.iter().map(|s| (s.org_id.clone(), s.kind.clone())).collect();
+    pairs.sort();
+    pairs.dedup();
+    let mut org_ids: Vec<String> = pairs.iter().map(|(org_id, _)| org_id.clone()).collect();
     org_ids.dedup();
-    let orgs: BTreeMap<String, Org> = app.store.get_orgs(&org_ids).await?.into_iter().map(|o| (o.org_id.clone(), o)).collect();
+    // The orgs' standing now, and the bursts still held beside their counts: one round trip.
+    let (orgs, demands) = app.store.orgs_and_demands(&org_ids, &pairs).await?;
+    let signals = with_bursts(signals, demands.iter().flat_map(|d| d.last.values()));
+    let orgs: BTreeMap<String, Org> = orgs.into_iter().map(|o| (o.org_id.clone(), o)).collect();
+    let mut report = aggregate(&signals);
     for kind_demand in &mut report {
         let Some(kind) = SignalKind::parse(&kind_demand.kind) else { continue };
         for demand in &mut kind_demand.orgs {

@@ -77,6 +77,38 @@ pub struct Signal {
     pub last_at: i64,
 }
 
+/// A principal's last stored signal of a kind, and the burst counted on it so far. It is kept
+/// beside the org's count of the kind, so a repeat is one write; the signal item itself gets
+/// the burst's figures when the principal's next signal is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastSignal {
+    pub signal_id: String,
+    /// The signal item's sort key.
+    pub signal_sk: String,
+    /// When it was stored: the burst window runs from here.
+    pub at: i64,
+    pub repeats: u64,
+    pub last_at: i64,
+}
+
+impl LastSignal {
+    pub fn of(signal: &Signal, signal_sk: String) -> Self {
+        Self { signal_id: signal.signal_id.clone(), signal_sk, at: signal.created_at, repeats: signal.repeats, last_at: signal.last_at }
+    }
+}
+
+/// `signals` with the bursts still held beside the counts (`lasts`) counted on them.
+pub fn with_bursts<'a>(mut signals: Vec<Signal>, lasts: impl IntoIterator<Item = &'a LastSignal>) -> Vec<Signal> {
+    let lasts: BTreeMap<&str, &LastSignal> = lasts.into_iter().map(|l| (l.signal_id.as_str(), l)).collect();
+    for signal in &mut signals {
+        if let Some(last) = lasts.get(signal.signal_id.as_str()) {
+            signal.repeats = signal.repeats.max(last.repeats);
+            signal.last_at = signal.last_at.max(last.last_at);
+        }
+    }
+    signals
+}
+
 /// One org's requests of one kind, for the admin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct OrgDemand {
@@ -196,5 +228,15 @@ mod tests {
         assert_eq!(agents.orgs[0].highest_desired_value, Some(5));
         assert_eq!(agents.orgs[0].latest_reason.as_deref(), Some("second"));
         assert_eq!(agents.orgs[0].latest_at, 210);
+    }
+
+    #[test]
+    fn bursts_held_beside_the_count_are_counted_on_their_signal() {
+        let stored = signal("a", "rows", 100, 1, None, None);
+        let last = LastSignal { repeats: 4, last_at: 130, ..LastSignal::of(&stored, "sk".into()) };
+        let other = LastSignal { signal_id: "sig_gone".into(), ..last.clone() };
+        let counted = with_bursts(vec![stored.clone(), signal("b", "rows", 100, 2, None, None)], [&last, &other]);
+        assert_eq!((counted[0].repeats, counted[0].last_at), (4, 130));
+        assert_eq!((counted[1].repeats, counted[1].last_at), (2, 110), "no burst held for it");
     }
 }

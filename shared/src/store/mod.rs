@@ -10,9 +10,8 @@
 //! | approval  | `APPROVAL#<hash>`| `APPROVAL`| a web-mode approval (id hashed); TTL     |
 //! | idempotency | `IDEM#<org>#<sha256 of key>` | `IDEM` | the first answer to a keyed request; TTL 24 h |
 //! | ledger    | `LEDGER#<org_id>`| `<org version, 20 digits>` | a credits grant or spend, newest last |
-//! | signal    | `SIGNAL#<kind>`  | `<epoch secs, 12 digits>#<org>#<id>` | a limit-increase request |
-//! | last signal | `ORG#<org_id>` | `SIGLAST#<kind>#<principal>` | the principal's last stored signal (bursts) |
-//! | signal count | `ORG#<org_id>` | `SIGCOUNT#<kind>` | the org's requests of a kind            |
+//! | signal    | `SIGNALS`        | `<epoch secs, 12 digits>#<org>#<id>` | a limit-increase request |
+//! | demand    | `ORG#<org_id>`   | `SIGNALS#<kind>` | the org's requests of a kind, each principal's last signal and its burst |
 //!
 //! The org item also carries its materialised caps and headroom (`caps`), so a reservation is
 //! one conditional write. Every other read-modify-write is conditional on the version it read.
@@ -45,7 +44,7 @@ pub use credits::{LEDGER_PAGE_MAX, LedgerPage};
 pub use error::StoreError;
 pub use idempotency::{IDEMPOTENCY_TTL_SECS, IdempotencyRecord};
 pub use orgs::{Applied, EVENT_TTL_SECS, OnceMarkers};
-pub use signals::{SignalState, StoredSignal};
+pub use signals::{Demand, Repeat};
 pub use usage::{Counted, Delta, ExactCount, Written};
 
 pub const PK: &str = "PK";
