@@ -17,6 +17,21 @@ use crate::events::{self, Body, Request};
 use crate::seed::{CREDITS_CHECKOUT, Fixture, SUBSCRIPTION_CHECKOUT};
 
 pub const FLOOR: &str = "floor";
+/// The floor's code making the calls the writing functions must make (`FLOOR_CALLS`): what
+/// those calls cost by themselves on this DynamoDB. Measured beside the functions, not judged.
+pub const REFERENCES: [(&str, &str, &str); 2] = [
+    ("floor-write", "update", "GET /floor (one conditional UpdateItem of the org item, returning it)"),
+    (
+        "floor-transact",
+        "get-transact",
+        "GET /floor (a GetItem of the org item, then a TransactWriteItems: the org item if unchanged, and a new item)",
+    ),
+];
+
+/// The floor or one of its references.
+pub fn is_floor(binary: &str) -> bool {
+    binary == FLOOR || REFERENCES.iter().any(|(name, ..)| *name == binary)
+}
 
 pub struct Target {
     pub binary: String,
@@ -200,12 +215,18 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
     let floor_request =
         Request { method: "GET".into(), path: "/floor".into(), route_key: "GET /floor".into(), path_parameters: Vec::new(), body: None };
     let floor_env = vec![("FLOOR_PK".to_string(), fixture.org_item.0.clone()), ("FLOOR_SK".to_string(), fixture.org_item.1.clone())];
+    let floor_event = events::http(&floor_request, &fixture.token);
     let mut targets = vec![Target {
         binary: FLOOR.to_string(),
         request: "GET /floor (one GetItem of the org item)".to_string(),
         dynamo_budget: None,
-        plan: plan(bin_dir, FLOOR, events::http(&floor_request, &fixture.token), Expect::Status(200), floor_env),
+        plan: plan(bin_dir, FLOOR, floor_event.clone(), Expect::Status(200), floor_env.clone()),
     }];
+    for (name, calls, request) in REFERENCES {
+        let env = floor_env.iter().cloned().chain([("FLOOR_CALLS".to_string(), calls.to_string())]).collect();
+        let plan = plan(bin_dir, FLOOR, floor_event.clone(), Expect::Status(200), env);
+        targets.push(Target { binary: name.to_string(), request: request.to_string(), dynamo_budget: None, plan });
+    }
     for binary in BINARIES.iter().map(|b| b.to_string()) {
         let target = if authorizers.contains(&binary) {
             let route = routes.iter().find(|r| r.authorized);

@@ -27,10 +27,11 @@ async fn ledger(api: &TestApi, token: &str, query: &str) -> Value {
 
 /// The ledger's entries, all pages, and checks that they add up to the balance.
 async fn whole_ledger(api: &TestApi, token: &str) -> Vec<Value> {
-    let mut entries = Vec::new();
+    let (mut entries, mut balances) = (Vec::new(), Vec::new());
     let mut query = "?limit=3".to_string();
     loop {
         let page = ledger(api, token, &query).await;
+        balances.push(page["balance"].as_i64().unwrap());
         let data = page["data"].as_array().unwrap().clone();
         let last = data.last().map(|e| e["id"].as_str().unwrap().to_string());
         entries.extend(data);
@@ -43,6 +44,8 @@ async fn whole_ledger(api: &TestApi, token: &str) -> Vec<Value> {
     let sum: i64 =
         entries.iter().map(|e| if e["type"] == "grant" { e["amount"].as_i64().unwrap() } else { -e["amount"].as_i64().unwrap() }).sum();
     assert_eq!(sum, balance, "the ledger sums to the balance");
+    assert!(balances.iter().all(|b| *b == balance), "every page shows the balance now: {balances:?}");
+    assert_eq!(api.get("/billing", Some(token)).await.body["credits"], balance, "the org's balance is the ledger's");
     // Newest first, and each entry's balance_after follows from the one before it.
     for pair in entries.windows(2) {
         let (newer, older) = (&pair[0], &pair[1]);
@@ -56,6 +59,7 @@ async fn whole_ledger(api: &TestApi, token: &str) -> Vec<Value> {
 async fn a_spend_takes_credits_and_is_recorded_in_the_ledger_with_grants() {
     let api = TestApi::new().await;
     let token = api.org_with_key("acme").await;
+    assert_eq!(ledger(&api, &token, "").await, json!({"balance": 0, "data": [], "has_more": false}), "no entries yet");
     grant(&api, "acme", "cs_test_1", 100).await;
     let reply = spend(&api, &token, r#"{"amount":30,"reason":"report generation"}"#).await;
     assert_eq!(reply.status, 200, "{}", reply.body);

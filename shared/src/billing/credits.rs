@@ -136,11 +136,18 @@ impl LedgerQuery {
 }
 
 /// The org's balance and a page of its ledger, newest first: `{balance, data, has_more}`.
+///
+/// Every change of the balance writes its ledger entry in the same transaction, so the newest
+/// entry's `balance_after` is the balance: the first page is one Query. A later page, or an
+/// org with no entries yet, reads the org for it.
 pub async fn ledger(app: &App, principal: &Principal, query: &LedgerQuery) -> Result<CreditsPage, ApiError> {
-    let (org, page) =
-        tokio::join!(load_org(&app.store, &principal.org_id), app.store.ledger_page(&principal.org_id, query.limit, query.starting_after));
-    let (org, page) = (org?, page?);
-    Ok(CreditsPage { balance: org.credits, data: page.entries, has_more: page.has_more })
+    let org_id = principal.org_id.as_str();
+    let page = app.store.ledger_page(org_id, query.limit, query.starting_after);
+    let (balance, page) = match (query.starting_after, page.await?) {
+        (None, page) if !page.entries.is_empty() => (page.entries[0].balance_after, page),
+        (_, page) => (load_org(&app.store, org_id).await?.credits, page),
+    };
+    Ok(CreditsPage { balance, data: page.entries, has_more: page.has_more })
 }
 
 #[cfg(test)]
