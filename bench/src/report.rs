@@ -390,7 +390,7 @@ the figures to read, the absolute times less so, and a p99 moves more between ru
   (`opt-level = "z"`, fat LTO, one codegen unit, `panic = "abort"`, stripped), the profile
   cargo-lambda applies too. Sizes are of the arm64 release binaries built with
   `cargo lambda build --release --arm64`, as deployed.
-- **The floor** (`bench/src/bin/floor.rs`): a bare Lambda, lambda_http + aws-sdk-dynamodb of the
+- **The floor** (`bench/floor`): a bare Lambda, lambda_http + aws-sdk-dynamodb of the
   workspace's versions, one GetItem per request (of the org item `GET /billing` reads). Its
   references `floor-write` and `floor-transact` are the same binary making other calls
   (`FLOOR_CALLS`), on the same item.

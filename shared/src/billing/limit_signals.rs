@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
-use crate::domain::calendar::parse_instant;
+use crate::domain::calendar::{INSTANT_FORMS, parse_instant};
 use crate::domain::entitlements::{effective_plan, limit};
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::domain::signals::{KindDemand, Signal, SignalKind, aggregate, clean_reason, with_bursts};
@@ -66,6 +66,11 @@ pub struct SignalReport {
 
 fn unknown_kind(field: &str, kind: &str) -> FieldProblem {
     FieldProblem::new(field, format!("`{kind}` is not a kind: use one of {}", SignalKind::names().join(", ")))
+}
+
+/// The problem of a `since` that is not one of the forms `parse_instant` reads.
+pub fn bad_since() -> FieldProblem {
+    FieldProblem::new("since", format!("must be a date: {INSTANT_FORMS}"))
 }
 
 fn new_signal_id() -> String {
@@ -159,7 +164,7 @@ impl SignalQuery {
         let since = since.and_then(|text| {
             let parsed = parse_instant(text);
             if parsed.is_none() {
-                problems.push(FieldProblem::new("since", "must be a date: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch seconds"));
+                problems.push(bad_since());
             }
             parsed
         });
@@ -179,7 +184,8 @@ pub async fn report(app: &App, query: &SignalQuery, now: i64) -> Result<SignalRe
     pairs.dedup();
     let mut org_ids: Vec<String> = pairs.iter().map(|(org_id, _)| org_id.clone()).collect();
     org_ids.dedup();
-    // The orgs' standing now, and the bursts still held beside their counts: one round trip.
+    // The orgs' standing now, and the bursts still held beside their counts: one BatchGetItem
+    // per 100 keys.
     let (orgs, demands) = app.store.orgs_and_demands(&org_ids, &pairs).await?;
     let signals = with_bursts(signals, demands.iter().flat_map(|d| d.last.values()));
     let orgs: BTreeMap<String, Org> = orgs.into_iter().map(|o| (o.org_id.clone(), o)).collect();

@@ -75,6 +75,9 @@ pub fn period_end_after(anchor_end: i64, months: i64, now: i64) -> i64 {
     add_months(anchor_end, k * months, anchor_day)
 }
 
+/// The forms `parse_instant` reads, as errors and the API document name them.
+pub const INSTANT_FORMS: &str = "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch seconds";
+
 /// Epoch seconds are at most this many digits (any such number fits an i64).
 pub const MAX_EPOCH_DIGITS: usize = 18;
 

@@ -100,8 +100,9 @@ struct Spec {
     name: &'static str,
     title: &'static str,
     description: &'static str,
-    input: Map<String, Value>,
-    output: Map<String, Value>,
+    /// Built only when the tool is listed: a call needs the name alone.
+    input: fn() -> Map<String, Value>,
+    output: fn() -> Map<String, Value>,
     read_only: bool,
     destructive: bool,
 }
@@ -113,9 +114,9 @@ impl Spec {
             .destructive(self.destructive)
             .idempotent(self.read_only)
             .open_world(false);
-        Tool::new(self.name, self.description, self.input)
+        Tool::new(self.name, self.description, (self.input)())
             .with_title(self.title)
-            .with_raw_output_schema(self.output.into())
+            .with_raw_output_schema((self.output)().into())
             .with_annotations(annotations)
     }
 }
@@ -142,8 +143,8 @@ fn specs() -> Vec<Spec> {
             description: "The org's plan, subscription status, price, billing interval, period end, any scheduled change, \
                 card on file, credits balance, and `active` vs `cap` for every gated resource. Free, read-only: call it \
                 first to learn where the org stands.",
-            input: schema::none(),
-            output: schema::named("BillingSummary"),
+            input: schema::none,
+            output: || schema::named("BillingSummary"),
             read_only: true,
             destructive: false,
         },
@@ -153,8 +154,8 @@ fn specs() -> Vec<Spec> {
             description: "The plans (free, pro, scale) with monthly and annual prices in cents, their caps (`null` is unlimited) \
                 and per-server pricing, and the credit bundle. Free, read-only: use it to explain options to your human \
                 before proposing an upgrade.",
-            input: schema::none(),
-            output: schema::named("CatalogView"),
+            input: schema::none,
+            output: || schema::named("CatalogView"),
             read_only: true,
             destructive: false,
         },
@@ -163,8 +164,8 @@ fn specs() -> Vec<Spec> {
             title: "Limits and usage",
             description: "Caps vs usage under the plan in effect. With `resource`: that one resource and whether one more fits \
                 (`can_create`); without: every resource. Free, read-only: call it before creating something the plan caps.",
-            input: schema::of::<LimitsArgs>(),
-            output: schema::any_of(&["LimitsView", "LimitStatus"]),
+            input: schema::of::<LimitsArgs>,
+            output: || schema::any_of(&["LimitsView", "LimitStatus"]),
             read_only: true,
             destructive: false,
         },
@@ -176,8 +177,8 @@ fn specs() -> Vec<Spec> {
                 `details` name the next step: `upgrade.mcpTool` (upgrade_plan, needs your human's consent) or \
                 `increase.mcpTool` (request_limit_increase). Costs nothing. Pass an `idempotency_key` and reuse it when \
                 retrying, so a retry never counts twice.",
-            input: schema::of::<UsageArgs>(),
-            output: schema::named("Reserved"),
+            input: schema::of::<UsageArgs>,
+            output: || schema::named("Reserved"),
             read_only: false,
             destructive: false,
         },
@@ -186,8 +187,8 @@ fn specs() -> Vec<Spec> {
             title: "Release usage",
             description: "Frees `count` of a resource after you deleted what it counted (never below 0; not for `api_calls`). \
                 Costs nothing. Pass an `idempotency_key` and reuse it when retrying.",
-            input: schema::of::<UsageArgs>(),
-            output: schema::named("Released"),
+            input: schema::of::<UsageArgs>,
+            output: || schema::named("Released"),
             read_only: false,
             destructive: false,
         },
@@ -201,8 +202,8 @@ fn specs() -> Vec<Spec> {
                 arguments plus `confirm_token` within 60 seconds (the token works once). With `mode: \"web\"` it returns \
                 an `approval_url` and a `binding_code` for your human to approve in a browser instead; then poll \
                 check_approval. An org without a subscription gets a Checkout link for its human (`checkout-required`).",
-            input: schema::named("UpgradeBody"),
-            output: schema::named("UpgradeAnswer"),
+            input: || schema::named("UpgradeBody"),
+            output: || schema::named("UpgradeAnswer"),
             read_only: false,
             destructive: true,
         },
@@ -212,8 +213,8 @@ fn specs() -> Vec<Spec> {
             description: "Schedules the move to the Free plan at the end of the paid period (its caps then apply). An agent key \
                 gets `confirmation_required` first, exactly like upgrade_plan: show the `message` to your human and call \
                 again with `confirm_token` only on their yes. Idempotent: `already-scheduled`, `already-free`.",
-            input: schema::named("DowngradeBody"),
-            output: schema::named("DowngradeAnswer"),
+            input: || schema::named("DowngradeBody"),
+            output: || schema::named("DowngradeAnswer"),
             read_only: false,
             destructive: true,
         },
@@ -224,8 +225,8 @@ fn specs() -> Vec<Spec> {
                 upgrade_plan or downgrade_plan with `mode: \"web\"` created; `result` once approved. Poll no faster than \
                 its `interval` seconds (faster is refused with `slow_down`). Read-only; only your human can approve, on \
                 the approval page.",
-            input: schema::of::<ApprovalArgs>(),
-            output: schema::named("ApprovalView"),
+            input: schema::of::<ApprovalArgs>,
+            output: || schema::named("ApprovalView"),
             read_only: true,
             destructive: false,
         },
@@ -234,8 +235,8 @@ fn specs() -> Vec<Spec> {
             title: "Billing portal link",
             description: "A Stripe Customer Portal link for your human (card, invoices, cancellation). Give the `url` to your \
                 human; do not open it yourself. Logged with your key; a deployment may refuse agents (`forbidden`).",
-            input: schema::named("PortalBody"),
-            output: schema::named("PortalSession"),
+            input: || schema::named("PortalBody"),
+            output: || schema::named("PortalSession"),
             read_only: false,
             destructive: false,
         },
@@ -244,8 +245,8 @@ fn specs() -> Vec<Spec> {
             title: "Invoices",
             description: "The org's invoices, newest first: number, status, amounts, currency, hosted and PDF links, dates. \
                 Read-only; page with `starting_after` while `has_more`.",
-            input: schema::of::<InvoicesArgs>(),
-            output: schema::named("InvoicePage"),
+            input: schema::of::<InvoicesArgs>,
+            output: || schema::named("InvoicePage"),
             read_only: true,
             destructive: false,
         },
@@ -255,8 +256,8 @@ fn specs() -> Vec<Spec> {
             description: "Tells the provider the org needs more of a resource than its plan gives (`kind`, `desiredValue`, \
                 `reason`). Costs nothing and changes no cap by itself: it is recorded for a human at the provider. Use it \
                 when a plan_limit_reached error names it in `details.increase.mcpTool`, or when no plan fits.",
-            input: schema::named("IncreaseBody"),
-            output: schema::named("IncreaseRecorded"),
+            input: || schema::named("IncreaseBody"),
+            output: || schema::named("IncreaseRecorded"),
             read_only: false,
             destructive: false,
         },
@@ -266,8 +267,8 @@ fn specs() -> Vec<Spec> {
             description: "Takes `amount` of the org's prepaid credits (bought by your human through Checkout), never below zero \
                 (`insufficient_credits` with the balance otherwise). Each spend is a ledger entry with your `reason`. \
                 Pass an `idempotency_key` and reuse it when retrying, so a retry never spends twice.",
-            input: schema::of::<SpendArgs>(),
-            output: schema::named("Spent"),
+            input: schema::of::<SpendArgs>,
+            output: || schema::named("Spent"),
             read_only: false,
             destructive: false,
         },
@@ -284,26 +285,9 @@ pub fn find(name: &str) -> Option<&'static Tool> {
     all().iter().find(|tool| tool.name == name)
 }
 
-/// Every tool's name, in `all()`'s order: a call needs the name only, so it does not build
-/// every tool's schemas (on a cold start's first request).
-const NAMES: [&str; 12] = [
-    GET_BILLING,
-    LIST_PLANS,
-    GET_LIMITS,
-    RESERVE_USAGE,
-    RELEASE_USAGE,
-    UPGRADE_PLAN,
-    DOWNGRADE_PLAN,
-    CHECK_APPROVAL,
-    OPEN_BILLING_PORTAL,
-    LIST_INVOICES,
-    REQUEST_LIMIT_INCREASE,
-    SPEND_CREDITS,
-];
-
-/// `name` if it is a tool's.
+/// `name` if it is a tool's, without building any schema (on a cold start's first request).
 pub fn known(name: &str) -> Option<&'static str> {
-    NAMES.into_iter().find(|known| *known == name)
+    specs().into_iter().map(|spec| spec.name).find(|known| *known == name)
 }
 
 /// The tool's arguments as its type, refused like a REST body (the field at fault named).
@@ -435,7 +419,6 @@ mod tests {
                 "spend_credits"
             ]
         );
-        assert_eq!(names, NAMES, "the names a call is checked against");
         assert_eq!((known("spend_credits"), known("spend"), known("")), (Some("spend_credits"), None, None));
         for tool in all() {
             assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);

@@ -32,13 +32,13 @@ use crate::billing::checkout_sync::CheckoutSync;
 use crate::billing::credits::{CreditsPage, SpendBody, Spent};
 use crate::billing::credits_checkout::{CreditsCheckoutBody, CreditsCheckoutSession};
 use crate::billing::idempotency::MAX_KEY_LEN;
-use crate::billing::limit_signals::{IncreaseBody, IncreaseRecorded, SignalReport};
+use crate::billing::limit_signals::{IncreaseBody, IncreaseRecorded, SignalReport, bad_since};
 use crate::billing::limits::LimitsView;
 use crate::billing::plan_change::approval::DecisionBody;
 use crate::billing::portal::{PortalBody, PortalSession};
 use crate::billing::usage::{CountBody, Released, Reserved};
 use crate::billing::webhook_sync::WebhookReceipt;
-use crate::domain::calendar::MAX_EPOCH_DIGITS;
+use crate::domain::calendar::{INSTANT_FORMS, MAX_EPOCH_DIGITS};
 use crate::domain::catalog::{Interval, Resource};
 use crate::domain::entitlements::{LimitStatus, PlanLimitReached};
 use crate::domain::signals::SignalKind;
@@ -347,8 +347,8 @@ fn since_in_query() -> Parameter {
         .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
         .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(date_time)))
         .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(format!("^[0-9]{{1,{MAX_EPOCH_DIGITS}}}$"))));
-    let description = "Only signals from then on: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.";
-    parameter("since", ParameterIn::Query, false, description, schema.into(), json!("2025-12-01"))
+    let description = format!("Only signals from then on: {INSTANT_FORMS}.");
+    parameter("since", ParameterIn::Query, false, &description, schema.into(), json!("2025-12-01"))
 }
 
 fn idempotency_key() -> Parameter {
@@ -985,7 +985,7 @@ fn operations() -> Vec<Operation> {
             ok: ok("SignalReport", "The report.", vec![("rows", examples::signal_report())]),
             errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden]]),
             others: Vec::new(),
-            samples: vec![ApiError::field("since", "must be a date: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch seconds"), examples::forbidden_admin()],
+            samples: vec![ApiError::validation(vec![bad_since()]), examples::forbidden_admin()],
         },
         Operation {
             method: HttpMethod::Post,
