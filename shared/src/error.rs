@@ -260,10 +260,12 @@ impl ApiError {
         self.kind.status()
     }
 
-    /// Seconds a client is asked to wait before calling again (`Retry-After`), for `slow_down`.
+    /// Seconds a client is asked to wait before calling again (`Retry-After`), for `slow_down`
+    /// and for a plan change whose outcome is being confirmed.
     pub fn retry_after(&self) -> Option<u64> {
         match self.kind {
             ErrorKind::SlowDown => self.details.as_ref().and_then(|d| d["interval"].as_u64()),
+            ErrorKind::ChangeInProgress => self.details.as_ref().and_then(|d| d["retry_after"].as_u64()),
             _ => None,
         }
     }

@@ -77,8 +77,10 @@ impl StripeTestApi {
     }
 
     /// How many times that subscription was updated at Stripe.
+    /// The updates Stripe applied to the subscription: a replay of a saved request (the same
+    /// idempotency key, answered from Stripe's record) changes nothing and is not counted.
     pub fn subscription_updates(&self) -> usize {
-        self.calls("POST", &format!("/v1/subscriptions/{}", self.subscription_id())).len()
+        self.calls("POST", &format!("/v1/subscriptions/{}", self.subscription_id())).iter().filter(|r| !r.replayed).count()
     }
 
     /// A Stripe client on the stand-in, for changes a customer makes at Stripe (e.g. in the portal).

@@ -47,7 +47,7 @@ async fn a_declined_upgrade_leaves_the_old_plan_and_answers_402() {
     assert_eq!(after["plan"], "pro");
     assert_eq!(after["status"], "active");
     let org = api.app.store.get_org("acme").await.unwrap().unwrap();
-    assert_eq!(org.change_lock_until, None, "the lock is freed");
+    assert_eq!(org.change_intent, None, "the lock is freed");
 }
 
 #[tokio::test]

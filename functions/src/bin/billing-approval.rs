@@ -1,6 +1,6 @@
-use billing_functions::{billing_approval, run_http};
+use billing_functions::{billing_approval, run_http_with_stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http(billing_approval::handle).await
+    run_http_with_stripe(billing_approval::handle).await
 }

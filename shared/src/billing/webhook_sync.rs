@@ -13,9 +13,11 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
+use crate::billing::plan_change::settle;
 use crate::domain::catalog::FREE_PLAN;
+use crate::domain::change::Config;
 use crate::domain::events::{Effect, VerifiedEvent, effect};
-use crate::domain::org::{Org, SubscriptionStatus};
+use crate::domain::org::{Org, ScheduledChange, SubscriptionStatus};
 use crate::domain::subscription::apply_subscription;
 use crate::error::ApiError;
 use crate::retry::{Policy, retry};
@@ -65,7 +67,15 @@ pub async fn handle_event(app: &App, event: &VerifiedEvent, now: i64) -> Result<
     let Some(org_id) = org_of_customer(app, event, customer_id).await? else {
         return Ok(Outcome::Ignored(format!("customer {customer_id} belongs to no org")));
     };
-    apply(app, &org_id, &effect, Some(&event.id), now).await.map(|(outcome, _)| outcome)
+    let (outcome, org) = apply(app, &org_id, &effect, Some(&event.id), now).await?;
+    // A plan change whose function died before recording Stripe's answer: Stripe has now told
+    // us something about the org, so complete that change too (it replays the same requests).
+    if org.change_intent.is_some()
+        && let Err(error) = settle(app, org, now).await
+    {
+        tracing::warn!(org_id, error = error.kind.code(), "a plan change found by a webhook could not be completed yet");
+    }
+    Ok(outcome)
 }
 
 /// The org of a Stripe customer: the customer index, or, while that eventually consistent index
@@ -93,9 +103,11 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 if org.stripe_customer_id.as_deref() != Some(sub.customer_id.as_str()) {
                     return Ok((Outcome::Ignored(format!("subscription {subscription_id} is not this org's customer's")), org));
                 }
+                let terms = Terms::of(&org);
                 if !apply_subscription(&mut org, &sub, &app.config.catalog, now) {
                     return Ok((Outcome::Ignored(format!("subscription {subscription_id} ended and was replaced")), org));
                 }
+                terms.void_consents_if_changed(&mut org);
             }
             Effect::GrantCredits { session_id, credits, .. } => {
                 org.credits += i64::try_from(*credits).unwrap_or(i64::MAX);
@@ -107,7 +119,9 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 if let Some(subscription_id) = subscription_id {
                     let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
                     if org.stripe_customer_id.as_deref() == Some(sub.customer_id.as_str()) {
+                        let terms = Terms::of(&org);
                         apply_subscription(&mut org, &sub, &app.config.catalog, now);
+                        terms.void_consents_if_changed(&mut org);
                     }
                 }
             }
@@ -121,6 +135,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 org.quantity = 1;
                 org.stripe_subscription_id = None;
                 org.scheduled_change = None;
+                org.change_generation += 1;
             }
             Effect::Ignore(reason) => return Ok((Outcome::Ignored(reason.clone()), org)),
         }
@@ -130,4 +145,33 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
         }
     })
     .await
+}
+
+/// What a consent is computed from: a change of any of these from Stripe's side (a webhook)
+/// voids every consent and approval computed before it, as an executed change does.
+#[derive(PartialEq)]
+struct Terms {
+    config: Config,
+    status: SubscriptionStatus,
+    cancel_at_period_end: bool,
+    scheduled_change: Option<ScheduledChange>,
+    subscription_id: Option<String>,
+}
+
+impl Terms {
+    fn of(org: &Org) -> Self {
+        Self {
+            config: Config::of(org),
+            status: org.status,
+            cancel_at_period_end: org.cancel_at_period_end,
+            scheduled_change: org.scheduled_change.clone(),
+            subscription_id: org.stripe_subscription_id.clone(),
+        }
+    }
+
+    fn void_consents_if_changed(&self, org: &mut Org) {
+        if *self != Self::of(org) {
+            org.change_generation += 1;
+        }
+    }
 }

@@ -55,13 +55,14 @@ pub fn is_approval_id(text: &str) -> bool {
 
 /// The status at `now`. An approval still pending when it lapses is `expired`; one computed
 /// for a plan that has changed since (`stale`) can no longer execute, so it is `failed`. One
-/// executing is `pending` until its result is recorded.
+/// executing was approved: it never expires, and is `pending` only until its result is
+/// recorded (which whoever reads it next completes).
 pub fn public_status(state: ApprovalState, valid_until: i64, stale: bool, now: i64) -> PublicStatus {
     match state {
         ApprovalState::Approved => PublicStatus::Approved,
         ApprovalState::Denied => PublicStatus::Denied,
         ApprovalState::Failed => PublicStatus::Failed,
-        ApprovalState::Pending | ApprovalState::Executing if now >= valid_until => PublicStatus::Expired,
+        ApprovalState::Pending if now >= valid_until => PublicStatus::Expired,
         ApprovalState::Pending if stale => PublicStatus::Failed,
         ApprovalState::Pending | ApprovalState::Executing => PublicStatus::Pending,
     }
@@ -103,6 +104,7 @@ mod tests {
         assert_eq!(public_status(ApprovalState::Pending, until, false, 999), PublicStatus::Pending);
         assert_eq!(public_status(ApprovalState::Pending, until, false, 1_000), PublicStatus::Expired);
         assert_eq!(public_status(ApprovalState::Executing, until, false, 999), PublicStatus::Pending);
+        assert_eq!(public_status(ApprovalState::Executing, until, true, 5_000), PublicStatus::Pending, "an approved change never expires");
         assert_eq!(public_status(ApprovalState::Pending, until, true, 999), PublicStatus::Failed, "the plan moved on");
         for (state, status) in [
             (ApprovalState::Approved, PublicStatus::Approved),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::catalog::{FREE_PLAN, Interval, Resource};
+use crate::domain::change::{ChangeIntent, Config};
 
 /// Stripe's subscription statuses, plus `none` for an org that never subscribed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
@@ -94,9 +95,10 @@ pub struct Org {
     pub pending_checkout: Option<PendingCheckout>,
     #[serde(default)]
     pub credits: i64,
-    /// Until when (epoch seconds) a plan change is executing: one change at a time per org.
+    /// The plan change executing at Stripe, recorded before its first Stripe write: one change
+    /// at a time per org, and whoever finds it completes it by replaying it (`billing::plan_change`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change_lock_until: Option<i64>,
+    pub change_intent: Option<ChangeIntent>,
     /// Bumped by every executed plan change: consents computed for an older one are void.
     #[serde(default)]
     pub change_generation: u64,
@@ -121,6 +123,13 @@ pub struct Org {
     pub created_at: i64,
 }
 
+impl Config {
+    /// The configuration the org is on.
+    pub fn of(org: &Org) -> Self {
+        Self { plan: org.plan.clone(), interval: org.interval, quantity: org.quantity }
+    }
+}
+
 impl Org {
     /// A new org on the free plan.
     pub fn new(org_id: &str, name: &str, now: i64) -> Self {
@@ -142,7 +151,7 @@ impl Org {
             last_payment_error: None,
             pending_checkout: None,
             credits: 0,
-            change_lock_until: None,
+            change_intent: None,
             change_generation: 0,
             usage: BTreeMap::new(),
             usage_period_end: Some(crate::domain::calendar::next_month_start(now)),

@@ -1,45 +1,9 @@
 //! Plan changes as pure rules: where an org stands, where a request wants it, and what that
 //! comes to (switch now, at period end, nothing), plus the sentence a human agrees to.
 
-use serde::Serialize;
-
-use crate::domain::catalog::{Catalog, FREE_PLAN, Interval, Plan};
+use crate::domain::catalog::{Catalog, Interval, Plan};
+pub use crate::domain::change::Config;
 use crate::domain::org::Org;
-
-/// A paid configuration: plan, interval, quantity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Config {
-    pub plan: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval: Option<Interval>,
-    pub quantity: u32,
-}
-
-impl Config {
-    pub fn free() -> Self {
-        Self { plan: FREE_PLAN.to_string(), interval: None, quantity: 1 }
-    }
-
-    pub fn of(org: &Org) -> Self {
-        Self { plan: org.plan.clone(), interval: org.interval, quantity: org.quantity }
-    }
-
-    /// The recurring amount in the smallest currency unit, 0 for free.
-    pub fn amount(&self, catalog: &Catalog) -> u64 {
-        match (catalog.plan(&self.plan), self.interval) {
-            (Some(plan), Some(interval)) => plan.prices.get(interval).map_or(0, |p| p.unit_amount * u64::from(self.quantity)),
-            _ => 0,
-        }
-    }
-
-    /// Per year, to compare a monthly and an annual configuration.
-    fn yearly(&self, catalog: &Catalog) -> u64 {
-        match self.interval {
-            Some(Interval::Month) => self.amount(catalog) * 12,
-            _ => self.amount(catalog),
-        }
-    }
-}
 
 /// What an upgrade request comes to for an org with a live subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]

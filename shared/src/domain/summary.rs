@@ -38,6 +38,23 @@ pub struct BillingSummary {
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub cap_overrides: std::collections::BTreeMap<Resource, Option<u64>>,
     pub limits: Vec<Limit>,
+    /// A plan change sent to Stripe whose outcome is being confirmed (its function stopped
+    /// before recording it); the next plan-change request, a webhook or the reconciler
+    /// completes it within minutes. Omitted when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_being_confirmed: Option<ChangeBeingConfirmed>,
+}
+
+/// What a plan change whose outcome is being confirmed moves the org to.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ChangeBeingConfirmed {
+    /// `switch_now`, `at_period_end`, `to_free` or `resume`.
+    pub kind: String,
+    pub plan: String,
+    pub interval: Option<Interval>,
+    pub quantity: u32,
+    /// When it was sent (epoch seconds).
+    pub since: i64,
 }
 
 pub fn billing_summary(org: &Org, catalog: &Catalog, now: i64, grace_secs: i64) -> BillingSummary {
@@ -72,6 +89,13 @@ pub fn billing_summary(org: &Org, catalog: &Catalog, now: i64, grace_secs: i64) 
         credits: org.credits,
         cap_overrides: org.cap_overrides.clone(),
         limits: limits(org, effective, now),
+        change_being_confirmed: org.change_intent.as_ref().map(|intent| ChangeBeingConfirmed {
+            kind: intent.change.kind.as_str().to_string(),
+            plan: intent.change.to.plan.clone(),
+            interval: intent.change.to.interval,
+            quantity: intent.change.to.quantity,
+            since: intent.started_at,
+        }),
     }
 }
 

@@ -211,7 +211,11 @@ pub fn error(kind: ErrorKind) -> ApiError {
         ErrorKind::NoStripeCustomer => ApiError::new(kind, "This org has no Stripe customer yet: start a checkout first."),
         ErrorKind::PaymentFailed => ApiError::new(kind, "The card was declined for the prorated amount; the plan was not changed.")
             .with_details(json!({ "invoice_id": "in_1Qd4Xe5Fg6Hj" })),
-        ErrorKind::ChangeInProgress => ApiError::new(kind, "Another plan change for this org is executing; retry in a moment."),
+        ErrorKind::ChangeInProgress => ApiError::new(
+            kind,
+            "A plan change for this org was sent to Stripe and its outcome is being confirmed; call again after `Retry-After` seconds to see the result.",
+        )
+        .with_details(json!({ "retry_after": 5 })),
         ErrorKind::InvalidConfirmToken => {
             ApiError::new(kind, "This confirm token has expired: ask again without a token.").with_details(json!({ "reason": "expired" }))
         }

@@ -710,12 +710,14 @@ fn operations() -> Vec<Operation> {
             summary: "A web approval's status (poll it)",
             description: "Any key of the org. The agent that asked polls every `interval` seconds (RFC 8628): `pending` until a \
                 human decides on the approval page, then `approved` (with `result`), `denied`, `expired` or `failed`. An AGENT \
-                polling sooner gets 429 `slow_down` with `Retry-After`, and the interval grows by 5 s for good.",
+                polling sooner gets 429 `slow_down` with `Retry-After`, and the interval grows by 5 s for good. An approved change \
+                whose outcome at Stripe is not recorded yet (its function stopped) is completed by this read; while Stripe cannot \
+                confirm it, 409 `change_in_progress` with `Retry-After`.",
             keyless: false,
             parameters: vec![id_in_path()],
             body: None,
             ok: ok("ApprovalView", "The approval.", approval_views()),
-            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, SlowDown]]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, SlowDown, ChangeInProgress, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("verbose", "is not a parameter of this route"), ApiError::not_found("No approval with this id in your org.")],
         },
@@ -752,7 +754,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![id_in_path()],
             body: body("DecisionBody", false, vec![("empty", json!({}))]),
             ok: ok("ApprovalDecided", "Denied: nothing changed.", vec![("denied", ApprovalDecided { status: DecisionStatus::Denied, approval_id: APPROVAL_ID.into(), result: None })]),
-            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, ApprovalNotPending, ChangeInProgress]]),
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, ApprovalNotPending, ChangeInProgress, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![
                 ApiError::field("note", "unknown field `note`, there are none"),

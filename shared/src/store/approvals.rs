@@ -45,11 +45,11 @@ pub struct ApprovalRecord {
     pub result: Option<String>,
 }
 
-fn approval_key(id_hash: &str) -> Key {
+pub(super) fn approval_key(id_hash: &str) -> Key {
     (format!("APPROVAL#{id_hash}"), "APPROVAL".to_string())
 }
 
-fn state_value(state: ApprovalState) -> AttributeValue {
+pub(super) fn state_value(state: ApprovalState) -> AttributeValue {
     let text = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     AttributeValue::S(text)
 }
@@ -104,8 +104,9 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a pending, unexpired approval to `to` (executing or denied) as decided by `by`; a
-    /// conflict if it was decided (or lapsed) first, so of two decisions exactly one counts.
+    /// Moves a pending, unexpired approval to `to` as decided by `by`; a conflict if it was
+    /// decided (or lapsed) first, so of two decisions exactly one counts. (Approving goes
+    /// through `begin_change`, which claims it with its change's intent.)
     pub async fn decide_approval(&self, id_hash: &str, to: ApprovalState, by: &str, now: i64) -> Result<(), StoreError> {
         self.update_request(approval_key(id_hash))
             .update_expression("SET #state = :to, decided_by = :by")
@@ -118,23 +119,6 @@ impl Store {
             .send()
             .await
             .map_err(|e| classify("decide_approval", e))?;
-        Ok(())
-    }
-
-    /// Settles an approval as approved or failed with what the change did; only from `from`
-    /// (executing after an approval, pending for one found void before it could execute).
-    pub async fn settle_approval(&self, id_hash: &str, from: ApprovalState, to: ApprovalState, result: &str) -> Result<(), StoreError> {
-        self.update_request(approval_key(id_hash))
-            .update_expression("SET #state = :to, #result = :result")
-            .condition_expression("#state = :from")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#result", "result")
-            .expression_attribute_values(":to", state_value(to))
-            .expression_attribute_values(":from", state_value(from))
-            .expression_attribute_values(":result", AttributeValue::S(result.to_string()))
-            .send()
-            .await
-            .map_err(|e| classify("settle_approval", e))?;
         Ok(())
     }
 }

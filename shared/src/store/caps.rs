@@ -39,7 +39,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde_dynamo::aws_sdk_dynamodb_1::to_item;
 
 use super::expr::Expr;
-use super::{GSI1_PK, Item, StoreError};
+use super::{GSI1_PK, GSI2_PK, GSI2_SK, INTENTS_PK, Item, StoreError};
 use crate::domain::catalog::Resource;
 use crate::domain::entitlements::{CapRules, CapSchedule};
 use crate::domain::org::Org;
@@ -176,6 +176,18 @@ pub(super) fn whole_org_update(operation: &'static str, org: &Org, expected: u64
             expr.set(format!("{gsi} = {value}"));
         }
         None => expr.remove(gsi),
+    }
+    let (intent_pk, intent_sk) = (expr.path(&[GSI2_PK]), expr.path(&[GSI2_SK]));
+    match &org.change_intent {
+        Some(intent) => {
+            let (pk, sk) = (expr.text(INTENTS_PK), expr.text(intent.index_key(&org.org_id)));
+            expr.set(format!("{intent_pk} = {pk}"));
+            expr.set(format!("{intent_sk} = {sk}"));
+        }
+        None => {
+            expr.remove(intent_pk);
+            expr.remove(intent_sk);
+        }
     }
     let (version, expected) = (expr.path(&[VERSION]), expr.num(expected));
     expr.condition(format!("{version} = {expected}"));

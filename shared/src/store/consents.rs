@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{Key, Store, StoreError, TTL, classify, keyed};
+use super::{Key, Store, StoreError, TTL, keyed};
 
 /// How long after its expiry a consent item is kept to answer replays.
 const KEEP_SECS: i64 = 86_400;
@@ -41,7 +41,7 @@ pub struct ConsentRecord {
     pub result: Option<String>,
 }
 
-fn consent_key(token_hash: &str) -> Key {
+pub(super) fn consent_key(token_hash: &str) -> Key {
     (format!("CONSENT#{token_hash}"), "CONSENT".to_string())
 }
 
@@ -54,33 +54,5 @@ impl Store {
 
     pub async fn get_consent(&self, token_hash: &str) -> Result<Option<ConsentRecord>, StoreError> {
         self.get("get_consent", consent_key(token_hash)).await
-    }
-
-    /// Marks a pending, unexpired consent used; a conflict if it was used (or lapsed) first, so
-    /// of two concurrent uses exactly one gets through.
-    pub async fn claim_consent(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
-        self.update_request(consent_key(token_hash))
-            .update_expression("SET #state = :used")
-            .condition_expression("#state = :pending AND valid_until > :now")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":used", AttributeValue::S("used".into()))
-            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await
-            .map_err(|e| classify("claim_consent", e))?;
-        Ok(())
-    }
-
-    /// Records the answer the used consent's call gave, for a replay to be told.
-    pub async fn record_consent_result(&self, token_hash: &str, result: &str) -> Result<(), StoreError> {
-        self.update_request(consent_key(token_hash))
-            .update_expression("SET #result = :result")
-            .expression_attribute_names("#result", "result")
-            .expression_attribute_values(":result", AttributeValue::S(result.to_string()))
-            .send()
-            .await
-            .map_err(|e| classify("record_consent_result", e))?;
-        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | item      | PK               | SK       | notes                                     |
 //! |-----------|------------------|----------|-------------------------------------------|
-//! | org       | `ORG#<org_id>`   | `ORG`    | `GSI1PK = CUS#<stripe customer>` once set |
+//! | org       | `ORG#<org_id>`   | `ORG`    | `GSI1PK = CUS#<stripe customer>` once set; `GSI2PK = INTENT` while a plan change executes |
 //! | API key   | `APIKEY#<key_id>`| `APIKEY` | hash of the key, never the key            |
 //! | event     | `EVENT#<evt id>` | `EVENT`  | a processed Stripe event; TTL 30 days     |
 //! | credits   | `CREDITS#<cs id>`| `CREDITS`| credits granted for a Checkout Session    |
@@ -25,6 +25,7 @@ mod credits;
 mod error;
 pub(crate) mod expr;
 mod idempotency;
+mod intents;
 mod orgs;
 mod signals;
 mod usage;
@@ -43,6 +44,7 @@ pub use consents::{ConsentRecord, ConsentState};
 pub use credits::{LEDGER_PAGE_MAX, LedgerPage};
 pub use error::StoreError;
 pub use idempotency::{IDEMPOTENCY_TTL_SECS, IdempotencyRecord};
+pub use intents::{Begun, ClaimOutcome, Finished};
 pub use orgs::{Applied, EVENT_TTL_SECS, OnceMarkers};
 pub use signals::{Demand, Repeat};
 pub use usage::{Counted, Delta, ExactCount, Written};
@@ -51,6 +53,12 @@ pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1_PK: &str = "GSI1PK";
+/// The sparse index of orgs with a plan change executing, oldest first: what the reconciler
+/// completes without scanning the table.
+pub const GSI2: &str = "GSI2";
+pub const GSI2_PK: &str = "GSI2PK";
+pub const GSI2_SK: &str = "GSI2SK";
+pub const INTENTS_PK: &str = "INTENT";
 pub const TTL: &str = "expires_at";
 
 type Item = HashMap<String, AttributeValue>;

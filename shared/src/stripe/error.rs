@@ -49,6 +49,14 @@ impl GatewayError {
         self.retryable
     }
 
+    /// Stripe answered that it did not apply the request (a 4xx that is neither a lock, a rate
+    /// limit nor a key reused with other parameters): a write it refused changed nothing.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.status, Some(400..=499))
+            && !matches!(self.status, Some(409 | 429))
+            && self.error_type.as_deref() != Some("idempotency_error")
+    }
+
     /// Stripe refused the id it was given (400 or 404): the caller's mistake, not an outage.
     pub fn is_refused_id(&self) -> bool {
         matches!(self.status, Some(400 | 404))
@@ -72,6 +80,9 @@ mod tests {
         assert!(!answered(400).is_retryable());
         assert!(!answered(402).is_retryable());
         assert!(!GatewayError::local("op", "bad answer").is_retryable());
+        assert!(answered(402).is_refusal() && answered(400).is_refusal());
+        assert!(!answered(409).is_refusal() && !answered(429).is_refusal() && !answered(500).is_refusal());
+        assert!(!GatewayError::unreachable("op", "timeout").is_refusal());
         assert!(answered(404).is_refused_id() && !answered(500).is_refused_id());
         assert!(!GatewayError::unreachable("op", "timeout").is_refused_id());
     }

@@ -120,8 +120,8 @@ impl StripeGateway {
     }
 
     /// Lets go of the subscription's schedule (a scheduled change is dropped); the items stay.
-    pub async fn release_schedule(&self, schedule_id: &str) -> Result<(), GatewayError> {
-        let _: IgnoredAny = self.send("release_schedule", None, ReleaseSubscriptionSchedule::new(schedule_id)).await?;
+    pub async fn release_schedule(&self, schedule_id: &str, idempotency_key: &str) -> Result<(), GatewayError> {
+        let _: IgnoredAny = self.send("release_schedule", Some(idempotency_key), ReleaseSubscriptionSchedule::new(schedule_id)).await?;
         Ok(())
     }
 

@@ -7,13 +7,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::execute::{Claim, execute};
-use super::{Asked, Caller, Change, change_in_progress, public_change};
+use super::execute::{execute, settle};
+use super::{Asked, Caller, Change, change_view, public_change, stored_change};
 use crate::App;
+use crate::billing::load_org;
 use crate::domain::api_key::{hash, random_bytes, random_hex};
 use crate::domain::approval::{
     APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, Pace, PublicStatus, binding_code, pace, public_status,
 };
+use crate::domain::change::IntentClaim;
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::store::ApprovalRecord;
@@ -40,7 +42,7 @@ pub(super) async fn ask(
     now: i64,
 ) -> Result<Value, ApiError> {
     let id = format!("ap_{}", random_hex(ID_BYTES));
-    let view = change.view(&app.config.catalog.currency);
+    let view = change_view(change, &app.config.catalog.currency);
     let record = ApprovalRecord {
         id_hash: hash(&id),
         org_id: org.org_id.clone(),
@@ -78,7 +80,7 @@ pub(super) async fn ask(
 /// `GET /billing/approvals/{id}`: any principal of the org. An AGENT polling before its
 /// interval is up gets `slow_down` (429, `Retry-After`) and a longer interval from then on.
 pub async fn status(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
-    let (record, org) = load(app, principal, id).await?;
+    let (record, org) = load_settled(app, principal, id, now).await?;
     let status = status_of(&record, &org, now);
     let mut interval = record.interval;
     if principal.kind == PrincipalKind::Agent && status == PublicStatus::Pending {
@@ -119,23 +121,17 @@ fn slow_down(interval: i64) -> ApiError {
 /// change, once, as themselves.
 pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
     let (record, org) = load_for_decision(app, principal, id, now).await?;
-    let change = Change::stored(&record.change)?;
+    let change = stored_change(&record.change)?;
     let key = idempotency_key(&["plan_change", &record.org_id, &record.id_hash]);
-    let claim = Claim::Approval { id_hash: &record.id_hash, by: &principal.principal_id };
+    let claim = IntentClaim::Approval { id_hash: record.id_hash.clone(), by: principal.principal_id.clone() };
     let outcome = execute(app, &org.org_id, &change, record.generation, Some(claim), &key, now).await;
-    let (state, result) = match &outcome {
-        Ok(answer) => (ApprovalState::Approved, answer.clone()),
-        // Lost to a concurrent decision (or found void): say what the approval became.
-        Err(failure) if !failure.claimed && failure.error.kind == ErrorKind::ApprovalNotPending => {
-            return Err(decided_meanwhile(app, principal, id, now).await);
-        }
-        Err(failure) if !failure.claimed => return Err(failure.error.clone()),
-        Err(failure) => (ApprovalState::Failed, json!({ "error": failure.error.kind.code(), "message": failure.error.message })),
-    };
-    app.store.settle_approval(&record.id_hash, ApprovalState::Executing, state, &result.to_string()).await?;
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, approved = outcome.is_ok(), "web approval decided");
-    let answer = outcome.map_err(|failure| failure.error)?;
-    Ok(json!({ "status": "approved", "approval_id": id, "result": answer }))
+    match outcome {
+        Ok(answer) => Ok(json!({ "status": "approved", "approval_id": id, "result": answer })),
+        // Lost to a concurrent decision (or found void): say what the approval became.
+        Err(error) if error.kind == ErrorKind::ApprovalNotPending => Err(decided_meanwhile(app, principal, id, now).await),
+        Err(error) => Err(error),
+    }
 }
 
 /// `POST /billing/approvals/{id}/deny`: a HUMAN (or ADMIN) of the org refuses; nothing changes.
@@ -150,16 +146,28 @@ pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Resul
     Ok(json!({ "status": "denied", "approval_id": id }))
 }
 
-/// Marks the approval executing, decided by `by`, while its change holds the org's lock.
-pub(super) async fn claim(app: &App, id_hash: &str, by: &str, now: i64) -> Result<(), ApiError> {
-    match app.store.decide_approval(id_hash, ApprovalState::Executing, by, now).await {
-        Ok(()) => Ok(()),
-        Err(err) if err.is_conflict() => {
-            let record = app.store.get_approval(id_hash).await?.ok_or_else(|| ApiError::internal("An approval vanished."))?;
-            Err(closed(&record, public_status(record.state, record.valid_until, false, now)))
-        }
-        Err(err) => Err(err.into()),
+/// Why an approval could not be claimed: decided (or lapsed) first. One executing is settled
+/// first, so the answer carries what its change did.
+pub(super) async fn refused(app: &App, id_hash: &str, now: i64) -> ApiError {
+    let settled = async {
+        let record = app.store.get_approval(id_hash).await?.ok_or_else(|| ApiError::internal("An approval vanished."))?;
+        let record = settle_executing(app, record, now).await?;
+        Ok::<_, ApiError>(closed(&record, public_status(record.state, record.valid_until, false, now)))
+    };
+    settled.await.unwrap_or_else(|error| error)
+}
+
+/// An approval whose change is executing, after that change is completed (its function may
+/// have died before recording the result): completing it records the approval's outcome.
+async fn settle_executing(app: &App, record: ApprovalRecord, now: i64) -> Result<ApprovalRecord, ApiError> {
+    if record.state != ApprovalState::Executing {
+        return Ok(record);
     }
+    let org = load_org(&app.store, &record.org_id).await?;
+    if org.change_intent.as_ref().is_some_and(|intent| intent.claims(&record.id_hash)) {
+        settle(app, org, now).await?;
+    }
+    Ok(app.store.get_approval(&record.id_hash).await?.unwrap_or(record))
 }
 
 /// The answer when the plan changed since the approval was asked for.
@@ -180,15 +188,24 @@ async fn load(app: &App, principal: &Principal, id: &str) -> Result<(ApprovalRec
     }
 }
 
-/// `load`, for a HUMAN or ADMIN deciding an approval that is still pending.
+/// `load`, with an executing approval's change completed first.
+async fn load_settled(app: &App, principal: &Principal, id: &str, now: i64) -> Result<(ApprovalRecord, Org), ApiError> {
+    let (record, org) = load(app, principal, id).await?;
+    if record.state != ApprovalState::Executing {
+        return Ok((record, org));
+    }
+    settle_executing(app, record, now).await?;
+    load(app, principal, id).await
+}
+
+/// `load_settled`, for a HUMAN or ADMIN deciding an approval that is still pending.
 async fn load_for_decision(app: &App, principal: &Principal, id: &str, now: i64) -> Result<(ApprovalRecord, Org), ApiError> {
     if principal.kind == PrincipalKind::Agent {
         return Err(ApiError::forbidden("An agent key cannot approve or deny: a human of the org decides, with their own key."));
     }
-    let (record, org) = load(app, principal, id).await?;
+    let (record, org) = load_settled(app, principal, id, now).await?;
     match status_of(&record, &org, now) {
-        PublicStatus::Pending if record.state == ApprovalState::Executing => Err(change_in_progress()),
-        PublicStatus::Pending => Ok((record, org)),
+        PublicStatus::Pending if record.state == ApprovalState::Pending => Ok((record, org)),
         status => Err(closed(&record, status)),
     }
 }
@@ -212,7 +229,7 @@ fn closed(record: &ApprovalRecord, status: PublicStatus) -> ApiError {
         PublicStatus::Denied => "This approval was denied; nothing was changed. The agent can ask again.",
         PublicStatus::Expired => "This approval expired before it was decided; nothing was changed. The agent can ask again.",
         PublicStatus::Failed => "This approval can no longer run (the plan changed, or its change failed); see `details.result`.",
-        PublicStatus::Pending => return change_in_progress(),
+        PublicStatus::Pending => "A human approved this approval and its change is being confirmed with Stripe; poll again shortly.",
     };
     let mut details = json!({ "status": status.as_str() });
     if let Some(result) = stored_result(record) {

@@ -3,10 +3,12 @@
 
 use serde_json::{Value, json};
 
-use super::execute::{Claim, execute};
-use super::{Asked, Change, public_change};
+use super::execute::{execute, settle};
+use super::{Asked, Change, change_view, public_change, stored_change};
 use crate::App;
+use crate::billing::load_org;
 use crate::domain::api_key::{hash, random_hex};
+use crate::domain::change::IntentClaim;
 use crate::domain::org::{Org, Principal};
 use crate::error::{ApiError, ErrorKind};
 use crate::store::{ConsentRecord, ConsentState};
@@ -37,7 +39,7 @@ pub(super) async fn ask(
     now: i64,
 ) -> Result<Value, ApiError> {
     let token = format!("ct_{}", random_hex(TOKEN_BYTES));
-    let view = change.view(&app.config.catalog.currency);
+    let view = change_view(change, &app.config.catalog.currency);
     let record = ConsentRecord {
         token_hash: hash(&token),
         org_id: org.org_id.clone(),
@@ -83,33 +85,44 @@ pub(super) async fn confirm(
         ));
     }
     if record.state == ConsentState::Used {
-        return Err(used(&record));
+        return Err(used_after_settling(app, record, now).await);
     }
     if record.valid_until <= now {
         return Err(expired());
     }
-    let change = Change::stored(&record.change)?;
+    let change = stored_change(&record.change)?;
     let key = idempotency_key(&["plan_change", &record.org_id, &token_hash]);
-    let outcome = execute(app, &record.org_id, &change, record.generation, Some(Claim::Token(&token_hash)), &key, now).await;
-    let result = match &outcome {
-        Ok(answer) => answer.clone(),
-        Err(failure) if !failure.claimed => return Err(failure.error.clone()),
-        Err(failure) => json!({ "error": failure.error.kind.code(), "message": failure.error.message }),
-    };
-    app.store.record_consent_result(&token_hash, &result.to_string()).await?;
-    outcome.map_err(|failure| failure.error)
+    let claim = IntentClaim::Token { token_hash };
+    execute(app, &record.org_id, &change, record.generation, Some(claim), &key, now).await
 }
 
-/// Marks the token used while its change holds the org's lock; of two uses one gets through,
-/// the other is told `used` (or `expired` if it lapsed in between).
-pub(super) async fn claim(app: &App, token_hash: &str, now: i64) -> Result<(), ApiError> {
-    match app.store.claim_consent(token_hash, now).await {
-        Ok(()) => Ok(()),
-        Err(err) if err.is_conflict() => Err(match app.store.get_consent(token_hash).await? {
-            Some(record) if record.state == ConsentState::Used => used(&record),
-            _ => expired(),
-        }),
-        Err(err) => Err(err.into()),
+/// The answer to a used token, with what its change did: if that change is still the org's
+/// intent (its function died before recording the result), it is completed first.
+async fn used_after_settling(app: &App, record: ConsentRecord, now: i64) -> ApiError {
+    if record.result.is_some() {
+        return used(&record);
+    }
+    let settled = async {
+        let org = load_org(&app.store, &record.org_id).await?;
+        if org.change_intent.as_ref().is_some_and(|intent| intent.claims(&record.token_hash)) {
+            settle(app, org, now).await?;
+        }
+        Ok::<_, ApiError>(app.store.get_consent(&record.token_hash).await?)
+    };
+    match settled.await {
+        Ok(Some(record)) => used(&record),
+        Ok(None) => used(&record),
+        Err(error) => error,
+    }
+}
+
+/// Why a token could not be claimed: used by a concurrent call (whose change is completed here
+/// if need be, so the answer carries its result), or lapsed in between.
+pub(super) async fn refused(app: &App, token_hash: &str, now: i64) -> ApiError {
+    match app.store.get_consent(token_hash).await {
+        Ok(Some(record)) if record.state == ConsentState::Used => used_after_settling(app, record, now).await,
+        Ok(_) => expired(),
+        Err(err) => err.into(),
     }
 }
 

@@ -1,157 +1,235 @@
-//! Executing a plan change at Stripe, once: the org's change lock, the consent's claim, the
-//! Stripe calls for each kind of change, and Stripe's new state written back.
+//! Executing a plan change at Stripe, once, with answers that stay true when a function dies
+//! half way. Before the first Stripe write the change is recorded on the org as an intent, in
+//! the same conditional write that takes the org's change lock and claims the consent. Whoever
+//! finds an intent (the request itself, its retry, a poll, a second Approve click, a webhook,
+//! the reconciler) completes it by replaying exactly its Stripe requests: the same idempotency
+//! keys and bodies, the proration time pinned, so Stripe's saved answers say what happened. The
+//! result goes onto the org together with the consent's outcome, and the intent is dropped.
+//! While Stripe's answer cannot be had, the intent stays and answers say the outcome is being
+//! confirmed; they never say that nothing changed.
 
 use serde_json::{Value, json};
 
-use super::{Change, Kind, approval, change_in_progress, consent, price_of, status, with_billing};
+use super::{approval, consent, price_of, with_billing};
 use crate::App;
 use crate::billing::load_org;
+use crate::domain::approval::ApprovalState;
+use crate::domain::change::{Change, ChangeIntent, ChangeKind, IntentClaim};
 use crate::domain::org::Org;
 use crate::domain::subscription::{SubscriptionState, apply_subscription};
 use crate::error::{ApiError, ErrorKind};
-use crate::retry::{Policy, retry};
-use crate::stripe::{ChangeOutcome, PlanItem};
+use crate::retry::{Failure, Policy, retry};
+use crate::store::{Begun, ClaimOutcome, ConsentState, Finished};
+use crate::stripe::{ChangeOutcome, GatewayError, PlanItem, StripeGateway};
 
-/// How long an executing change holds the org; a crashed execution frees it after this.
-const LOCK_SECS: i64 = 60;
+/// What a client is asked to wait before asking again about a change being confirmed.
+const CONFIRMING_RETRY_AFTER_SECS: u64 = 5;
 
-/// The consent an execution uses up: a chat token or a web approval (hashed), and who decided.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Claim<'a> {
-    Token(&'a str),
-    Approval { id_hash: &'a str, by: &'a str },
-}
-
-impl Claim<'_> {
-    async fn take(self, app: &App, now: i64) -> Result<(), ApiError> {
-        match self {
-            Self::Token(token_hash) => consent::claim(app, token_hash, now).await,
-            Self::Approval { id_hash, by } => approval::claim(app, id_hash, by, now).await,
-        }
-    }
-
-    /// The answer when the plan changed since the consent was computed.
-    fn stale(self) -> ApiError {
-        match self {
-            Self::Token(_) => {
-                consent::invalid_token("mismatch", "The plan changed since this confirmation was given; nothing was changed. Ask again.")
-            }
-            Self::Approval { .. } => approval::void(),
-        }
-    }
-}
-
-/// A change that did not execute, and whether its consent was used up on the way.
-#[derive(Debug)]
-pub(super) struct Failure {
-    pub error: ApiError,
-    pub claimed: bool,
-}
-
-impl Failure {
-    fn before_claim(error: impl Into<ApiError>) -> Self {
-        Self { error: error.into(), claimed: false }
-    }
-}
-
-/// Executes `change` once: takes the org's change lock (refusing a consent computed for an
-/// older plan), claims the consent if there is one, makes the Stripe calls, then writes
-/// Stripe's new state onto the org, bumps its generation and frees the lock.
+/// Executes `change` once: records it as the org's intent (refusing a consent computed for an
+/// older plan, claiming the consent if there is one), then completes it. An intent of another
+/// request found on the org is completed first; this very request's (a retry) is completed as
+/// recorded, so the retry replays the first attempt rather than asking Stripe for something new
+/// (a consent's second use is told what the first did instead).
 pub(super) async fn execute(
     app: &App,
     org_id: &str,
     change: &Change,
     generation: u64,
-    claim: Option<Claim<'_>>,
-    key: &str,
+    claim: Option<IntentClaim>,
+    stripe_key: &str,
     now: i64,
-) -> Result<Value, Failure> {
-    let stripe = app.stripe().map_err(Failure::before_claim)?;
-    let org = retry(Policy::WRITE_RACE, "lock_plan_change", |_| async {
+) -> Result<Value, ApiError> {
+    app.stripe()?;
+    let (org, intent) = retry(Policy::WRITE_RACE, "begin_plan_change", |_| async {
         let mut org = load_org(&app.store, org_id).await?;
-        if org.change_lock_until.is_some_and(|until| until > now) {
-            return Err(change_in_progress().into());
+        if let Some(intent) = org.change_intent.clone() {
+            if intent.stripe_key == stripe_key && claim.is_none() {
+                return Ok((org, intent));
+            }
+            let ours = claim.as_ref().is_some_and(|claim| intent.claims(claim.consent_hash()));
+            let _outcome = complete(app, org, intent, now).await.map_err(Failure::Permanent)?;
+            // Our consent was used by a concurrent call: say what its change did.
+            return Err(match ours {
+                true => Failure::Permanent(refused(app, claim.as_ref(), now).await),
+                false => Failure::Transient(ApiError::contended()),
+            });
         }
         if org.change_generation != generation {
-            return Err(claim.map_or_else(ApiError::contended, Claim::stale).into());
+            return Err(Failure::Permanent(match &claim {
+                None => ApiError::contended(),
+                Some(claim) if still_pending(app, claim).await? => stale(claim),
+                // Used by a concurrent call that has finished: say what it did.
+                Some(claim) => refused(app, Some(claim), now).await,
+            }));
         }
-        org.change_lock_until = Some(now + LOCK_SECS);
-        app.store.save_org(&mut org).await?;
-        Ok(org)
+        let intent =
+            ChangeIntent { change: change.clone(), stripe_key: stripe_key.to_string(), claim: claim.clone(), generation, started_at: now };
+        org.change_intent = Some(intent.clone());
+        match app.store.begin_change(&mut org, now).await? {
+            Begun::Started => Ok((org, intent)),
+            Begun::OrgChanged => Err(Failure::Transient(ApiError::contended())),
+            Begun::ClaimRefused => Err(Failure::Permanent(refused(app, claim.as_ref(), now).await)),
+        }
     })
-    .await
-    .map_err(Failure::before_claim)?;
-    if let Some(claim) = claim
-        && let Err(err) = claim.take(app, now).await
-    {
-        unlock(app, org_id, None, now).await.map_err(Failure::before_claim)?;
-        return Err(Failure::before_claim(err));
-    }
-    let claimed = claim.is_some();
-    let fresh = match apply(app, stripe, &org, change, key).await {
-        Ok(fresh) => fresh,
-        Err(error) => {
-            unlock(app, org_id, None, now).await.map_err(|error| Failure { error, claimed })?;
-            return Err(Failure { error, claimed });
-        }
-    };
-    let org = unlock(app, org_id, Some(&fresh), now).await.map_err(|error| Failure { error, claimed })?;
-    tracing::info!(org_id, kind = change.kind.as_str(), plan = %change.to.plan, "plan change executed");
-    let name = match change.kind {
-        Kind::SwitchNow => "switched",
-        Kind::AtPeriodEnd => "change-scheduled",
-        Kind::ToFree => "downgrade-scheduled",
-        Kind::Resume => "resumed",
-    };
-    let mut answer = with_billing(app, status(name), &org, now);
-    if matches!(change.kind, Kind::AtPeriodEnd | Kind::ToFree) {
-        answer["effective_at"] = json!(fresh.current_period_end);
-    }
-    Ok(answer)
+    .await?;
+    complete(app, org, intent, now).await?
 }
 
-/// The Stripe calls of `change`; Stripe's subscription as it is afterwards.
-async fn apply(
-    app: &App,
-    stripe: &crate::stripe::StripeGateway,
-    org: &Org,
-    change: &Change,
-    key: &str,
-) -> Result<SubscriptionState, ApiError> {
-    let subscription_id = org.stripe_subscription_id.clone().unwrap_or_default();
-    let sub = stripe.retrieve_subscription(&subscription_id).await?;
-    match change.kind {
-        Kind::SwitchNow => {
-            let price_id = price_of(app, &change.to)?;
-            let to = PlanItem { price_id: &price_id, quantity: change.to.quantity };
-            if let Some(schedule) = &sub.schedule_id {
-                stripe.release_schedule(schedule).await?;
+/// Completes the org's intent, if it holds one, and answers the org as it is then.
+pub(crate) async fn settle(app: &App, org: Org, now: i64) -> Result<Org, ApiError> {
+    let Some(intent) = org.change_intent.clone() else { return Ok(org) };
+    let org_id = org.org_id.clone();
+    let _outcome = complete(app, org, intent, now).await?;
+    load_org(&app.store, &org_id).await
+}
+
+/// Replays `intent`'s Stripe requests and records what they came to. The outer error: the
+/// outcome could not be confirmed (the intent stays for the next attempt). The inner result:
+/// the change's own answer, executed or refused by Stripe.
+async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result<Result<Value, ApiError>, ApiError> {
+    let stripe = app.stripe()?;
+    let change = &intent.change;
+    let fresh = match apply(app, stripe, &org, change, &intent.stripe_key).await {
+        Ok(fresh) => Ok(fresh),
+        Err(Step::Refused(error)) => Err(error),
+        Err(Step::Unknown(error)) => return Err(being_confirmed(&org.org_id, &error)),
+    };
+    let finished = retry(Policy::WRITE_RACE, "finish_plan_change", |attempt| {
+        let (org, fresh) = (org.clone(), &fresh);
+        let intent = &intent;
+        async move {
+            let mut org = if attempt == 1 { org } else { load_org(&app.store, &org.org_id).await? };
+            if org.change_intent.as_ref().is_none_or(|held| held.stripe_key != intent.stripe_key) {
+                // Another attempt finished it with the same Stripe answers.
+                return Ok(fresh.as_ref().map(|_| executed(app, intent.change.kind, &org, now)).map_err(Clone::clone));
             }
-            if let ChangeOutcome::PaymentFailed { invoice_id } = stripe.change_now(&sub, &to, change.proration_date, key).await? {
-                return Err(ApiError::new(
-                    ErrorKind::PaymentFailed,
-                    "The card was declined for the prorated amount; the plan was not changed.",
-                )
-                .with_details(json!({ "invoice_id": invoice_id })));
+            org.change_intent = None;
+            if let Ok(fresh) = fresh {
+                apply_subscription(&mut org, fresh, &app.config.catalog, now);
+                org.change_generation += 1;
+            }
+            let answer = fresh.as_ref().map(|_| executed(app, intent.change.kind, &org, now)).map_err(Clone::clone);
+            let result = match &answer {
+                Ok(answer) => answer.clone(),
+                Err(error) => json!({ "error": error.kind.code(), "message": error.message }),
+            };
+            let outcome = ClaimOutcome { executed: answer.is_ok(), result: &result.to_string() };
+            match app.store.finish_change(&mut org, intent.claim.as_ref(), outcome).await? {
+                Finished::Written => Ok(answer),
+                Finished::OrgChanged => Err(Failure::Transient(ApiError::contended())),
             }
         }
-        Kind::AtPeriodEnd => {
-            let price_id = price_of(app, &change.to)?;
+    })
+    .await
+    .map_err(|error| being_confirmed(&org.org_id, &error))?;
+    match &finished {
+        Ok(_) => tracing::info!(org_id = %org.org_id, kind = change.kind.as_str(), plan = %change.to.plan, "plan change executed"),
+        Err(error) => {
+            tracing::info!(org_id = %org.org_id, kind = change.kind.as_str(), error = error.kind.code(), "plan change refused by Stripe")
+        }
+    }
+    Ok(finished)
+}
+
+/// The answer of an executed change, from the org as it is after it.
+fn executed(app: &App, kind: ChangeKind, org: &Org, now: i64) -> Value {
+    let mut answer = with_billing(app, json!({ "status": kind.executed_status() }), org, now);
+    if kind.takes_effect_later() {
+        answer["effective_at"] = json!(org.current_period_end);
+    }
+    answer
+}
+
+/// The answer while a change's outcome at Stripe is not known yet.
+fn being_confirmed(org_id: &str, cause: &ApiError) -> ApiError {
+    tracing::warn!(org_id, cause = cause.kind.code(), problem = %cause.message, "plan change outcome not confirmed yet; the next request or the reconciler completes it");
+    ApiError::new(
+        ErrorKind::ChangeInProgress,
+        "A plan change for this org was sent to Stripe and its outcome is being confirmed; call again after `Retry-After` seconds to see the result.",
+    )
+    .with_details(json!({ "retry_after": CONFIRMING_RETRY_AFTER_SECS }))
+}
+
+/// The answer when the plan changed since the consent was computed.
+fn stale(claim: &IntentClaim) -> ApiError {
+    match claim {
+        IntentClaim::Token { .. } => {
+            consent::invalid_token("mismatch", "The plan changed since this confirmation was given; nothing was changed. Ask again.")
+        }
+        IntentClaim::Approval { .. } => approval::void(),
+    }
+}
+
+/// Whether the consent is still waiting to be used.
+async fn still_pending(app: &App, claim: &IntentClaim) -> Result<bool, ApiError> {
+    Ok(match claim {
+        IntentClaim::Token { token_hash } => app.store.get_consent(token_hash).await?.is_some_and(|r| r.state == ConsentState::Pending),
+        IntentClaim::Approval { id_hash, .. } => app.store.get_approval(id_hash).await?.is_some_and(|r| r.state == ApprovalState::Pending),
+    })
+}
+
+/// Why a consent could not be claimed (used, decided or lapsed first).
+async fn refused(app: &App, claim: Option<&IntentClaim>, now: i64) -> ApiError {
+    match claim {
+        Some(IntentClaim::Token { token_hash }) => consent::refused(app, token_hash, now).await,
+        Some(IntentClaim::Approval { id_hash, .. }) => approval::refused(app, id_hash, now).await,
+        None => ApiError::contended(),
+    }
+}
+
+/// How a Stripe step failed: refused (Stripe says nothing changed), or with an unknown outcome.
+enum Step {
+    Refused(ApiError),
+    Unknown(ApiError),
+}
+
+impl From<GatewayError> for Step {
+    fn from(err: GatewayError) -> Self {
+        match err.is_refusal() {
+            true => Self::Refused(err.into()),
+            false => Self::Unknown(err.into()),
+        }
+    }
+}
+
+/// The Stripe calls of `change`, each with a key derived from the intent's, decided on the
+/// subscription as it is now: a step a crashed attempt already made is either skipped (its
+/// effect is visible) or replayed with the same key and body (Stripe's saved answer).
+async fn apply(app: &App, stripe: &StripeGateway, org: &Org, change: &Change, key: &str) -> Result<SubscriptionState, Step> {
+    let subscription_id = org.stripe_subscription_id.clone().unwrap_or_default();
+    let sub = stripe.retrieve_subscription(&subscription_id).await?;
+    let release = format!("{key}-release");
+    match change.kind {
+        ChangeKind::SwitchNow => {
+            let price_id = price_of(app, &change.to).map_err(Step::Refused)?;
+            let to = PlanItem { price_id: &price_id, quantity: change.to.quantity };
+            if let Some(schedule) = &sub.schedule_id {
+                stripe.release_schedule(schedule, &release).await?;
+            }
+            if let ChangeOutcome::PaymentFailed { invoice_id } = stripe.change_now(&sub, &to, change.proration_date, key).await? {
+                return Err(Step::Refused(
+                    ApiError::new(ErrorKind::PaymentFailed, "The card was declined for the prorated amount; the plan was not changed.")
+                        .with_details(json!({ "invoice_id": invoice_id })),
+                ));
+            }
+        }
+        ChangeKind::AtPeriodEnd => {
+            let price_id = price_of(app, &change.to).map_err(Step::Refused)?;
             if sub.cancel_at_period_end {
                 stripe.cancel_at_period_end(&sub.id, false, &format!("{key}-resume")).await?;
             }
             stripe.change_at_period_end(&sub, &PlanItem { price_id: &price_id, quantity: change.to.quantity }, key).await?;
         }
-        Kind::ToFree => {
+        ChangeKind::ToFree => {
             // Stripe refuses a cancel on a subscription a schedule manages: release it first.
             if let Some(schedule) = &sub.schedule_id {
-                stripe.release_schedule(schedule).await?;
+                stripe.release_schedule(schedule, &release).await?;
             }
             stripe.cancel_at_period_end(&sub.id, true, key).await?;
         }
-        Kind::Resume => {
+        ChangeKind::Resume => {
             if let Some(schedule) = &sub.schedule_id {
-                stripe.release_schedule(schedule).await?;
+                stripe.release_schedule(schedule, &release).await?;
             }
             if sub.cancel_at_period_end {
                 stripe.cancel_at_period_end(&sub.id, false, key).await?;
@@ -161,17 +239,24 @@ async fn apply(
     Ok(stripe.retrieve_subscription(&subscription_id).await?)
 }
 
-/// Frees the change lock; with Stripe's new state, also writes it and voids older consents.
-async fn unlock(app: &App, org_id: &str, fresh: Option<&SubscriptionState>, now: i64) -> Result<Org, ApiError> {
-    retry(Policy::WRITE_RACE, "unlock_plan_change", |_| async {
-        let mut org = load_org(&app.store, org_id).await?;
-        org.change_lock_until = None;
-        if let Some(fresh) = fresh {
-            apply_subscription(&mut org, fresh, &app.config.catalog, now);
-            org.change_generation += 1;
+/// How many stuck intents one reconciler run completes, oldest first.
+const STUCK_BATCH: i32 = 100;
+
+/// Completes the intents still on orgs (their function died, or Stripe's answer could not be
+/// had), oldest first, or `org`'s alone. The orgs whose intent was completed.
+pub async fn complete_stuck_intents(app: &App, org: Option<&str>, now: i64) -> Result<Vec<String>, ApiError> {
+    let org_ids = match org {
+        Some(org_id) => vec![org_id.to_string()],
+        None => app.store.orgs_with_intents(STUCK_BATCH).await?,
+    };
+    let mut completed = Vec::new();
+    for org_id in org_ids {
+        let Some(org) = app.store.get_org(&org_id).await? else { continue };
+        let Some(intent) = org.change_intent.clone() else { continue };
+        match complete(app, org, intent, now).await {
+            Ok(_) => completed.push(org_id),
+            Err(error) => tracing::warn!(org_id, error = error.kind.code(), "a stuck plan change could not be completed yet"),
         }
-        app.store.save_org(&mut org).await?;
-        Ok(org)
-    })
-    .await
+    }
+    Ok(completed)
 }

@@ -23,13 +23,16 @@ use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
 use crate::billing::load_org;
 use crate::domain::catalog::Interval;
+use crate::domain::change::{Change, ChangeKind as Kind, Config};
 use crate::domain::org::{Org, Principal, PrincipalKind};
-use crate::domain::plan_change::{Config, UpgradeDecision, decide_upgrade, describe, money};
+use crate::domain::plan_change::{UpgradeDecision, decide_upgrade, describe, money};
 use crate::domain::summary::billing_summary;
-use crate::error::{ApiError, ErrorKind, FieldProblem};
+use crate::error::{ApiError, FieldProblem};
 use crate::stripe::{PlanItem, idempotency_key};
 
 pub use consent::TOKEN_TTL_SECS;
+pub use execute::complete_stuck_intents;
+pub(crate) use execute::settle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,92 +67,20 @@ pub struct DowngradeBody {
     pub mode: Option<ConsentMode>,
 }
 
-/// How a change happens at Stripe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    SwitchNow,
-    AtPeriodEnd,
-    ToFree,
-    Resume,
+/// The `change` as a consent stores it: the change and its currency.
+fn change_view(change: &Change, currency: &str) -> Value {
+    let mut view = json!(change);
+    view["currency"] = json!(currency);
+    view
 }
 
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::SwitchNow => "switch_now",
-            Self::AtPeriodEnd => "at_period_end",
-            Self::ToFree => "to_free",
-            Self::Resume => "resume",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::SwitchNow, Self::AtPeriodEnd, Self::ToFree, Self::Resume].into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-/// A change as computed for one org state: what it is, what it costs, when it takes effect.
-#[derive(Debug, Clone)]
-struct Change {
-    kind: Kind,
-    from: Config,
-    to: Config,
-    amount_due_now: i64,
-    recurring_amount: u64,
-    effective_at: Option<i64>,
-    proration_date: i64,
-}
-
-impl Change {
-    fn view(&self, currency: &str) -> Value {
-        json!({
-            "kind": self.kind.as_str(),
-            "from": self.from,
-            "to": self.to,
-            "amount_due_now": self.amount_due_now,
-            "recurring_amount": self.recurring_amount,
-            "currency": currency,
-            "effective_at": self.effective_at,
-            "proration_date": self.proration_date,
-        })
-    }
-
-    /// A change as a consent stored it.
-    fn stored(text: &str) -> Result<Self, ApiError> {
-        serde_json::from_str::<Value>(text)
-            .ok()
-            .as_ref()
-            .and_then(Self::from_view)
-            .ok_or_else(|| ApiError::internal("A stored consent could not be read."))
-    }
-
-    fn from_view(view: &Value) -> Option<Self> {
-        Some(Self {
-            kind: Kind::parse(view["kind"].as_str()?)?,
-            from: config_of(&view["from"])?,
-            to: config_of(&view["to"])?,
-            amount_due_now: view["amount_due_now"].as_i64()?,
-            recurring_amount: view["recurring_amount"].as_u64()?,
-            effective_at: view["effective_at"].as_i64(),
-            proration_date: view["proration_date"].as_i64()?,
-        })
-    }
-}
-
-fn config_of(view: &Value) -> Option<Config> {
-    Some(Config {
-        plan: view["plan"].as_str()?.to_string(),
-        interval: serde_json::from_value(view["interval"].clone()).ok(),
-        quantity: u32::try_from(view["quantity"].as_u64()?).ok()?,
-    })
+/// A change as a consent stored it.
+fn stored_change(text: &str) -> Result<Change, ApiError> {
+    serde_json::from_str(text).map_err(|_| ApiError::internal("A stored consent could not be read."))
 }
 
 fn status(name: &str) -> Value {
     json!({ "status": name })
-}
-
-fn change_in_progress() -> ApiError {
-    ApiError::new(ErrorKind::ChangeInProgress, "Another plan change for this org is executing; retry in a moment.")
 }
 
 /// The configuration an upgrade asks for, validated against the catalog (nothing is
@@ -344,7 +275,7 @@ async fn consent_or_execute(
     let principal = caller.principal;
     if principal.kind != PrincipalKind::Agent || change.kind == Kind::Resume {
         let key = idempotency_key(&["plan_change", &org.org_id, asked.action, asked.params, &org.change_generation.to_string()]);
-        return execute::execute(app, &org.org_id, &change, org.change_generation, None, &key, now).await.map_err(|e| e.error);
+        return execute::execute(app, &org.org_id, &change, org.change_generation, None, &key, now).await;
     }
     let message = message(app, org, &change);
     match asked.mode.unwrap_or(ConsentMode::Chat) {
