@@ -69,6 +69,8 @@ pub(crate) struct Account {
     pub(crate) events: Objects,
     /// Customers whose card declines every charge (a test hook, like Stripe's decline cards).
     pub(crate) declining_customers: HashSet<String>,
+    /// How far the account's clock runs ahead of the machine's (`Standin::advance_clock`).
+    clock_offset: i64,
     outbox: Vec<Outgoing>,
     webhook: Option<Endpoint>,
 }
@@ -94,9 +96,20 @@ impl Account {
             subscription_schedules: Objects::default(),
             events: Objects::default(),
             declining_customers: HashSet::new(),
+            clock_offset: 0,
             outbox: Vec::new(),
             webhook,
         })
+    }
+
+    /// The account's now: what new objects and events are dated, sessions expire and
+    /// idempotency keys age by.
+    pub(crate) fn now(&self) -> i64 {
+        clock::now().saturating_add(self.clock_offset)
+    }
+
+    pub(crate) fn advance_clock(&mut self, secs: i64) {
+        self.clock_offset = self.clock_offset.saturating_add(secs);
     }
 
     pub(crate) fn set_webhook(&mut self, webhook: Option<Endpoint>) {
@@ -122,7 +135,7 @@ impl Account {
         let event = objects::event(NewEvent {
             id: &id,
             kind,
-            created: clock::now(),
+            created: self.now(),
             object: object.clone(),
             previous_attributes,
             request_id: origin.request_id.as_deref(),
@@ -172,7 +185,7 @@ impl Account {
         let invoice_prefix = self.ids.hex_upper(8);
         let customer = objects::customer(NewCustomer {
             id: &id,
-            created: clock::now(),
+            created: self.now(),
             name: fields.name.as_deref(),
             email: fields.email.as_deref(),
             description: fields.description.as_deref(),
@@ -189,7 +202,7 @@ impl Account {
     pub(crate) fn create_portal_session(&mut self, customer: &str, return_url: Option<&str>) -> Value {
         let id = self.ids.id("bps_", 24);
         let url = format!("{}/portal/{id}", self.public_base);
-        let session = objects::portal_session(&id, clock::now(), customer, return_url, &url, &self.portal_configuration);
+        let session = objects::portal_session(&id, self.now(), customer, return_url, &url, &self.portal_configuration);
         self.portal_sessions.push(session.clone());
         session
     }

@@ -23,6 +23,7 @@ pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &V
     let route: Vec<&str> = path.trim_start_matches("/v1").trim_matches('/').split('/').collect();
     let mut response = match (method, route.as_slice()) {
         ("POST", ["customers"]) => create_customer(account, &p, origin),
+        ("GET", ["customers", "search"]) => search_customers(account, &p),
         ("GET", ["customers", id]) => retrieve(&p, account.customers.get(id).cloned(), "customer", id),
         ("POST", ["customers", id]) => update_customer(account, id, &p, origin),
         ("POST", ["checkout", "sessions"]) => create_checkout_session(account, &p),
@@ -82,6 +83,51 @@ fn create_customer(account: &mut Account, p: &Params, origin: &Origin) -> Result
         metadata: p.metadata("metadata")?,
     };
     Ok(account.create_customer(fields, origin))
+}
+
+/// `GET /v1/customers/search` for one metadata value, the one query the billing API makes:
+/// `metadata['key']:'value'` (or with double quotes). Stripe's query language has more; those
+/// queries are refused rather than answered wrongly.
+fn search_customers(account: &Account, p: &Params) -> Result<Value, StripeApiError> {
+    p.allow_only(&["expand", "limit", "query"])?;
+    let query = p.str("query")?.ok_or_else(|| StripeApiError::missing("query"))?;
+    let (key, value) = metadata_clause(query).ok_or_else(|| {
+        StripeApiError::invalid(
+            "query",
+            format!(
+                "The Stripe stand-in searches customers by one metadata value only, as in                  `metadata['org_id']:'acme'`; it does not support the query `{query}`."
+            ),
+        )
+    })?;
+    let limit = limit(p)?;
+    let mut matching = account.customers.newest_first().filter(|c| c["metadata"][key.as_str()] == value.as_str());
+    let data: Vec<Value> = matching.by_ref().take(limit).cloned().collect();
+    let has_more = matching.next().is_some();
+    Ok(objects::search_result(data, has_more, "/v1/customers/search"))
+}
+
+/// `metadata['key']:'value'` as (key, value); quotes are `'` or `"`, and a backslash escapes
+/// the next character, as in Stripe's search query language.
+fn metadata_clause(query: &str) -> Option<(String, String)> {
+    let rest = query.trim().strip_prefix("metadata[")?;
+    let (key, rest) = quoted(rest)?;
+    let (value, rest) = quoted(rest.strip_prefix("]:")?)?;
+    rest.trim().is_empty().then_some((key, value))
+}
+
+/// The quoted string `text` starts with, unescaped, and what follows it.
+fn quoted(text: &str) -> Option<(String, &str)> {
+    let quote = text.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let mut value = String::new();
+    let mut chars = text.char_indices().skip(1);
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => value.push(chars.next()?.1),
+            c if c == quote => return Some((value, &text[at + c.len_utf8()..])),
+            c => value.push(c),
+        }
+    }
+    None
 }
 
 fn update_customer(account: &mut Account, id: &str, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
@@ -394,14 +440,7 @@ fn list_invoices(account: &Account, p: &Params) -> Result<Value, StripeApiError>
 /// Stripe's cursor pagination over `items` (already newest first): `limit` (1-100, default
 /// 10) items after `starting_after` or before `ending_before`.
 fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<Value, StripeApiError> {
-    let limit = p.u64("limit")?.unwrap_or(10);
-    if limit == 0 {
-        return Err(StripeApiError::invalid("limit", "This value must be greater than or equal to 1."));
-    }
-    if limit > 100 {
-        return Err(StripeApiError::invalid("limit", "This value must be less than or equal to 100."));
-    }
-    let limit = limit as usize;
+    let limit = limit(p)?;
     let position = |param: &str, id: &str| {
         items.iter().position(|item| item["id"] == id).ok_or_else(|| StripeApiError::no_such(400, resource, id, param))
     };
@@ -425,6 +464,15 @@ fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<
         (None, None) => (0, limit.min(items.len()), limit < items.len()),
     };
     Ok(objects::list(items[start..end].to_vec(), has_more, url))
+}
+
+/// A list or search page's `limit`: 1 to 100, default 10.
+fn limit(p: &Params) -> Result<usize, StripeApiError> {
+    match p.u64("limit")?.unwrap_or(10) {
+        0 => Err(StripeApiError::invalid("limit", "This value must be greater than or equal to 1.")),
+        101.. => Err(StripeApiError::invalid("limit", "This value must be less than or equal to 100.")),
+        limit => Ok(limit as usize),
+    }
 }
 
 /// An optional string where an empty value means "not given".
@@ -451,4 +499,22 @@ fn url(p: &Params, key: &str) -> Result<Option<String>, StripeApiError> {
     let parsed = url::Url::parse(&raw);
     let valid = parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https")) && !raw.chars().any(char::is_control);
     if valid { Ok(Some(raw)) } else { Err(StripeApiError::invalid(p.name(key), "Not a valid URL")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_clauses_take_either_quote_and_escapes() {
+        let clause = |k: &str, v: &str| Some((k.to_string(), v.to_string()));
+        assert_eq!(metadata_clause("metadata['org_id']:'acme'"), clause("org_id", "acme"));
+        assert_eq!(metadata_clause(r#" metadata["org_id"]:"acme" "#), clause("org_id", "acme"));
+        assert_eq!(metadata_clause(r"metadata['note']:'it\'s'"), clause("note", "it's"));
+        for other in
+            ["email:'a@b.test'", "metadata['org_id']:'acme' AND name:'x'", "metadata['org_id']:'acme", "metadata[org_id]:'acme'", ""]
+        {
+            assert_eq!(metadata_clause(other), None, "{other}");
+        }
+    }
 }

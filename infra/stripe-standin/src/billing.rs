@@ -195,7 +195,7 @@ impl Account {
                 "The subscription is managed by the subscription schedule `{schedule}`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead."
             )));
         }
-        let now = clock::now();
+        let now = self.now();
         let prorate_at = change.proration_date.unwrap_or(now);
         let old_items = items_of(&current);
         let mut items = self.changed_items(&current, &change.items)?;
@@ -339,7 +339,7 @@ impl Account {
                 }
                 None => {
                     let price = price.ok_or_else(|| StripeApiError::missing(&price_param))?;
-                    (None, self.ids.id("si_", 14), clock::now(), price, change.quantity.unwrap_or(1))
+                    (None, self.ids.id("si_", 14), self.now(), price, change.quantity.unwrap_or(1))
                 }
             };
             let item = objects::subscription_item(NewSubscriptionItem {
@@ -406,7 +406,7 @@ impl Account {
         if current["status"] == "canceled" {
             return Err(StripeApiError::bad_request(format!("This subscription ({id}) has already been canceled.")));
         }
-        let now = clock::now();
+        let now = self.now();
         let (_, canceled) = self
             .modify(|s| &mut s.subscriptions, id, |s| end_subscription(s, now, json!(now)))
             .ok_or_else(|| StripeApiError::no_such(404, "subscription", id, "id"))?;

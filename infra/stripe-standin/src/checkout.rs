@@ -55,16 +55,19 @@ impl Account {
             }
         }
         let (currency, amount_total) = self.validate_line_items(request.mode, &request.line_items)?;
-        let created = clock::now();
+        let created = self.now();
+        // A session's lifetime runs on the machine's clock, which its caller shares, not on the
+        // account's (`Standin::advance_clock`): the caller dates `expires_at` by its own clock.
+        let opened = clock::now();
         let expires_at = match request.expires_at {
-            None => created + LIFETIME,
-            Some(at) if at + CLOCK_GRACE < created + MIN_LIFETIME => {
+            None => opened + LIFETIME,
+            Some(at) if at + CLOCK_GRACE < opened + MIN_LIFETIME => {
                 return Err(StripeApiError::invalid(
                     "expires_at",
                     "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
                 ));
             }
-            Some(at) if at - CLOCK_GRACE > created + LIFETIME => {
+            Some(at) if at - CLOCK_GRACE > opened + LIFETIME => {
                 return Err(StripeApiError::invalid(
                     "expires_at",
                     "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
@@ -215,7 +218,7 @@ impl Account {
         let metadata = Value::Object(details.subscription_metadata.clone());
         let customer = self.checkout_customer(session, origin);
         let payment_method = self.attach_test_card(&customer, true);
-        let now = clock::now();
+        let now = self.now();
         let prices: Vec<&Price> = lines.iter().filter_map(|(price, _)| self.catalog.price(price)).collect();
         let interval = prices.iter().find_map(|p| p.interval.clone()).unwrap_or_else(|| "month".into());
         let period = (now, clock::add_interval(now, &interval));
@@ -287,7 +290,7 @@ impl Account {
         };
         let id = self.ids.id("pi_", 24);
         let secret = self.ids.id("", 25);
-        let now = clock::now();
+        let now = self.now();
         let intent = objects::payment_intent(NewPaymentIntent {
             id: &id,
             secret: &secret,
@@ -329,7 +332,7 @@ impl Account {
     }
 
     /// Expires open sessions whose `expires_at` has passed, as Stripe does in the background;
-    /// called before the account is read or changed.
+    /// called before the account is read or changed. On the machine's clock, like `expires_at`.
     pub(crate) fn expire_overdue_sessions(&mut self) {
         let now = clock::now();
         let overdue: Vec<String> = self
@@ -382,7 +385,7 @@ impl Account {
         let owner = customer.and_then(|c| self.customers.get(c));
         let email = owner.and_then(|c| c["email"].as_str()).map(str::to_string);
         let name = owner.and_then(|c| c["name"].as_str()).map(str::to_string);
-        let card = objects::payment_method(&id, clock::now(), customer, email.as_deref(), name.as_deref());
+        let card = objects::payment_method(&id, self.now(), customer, email.as_deref(), name.as_deref());
         self.payment_methods.push(card);
         id
     }

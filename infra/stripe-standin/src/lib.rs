@@ -7,7 +7,9 @@
 //! # What it covers
 //!
 //! API (`Authorization: Bearer sk_test_...`, or Basic with the key as user name):
-//! - `POST /v1/customers`, `GET|POST /v1/customers/{id}`
+//! - `POST /v1/customers`, `GET|POST /v1/customers/{id}`, `GET /v1/customers/search` for
+//!   one metadata value (`query=metadata['org_id']:'acme'`, single or double quotes; `limit`;
+//!   Stripe's `search_result`, newest first, in one page: `next_page` is always null)
 //! - `POST /v1/checkout/sessions` (modes `subscription` and `payment`, price line items,
 //!   metadata, `subscription_data[metadata]`, `payment_intent_data[metadata]`,
 //!   `invoice_creation`, `expires_at`), `GET /v1/checkout/sessions/{id}`,
@@ -25,7 +27,8 @@
 //! - `GET /v1/invoices` (customer, subscription, status, cursor paging), `GET /v1/invoices/{id}`
 //! - `GET /v1/prices/{id}`, `/v1/products/{id}`, `/v1/payment_methods/{id}`,
 //!   `/v1/payment_intents/{id}`, `/v1/events/{id}`
-//! - `expand[]` on every endpoint, `Idempotency-Key` on POST and DELETE.
+//! - `expand[]` on every endpoint, `Idempotency-Key` on POST and DELETE (kept 24 hours on
+//!   the account's clock, like Stripe's).
 //!
 //! Hosted pages: `/checkout/{id}` (Pay, Cancel), `/portal/{id}` (cancel at period end,
 //! resume), `/invoices/{id}` and its `/pdf`, and `/logs/{request_id}` (what an error's
@@ -44,7 +47,8 @@
 //! start); no trials, coupons, taxes, metered or tiered prices, schedules not made from a
 //! subscription, or invoice drafts (invoices are born finalized, and a credit from a downgrade goes to the
 //! customer's `balance` without later invoices drawing on it); no list endpoints besides
-//! subscriptions, invoices and a session's line items; no Connect, live mode or webhook
+//! subscriptions, invoices and a session's line items; no other search (other
+//! resources, other query syntax, `page`); no Connect, live mode or webhook
 //! endpoint API; webhooks go to plain `http://` endpoints only; nothing persists past the
 //! process. Parameters Stripe has but the stand-in does not model are refused as unknown
 //! parameters rather than silently ignored, except display options (`locale`,
@@ -52,22 +56,25 @@
 //!
 //! # Time
 //!
-//! The stand-in takes its timestamps from the machine's clock; there is no test clock
-//! (neither Stripe's `/v1/test_helpers/test_clocks` nor a settable one). Tests move billing
-//! time one subscription at a time with [`Standin::advance_period`], which ends that
+//! The account has a clock of its own: the machine's, moved forward by
+//! [`Standin::advance_clock`]. New objects and events are dated by it and idempotency keys
+//! expire by it, so a test can let Stripe's 24 hours pass. There is no Stripe test clock
+//! (`/v1/test_helpers/test_clocks`). Tests move billing time one subscription at a time with [`Standin::advance_period`], which ends that
 //! subscription's current period on the spot: it renews for the next period (on the UTC
 //! calendar, so a month from Jan 31 ends Feb 28/29) with an invoice dated at the old period
 //! end, paid or, with `payment_succeeds: false`, failed (the subscription turns `past_due`);
 //! or, when set to cancel at period end, it is canceled. A schedule's phase starting at the
 //! period end is applied at the renewal, and a schedule with no phase left is released. Nothing else moves: its periods
-//! run ahead of the clock while events and new objects keep real timestamps, and a change
-//! prorated after an advance counts the whole advanced period as unused.
+//! run ahead of the clock while events and new objects keep the account's timestamps, and a
+//! change prorated after an advance counts the whole advanced period as unused.
 //!
-//! Checkout Sessions expire against the real clock (`expires_at` 30 minutes to 24 hours
-//! away), so tests expire one with `POST /v1/checkout/sessions/{id}/expire` instead of
-//! waiting. The other test hooks on [`Standin`] press the Pay button
-//! ([`Standin::pay_checkout`]), inject failures ([`Standin::fail_next`]) and inspect or
-//! replay what happened (requests, events, webhook deliveries).
+//! Checkout Sessions expire against the machine's clock (`expires_at` 30 minutes to 24 hours
+//! away), which their callers share, so tests expire one with `POST
+//! /v1/checkout/sessions/{id}/expire` instead of waiting; webhook signatures are dated by it
+//! too. The other test hooks on [`Standin`] press the Pay button ([`Standin::pay_checkout`]),
+//! inject failures ([`Standin::fail_next`]), simulate the caller dying right after Stripe
+//! applied its request ([`Standin::hang_after`], [`Standin::trapped`]) and inspect or replay
+//! what happened (requests, events, webhook deliveries).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -179,6 +186,28 @@ impl Standin {
     /// (`api_error` for 5xx, `rate_limit` for 429) without running.
     pub fn fail_next(&self, count: usize, status: u16) {
         self.shared.fail_next(count, status);
+    }
+
+    /// Arms a one-shot crash trap: the next `/v1` request with `method` whose path starts with
+    /// `path_prefix` (`/v1/customers`) runs as usual (applied, logged in [`Standin::requests`],
+    /// its idempotency key saved, its events sent) but is never answered: the connection stays
+    /// open until the client drops it. That is the calling function dying between Stripe's
+    /// write and its own. Arming again replaces a trap that has not fired.
+    pub fn hang_after(&self, method: &str, path_prefix: &str) {
+        self.shared.hang_after(method, path_prefix);
+    }
+
+    /// Resolves once the trap armed by [`Standin::hang_after`] has fired, that is once the
+    /// held request was applied; at once if it already has. Never resolves without a trap.
+    pub async fn trapped(&self) {
+        self.shared.trapped().await;
+    }
+
+    /// Moves the account's clock `secs` seconds forward (backward when negative): new objects
+    /// and events are dated by it and idempotency keys age by it. Checkout Session lifetimes
+    /// and webhook signatures stay on the machine's clock, which the callers share.
+    pub fn advance_clock(&self, secs: i64) {
+        self.shared.with_account(|account| account.advance_clock(secs));
     }
 
     /// Presses Pay on the hosted Checkout page of `session_id`.

@@ -68,6 +68,12 @@ fn nested(name: &str, path: &[&str]) -> Map<String, Value> {
     }
 }
 
+/// Stripe's search envelope. The stand-in answers every search in one page, so there is
+/// never a `next_page` to ask for.
+pub(crate) fn search_result(data: Vec<Value>, has_more: bool, url: &str) -> Value {
+    json!({ "object": "search_result", "data": data, "has_more": has_more, "next_page": null, "url": url })
+}
+
 /// Stripe's list envelope.
 pub(crate) fn list(data: Vec<Value>, has_more: bool, url: &str) -> Value {
     json!({ "object": "list", "data": data, "has_more": has_more, "url": url })

@@ -36,7 +36,7 @@ impl Account {
         if current["status"] == "canceled" {
             return Err(StripeApiError::invalid("subscription", "You cannot preview an invoice for a canceled subscription."));
         }
-        let now = clock::now();
+        let now = self.now();
         let prorate_at = request.proration_date.unwrap_or(now);
         let old_items = billing::items_of(&current);
         let mut items = self.changed_items(&current, &request.items)?;
@@ -119,7 +119,7 @@ impl Account {
         let id = self.ids.id("sub_sched_", 24);
         let schedule = objects::subscription_schedule(NewSchedule {
             id: &id,
-            created: clock::now(),
+            created: self.now(),
             customer: subscription["customer"].as_str().unwrap_or_default(),
             subscription: subscription_id,
             currency: subscription["currency"].as_str().unwrap_or("usd"),
@@ -149,7 +149,7 @@ impl Account {
         }
         let current_start = schedule["current_phase"]["start_date"].as_i64();
         let mut resolved = Vec::new();
-        let mut start = phases[0].start.or(current_start).unwrap_or_else(clock::now);
+        let mut start = phases[0].start.or(current_start).unwrap_or_else(|| self.now());
         if current_start.is_some_and(|current| current != start) {
             return Err(StripeApiError::invalid("phases[0][start_date]", "You can not modify the start date of the current phase."));
         }
@@ -212,7 +212,7 @@ impl Account {
     }
 
     fn release(&mut self, id: &str, origin: &Origin) -> Value {
-        let now = clock::now();
+        let now = self.now();
         let mut subscription = None;
         let released = self.update(
             |s| &mut s.subscription_schedules,

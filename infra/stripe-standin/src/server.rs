@@ -1,6 +1,6 @@
 //! The HTTP side: accept connections, answer `/v1` API requests the way Stripe's edge does
-//! (auth, idempotency, `Request-Id`, injected failures, request log) and hand everything
-//! else to the hosted pages.
+//! (auth, idempotency, `Request-Id`, injected failures, request log, the crash trap) and hand
+//! everything else to the hosted pages.
 //!
 //! Each API request is handled start to finish under one lock, so requests are serialized:
 //! there is never a concurrent request with the same idempotency key, and every response
@@ -29,6 +29,9 @@ use crate::{api, form, objects, pages};
 
 /// Stripe refuses bodies past a limit too; none of the supported requests comes close.
 const MAX_BODY: usize = 256 * 1024;
+
+/// Stripe forgets an idempotency key once it is 24 hours old; a later request with it runs anew.
+const KEY_LIFETIME_SECS: i64 = 24 * 3600;
 
 /// What an API request is answered with, before it becomes an HTTP response.
 struct Answer {
@@ -71,21 +74,34 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Response<Full<Byt
     let body = Limited::new(body, MAX_BODY).collect().await.map(|b| b.to_bytes()).ok();
     let path = parts.uri.path();
     if path == "/v1" || path.starts_with("/v1/") {
-        api_request(shared, &parts, body)
+        let (response, trapped) = api_request(shared, &parts, body);
+        if trapped {
+            // The caller "died" after Stripe applied its request: it never reads an answer, so
+            // the connection stays open and unanswered until the client gives up on it.
+            shared.trap_fired.send_replace(true);
+            return std::future::pending().await;
+        }
+        response
     } else {
         pages::handle(shared, parts.method.as_str(), path)
     }
 }
 
-fn api_request(shared: &Shared, parts: &Parts, body: Option<Bytes>) -> Response<Full<Bytes>> {
+/// The response to send, and whether the crash trap took this request (its response is then
+/// never sent).
+fn api_request(shared: &Shared, parts: &Parts, body: Option<Bytes>) -> (Response<Full<Bytes>>, bool) {
     let method = parts.method.as_str();
     let path = parts.uri.path();
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let idempotency_key = header("idempotency-key");
     let params = parse_params(parts.uri.query(), body.as_deref());
 
-    let (request_id, answer, outgoing) = {
+    let (request_id, answer, outgoing, trapped) = {
         let mut state = shared.lock();
+        let trapped = state.trap.as_ref().is_some_and(|trap| trap.matches(method, path));
+        if trapped {
+            state.trap = None;
+        }
         let request_id = state.account.ids.id("req_", 14);
         let answer = state.answer(method, path, header("authorization").as_deref(), idempotency_key.as_deref(), &params, &request_id);
         state.requests.push(RecordedRequest {
@@ -98,7 +114,7 @@ fn api_request(shared: &Shared, parts: &Parts, body: Option<Bytes>) -> Response<
             status: answer.status,
         });
         let outgoing = state.account.take_outbox();
-        (request_id, answer, outgoing)
+        (request_id, answer, outgoing, trapped)
     };
     shared.deliverer.enqueue(outgoing);
 
@@ -115,7 +131,7 @@ fn api_request(shared: &Shared, parts: &Parts, body: Option<Bytes>) -> Response<
     if answer.status == 401 {
         insert_header(headers, "www-authenticate", "Basic realm=\"Stripe\"");
     }
-    response
+    (response, trapped)
 }
 
 impl State {
@@ -142,6 +158,12 @@ impl State {
         };
         // Stripe honours idempotency keys on POST (and DELETE); GETs are idempotent anyway.
         let key = idempotency_key.filter(|_| method != "GET");
+        let now = self.account.now();
+        if let Some(key) = key
+            && self.idempotency.get(key).is_some_and(|saved| now - saved.first_used >= KEY_LIFETIME_SECS)
+        {
+            self.idempotency.remove(key);
+        }
         if let Some(key) = key
             && let Some(saved) = self.idempotency.get(key)
         {
@@ -166,6 +188,7 @@ impl State {
                 params: params.clone(),
                 status: answer.status,
                 body: answer.body.clone(),
+                first_used: now,
             };
             self.idempotency.insert(key.to_string(), saved);
         }

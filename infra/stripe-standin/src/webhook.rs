@@ -166,6 +166,8 @@ impl Inner {
     }
 
     async fn send(&self, outgoing: &Outgoing) -> Result<u16, String> {
+        // The machine's clock, not the account's: receivers check the signature's timestamp
+        // against their own clock, which `Standin::advance_clock` does not move.
         let signature = signature_header(&outgoing.endpoint.secret, clock::now(), &outgoing.body);
         let request = Request::builder()
             .method(Method::POST)

@@ -2,8 +2,9 @@
 //! credits Checkout shares with it (redirect URLs, the org's customer, session windows).
 //!
 //! Prices and quantities come from the catalog, never from the client. The org's Stripe
-//! customer is created on first need (one per org, by idempotency key) and recorded with a
-//! conditional write together with the session, so a failure leaves the table as it was.
+//! customer is found (by its `org_id` metadata) or created on first need (one per org, by
+//! idempotency key) and recorded with a conditional write together with the session, so a
+//! failure leaves the table as it was and the next attempt binds the same customer.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -120,11 +121,17 @@ fn validate_subscription<'a>(app: &'a App, body: &SubscriptionCheckoutBody) -> R
     }
 }
 
+/// The org's Stripe customer: the one recorded, else one Stripe already holds for the org (a
+/// function died after creating it, before recording it), else a new one.
 pub(super) async fn customer_of(stripe: &StripeGateway, org: &Org) -> Result<String, ApiError> {
-    match &org.stripe_customer_id {
-        Some(id) => Ok(id.clone()),
-        None => Ok(stripe.create_customer(&org.org_id, &org.name).await?),
+    if let Some(id) = &org.stripe_customer_id {
+        return Ok(id.clone());
     }
+    if let Some(id) = stripe.find_customer(&org.org_id).await? {
+        tracing::info!(org_id = %org.org_id, customer_id = %id, "binding the org to the Stripe customer already made for it");
+        return Ok(id);
+    }
+    Ok(stripe.create_customer(&org.org_id, &org.name).await?)
 }
 
 pub(super) fn window_expiry(now: i64) -> (i64, i64) {
@@ -231,7 +238,7 @@ pub async fn subscription_checkout(
 }
 
 /// Records the org's Stripe customer unless one is recorded already (a concurrent request
-/// made the same customer: the idempotency key is the org id).
+/// found or made the same customer: the idempotency key is the org id).
 pub(super) async fn record_customer(app: &App, org_id: &str, customer_id: &str) -> Result<(), ApiError> {
     retry(Policy::WRITE_RACE, "record_customer", |_| async {
         let mut org = load_org(&app.store, org_id).await?;

@@ -24,7 +24,7 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionSubscriptionData, ExpireCheckoutSession, RetrieveCheckoutSession,
 };
 use stripe_client_core::{IdempotencyKey, StripeRequest};
-use stripe_core::customer::CreateCustomer;
+use stripe_core::customer::{CreateCustomer, SearchCustomer};
 use stripe_shared::CheckoutSessionMode;
 use url::Url;
 
@@ -33,7 +33,7 @@ pub use model::{CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionStat
 pub use plan_change::{ChangeOutcome, PlanItem};
 
 use self::client::StripeHttp;
-use self::objects::{CheckoutSession, List, Object, Subscription, UrlSession};
+use self::objects::{CheckoutSession, Customer, List, Object, Subscription, UrlSession};
 use crate::config::ConfigError;
 use crate::domain::subscription::SubscriptionState;
 use crate::retry::{Failure, Policy, retry};
@@ -95,6 +95,18 @@ impl StripeGateway {
         let metadata = HashMap::from([("org_id".to_string(), org_id.to_string())]);
         let customer: Object = self.send("create_customer", Some(&key), CreateCustomer::new().name(name).metadata(metadata)).await?;
         Ok(customer.id)
+    }
+
+    /// The customer already made for the org (its `metadata['org_id']`), the oldest if there
+    /// are several. This finds the customer when its creation's idempotency key cannot: Stripe
+    /// forgets keys after 24 hours, so a function that died between Stripe's answer and its
+    /// own write, retried later, would otherwise make a second customer. Search lags writes by
+    /// up to a minute, a window the idempotency key covers.
+    pub async fn find_customer(&self, org_id: &str) -> Result<Option<String>, GatewayError> {
+        // Org ids are lowercase letters, digits, `-` and `_` (`org::valid_id`): nothing to escape.
+        let request = SearchCustomer::new(format!("metadata['org_id']:'{org_id}'")).limit(100);
+        let found: List<Customer> = self.send("find_customer", None, request).await?;
+        Ok(found.data.into_iter().min_by_key(|c| c.created).map(|c| c.id))
     }
 
     pub async fn create_checkout_session(&self, req: &CheckoutRequest<'_>) -> Result<CheckoutLink, GatewayError> {

@@ -49,6 +49,14 @@ impl HasId for Object {
     }
 }
 
+/// A customer read for its id and age.
+#[derive(Debug, Deserialize)]
+pub(super) struct Customer {
+    pub id: String,
+    pub created: i64,
+}
+
+/// A list or a search result: both carry their page in `data`.
 #[derive(Debug, Deserialize)]
 pub(super) struct List<T> {
     pub data: Vec<T>,
