@@ -17,6 +17,7 @@ use serde_json::Value;
 
 pub use serde_json::json;
 
+pub mod faults;
 pub mod stripe;
 
 static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);

@@ -1,0 +1,275 @@
+//! Money stays true when a function dies between Stripe's answer and its DynamoDB write. The
+//! stand-in applies the chosen Stripe request and never answers it; the function's task is then
+//! aborted, so none of its code after that call runs (as with a SIGKILL, nothing is written on
+//! the way out). Then, for every Stripe-writing plan change: the client retries; or only the
+//! webhook arrives; or nothing arrives and the reconciler's stuck-intent pass runs. Each time
+//! Stripe applied the change once, every answer is truthful, the org converges on Stripe's
+//! state, and no intent (lock) is left.
+
+use std::time::Duration;
+
+use billing_shared::billing::plan_change::complete_stuck_intents;
+use billing_shared::now;
+use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
+use billing_tests::{Reply, assert_envelope};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    UpgradeNow,
+    UpgradeAtPeriodEnd,
+    Downgrade,
+    Resume,
+    ChatConfirm,
+    WebApprove,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum After {
+    ClientRetries,
+    OnlyTheWebhook,
+    Reconciler,
+}
+
+/// An org on the plan the change starts from, and the request that makes it: (path, key, body).
+struct Setup {
+    api: StripeTestApi,
+    human: String,
+    agent: String,
+    request: (String, String, String),
+}
+
+async fn setup(op: Op) -> Setup {
+    let start = match op {
+        Op::UpgradeAtPeriodEnd => r#"{"plan":"scale","interval":"month"}"#,
+        _ => r#"{"plan":"pro","interval":"month"}"#,
+    };
+    let (api, human, agent) = StripeTestApi::subscribed(start).await;
+    let request = match op {
+        Op::UpgradeNow => ("/billing/upgrade".into(), human.clone(), r#"{"plan":"scale"}"#.into()),
+        Op::UpgradeAtPeriodEnd => ("/billing/upgrade".into(), human.clone(), r#"{"plan":"pro"}"#.into()),
+        Op::Downgrade => ("/billing/downgrade".into(), human.clone(), "{}".into()),
+        Op::Resume => {
+            let scheduled = api.post_json("/billing/downgrade", &human, "{}").await;
+            assert_eq!(scheduled.body["status"], "downgrade-scheduled", "{}", scheduled.body);
+            api.standin.webhooks_settled().await;
+            ("/billing/upgrade".into(), human.clone(), r#"{"plan":"pro"}"#.into())
+        }
+        Op::ChatConfirm => {
+            let ask = api.post_json("/billing/upgrade", &agent, r#"{"plan":"scale"}"#).await;
+            let token = ask.body["confirm_token"].as_str().expect("a confirm token").to_string();
+            ("/billing/upgrade".into(), agent.clone(), format!(r#"{{"plan":"scale","confirm_token":"{token}"}}"#))
+        }
+        Op::WebApprove => {
+            let ask = api.post_json("/billing/upgrade", &agent, r#"{"plan":"scale","mode":"web"}"#).await;
+            let id = ask.body["approval_id"].as_str().expect("an approval id").to_string();
+            (format!("/billing/approvals/{id}/approve"), human.clone(), String::new())
+        }
+    };
+    Setup { api, human, agent, request }
+}
+
+/// The Stripe write the change makes, which the function dies right after.
+fn trapped_write(api: &StripeTestApi, op: Op) -> String {
+    match op {
+        Op::UpgradeAtPeriodEnd => "/v1/subscription_schedules/".into(),
+        _ => format!("/v1/subscriptions/{}", api.subscription_id()),
+    }
+}
+
+/// Serves `path` in a task, and kills that task right after Stripe applied the trapped request.
+async fn killed_after_stripe(api: &StripeTestApi, trapped: &str, (path, key, body): &(String, String, String)) {
+    api.standin.hang_after("POST", trapped);
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(path.as_str())
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(body.clone().into_bytes().into())
+        .unwrap();
+    let gateway = api.gateway.clone();
+    let function = tokio::spawn(async move { gateway.handle(request).await });
+    tokio::time::timeout(Duration::from_secs(20), api.standin.trapped()).await.expect("the change reached Stripe");
+    function.abort();
+    assert!(function.await.unwrap_err().is_cancelled(), "the function died before answering");
+}
+
+/// What Stripe applied: the plan the org must show, and whether a cancel or change is scheduled.
+fn expected(op: Op) -> (&'static str, Option<&'static str>) {
+    match op {
+        Op::UpgradeNow | Op::ChatConfirm | Op::WebApprove => ("scale", None),
+        Op::UpgradeAtPeriodEnd => ("scale", Some("pro")),
+        Op::Downgrade => ("pro", Some("free")),
+        Op::Resume => ("pro", None),
+    }
+}
+
+fn stripe_writes(api: &StripeTestApi, trapped: &str) -> usize {
+    api.standin.requests().iter().filter(|r| r.method == "POST" && r.path.starts_with(trapped) && !r.replayed && r.status == 200).count()
+}
+
+/// The retried call's answer, which must say what happened.
+fn assert_truthful_retry(op: Op, reply: &Reply) {
+    let (plan, scheduled) = expected(op);
+    match op {
+        Op::ChatConfirm => {
+            assert_envelope(reply, 400, "invalid_confirm_token");
+            assert_eq!(reply.body["details"]["reason"], "used");
+            assert_eq!(reply.body["details"]["result"]["status"], "switched", "a retry learns it went through: {}", reply.body);
+        }
+        Op::WebApprove => {
+            assert_envelope(reply, 409, "approval_not_pending");
+            assert_eq!(reply.body["details"]["status"], "approved", "{}", reply.body);
+            assert_eq!(reply.body["details"]["result"]["status"], "switched", "{}", reply.body);
+        }
+        _ => {
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            let status = match op {
+                Op::UpgradeNow => "switched",
+                Op::UpgradeAtPeriodEnd => "change-scheduled",
+                Op::Downgrade => "downgrade-scheduled",
+                _ => "resumed",
+            };
+            assert_eq!(reply.body["status"], status, "{}", reply.body);
+            assert_eq!(reply.body["billing"]["plan"], plan);
+            assert_eq!(reply.body["billing"]["scheduled_change"]["plan"].as_str(), scheduled, "{}", reply.body);
+        }
+    }
+}
+
+async fn converged(setup: &Setup, op: Op) {
+    let api = &setup.api;
+    let (plan, scheduled) = expected(op);
+    let billing = api.get("/billing", Some(&setup.human)).await.body;
+    assert_eq!(billing["plan"], plan, "{billing}");
+    assert_eq!(billing["scheduled_change"]["plan"].as_str(), scheduled, "{billing}");
+    assert_eq!(billing["change_being_confirmed"], Value::Null, "{billing}");
+    let org = api.app.store.get_org("acme").await.unwrap().unwrap();
+    assert_eq!(org.change_intent, None, "no lock is left");
+    assert!(api.app.store.orgs_with_intents(10).await.unwrap().is_empty(), "nothing stuck in the index");
+    let item = api.org_item("acme").await;
+    assert!(!item.contains_key("GSI2PK") && !item.contains_key("change_intent"), "no half-written intent: {item:?}");
+    match op {
+        Op::WebApprove => {
+            let id = setup.request.0.split('/').nth(3).unwrap();
+            let poll = api.get(&format!("/billing/approvals/{id}"), Some(&setup.agent)).await.body;
+            assert_eq!(poll["status"], "approved", "{poll}");
+            assert_eq!(poll["result"]["status"], "switched", "{poll}");
+        }
+        Op::ChatConfirm => {
+            let consent = api.items_with_pk_prefix("CONSENT#").await.pop().unwrap();
+            assert!(consent["result"].as_s().unwrap().contains("switched"), "the used token records what it did");
+        }
+        _ => {}
+    }
+}
+
+async fn crash(op: Op, after: After) {
+    let setup = setup(op).await;
+    let api = &setup.api;
+    let trapped = trapped_write(api, op);
+    let before = stripe_writes(api, &trapped);
+    if after != After::OnlyTheWebhook {
+        api.standin.set_webhook(None, WEBHOOK_SECRET.into());
+    }
+    killed_after_stripe(api, &trapped, &setup.request).await;
+    assert_eq!(stripe_writes(api, &trapped), before + 1, "Stripe applied the change");
+
+    if after != After::OnlyTheWebhook {
+        // Before anything completes it, a reader is told the outcome is being confirmed.
+        let billing = api.get("/billing", Some(&setup.human)).await.body;
+        assert!(billing["change_being_confirmed"]["since"].is_i64(), "{billing}");
+    }
+    match after {
+        After::ClientRetries => {
+            let (path, key, body) = &setup.request;
+            let reply = api.post_json(path, key, body).await;
+            assert_truthful_retry(op, &reply);
+        }
+        After::OnlyTheWebhook => api.standin.webhooks_settled().await,
+        After::Reconciler => {
+            assert_eq!(complete_stuck_intents(&api.app, None, now()).await.unwrap(), vec!["acme".to_string()]);
+            let requests = api.standin.requests().len();
+            assert!(complete_stuck_intents(&api.app, None, now()).await.unwrap().is_empty(), "a second run finds nothing");
+            assert_eq!(api.standin.requests().len(), requests, "and asks Stripe nothing");
+        }
+    }
+    converged(&setup, op).await;
+    assert_eq!(stripe_writes(api, &trapped), before + 1, "one Stripe write: replays are answered from Stripe's record");
+}
+
+macro_rules! crash_tests {
+    ($($name:ident: $op:expr, $after:expr;)*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                crash($op, $after).await;
+            }
+        )*
+    };
+}
+
+crash_tests! {
+    upgrade_now_then_the_client_retries: Op::UpgradeNow, After::ClientRetries;
+    upgrade_now_then_only_the_webhook: Op::UpgradeNow, After::OnlyTheWebhook;
+    upgrade_now_then_the_reconciler: Op::UpgradeNow, After::Reconciler;
+    upgrade_at_period_end_then_the_client_retries: Op::UpgradeAtPeriodEnd, After::ClientRetries;
+    upgrade_at_period_end_then_only_the_webhook: Op::UpgradeAtPeriodEnd, After::OnlyTheWebhook;
+    upgrade_at_period_end_then_the_reconciler: Op::UpgradeAtPeriodEnd, After::Reconciler;
+    downgrade_then_the_client_retries: Op::Downgrade, After::ClientRetries;
+    downgrade_then_only_the_webhook: Op::Downgrade, After::OnlyTheWebhook;
+    downgrade_then_the_reconciler: Op::Downgrade, After::Reconciler;
+    resume_then_the_client_retries: Op::Resume, After::ClientRetries;
+    resume_then_only_the_webhook: Op::Resume, After::OnlyTheWebhook;
+    resume_then_the_reconciler: Op::Resume, After::Reconciler;
+    chat_confirm_then_the_client_retries: Op::ChatConfirm, After::ClientRetries;
+    chat_confirm_then_only_the_webhook: Op::ChatConfirm, After::OnlyTheWebhook;
+    chat_confirm_then_the_reconciler: Op::ChatConfirm, After::Reconciler;
+    web_approve_then_the_client_retries: Op::WebApprove, After::ClientRetries;
+    web_approve_then_only_the_webhook: Op::WebApprove, After::OnlyTheWebhook;
+    web_approve_then_the_reconciler: Op::WebApprove, After::Reconciler;
+}
+
+/// DynamoDB refuses the one write that follows Stripe's success: the caller is told the outcome
+/// is being confirmed (never that nothing changed), and the retry completes it.
+async fn refused_write(op: Op) {
+    let setup = setup(op).await;
+    let api = &setup.api;
+    let trapped = trapped_write(api, op);
+    let before = stripe_writes(api, &trapped);
+    api.standin.set_webhook(None, WEBHOOK_SECRET.into());
+    let (faulty, faults) = api.with_refusable_transactions();
+    // The intent's write is the first transaction, the one after Stripe's answer the second.
+    faults.refuse(2);
+    let (path, key, body) = &setup.request;
+    let reply = faulty.post_json(path, key, body).await;
+    assert_envelope(&reply, 409, "change_in_progress");
+    assert!(!reply.body["message"].as_str().unwrap().contains("nothing was changed"), "{}", reply.body);
+    assert_eq!(reply.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+    assert_eq!(stripe_writes(api, &trapped), before + 1, "Stripe applied the change");
+
+    let retry = api.post_json(path, key, body).await;
+    assert_truthful_retry(op, &retry);
+    converged(&setup, op).await;
+    assert_eq!(stripe_writes(api, &trapped), before + 1, "one Stripe write");
+}
+
+macro_rules! refused_write_tests {
+    ($($name:ident: $op:expr;)*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                refused_write($op).await;
+            }
+        )*
+    };
+}
+
+refused_write_tests! {
+    upgrade_now_when_dynamodb_refuses_the_write_after_stripe: Op::UpgradeNow;
+    upgrade_at_period_end_when_dynamodb_refuses_the_write_after_stripe: Op::UpgradeAtPeriodEnd;
+    downgrade_when_dynamodb_refuses_the_write_after_stripe: Op::Downgrade;
+    resume_when_dynamodb_refuses_the_write_after_stripe: Op::Resume;
+    chat_confirm_when_dynamodb_refuses_the_write_after_stripe: Op::ChatConfirm;
+    web_approve_when_dynamodb_refuses_the_write_after_stripe: Op::WebApprove;
+}
