@@ -273,3 +273,19 @@ refused_write_tests! {
     chat_confirm_when_dynamodb_refuses_the_write_after_stripe: Op::ChatConfirm;
     web_approve_when_dynamodb_refuses_the_write_after_stripe: Op::WebApprove;
 }
+
+/// The intent costs no extra DynamoDB round trip: a change is one read, the transaction that
+/// records the intent (and claims the consent), and the one that records Stripe's result.
+#[tokio::test]
+async fn a_plan_change_is_one_read_and_two_writes() {
+    for op in [Op::UpgradeNow, Op::WebApprove] {
+        let setup = setup(op).await;
+        setup.api.standin.set_webhook(None, WEBHOOK_SECRET.into());
+        let (probed, probe) = setup.api.with_refusable_transactions();
+        let (path, key, body) = &setup.request;
+        assert_eq!(probed.post_json(path, key, body).await.status, 200);
+        let read = if op == Op::WebApprove { "BatchGetItem" } else { "GetItem" };
+        // The authorizer's GetItem of the key comes first.
+        assert_eq!(probe.take_calls(), ["GetItem", read, "TransactWriteItems", "TransactWriteItems"], "{op:?}");
+    }
+}
