@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod approval;
 pub mod calendar;
 pub mod catalog;
+pub mod drift;
 pub mod entitlements;
 pub mod events;
 pub mod ledger;
