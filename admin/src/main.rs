@@ -1,10 +1,13 @@
 //! `billing-admin`: create orgs, issue and revoke API keys, show an org, grant per-org cap
-//! overrides, read limit-increase signals. Talks to whatever
+//! overrides, read limit-increase signals, run the reconciler by hand. Talks to whatever
 //! DynamoDB the environment points at: `BILLING_TABLE` plus the usual AWS settings (in AWS, the
 //! stack's `TableName` output; locally, `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
+//! `reconcile` also calls Stripe, with the secrets the functions use (`STRIPE_SECRET_ARN`, or
+//! `STRIPE_SECRET_KEY` and `STRIPE_API_BASE` locally).
 
 use billing_shared::billing::limit_signals::{SignalQuery, report};
 use billing_shared::billing::limits::{parse_override, parse_resource, set_cap_override};
+use billing_shared::billing::reconcile;
 use billing_shared::domain::api_key as auth;
 use billing_shared::domain::catalog::Resource;
 use billing_shared::domain::org::{Org, PrincipalKind, valid_id};
@@ -18,7 +21,8 @@ const USAGE: &str = "usage:
   billing-admin show-org <org_id>
   billing-admin set-design-partner <org_id> <on|off>
   billing-admin set-cap-override <org_id> <resource> <cap|unlimited|none>
-  billing-admin limit-signals [--kind <kind>] [--since <YYYY-MM-DD>]";
+  billing-admin limit-signals [--kind <kind>] [--since <YYYY-MM-DD>]
+  billing-admin reconcile [--org <org_id>]";
 
 #[derive(Debug)]
 enum Command {
@@ -49,6 +53,10 @@ enum Command {
     },
     LimitSignals {
         query: SignalQuery,
+    },
+    /// One reconciler run; `org` also has its drift checked.
+    Reconcile {
+        org: Option<String>,
     },
 }
 
@@ -106,10 +114,17 @@ fn parse(args: &[String]) -> Result<Command, String> {
             cap: parse_override(cap)?,
         },
         ["limit-signals", flags @ ..] => Command::LimitSignals { query: signal_query(flags)? },
+        ["reconcile"] => Command::Reconcile { org: None },
+        ["reconcile", "--org", org_id] => Command::Reconcile { org: Some(org_id.to_string()) },
         _ => return Err(USAGE.to_string()),
     };
     match &command {
-        Command::CreateOrg { org_id, .. } | Command::ShowOrg { org_id } | Command::SetCapOverride { org_id, .. } if !valid_id(org_id) => {
+        Command::CreateOrg { org_id, .. }
+        | Command::ShowOrg { org_id }
+        | Command::SetCapOverride { org_id, .. }
+        | Command::Reconcile { org: Some(org_id) }
+            if !valid_id(org_id) =>
+        {
             Err(format!("org id `{org_id}` must be 1-64 of a-z, 0-9, - and _"))
         }
         _ => Ok(command),
@@ -158,6 +173,10 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
             Ok(serde_json::to_string_pretty(&limit).unwrap_or_default())
         }
         Command::LimitSignals { query } => Ok(serde_json::to_string_pretty(&report(app, &query, now()).await?).unwrap_or_default()),
+        Command::Reconcile { org } => {
+            let report = reconcile::run(app, org.as_deref(), now()).await?;
+            Ok(serde_json::to_string_pretty(&report).unwrap_or_default())
+        }
     }
 }
 
@@ -172,6 +191,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let app = match App::from_env().await {
+        Ok(app) if matches!(command, Command::Reconcile { .. }) => app.with_stripe().await,
         Ok(app) => app,
         Err(e) => {
             eprintln!("{e}");
@@ -223,5 +243,9 @@ mod tests {
         assert!(parse(&args(&["limit-signals", "--kind"])).unwrap_err().contains("usage"));
         assert!(parse(&args(&["limit-signals", "--kind", "a", "--kind", "b"])).unwrap_err().contains("usage"));
         assert!(parse(&args(&["limit-signals", "--since", "soon"])).unwrap_err().contains("--since"));
+        assert!(matches!(parse(&args(&["reconcile"])), Ok(Command::Reconcile { org: None })));
+        assert!(matches!(parse(&args(&["reconcile", "--org", "acme"])), Ok(Command::Reconcile { org: Some(o) }) if o == "acme"));
+        assert!(parse(&args(&["reconcile", "--org"])).unwrap_err().contains("usage"));
+        assert!(parse(&args(&["reconcile", "--org", "Acme Inc"])).unwrap_err().contains("must be"));
     }
 }

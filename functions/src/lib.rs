@@ -26,6 +26,7 @@ pub mod limit_increase;
 pub mod mcp;
 pub mod not_found;
 pub mod openapi;
+pub mod reconciler;
 pub mod stripe_webhook;
 pub mod usage_release;
 pub mod usage_reserve;

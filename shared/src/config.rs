@@ -43,10 +43,14 @@ pub struct Config {
     pub past_due_grace_secs: i64,
     /// Whether an AGENT key may open a Customer Portal session (to hand its human the link).
     pub agent_portal_access: bool,
+    /// How far back the reconciler's first run pages Stripe's events (later runs start from
+    /// their stored cursor).
+    pub reconcile_lookback_secs: i64,
 }
 
 const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com/";
 const DEFAULT_GRACE_DAYS: i64 = 7;
+const DEFAULT_RECONCILE_LOOKBACK_HOURS: i64 = 72;
 
 fn parse_origin(name: &'static str, text: &str) -> Result<Origin, ConfigError> {
     let url = Url::parse(text).map_err(|e| ConfigError::Invalid { name, problem: format!("`{text}`: {e}") })?;
@@ -111,6 +115,15 @@ impl Config {
                 return Err(ConfigError::Invalid { name: "AGENT_PORTAL_ACCESS", problem: format!("`{other}` is not `on` or `off`") });
             }
         };
+        // Stripe lists events of the last 30 days only.
+        let lookback_hours = match lookup("RECONCILE_LOOKBACK_HOURS") {
+            None => DEFAULT_RECONCILE_LOOKBACK_HOURS,
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|h| (1..=720).contains(h))
+                .ok_or_else(|| ConfigError::Invalid { name: "RECONCILE_LOOKBACK_HOURS", problem: format!("`{text}` is not 1..=720") })?,
+        };
         Ok(Self {
             table_name,
             catalog,
@@ -122,6 +135,7 @@ impl Config {
             secrets,
             past_due_grace_secs: grace_days * 86_400,
             agent_portal_access,
+            reconcile_lookback_secs: lookback_hours * 3_600,
         })
     }
 }
@@ -214,6 +228,7 @@ mod tests {
         assert_eq!(config.table_name, "billing");
         assert_eq!(config.stripe_api_base.as_str(), "https://api.stripe.com/");
         assert_eq!(config.past_due_grace_secs, 7 * 86_400);
+        assert_eq!(config.reconcile_lookback_secs, 3 * 86_400);
         assert!(config.agent_portal_access);
         assert!(config.allowed_redirect_origins.is_empty());
         assert_eq!(config.secrets, SecretsSource::Env { secret_key: None, webhook_secrets: None });
@@ -238,6 +253,9 @@ mod tests {
         assert!(!config(&[("BILLING_TABLE", "t"), ("AGENT_PORTAL_ACCESS", "off")]).unwrap().agent_portal_access);
         let err = config(&[("BILLING_TABLE", "t"), ("PAST_DUE_GRACE_DAYS", "-1")]).unwrap_err();
         assert!(err.to_string().contains("PAST_DUE_GRACE_DAYS"), "{err}");
+        let err = config(&[("BILLING_TABLE", "t"), ("RECONCILE_LOOKBACK_HOURS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("RECONCILE_LOOKBACK_HOURS"), "{err}");
+        assert_eq!(config(&[("BILLING_TABLE", "t"), ("RECONCILE_LOOKBACK_HOURS", "1")]).unwrap().reconcile_lookback_secs, 3_600);
         let err = config(&[("BILLING_TABLE", "t"), ("CATALOG_FILE", "/nonexistent.json")]).unwrap_err();
         assert!(err.to_string().contains("/nonexistent.json"), "{err}");
     }

@@ -2,13 +2,13 @@
 //! stand-in applies the chosen Stripe request and never answers it; the function's task is then
 //! aborted, so none of its code after that call runs (as with a SIGKILL, nothing is written on
 //! the way out). Then, for every Stripe-writing plan change: the client retries; or only the
-//! webhook arrives; or nothing arrives and the reconciler's stuck-intent pass runs. Each time
+//! webhook arrives; or nothing arrives and the reconciler runs. Each time
 //! Stripe applied the change once, every answer is truthful, the org converges on Stripe's
 //! state, and no intent (lock) is left.
 
 use std::time::Duration;
 
-use billing_shared::billing::plan_change::complete_stuck_intents;
+use billing_shared::billing::reconcile;
 use billing_shared::now;
 use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
 use billing_tests::{Reply, assert_envelope};
@@ -188,10 +188,14 @@ async fn crash(op: Op, after: After) {
         }
         After::OnlyTheWebhook => api.standin.webhooks_settled().await,
         After::Reconciler => {
-            assert_eq!(complete_stuck_intents(&api.app, None, now()).await.unwrap(), vec!["acme".to_string()]);
-            let requests = api.standin.requests().len();
-            assert!(complete_stuck_intents(&api.app, None, now()).await.unwrap().is_empty(), "a second run finds nothing");
-            assert_eq!(api.standin.requests().len(), requests, "and asks Stripe nothing");
+            let first = reconcile::run(&api.app, None, now()).await.unwrap();
+            assert_eq!(first.intents_completed, ["acme"]);
+            assert!(first.drift.is_empty(), "{:?}", first.drift);
+            let writes = |api: &StripeTestApi| api.standin.requests().iter().filter(|r| r.method != "GET").count();
+            let before_second = writes(api);
+            let second = reconcile::run(&api.app, None, now()).await.unwrap();
+            assert!(second.intents_completed.is_empty() && second.events_applied == 0, "a second run changes nothing");
+            assert_eq!(writes(api), before_second, "and writes nothing at Stripe");
         }
     }
     converged(&setup, op).await;

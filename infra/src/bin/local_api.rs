@@ -1,11 +1,14 @@
 //! `local-api`: creates the table from template.yaml in DynamoDB Local, starts the offline
 //! Stripe stand-in (delivering signed events to this API's /stripe/webhook), seeds the demo
-//! org and keys, and serves every route of template.yaml on 127.0.0.1 until Ctrl-C.
+//! org and keys, serves every route of template.yaml on 127.0.0.1 and runs the reconciler
+//! every minute (its schedule in AWS) until Ctrl-C.
 //! Started by `scripts/run-local` (and by `scripts/test` for the contract test), which start
 //! DynamoDB Local first. `PORT=0` takes a free port.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use billing_functions::reconciler;
 use billing_infra::gateway::{self, Gateway};
 use billing_infra::local_pages;
 use billing_infra::seed::{DemoKeys, seed_demo};
@@ -15,6 +18,9 @@ use billing_shared::config::{Config, aws_sdk_config};
 use billing_shared::stripe::StripeGateway;
 use billing_shared::{App, telemetry};
 use tokio::net::TcpListener;
+use tokio::time::{Instant, interval_at};
+
+const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
 fn random_secret() -> String {
     let mut bytes = [0u8; 16];
@@ -73,10 +79,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let keys = seed_demo(&app.store).await?;
     write_keys_file(&base, &keys)?;
+    let reconciler_app = app.clone();
+    tokio::spawn(async move {
+        let mut schedule = interval_at(Instant::now() + RECONCILE_EVERY, RECONCILE_EVERY);
+        loop {
+            schedule.tick().await;
+            // The run logs its report; a failed one is retried by the next.
+            if let Err(err) = reconciler::handle(&reconciler_app).await {
+                tracing::error!(error = %err, "reconciler run failed");
+            }
+        }
+    });
     let gateway = Arc::new(Gateway::new(app));
 
     println!("\nBilling API listening on {base} (table `{table}` in DynamoDB Local)");
-    println!("Stripe stand-in on {} delivering signed events to {base}/stripe/webhook\n", stripe.base_url());
+    println!("Stripe stand-in on {} delivering signed events to {base}/stripe/webhook", stripe.base_url());
+    println!("Reconciler: runs every minute here (ReconcileSchedule in AWS), its report in the log\n");
     println!("Routes (from template.yaml):");
     for route in gateway.routes() {
         println!("  {:<6} {:<34} -> {}", route.method, route.path, route.binary);

@@ -71,6 +71,9 @@ pub(crate) struct Account {
     pub(crate) declining_customers: HashSet<String>,
     /// How far the account's clock runs ahead of the machine's (`Standin::advance_clock`).
     clock_offset: i64,
+    /// While set, events are recorded but never queued for delivery (a test hook for lost
+    /// webhooks).
+    pub(crate) drop_webhooks: bool,
     outbox: Vec<Outgoing>,
     webhook: Option<Endpoint>,
 }
@@ -97,6 +100,7 @@ impl Account {
             events: Objects::default(),
             declining_customers: HashSet::new(),
             clock_offset: 0,
+            drop_webhooks: false,
             outbox: Vec::new(),
             webhook,
         })
@@ -129,7 +133,8 @@ impl Account {
         Ok(outgoing(event, endpoint))
     }
 
-    /// Records an event for a change and queues it for the webhook endpoint, if any.
+    /// Records an event for a change and queues it for the webhook endpoint, if any and
+    /// deliveries are not being dropped.
     pub(crate) fn emit(&mut self, kind: &str, object: &Value, previous_attributes: Option<Value>, origin: &Origin) {
         let id = self.ids.id("evt_", 24);
         let event = objects::event(NewEvent {
@@ -142,7 +147,7 @@ impl Account {
             idempotency_key: origin.idempotency_key.as_deref(),
             pending_webhooks: u32::from(self.webhook.is_some()),
         });
-        if let Some(endpoint) = &self.webhook {
+        if let Some(endpoint) = self.webhook.as_ref().filter(|_| !self.drop_webhooks) {
             self.outbox.push(outgoing(&event, endpoint.clone()));
         }
         self.events.push(event);

@@ -54,6 +54,7 @@ pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &V
         ("GET", ["products", id]) => retrieve(&p, account.catalog.product(id).map(objects::product), "product", id),
         ("GET", ["payment_methods", id]) => retrieve(&p, account.payment_methods.get(id).cloned(), "PaymentMethod", id),
         ("GET", ["payment_intents", id]) => retrieve(&p, account.payment_intents.get(id).cloned(), "payment_intent", id),
+        ("GET", ["events"]) => list_events(account, &p),
         ("GET", ["events", id]) => retrieve(&p, account.events.get(id).cloned(), "event", id),
         _ => Err(StripeApiError::unrecognized_url(method, path)),
     }?;
@@ -435,6 +436,58 @@ fn list_invoices(account: &Account, p: &Params) -> Result<Value, StripeApiError>
         .cloned()
         .collect();
     paginate(matching, p, "invoice", "/v1/invoices")
+}
+
+/// `GET /v1/events`: newest first, filtered by `type` and by `created` (a timestamp, or a hash
+/// of `gt`, `gte`, `lt`, `lte`).
+fn list_events(account: &Account, p: &Params) -> Result<Value, StripeApiError> {
+    p.allow_only(&["created", "ending_before", "expand", "limit", "starting_after", "type"])?;
+    let kind = p.str("type")?;
+    let created = created_range(p)?;
+    let matching = account
+        .events
+        .newest_first()
+        .filter(|e| kind.is_none_or(|k| e["type"] == k))
+        .filter(|e| e["created"].as_i64().is_some_and(|at| created.contains(at)))
+        .cloned()
+        .collect();
+    paginate(matching, p, "event", "/v1/events")
+}
+
+/// The bounds of a `created` filter, inclusive.
+struct CreatedRange {
+    from: i64,
+    to: i64,
+}
+
+impl CreatedRange {
+    fn contains(&self, at: i64) -> bool {
+        (self.from..=self.to).contains(&at)
+    }
+}
+
+fn created_range(p: &Params) -> Result<CreatedRange, StripeApiError> {
+    let mut range = CreatedRange { from: i64::MIN, to: i64::MAX };
+    if p.object("created").is_err() {
+        let at = timestamp(p, "created")?.unwrap_or_default();
+        return Ok(CreatedRange { from: at, to: at });
+    }
+    if let Some(bounds) = p.object("created")? {
+        bounds.allow_only(&["gt", "gte", "lt", "lte"])?;
+        if let Some(at) = timestamp(&bounds, "gt")? {
+            range.from = range.from.max(at.saturating_add(1));
+        }
+        if let Some(at) = timestamp(&bounds, "gte")? {
+            range.from = range.from.max(at);
+        }
+        if let Some(at) = timestamp(&bounds, "lt")? {
+            range.to = range.to.min(at.saturating_sub(1));
+        }
+        if let Some(at) = timestamp(&bounds, "lte")? {
+            range.to = range.to.min(at);
+        }
+    }
+    Ok(range)
 }
 
 /// Stripe's cursor pagination over `items` (already newest first): `limit` (1-100, default

@@ -27,6 +27,8 @@
 //! - `GET /v1/invoices` (customer, subscription, status, cursor paging), `GET /v1/invoices/{id}`
 //! - `GET /v1/prices/{id}`, `/v1/products/{id}`, `/v1/payment_methods/{id}`,
 //!   `/v1/payment_intents/{id}`, `/v1/events/{id}`
+//! - `GET /v1/events` (`type`, `created` as a timestamp or `created[gt|gte|lt|lte]`, cursor
+//!   paging), newest first
 //! - `expand[]` on every endpoint, `Idempotency-Key` on POST and DELETE (kept 24 hours on
 //!   the account's clock, like Stripe's).
 //!
@@ -36,7 +38,8 @@
 //!
 //! Webhooks: changes record the events Stripe would send and POST them, signed with
 //! `Stripe-Signature`, to one endpoint, retrying a failed delivery a few times over about a
-//! second.
+//! second. [`Standin::drop_webhooks`] loses deliveries on purpose: events are still recorded
+//! and listed, never sent.
 //!
 //! # What it does not cover
 //!
@@ -47,7 +50,7 @@
 //! start); no trials, coupons, taxes, metered or tiered prices, schedules not made from a
 //! subscription, or invoice drafts (invoices are born finalized, and a credit from a downgrade goes to the
 //! customer's `balance` without later invoices drawing on it); no list endpoints besides
-//! subscriptions, invoices and a session's line items; no other search (other
+//! subscriptions, invoices, events and a session's line items; no other search (other
 //! resources, other query syntax, `page`); no Connect, live mode or webhook
 //! endpoint API; webhooks go to plain `http://` endpoints only; nothing persists past the
 //! process. Parameters Stripe has but the stand-in does not model are refused as unknown
@@ -249,6 +252,13 @@ impl Standin {
         let outgoing = self.shared.with_account(|account| account.redelivery(event_id))?;
         self.shared.deliverer.deliver_now(&outgoing).await;
         Ok(())
+    }
+
+    /// While `on`, events are recorded (and listed by `GET /v1/events`) but never delivered, as
+    /// when Stripe gives up on an endpoint; turning it off delivers only later events.
+    /// [`Standin::redeliver`] still sends a dropped event on request.
+    pub fn drop_webhooks(&self, on: bool) {
+        self.shared.with_account(|account| account.drop_webhooks = on);
     }
 
     /// Changes where future events go; `None` stops deliveries.

@@ -1,6 +1,6 @@
 //! End-to-end flows: Checkout's Pay button, what it creates, the events it emits and their
 //! signed webhook deliveries (with retries and redelivery), the Customer Portal's buttons,
-//! subscription changes through the API, and the end of a billing period.
+//! subscription changes through the API, the end of a billing period, and the events list (with deliveries dropped).
 
 mod common;
 
@@ -15,6 +15,7 @@ use stripe_checkout::checkout_session::{
     ListLineItemsCheckoutSession, RetrieveCheckoutSession,
 };
 use stripe_core::customer::{CreateCustomer, RetrieveCustomer, RetrieveCustomerReturned};
+use stripe_core::event::ListEvent;
 use stripe_shared::{
     CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus, Customer, InvoiceStatus, SubscriptionStatus,
 };
@@ -384,4 +385,77 @@ async fn expired_sessions_cannot_be_paid() {
     assert_eq!(pay.status, 404);
     let again = ExpireCheckoutSession::new(session.id.clone()).send(&client).await;
     assert!(matches!(again, Err(stripe::StripeError::Stripe(_, 400))));
+}
+
+#[tokio::test]
+async fn events_list_newest_first_with_filters_and_cursors() {
+    let (standin, client) = start(None).await;
+    subscribed(&standin, &client).await;
+    for _ in 0..3 {
+        CreateCustomer::new().send(&client).await.unwrap();
+    }
+    let recorded = standin.events();
+    let newest_first: Vec<String> = recorded.iter().rev().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    assert!(newest_first.len() > 6, "{newest_first:?}");
+
+    let page = ListEvent::new().limit(3).send(&client).await.unwrap();
+    assert!(page.has_more);
+    assert_eq!(page.url, "/v1/events");
+    let mut seen: Vec<String> = page.data.iter().map(|e| e.id.to_string()).collect();
+    while let Some(last) = seen.last().cloned() {
+        let next = ListEvent::new().limit(3).starting_after(last).send(&client).await.unwrap();
+        seen.extend(next.data.iter().map(|e| e.id.to_string()));
+        if !next.has_more {
+            break;
+        }
+    }
+    assert_eq!(seen, newest_first);
+    let before = ListEvent::new().limit(2).ending_before(newest_first[4].clone()).send(&client).await.unwrap();
+    let before: Vec<String> = before.data.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(before, newest_first[2..4]);
+
+    let customers = ListEvent::new().type_("customer.created").limit(100).send(&client).await.unwrap();
+    assert_eq!(customers.data.len(), 4);
+    assert!(!customers.has_more);
+
+    let first = recorded[0]["created"].as_i64().unwrap();
+    let last = recorded.last().unwrap()["created"].as_i64().unwrap();
+    let count = |body: Value| body["data"].as_array().unwrap().len();
+    assert_eq!(count(get_json(&standin, &format!("/v1/events?limit=100&created[gte]={first}")).await), recorded.len());
+    assert_eq!(count(get_json(&standin, &format!("/v1/events?limit=100&created[gt]={last}")).await), 0);
+    assert_eq!(count(get_json(&standin, &format!("/v1/events?limit=100&created[lt]={first}")).await), 0);
+    let window = format!("/v1/events?limit=100&created[gt]={}&created[lte]={last}", first - 1);
+    assert_eq!(count(get_json(&standin, &window).await), recorded.len());
+    let exact = recorded.iter().filter(|e| e["created"] == first).count();
+    assert_eq!(count(get_json(&standin, &format!("/v1/events?limit=100&created={first}")).await), exact);
+
+    for (query, param) in
+        [("limit=0", "limit"), ("limit=101", "limit"), ("created[after]=1", "created[after]"), ("starting_after=evt_x", "starting_after")]
+    {
+        let response = raw(&standin, "GET", &format!("/v1/events?{query}"), &[("authorization", "Bearer sk_test_standin")], "").await;
+        assert_eq!((response.status, response.json()["error"]["param"].as_str()), (400, Some(param)), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn dropped_webhooks_are_recorded_and_listed_but_never_sent() {
+    let receiver = Receiver::start(0).await;
+    let (standin, client) = start(Some(receiver.url.clone())).await;
+    standin.drop_webhooks(true);
+    subscribed(&standin, &client).await;
+    settle(&standin).await;
+    let dropped = standin.events();
+    assert!(!dropped.is_empty());
+    assert!(standin.deliveries().is_empty() && receiver.bodies().is_empty());
+    let listed = get_json(&standin, "/v1/events?limit=100").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), dropped.len());
+
+    // Turning it off sends later events only; a dropped one still goes out on request.
+    standin.drop_webhooks(false);
+    CreateCustomer::new().send(&client).await.unwrap();
+    settle(&standin).await;
+    let types: Vec<Value> = receiver.bodies().iter().map(|b| b["type"].clone()).collect();
+    assert_eq!(types, ["customer.created"]);
+    standin.redeliver(dropped[0]["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(receiver.bodies().len(), 2);
 }

@@ -81,7 +81,7 @@ pub async fn handle_event(app: &App, event: &VerifiedEvent, now: i64) -> Result<
 /// The org of a Stripe customer: the customer index, or, while that eventually consistent index
 /// lags behind a just-recorded customer, the org the object names (Checkout's
 /// `client_reference_id`, our `metadata.org_id`) if that org's customer it really is.
-async fn org_of_customer(app: &App, event: &VerifiedEvent, customer_id: &str) -> Result<Option<String>, ApiError> {
+pub(crate) async fn org_of_customer(app: &App, event: &VerifiedEvent, customer_id: &str) -> Result<Option<String>, ApiError> {
     if let Some(org_id) = app.store.org_id_for_customer(customer_id).await? {
         return Ok(Some(org_id));
     }

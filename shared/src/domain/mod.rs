@@ -5,6 +5,7 @@ pub mod approval;
 pub mod calendar;
 pub mod catalog;
 pub mod change;
+pub mod drift;
 pub mod entitlements;
 pub mod events;
 pub mod ledger;

@@ -12,6 +12,7 @@
 //! | ledger    | `LEDGER#<org_id>`| `<org version, 20 digits>` | a credits grant or spend, newest last |
 //! | signal    | `SIGNALS`        | `<epoch secs, 12 digits>#<org>#<id>` | a limit-increase request |
 //! | demand    | `ORG#<org_id>`   | `SIGNALS#<kind>` | the org's requests of a kind, each principal's last signal and its burst |
+//! | event cursor | `RECONCILER`  | `EVENTS` | `created` of the newest Stripe event the reconciler went through |
 //!
 //! The org item also carries its materialised caps and headroom (`caps`), so a reservation is
 //! one conditional write. Every other read-modify-write is conditional on the version it read.
@@ -27,6 +28,7 @@ pub(crate) mod expr;
 mod idempotency;
 mod intents;
 mod orgs;
+mod reconciler;
 mod signals;
 mod usage;
 
@@ -46,6 +48,7 @@ pub use error::StoreError;
 pub use idempotency::{IDEMPOTENCY_TTL_SECS, IdempotencyRecord};
 pub use intents::{Begun, ClaimOutcome, Finished};
 pub use orgs::{Applied, EVENT_TTL_SECS, OnceMarkers};
+pub use reconciler::EventCursor;
 pub use signals::{Demand, Repeat};
 pub use usage::{Counted, Delta, ExactCount, Written};
 

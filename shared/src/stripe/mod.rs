@@ -13,6 +13,8 @@ mod objects;
 mod plan_change;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -25,22 +27,26 @@ use stripe_checkout::checkout_session::{
 };
 use stripe_client_core::{IdempotencyKey, StripeRequest};
 use stripe_core::customer::{CreateCustomer, SearchCustomer};
+use stripe_core::event::ListEvent;
 use stripe_shared::CheckoutSessionMode;
 use url::Url;
 
 pub use error::GatewayError;
-pub use model::{CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionState, InvoicePage, InvoiceView};
+pub use model::{CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionState, EventPage, InvoicePage, InvoiceView};
 pub use plan_change::{ChangeOutcome, PlanItem};
 
 use self::client::StripeHttp;
-use self::objects::{CheckoutSession, Customer, List, Object, Subscription, UrlSession};
+use self::objects::{CheckoutSession, Customer, Event, List, Object, Subscription, UrlSession};
 use crate::config::ConfigError;
+use crate::domain::events::VerifiedEvent;
 use crate::domain::subscription::SubscriptionState;
 use crate::retry::{Failure, Policy, retry};
 
 #[derive(Clone)]
 pub struct StripeGateway {
     http: StripeHttp,
+    /// HTTP requests sent so far (every attempt), shared by clones.
+    calls: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for StripeGateway {
@@ -63,7 +69,12 @@ pub fn idempotency_key(parts: &[&str]) -> String {
 impl StripeGateway {
     /// `base` is Stripe's API (`https://api.stripe.com/`) or the offline stand-in.
     pub fn new(secret_key: &str, base: &Url) -> Result<Self, ConfigError> {
-        Ok(Self { http: StripeHttp::new(secret_key, base)? })
+        Ok(Self { http: StripeHttp::new(secret_key, base)?, calls: Arc::default() })
+    }
+
+    /// How many requests this client (and its clones) has sent to Stripe, retries included.
+    pub fn calls_made(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     /// Sends `request` under the Stripe retry policy, each attempt with the same idempotency key
@@ -76,6 +87,7 @@ impl StripeGateway {
     ) -> Result<T, GatewayError> {
         let key = key.map(IdempotencyKey::new).transpose().map_err(|e| GatewayError::local(operation, format!("idempotency key: {e}")))?;
         let result = retry(Policy::STRIPE, operation, |_| async {
+            self.calls.fetch_add(1, Ordering::Relaxed);
             self.http
                 .call(operation, request.build(), key.as_ref())
                 .await
@@ -177,6 +189,23 @@ impl StripeGateway {
             metadata: session.metadata.unwrap_or_default(),
             id: session.id,
         })
+    }
+
+    /// One page (up to 100) of the events created at or after `created_from`, newest first,
+    /// after the event `starting_after` of the previous page.
+    pub async fn list_events(&self, created_from: i64, starting_after: Option<&str>) -> Result<EventPage, GatewayError> {
+        let request = ListEvent::new().created(stripe_types::RangeQueryTs::gte(created_from)).limit(100);
+        let request = match starting_after {
+            Some(id) => request.starting_after(id),
+            None => request,
+        };
+        let list: List<Event> = self.send("list_events", None, request).await?;
+        let events = list
+            .data
+            .into_iter()
+            .map(|e| VerifiedEvent { id: e.id, event_type: e.event_type, created: e.created, object: e.data.object })
+            .collect();
+        Ok(EventPage { events, has_more: list.has_more })
     }
 
     pub async fn list_invoices(&self, customer_id: &str, limit: u8, starting_after: Option<&str>) -> Result<InvoicePage, GatewayError> {

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::events::VerifiedEvent;
+
 /// A Checkout Session as the API hands it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutLink {
@@ -26,6 +28,13 @@ pub struct CheckoutRequest<'a> {
     /// Epoch seconds; Stripe accepts 30 minutes to 24 hours from now.
     pub expires_at: i64,
     pub idempotency_key: String,
+}
+
+/// One page of Stripe's events, newest first as Stripe lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<VerifiedEvent>,
+    pub has_more: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

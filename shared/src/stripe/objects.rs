@@ -63,6 +63,21 @@ pub(super) struct List<T> {
     pub has_more: bool,
 }
 
+/// An event of `GET /v1/events`: what the webhook sync reads of a delivery.
+#[derive(Debug, Deserialize)]
+pub(super) struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub created: i64,
+    pub data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct EventData {
+    pub object: serde_json::Value,
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct UrlSession {
     pub id: String,

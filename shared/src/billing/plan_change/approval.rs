@@ -124,7 +124,7 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
     let change = stored_change(&record.change)?;
     let key = idempotency_key(&["plan_change", &record.org_id, &record.id_hash]);
     let claim = IntentClaim::Approval { id_hash: record.id_hash.clone(), by: principal.principal_id.clone() };
-    let outcome = execute(app, &org.org_id, &change, record.generation, Some(claim), &key, now).await;
+    let outcome = execute(app, &org, &change, record.generation, Some(claim), &key, now).await;
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, approved = outcome.is_ok(), "web approval decided");
     match outcome {
         Ok(answer) => Ok(json!({ "status": "approved", "approval_id": id, "result": answer })),

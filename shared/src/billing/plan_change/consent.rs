@@ -93,7 +93,8 @@ pub(super) async fn confirm(
     let change = stored_change(&record.change)?;
     let key = idempotency_key(&["plan_change", &record.org_id, &token_hash]);
     let claim = IntentClaim::Token { token_hash };
-    execute(app, &record.org_id, &change, record.generation, Some(claim), &key, now).await
+    let org = load_org(&app.store, &record.org_id).await?;
+    execute(app, &org, &change, record.generation, Some(claim), &key, now).await
 }
 
 /// The answer to a used token, with what its change did: if that change is still the org's

@@ -25,14 +25,15 @@ use crate::stripe::{ChangeOutcome, GatewayError, PlanItem, StripeGateway};
 /// What a client is asked to wait before asking again about a change being confirmed.
 const CONFIRMING_RETRY_AFTER_SECS: u64 = 5;
 
-/// Executes `change` once: records it as the org's intent (refusing a consent computed for an
+/// Executes `change` once on the org `read` (as the caller just read it): records it as the
+/// org's intent (refusing a consent computed for an
 /// older plan, claiming the consent if there is one), then completes it. An intent of another
 /// request found on the org is completed first; this very request's (a retry) is completed as
 /// recorded, so the retry replays the first attempt rather than asking Stripe for something new
 /// (a consent's second use is told what the first did instead).
 pub(super) async fn execute(
     app: &App,
-    org_id: &str,
+    read: &Org,
     change: &Change,
     generation: u64,
     claim: Option<IntentClaim>,
@@ -40,8 +41,10 @@ pub(super) async fn execute(
     now: i64,
 ) -> Result<Value, ApiError> {
     app.stripe()?;
-    let (org, intent) = retry(Policy::WRITE_RACE, "begin_plan_change", |_| async {
-        let mut org = load_org(&app.store, org_id).await?;
+    let claim = &claim;
+    let (org, intent) = retry(Policy::WRITE_RACE, "begin_plan_change", |attempt| async move {
+        // The caller's read serves the first attempt; a lost race reads again.
+        let mut org = if attempt == 1 { read.clone() } else { load_org(&app.store, &read.org_id).await? };
         if let Some(intent) = org.change_intent.clone() {
             if intent.stripe_key == stripe_key && claim.is_none() {
                 return Ok((org, intent));

@@ -275,7 +275,7 @@ async fn consent_or_execute(
     let principal = caller.principal;
     if principal.kind != PrincipalKind::Agent || change.kind == Kind::Resume {
         let key = idempotency_key(&["plan_change", &org.org_id, asked.action, asked.params, &org.change_generation.to_string()]);
-        return execute::execute(app, &org.org_id, &change, org.change_generation, None, &key, now).await;
+        return execute::execute(app, org, &change, org.change_generation, None, &key, now).await;
     }
     let message = message(app, org, &change);
     match asked.mode.unwrap_or(ConsentMode::Chat) {
