@@ -11,7 +11,7 @@ use std::time::Duration;
 use billing_shared::billing::reconcile;
 use billing_shared::now;
 use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
-use billing_tests::{Reply, assert_envelope};
+use billing_tests::{Reply, assert_envelope, json};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -292,4 +292,67 @@ async fn a_plan_change_is_one_read_and_two_writes() {
         // The authorizer's GetItem of the key comes first.
         assert_eq!(probe.take_calls(), ["GetItem", read, "TransactWriteItems", "TransactWriteItems"], "{op:?}");
     }
+}
+
+/// Checkout and credits Checkout: the function dies right after Stripe made the session. The
+/// retry gets that same session (Stripe's saved answer); paying it lands once, by the webhook
+/// or, with every delivery lost, by the reconciler.
+async fn checkout_crash(path: &str, body: &str, after: After) {
+    let api = StripeTestApi::with_webhooks().await;
+    let human = api.org_with_key("acme").await;
+    if path.contains("credits") {
+        // Credits are bought by an org that has its customer already.
+        let first = api.post_json(path, &human, r#"{"quantity":1}"#).await;
+        assert_eq!(first.status, 200, "{}", first.body);
+    }
+    if after != After::OnlyTheWebhook {
+        api.standin.drop_webhooks(true);
+    }
+    let sessions = |api: &StripeTestApi| api.calls("POST", "/v1/checkout/sessions").iter().filter(|r| !r.replayed).count();
+    let before = sessions(&api);
+    let request = (path.to_string(), human.clone(), body.to_string());
+    killed_after_stripe(&api, "/v1/checkout/sessions", &request).await;
+    assert_eq!(sessions(&api), before + 1);
+
+    let retry = api.post_json(path, &human, body).await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(sessions(&api), before + 1, "the retry is Stripe's saved session, not a second one");
+    let session_id = retry.body["session_id"].as_str().unwrap();
+    api.standin.pay_checkout(session_id).await.unwrap();
+    match after {
+        After::Reconciler => {
+            reconcile::run(&api.app, None, now()).await.unwrap();
+            let again = reconcile::run(&api.app, None, now()).await.unwrap();
+            assert_eq!(again.events_applied, 0);
+        }
+        _ => api.standin.webhooks_settled().await,
+    }
+    let billing = api.get("/billing", Some(&human)).await.body;
+    if path.contains("credits") {
+        let granted = api.items_with_pk_prefix("CREDITS#").await.len();
+        assert_eq!(granted, 1, "the paid session's credits are granted once");
+        assert!(billing["credits"].as_i64().unwrap() > 0, "{billing}");
+    } else {
+        assert_eq!((&billing["plan"], &billing["status"]), (&json!("pro"), &json!("active")), "{billing}");
+    }
+}
+
+#[tokio::test]
+async fn checkout_then_the_client_retries_and_pays() {
+    checkout_crash("/billing/checkout", r#"{"plan":"pro","interval":"month"}"#, After::OnlyTheWebhook).await;
+}
+
+#[tokio::test]
+async fn checkout_then_the_reconciler_after_lost_webhooks() {
+    checkout_crash("/billing/checkout", r#"{"plan":"pro","interval":"month"}"#, After::Reconciler).await;
+}
+
+#[tokio::test]
+async fn credits_checkout_then_the_client_retries_and_pays() {
+    checkout_crash("/billing/credits/checkout", r#"{"quantity":2}"#, After::OnlyTheWebhook).await;
+}
+
+#[tokio::test]
+async fn credits_checkout_then_the_reconciler_after_lost_webhooks() {
+    checkout_crash("/billing/credits/checkout", r#"{"quantity":2}"#, After::Reconciler).await;
 }
