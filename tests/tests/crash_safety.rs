@@ -356,3 +356,27 @@ async fn credits_checkout_then_the_client_retries_and_pays() {
 async fn credits_checkout_then_the_reconciler_after_lost_webhooks() {
     checkout_crash("/billing/credits/checkout", r#"{"quantity":2}"#, After::Reconciler).await;
 }
+
+/// A change made at Stripe (the customer cancels in the portal) voids the consents computed
+/// before it, as an executed change does: a token and an approval for the old plan are refused.
+#[tokio::test]
+async fn a_webhook_that_changes_the_subscription_voids_earlier_consents() {
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let ask = api.post_json("/billing/downgrade", &agent, "{}").await;
+    let token = ask.body["confirm_token"].as_str().expect("a confirm token").to_string();
+    let web = api.post_json("/billing/upgrade", &agent, r#"{"plan":"scale","mode":"web"}"#).await;
+    let id = web.body["approval_id"].as_str().expect("an approval id").to_string();
+
+    let cancel = stripe_billing::subscription::UpdateSubscription::new(api.subscription_id().as_str()).cancel_at_period_end(true);
+    cancel.send(&api.stripe_client()).await.unwrap();
+    api.standin.webhooks_settled().await;
+    let updates = api.subscription_updates();
+
+    let confirm = api.post_json("/billing/downgrade", &agent, &format!(r#"{{"confirm_token":"{token}"}}"#)).await;
+    assert_envelope(&confirm, 400, "invalid_confirm_token");
+    assert_eq!(confirm.body["details"]["reason"], "mismatch", "{}", confirm.body);
+    assert_eq!(api.get(&format!("/billing/approvals/{id}"), Some(&agent)).await.body["status"], "failed");
+    let approve = api.post_json(&format!("/billing/approvals/{id}/approve"), &human, "").await;
+    assert_envelope(&approve, 409, "approval_not_pending");
+    assert_eq!(api.subscription_updates(), updates, "nothing computed on the old plan ran");
+}
