@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::execute::{execute, settle};
+use super::execute::{NotRun, execute, settle};
 use super::{Asked, Caller, Change, change_view, public_change, stored_change};
 use crate::App;
 use crate::billing::load_org;
@@ -128,9 +128,11 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, approved = outcome.is_ok(), "web approval decided");
     match outcome {
         Ok(answer) => Ok(json!({ "status": "approved", "approval_id": id, "result": answer })),
-        // Lost to a concurrent decision (or found void): say what the approval became.
-        Err(error) if error.kind == ErrorKind::ApprovalNotPending => Err(decided_meanwhile(app, principal, id, now).await),
-        Err(error) => Err(error),
+        Err(NotRun::Failed(error)) => Err(error),
+        // Lost to a concurrent decision: say what the approval became (its change settled).
+        Err(NotRun::ClaimTaken) => Err(refused(app, &record.id_hash, now).await),
+        // The plan moved on: a still pending approval is void, a decided one says so.
+        Err(NotRun::Stale) => Err(decided_meanwhile(app, principal, id, now).await),
     }
 }
 
@@ -148,7 +150,7 @@ pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Resul
 
 /// Why an approval could not be claimed: decided (or lapsed) first. One executing is settled
 /// first, so the answer carries what its change did.
-pub(super) async fn refused(app: &App, id_hash: &str, now: i64) -> ApiError {
+async fn refused(app: &App, id_hash: &str, now: i64) -> ApiError {
     let settled = async {
         let record = app.store.get_approval(id_hash).await?.ok_or_else(|| ApiError::internal("An approval vanished."))?;
         let record = settle_executing(app, record, now).await?;
@@ -168,15 +170,6 @@ async fn settle_executing(app: &App, record: ApprovalRecord, now: i64) -> Result
         settle(app, org, now).await?;
     }
     Ok(app.store.get_approval(&record.id_hash).await?.unwrap_or(record))
-}
-
-/// The answer when the plan changed since the approval was asked for.
-pub(super) fn void() -> ApiError {
-    ApiError::new(
-        ErrorKind::ApprovalNotPending,
-        "This approval can no longer run: the plan changed since it was asked for; nothing was changed. Ask again.",
-    )
-    .with_details(json!({ "status": PublicStatus::Failed.as_str() }))
 }
 
 /// The approval and its org for `principal`: another org's (or an unknown) approval is 404.

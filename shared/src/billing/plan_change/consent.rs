@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::execute::{execute, settle};
+use super::execute::{NotRun, execute, settle};
 use super::{Asked, Change, change_view, public_change, stored_change};
 use crate::App;
 use crate::billing::load_org;
@@ -19,7 +19,7 @@ pub const TOKEN_TTL_SECS: i64 = 60;
 /// 128 random bits and then some.
 const TOKEN_BYTES: usize = 24;
 
-pub(super) fn invalid_token(reason: &str, message: &str) -> ApiError {
+fn invalid_token(reason: &str, message: &str) -> ApiError {
     ApiError::new(ErrorKind::InvalidConfirmToken, message).with_details(json!({ "reason": reason }))
 }
 
@@ -94,7 +94,16 @@ pub(super) async fn confirm(
     let key = idempotency_key(&["plan_change", &record.org_id, &token_hash]);
     let claim = IntentClaim::Token { token_hash };
     let org = load_org(&app.store, &record.org_id).await?;
-    execute(app, &org, &change, record.generation, Some(claim), &key, now).await
+    match execute(app, &org, &change, record.generation, Some(claim), &key, now).await {
+        Ok(answer) => Ok(answer),
+        Err(NotRun::Failed(error)) => Err(error),
+        Err(NotRun::ClaimTaken) => Err(refused(app, &record.token_hash, now).await),
+        // A token used by a call that has finished since is `used`; an unused one is void.
+        Err(NotRun::Stale) => match app.store.get_consent(&record.token_hash).await? {
+            Some(current) if current.state == ConsentState::Used => Err(used_after_settling(app, current, now).await),
+            _ => Err(invalid_token("mismatch", "The plan changed since this confirmation was given; nothing was changed. Ask again.")),
+        },
+    }
 }
 
 /// The answer to a used token, with what its change did: if that change is still the org's
@@ -119,7 +128,7 @@ async fn used_after_settling(app: &App, record: ConsentRecord, now: i64) -> ApiE
 
 /// Why a token could not be claimed: used by a concurrent call (whose change is completed here
 /// if need be, so the answer carries its result), or lapsed in between.
-pub(super) async fn refused(app: &App, token_hash: &str, now: i64) -> ApiError {
+async fn refused(app: &App, token_hash: &str, now: i64) -> ApiError {
     match app.store.get_consent(token_hash).await {
         Ok(Some(record)) if record.state == ConsentState::Used => used_after_settling(app, record, now).await,
         Ok(_) => expired(),

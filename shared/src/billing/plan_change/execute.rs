@@ -10,16 +10,15 @@
 
 use serde_json::{Value, json};
 
-use super::{approval, consent, price_of, with_billing};
+use super::{price_of, with_billing};
 use crate::App;
 use crate::billing::load_org;
-use crate::domain::approval::ApprovalState;
 use crate::domain::change::{Change, ChangeIntent, ChangeKind, IntentClaim};
 use crate::domain::org::Org;
 use crate::domain::subscription::{SubscriptionState, apply_subscription};
 use crate::error::{ApiError, ErrorKind};
 use crate::retry::{Failure, Policy, retry};
-use crate::store::{Begun, ClaimOutcome, ConsentState, Finished};
+use crate::store::{Begun, ClaimOutcome, Finished};
 use crate::stripe::{ChangeOutcome, GatewayError, PlanItem, StripeGateway};
 
 /// What a client is asked to wait before asking again about a change being confirmed.
@@ -30,7 +29,7 @@ const CONFIRMING_RETRY_AFTER_SECS: u64 = 5;
 /// older plan, claiming the consent if there is one), then completes it. An intent of another
 /// request found on the org is completed first; this very request's (a retry) is completed as
 /// recorded, so the retry replays the first attempt rather than asking Stripe for something new
-/// (a consent's second use is told what the first did instead).
+/// (a consent's second use is `ClaimTaken`, and its caller says what the first did).
 pub(super) async fn execute(
     app: &App,
     read: &Org,
@@ -39,7 +38,7 @@ pub(super) async fn execute(
     claim: Option<IntentClaim>,
     stripe_key: &str,
     now: i64,
-) -> Result<Value, ApiError> {
+) -> Result<Value, NotRun> {
     app.stripe()?;
     let claim = &claim;
     let (org, intent) = retry(Policy::WRITE_RACE, "begin_plan_change", |attempt| async move {
@@ -50,32 +49,66 @@ pub(super) async fn execute(
                 return Ok((org, intent));
             }
             let ours = claim.as_ref().is_some_and(|claim| intent.claims(claim.consent_hash()));
-            let _outcome = complete(app, org, intent, now).await.map_err(Failure::Permanent)?;
-            // Our consent was used by a concurrent call: say what its change did.
+            let _outcome = complete(app, org, intent, now).await.map_err(|e| Failure::Permanent(e.into()))?;
+            // Our consent was used by a concurrent call: its caller says what that call did.
             return Err(match ours {
-                true => Failure::Permanent(refused(app, claim.as_ref(), now).await),
-                false => Failure::Transient(ApiError::contended()),
+                true => Failure::Permanent(NotRun::ClaimTaken),
+                false => Failure::Transient(ApiError::contended().into()),
             });
         }
         if org.change_generation != generation {
-            return Err(Failure::Permanent(match &claim {
-                None => ApiError::contended(),
-                Some(claim) if still_pending(app, claim).await? => stale(claim),
-                // Used by a concurrent call that has finished: say what it did.
-                Some(claim) => refused(app, Some(claim), now).await,
-            }));
+            return Err(Failure::Permanent(NotRun::Stale));
         }
-        let intent =
-            ChangeIntent { change: change.clone(), stripe_key: stripe_key.to_string(), claim: claim.clone(), generation, started_at: now };
+        let intent = ChangeIntent {
+            change: change.clone(),
+            stripe_key: stripe_key.to_string(),
+            claim: claim.clone(),
+            generation,
+            started_at: now,
+        };
         org.change_intent = Some(intent.clone());
-        match app.store.begin_change(&mut org, now).await? {
+        match app.store.begin_change(&mut org, now).await.map_err(|e| Failure::Permanent(NotRun::Failed(e.into())))? {
             Begun::Started => Ok((org, intent)),
-            Begun::OrgChanged => Err(Failure::Transient(ApiError::contended())),
-            Begun::ClaimRefused => Err(Failure::Permanent(refused(app, claim.as_ref(), now).await)),
+            Begun::OrgChanged => Err(Failure::Transient(ApiError::contended().into())),
+            Begun::ClaimRefused => Err(Failure::Permanent(NotRun::ClaimTaken)),
         }
     })
     .await?;
-    complete(app, org, intent, now).await?
+    Ok(complete(app, org, intent, now).await??)
+}
+
+/// Why `execute` did not run the change it was given; a consent's module words the first two
+/// for its own kind of consent.
+#[derive(Debug)]
+pub(super) enum NotRun {
+    /// The consent was used, decided or lapsed first (by a concurrent call, whose change may
+    /// have run).
+    ClaimTaken,
+    /// The org's plan changed since the change was computed.
+    Stale,
+    Failed(ApiError),
+}
+
+impl From<ApiError> for NotRun {
+    fn from(error: ApiError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl From<ApiError> for Failure<NotRun> {
+    fn from(error: ApiError) -> Self {
+        Failure::Permanent(error.into())
+    }
+}
+
+impl std::fmt::Display for NotRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClaimTaken => f.write_str("the consent was used first"),
+            Self::Stale => f.write_str("the plan changed since the change was computed"),
+            Self::Failed(error) => write!(f, "{}", error.message),
+        }
+    }
 }
 
 /// Completes the org's intent, if it holds one, and answers the org as it is then.
@@ -151,33 +184,6 @@ fn being_confirmed(org_id: &str, cause: &ApiError) -> ApiError {
         "A plan change for this org was sent to Stripe and its outcome is being confirmed; call again after `Retry-After` seconds to see the result.",
     )
     .with_details(json!({ "retry_after": CONFIRMING_RETRY_AFTER_SECS }))
-}
-
-/// The answer when the plan changed since the consent was computed.
-fn stale(claim: &IntentClaim) -> ApiError {
-    match claim {
-        IntentClaim::Token { .. } => {
-            consent::invalid_token("mismatch", "The plan changed since this confirmation was given; nothing was changed. Ask again.")
-        }
-        IntentClaim::Approval { .. } => approval::void(),
-    }
-}
-
-/// Whether the consent is still waiting to be used.
-async fn still_pending(app: &App, claim: &IntentClaim) -> Result<bool, ApiError> {
-    Ok(match claim {
-        IntentClaim::Token { token_hash } => app.store.get_consent(token_hash).await?.is_some_and(|r| r.state == ConsentState::Pending),
-        IntentClaim::Approval { id_hash, .. } => app.store.get_approval(id_hash).await?.is_some_and(|r| r.state == ApprovalState::Pending),
-    })
-}
-
-/// Why a consent could not be claimed (used, decided or lapsed first).
-async fn refused(app: &App, claim: Option<&IntentClaim>, now: i64) -> ApiError {
-    match claim {
-        Some(IntentClaim::Token { token_hash }) => consent::refused(app, token_hash, now).await,
-        Some(IntentClaim::Approval { id_hash, .. }) => approval::refused(app, id_hash, now).await,
-        None => ApiError::contended(),
-    }
 }
 
 /// How a Stripe step failed: refused (Stripe says nothing changed), or with an unknown outcome.

@@ -33,6 +33,7 @@ use crate::stripe::{PlanItem, idempotency_key};
 pub use consent::TOKEN_TTL_SECS;
 pub use execute::complete_stuck_intents;
 pub(crate) use execute::settle;
+use execute::NotRun;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -275,7 +276,11 @@ async fn consent_or_execute(
     let principal = caller.principal;
     if principal.kind != PrincipalKind::Agent || change.kind == Kind::Resume {
         let key = idempotency_key(&["plan_change", &org.org_id, asked.action, asked.params, &org.change_generation.to_string()]);
-        return execute::execute(app, org, &change, org.change_generation, None, &key, now).await;
+        return execute::execute(app, org, &change, org.change_generation, None, &key, now).await.map_err(|not_run| match not_run {
+            NotRun::Failed(error) => error,
+            // The org moved on since this request read it (no consent to be taken).
+            NotRun::Stale | NotRun::ClaimTaken => ApiError::contended(),
+        });
     }
     let message = message(app, org, &change);
     match asked.mode.unwrap_or(ConsentMode::Chat) {
