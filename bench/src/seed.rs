@@ -12,6 +12,8 @@ use billing_shared::billing::webhook_sync::apply;
 use billing_shared::config::Config;
 use billing_shared::domain::api_key as auth;
 use billing_shared::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, POLL_INTERVAL_SECS};
+use billing_shared::domain::catalog::Interval;
+use billing_shared::domain::change::{self, Change, ChangeKind};
 use billing_shared::domain::events::Effect;
 use billing_shared::domain::org::{Org, Principal, PrincipalKind};
 use billing_shared::store::{ApprovalRecord, PK, SK};
@@ -58,7 +60,16 @@ pub struct Fixture {
 
 /// An agent's web approval of the org, stored as the upgrade use case stores one.
 fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
-    let change = r#"{"kind":"switch_now","from":{"plan":"pro","interval":"month","quantity":1},"to":{"plan":"scale","interval":"month","quantity":2},"amount_due_now":6142,"recurring_amount":9800,"currency":"usd","effective_at":null,"proration_date":0}"#;
+    let pro = change::Config { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
+    let change = Change {
+        kind: ChangeKind::SwitchNow,
+        to: change::Config { plan: "scale".into(), quantity: 2, ..pro.clone() },
+        from: pro,
+        amount_due_now: 6142,
+        recurring_amount: 9800,
+        effective_at: None,
+        proration_date: 0,
+    };
     ApprovalRecord {
         id_hash: auth::hash(id),
         org_id: ORG_ID.to_string(),
@@ -66,7 +77,7 @@ fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
         action: "upgrade".to_string(),
         params: "bench".to_string(),
         generation: 0,
-        change: change.to_string(),
+        change,
         message: "Switch Benchmark Org from Pro (monthly) to Scale x2 servers (monthly) now.".to_string(),
         binding_code: "ACD-EFG".to_string(),
         created_at: now(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::orgs::org_key;
 use super::{Key, Store, StoreError, TTL, classify, decode, keyed};
 use crate::domain::approval::ApprovalState;
+use crate::domain::change::Change;
 use crate::domain::org::Org;
 
 /// How long after its expiry an approval is kept, so a late poller is told what became of it.
@@ -26,8 +27,8 @@ pub struct ApprovalRecord {
     pub params: String,
     /// The org's `change_generation` the change was computed from.
     pub generation: u64,
-    /// The `change` shown to the human, as JSON text.
-    pub change: String,
+    /// The change shown to the human, executed as it is if approved.
+    pub change: Change,
     /// The sentence the human approves.
     pub message: String,
     pub binding_code: String,

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::{Key, Store, StoreError, TTL, keyed};
+use crate::domain::change::Change;
 
 /// How long after its expiry a consent item is kept to answer replays.
 const KEEP_SECS: i64 = 86_400;
@@ -32,8 +33,8 @@ pub struct ConsentRecord {
     pub generation: u64,
     /// The proration time the amounts were previewed at, charged at the same.
     pub proration_date: i64,
-    /// The `change` object shown to the human, as JSON text.
-    pub change: String,
+    /// The change shown to the human, executed as it is if the token is used.
+    pub change: Change,
     pub valid_until: i64,
     pub state: ConsentState,
     /// The answer of the call that used it, as JSON text.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::execute::{NotRun, execute, settle};
-use super::{Asked, Caller, Change, change_view, public_change, stored_change};
+use super::{Asked, Caller, Change, change_view, public_change};
 use crate::App;
 use crate::billing::load_org;
 use crate::domain::api_key::{hash, random_bytes, random_hex};
@@ -50,7 +50,7 @@ pub(super) async fn ask(
         action: asked.action.to_string(),
         params: asked.params.to_string(),
         generation: org.change_generation,
-        change: view.to_string(),
+        change: change.clone(),
         message,
         binding_code: binding_code(&random_bytes(BINDING_CODE_LEN)),
         created_at: now,
@@ -86,7 +86,7 @@ pub async fn status(app: &App, principal: &Principal, id: &str, now: i64) -> Res
     if principal.kind == PrincipalKind::Agent && status == PublicStatus::Pending {
         interval = paced(app, &record, now).await?;
     }
-    Ok(view(id, &record, &org, status, interval, now))
+    Ok(view(id, &record, &org, status, interval, &app.config.catalog.currency, now))
 }
 
 /// Records one poll of a pending approval; its interval, or `slow_down` if it came too early.
@@ -121,7 +121,7 @@ fn slow_down(interval: i64) -> ApiError {
 /// change, once, as themselves.
 pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
     let (record, org) = load_for_decision(app, principal, id, now).await?;
-    let change = stored_change(&record.change)?;
+    let change = record.change.clone();
     let key = idempotency_key(&["plan_change", &record.org_id, &record.id_hash]);
     let claim = IntentClaim::Approval { id_hash: record.id_hash.clone(), by: principal.principal_id.clone() };
     let outcome = execute(app, &org, &change, record.generation, Some(claim), &key, now).await;
@@ -236,8 +236,8 @@ fn stored_result(record: &ApprovalRecord) -> Option<Value> {
 }
 
 /// What a poller and the approval page see.
-fn view(id: &str, record: &ApprovalRecord, org: &Org, status: PublicStatus, interval: i64, now: i64) -> Value {
-    let change = serde_json::from_str::<Value>(&record.change).map(|v| public_change(&v)).unwrap_or(Value::Null);
+fn view(id: &str, record: &ApprovalRecord, org: &Org, status: PublicStatus, interval: i64, currency: &str, now: i64) -> Value {
+    let change = public_change(&change_view(&record.change, currency));
     let mut view = json!({
         "approval_id": id,
         "status": status.as_str(),

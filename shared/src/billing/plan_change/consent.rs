@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::execute::{NotRun, execute, settle};
-use super::{Asked, Change, change_view, public_change, stored_change};
+use super::{Asked, Change, change_view, public_change};
 use crate::App;
 use crate::billing::load_org;
 use crate::domain::api_key::{hash, random_hex};
@@ -48,7 +48,7 @@ pub(super) async fn ask(
         params: asked.params.to_string(),
         generation: org.change_generation,
         proration_date: change.proration_date,
-        change: view.to_string(),
+        change: change.clone(),
         valid_until: now + TOKEN_TTL_SECS,
         state: ConsentState::Pending,
         result: None,
@@ -90,7 +90,7 @@ pub(super) async fn confirm(
     if record.valid_until <= now {
         return Err(expired());
     }
-    let change = stored_change(&record.change)?;
+    let change = record.change.clone();
     let key = idempotency_key(&["plan_change", &record.org_id, &token_hash]);
     let claim = IntentClaim::Token { token_hash };
     let org = load_org(&app.store, &record.org_id).await?;

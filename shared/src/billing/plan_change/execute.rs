@@ -59,13 +59,8 @@ pub(super) async fn execute(
         if org.change_generation != generation {
             return Err(Failure::Permanent(NotRun::Stale));
         }
-        let intent = ChangeIntent {
-            change: change.clone(),
-            stripe_key: stripe_key.to_string(),
-            claim: claim.clone(),
-            generation,
-            started_at: now,
-        };
+        let intent =
+            ChangeIntent { change: change.clone(), stripe_key: stripe_key.to_string(), claim: claim.clone(), generation, started_at: now };
         org.change_intent = Some(intent.clone());
         match app.store.begin_change(&mut org, now).await.map_err(|e| Failure::Permanent(NotRun::Failed(e.into())))? {
             Begun::Started => Ok((org, intent)),

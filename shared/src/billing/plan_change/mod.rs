@@ -31,9 +31,9 @@ use crate::error::{ApiError, FieldProblem};
 use crate::stripe::{PlanItem, idempotency_key};
 
 pub use consent::TOKEN_TTL_SECS;
+use execute::NotRun;
 pub use execute::complete_stuck_intents;
 pub(crate) use execute::settle;
-use execute::NotRun;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -73,11 +73,6 @@ fn change_view(change: &Change, currency: &str) -> Value {
     let mut view = json!(change);
     view["currency"] = json!(currency);
     view
-}
-
-/// A change as a consent stored it.
-fn stored_change(text: &str) -> Result<Change, ApiError> {
-    serde_json::from_str(text).map_err(|_| ApiError::internal("A stored consent could not be read."))
 }
 
 fn status(name: &str) -> Value {
