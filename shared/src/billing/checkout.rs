@@ -32,13 +32,13 @@ const SESSION_LIFETIME_SECS: i64 = 32 * 60;
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionCheckoutBody {
     /// A paid plan of the catalog (`GET /billing/plans`).
-    #[schema(schema_with = crate::openapi::paid_plan)]
+    #[schema(schema_with = crate::field_schemas::paid_plan)]
     pub plan: String,
     pub interval: Interval,
     /// Per-unit plans: the units to buy (the plan's `per_unit` range, default its minimum);
     /// other plans: 1 or left out.
     #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
-    #[schema(schema_with = crate::openapi::plan_quantity)]
+    #[schema(schema_with = crate::field_schemas::plan_quantity)]
     pub quantity: Option<u32>,
     /// On an allowed origin; default: the deployment's success URL.
     #[serde(default)]

@@ -19,7 +19,7 @@ use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, idempotency_key
 pub struct CreditsCheckoutBody {
     /// Credit bundles to buy: 1 to the catalog's `credits.max_bundles`.
     #[serde(deserialize_with = "crate::domain::whole_number::required")]
-    #[schema(schema_with = crate::openapi::credit_bundles)]
+    #[schema(schema_with = crate::field_schemas::credit_bundles)]
     pub quantity: u32,
     /// On an allowed origin; default: the deployment's success URL.
     #[serde(default)]

@@ -26,7 +26,7 @@ pub const MAX_DESIRED_VALUE: u64 = 1_000_000_000_000;
 pub struct IncreaseBody {
     /// A gated resource (`agents`, `rows`, ...) or `other` (the default).
     #[serde(default)]
-    #[schema(schema_with = crate::openapi::signal_kind)]
+    #[schema(schema_with = crate::field_schemas::signal_kind)]
     pub kind: Option<String>,
     /// The cap the org would need: 1 to 1,000,000,000,000.
     #[serde(default, rename = "desiredValue", deserialize_with = "crate::domain::whole_number::optional")]

@@ -19,7 +19,7 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
-use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
@@ -251,54 +251,6 @@ fn body<T: Serialize>(schema: &str, required: bool, examples: Vec<(&str, T)>) ->
             .content(JSON, json_content(Ref::from_schema_name(schema).into(), examples))
             .build(),
     )
-}
-
-/// The paid plans of the built-in catalog (the one the document describes).
-fn paid_plans() -> Vec<String> {
-    examples::catalog().plans.iter().filter(|plan| !plan.is_free()).map(|plan| plan.id.clone()).collect()
-}
-
-pub(crate) fn paid_plan() -> Schema {
-    let description = "A paid plan of the catalog (`GET /billing/plans`).";
-    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(paid_plans())).description(Some(description)).into()
-}
-
-pub(crate) fn paid_plan_or_null() -> Schema {
-    let mut plans: Vec<Value> = paid_plans().into_iter().map(Value::from).collect();
-    plans.push(Value::Null);
-    let description = "A paid plan of the catalog; default `pro`.";
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(plans))
-        .description(Some(description))
-        .into()
-}
-
-/// 1 to the largest `per_unit.max_quantity` of the catalog (other plans take only 1).
-pub(crate) fn plan_quantity() -> Schema {
-    let max = examples::catalog().plans.iter().filter_map(|plan| plan.per_unit.as_ref()).map(|unit| unit.max_quantity).max().unwrap_or(1);
-    let description = "Per-unit plans: the units, within the plan's `per_unit` range (default: the current quantity on the \
-        same plan, else the plan's minimum); other plans: 1 or left out.";
-    let types = SchemaType::from_iter([Type::Integer, Type::Null]);
-    ObjectBuilder::new().schema_type(types).minimum(Some(1)).maximum(Some(max)).description(Some(description)).into()
-}
-
-pub(crate) fn credit_bundles() -> Schema {
-    let max = examples::catalog().credits.max_bundles;
-    let description = "Credit bundles to buy: 1 to the catalog's `credits.max_bundles`.";
-    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(max)).description(Some(description)).into()
-}
-
-/// A limit-increase kind: a resource or `other`.
-pub(crate) fn signal_kind() -> Schema {
-    let mut kinds: Vec<Value> = SignalKind::names().into_iter().map(Value::from).collect();
-    kinds.push(Value::Null);
-    let description = "A gated resource, or `other` (the default).";
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(kinds))
-        .description(Some(description))
-        .into()
 }
 
 fn integer(minimum: u64, maximum: Option<u64>) -> RefOr<Schema> {

@@ -25,7 +25,7 @@ pub enum ConsentMode {
 pub struct UpgradeBody {
     /// A paid plan of the catalog; default `pro`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = crate::openapi::paid_plan_or_null)]
+    #[schema(schema_with = crate::field_schemas::paid_plan_or_null)]
     pub plan: Option<String>,
     /// Default: the current interval, else `month`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,7 +33,7 @@ pub struct UpgradeBody {
     /// Per-unit plans: the units (default: the current quantity on the same plan, else the
     /// plan's minimum); other plans: 1 or left out.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = crate::openapi::plan_quantity)]
+    #[schema(schema_with = crate::field_schemas::plan_quantity)]
     pub quantity: Option<u32>,
     /// The token of a `confirmation_required` answer: executes the change it was issued for.
     #[serde(skip_serializing_if = "Option::is_none")]
