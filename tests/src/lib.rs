@@ -18,6 +18,7 @@ use serde_json::Value;
 pub use serde_json::json;
 
 pub mod faults;
+pub mod logs;
 pub mod stripe;
 
 static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);

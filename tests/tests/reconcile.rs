@@ -3,13 +3,13 @@
 //! and an org whose stored state drifted from Stripe is reported.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use billing_shared::billing::reconcile::{ReconcileReport, run};
 use billing_shared::domain::org::{Org, SubscriptionStatus};
 use billing_shared::now;
 use billing_tests::json;
+use billing_tests::logs::CapturedLogs;
 use billing_tests::stripe::StripeTestApi;
 
 type Item = HashMap<String, AttributeValue>;
@@ -91,8 +91,7 @@ async fn drift_of_an_org_is_reported_and_logged_not_repaired() {
     })
     .await;
     let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish();
+    let subscriber = logs.subscriber();
     let report = {
         let _guard = tracing::subscriber::set_default(subscriber);
         reconcile(&api, Some("acme")).await
@@ -117,23 +116,4 @@ async fn drift_of_an_org_is_reported_and_logged_not_repaired() {
 
     let unknown = run(&api.app, Some("nobody"), now()).await.unwrap_err();
     assert_eq!(unknown.kind, billing_shared::ErrorKind::NotFound);
-}
-
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl CapturedLogs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }

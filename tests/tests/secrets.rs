@@ -1,11 +1,10 @@
 //! Stripe secrets from Secrets Manager, for real against moto's server.
 
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_secretsmanager::Client;
 use billing_infra::template::Template;
 use billing_shared::App;
 use billing_shared::config::{ConfigError, SecretsSource, StripeSecrets};
+use billing_tests::logs::CapturedLogs;
 use billing_tests::{TestApi, assert_envelope, require_env};
 
 async fn moto() -> (aws_config::SdkConfig, Client) {
@@ -55,26 +54,6 @@ async fn missing_or_malformed_secret_is_a_clear_error_without_the_value() {
     assert!(!err.contains("whsec_leak"), "the secret's value must not appear in errors: {err}");
 }
 
-/// Log lines written while `f` runs on this thread (the test's current-thread runtime).
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl CapturedLogs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn a_function_whose_secret_is_missing_or_malformed_answers_503_and_logs_why_without_secrets() {
     let (sdk, client) = moto().await;
@@ -96,8 +75,7 @@ async fn a_function_whose_secret_is_missing_or_malformed_answers_503_and_logs_wh
         [(malformed, "not the expected JSON"), (placeholder, "not a Stripe secret or restricted key"), (missing, "secret:absent")]
     {
         let logs = CapturedLogs::default();
-        let writer = logs.clone();
-        let _guard = tracing::subscriber::set_default(tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish());
+        let _guard = tracing::subscriber::set_default(logs.subscriber());
         let table = billing_tests::unique_table();
         let config = billing_tests::test_config_with(&table, &[("STRIPE_SECRET_ARN", &arn)]);
         let app = App::new(config, sdk.clone());
