@@ -13,6 +13,7 @@ use billing_infra::template::Template;
 use billing_shared::billing::reconcile::{ReconcileReport, run};
 use billing_shared::config::Config;
 use billing_shared::domain::api_key as auth;
+use billing_shared::domain::calendar::civil_from_days;
 use billing_shared::domain::catalog::Interval;
 use billing_shared::domain::change::{Change, ChangeIntent, ChangeKind, Config as PlanConfig};
 use billing_shared::domain::entitlements::CapRules;
@@ -373,18 +374,10 @@ fn breakdown(title: &str, runs: &[Measured], counts: fn(&Measured) -> &Counts) -
     out
 }
 
-/// Today in UTC, `YYYY-MM-DD HH:MM` (days to a civil date, as in Howard Hinnant's algorithm).
+/// Now in UTC, `YYYY-MM-DD HH:MM UTC`.
 pub fn utc_now() -> String {
     let secs = now();
     let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3_600, rest % 3_600 / 60)
 }
