@@ -380,3 +380,25 @@ async fn a_webhook_that_changes_the_subscription_voids_earlier_consents() {
     assert_envelope(&approve, 409, "approval_not_pending");
     assert_eq!(api.subscription_updates(), updates, "nothing computed on the old plan ran");
 }
+
+/// DynamoDB fails the intent's own write (before any Stripe call): such a write may still have
+/// been applied, so the answer is "being confirmed", not "nothing changed"; the retry executes
+/// the change once.
+#[tokio::test]
+async fn an_upgrade_whose_intent_write_fails_is_confirmed_by_the_retry() {
+    let setup = setup(Op::UpgradeNow).await;
+    let api = &setup.api;
+    let trapped = trapped_write(api, Op::UpgradeNow);
+    let before = stripe_writes(api, &trapped);
+    api.standin.set_webhook(None, WEBHOOK_SECRET.into());
+    let (faulty, faults) = api.with_refusable_transactions();
+    faults.refuse(1);
+    let (path, key, body) = &setup.request;
+    let reply = faulty.post_json(path, key, body).await;
+    assert_envelope(&reply, 409, "change_in_progress");
+    assert_eq!(stripe_writes(api, &trapped), before, "nothing was sent to Stripe");
+
+    assert_truthful_retry(Op::UpgradeNow, &api.post_json(path, key, body).await);
+    converged(&setup, Op::UpgradeNow).await;
+    assert_eq!(stripe_writes(api, &trapped), before + 1);
+}

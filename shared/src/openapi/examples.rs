@@ -213,7 +213,7 @@ pub fn error(kind: ErrorKind) -> ApiError {
             .with_details(json!({ "invoice_id": "in_1Qd4Xe5Fg6Hj" })),
         ErrorKind::ChangeInProgress => ApiError::new(
             kind,
-            "A plan change for this org was sent to Stripe and its outcome is being confirmed; call again after `Retry-After` seconds to see the result.",
+            "A plan change for this org is being confirmed with Stripe; call again after `Retry-After` seconds to see its result.",
         )
         .with_details(json!({ "retry_after": 5 })),
         ErrorKind::InvalidConfirmToken => {

@@ -18,7 +18,7 @@ use crate::domain::org::Org;
 use crate::domain::subscription::{SubscriptionState, apply_subscription};
 use crate::error::{ApiError, ErrorKind};
 use crate::retry::{Failure, Policy, retry};
-use crate::store::{Begun, ClaimOutcome, Finished};
+use crate::store::{Begun, ClaimOutcome, Finished, StoreError};
 use crate::stripe::{ChangeOutcome, GatewayError, PlanItem, StripeGateway};
 
 /// What a client is asked to wait before asking again about a change being confirmed.
@@ -62,7 +62,13 @@ pub(super) async fn execute(
         let intent =
             ChangeIntent { change: change.clone(), stripe_key: stripe_key.to_string(), claim: claim.clone(), generation, started_at: now };
         org.change_intent = Some(intent.clone());
-        match app.store.begin_change(&mut org, now).await.map_err(|e| Failure::Permanent(NotRun::Failed(e.into())))? {
+        // A write that failed without an answer may still have been applied: the intent may be
+        // stored, to be completed by whoever comes next, so the answer cannot be "nothing changed".
+        let begun = app.store.begin_change(&mut org, now).await.map_err(|e| match e {
+            StoreError::Unavailable { .. } => Failure::Permanent(NotRun::Failed(being_confirmed(&org.org_id, &e.into()))),
+            other => Failure::Permanent(NotRun::Failed(other.into())),
+        })?;
+        match begun {
             Begun::Started => Ok((org, intent)),
             Begun::OrgChanged => Err(Failure::Transient(ApiError::contended().into())),
             Begun::ClaimRefused => Err(Failure::Permanent(NotRun::ClaimTaken)),
@@ -176,7 +182,7 @@ fn being_confirmed(org_id: &str, cause: &ApiError) -> ApiError {
     tracing::warn!(org_id, cause = cause.kind.code(), problem = %cause.message, "plan change outcome not confirmed yet; the next request or the reconciler completes it");
     ApiError::new(
         ErrorKind::ChangeInProgress,
-        "A plan change for this org was sent to Stripe and its outcome is being confirmed; call again after `Retry-After` seconds to see the result.",
+        "A plan change for this org is being confirmed with Stripe; call again after `Retry-After` seconds to see its result.",
     )
     .with_details(json!({ "retry_after": CONFIRMING_RETRY_AFTER_SECS }))
 }
