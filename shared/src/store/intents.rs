@@ -12,7 +12,7 @@ use super::caps::whole_org_update;
 use super::consents::consent_key;
 use super::expr::with_expr;
 use super::orgs::{built, org_key};
-use super::{GSI2, GSI2_PK, INTENTS_PK, Key, PK, SK, Store, StoreError, classify};
+use super::{GSI2, GSI2_PK, INTENTS_PK, Key, PK, SK, Store, StoreError};
 use crate::domain::approval::ApprovalState;
 use crate::domain::change::IntentClaim;
 use crate::domain::org::Org;
@@ -78,21 +78,7 @@ impl Store {
 
     /// Orgs holding a plan-change intent, oldest first (at most `limit`).
     pub async fn orgs_with_intents(&self, limit: i32) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI2)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", GSI2_PK)
-            .expression_attribute_values(":pk", AttributeValue::S(INTENTS_PK.into()))
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| classify("orgs_with_intents", e))?;
-        let org_of =
-            |item: &super::Item| item.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("ORG#")).map(str::to_string);
-        Ok(out.items.unwrap_or_default().iter().filter_map(org_of).collect())
+        self.org_ids_in_index("orgs_with_intents", (GSI2, GSI2_PK), INTENTS_PK, limit).await
     }
 
     /// The whole-org write of `org` (version-conditional), alone or in one transaction with

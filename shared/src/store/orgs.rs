@@ -105,24 +105,33 @@ impl Store {
 
     /// The org whose Stripe customer this is (GSI1, `CUS#<customer>`).
     pub async fn org_id_for_customer(&self, customer_id: &str) -> Result<Option<String>, StoreError> {
+        let found = self.org_ids_in_index("org_id_for_customer", (GSI1, GSI1_PK), &format!("CUS#{customer_id}"), 1).await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// The ids of the org items under `key` in a keys-only index (`(index, its key attribute)`),
+    /// in the index's order, at most `limit`.
+    pub(super) async fn org_ids_in_index(
+        &self,
+        operation: &'static str,
+        (index, key_name): (&str, &str),
+        key: &str,
+        limit: i32,
+    ) -> Result<Vec<String>, StoreError> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(GSI1)
+            .index_name(index)
             .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", GSI1_PK)
-            .expression_attribute_values(":pk", AttributeValue::S(format!("CUS#{customer_id}")))
-            .limit(1)
+            .expression_attribute_names("#pk", key_name)
+            .expression_attribute_values(":pk", AttributeValue::S(key.to_string()))
+            .limit(limit)
             .send()
             .await
-            .map_err(|e| classify("org_id_for_customer", e))?;
-        Ok(out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .and_then(|item| item.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("ORG#")).map(str::to_string)))
+            .map_err(|e| classify(operation, e))?;
+        let org_id = |item: &Item| item.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("ORG#")).map(str::to_string);
+        Ok(out.items.unwrap_or_default().iter().filter_map(org_id).collect())
     }
 
     /// Whether a Stripe event was applied already (a cheap early exit; `apply_once` decides).
