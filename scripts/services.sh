@@ -43,6 +43,8 @@ start_moto() {
   SERVICE_PIDS+=($!)
   wait_for_port "$port" moto 30
   export MOTO_ENDPOINT="http://127.0.0.1:$port"
+  # The outbox's bus and the queue its rule forwards to (the local run and the event tests).
+  export AWS_ENDPOINT_URL_EVENTBRIDGE="$MOTO_ENDPOINT" AWS_ENDPOINT_URL_SQS="$MOTO_ENDPOINT"
 }
 
 start_local_api() {

@@ -152,6 +152,7 @@ fn stuck_intent(org: &Org, app: &App, at: i64) -> ChangeIntent {
         claim: None,
         generation: org.change_generation,
         started_at: at,
+        requested_by: None,
     }
 }
 

@@ -10,6 +10,7 @@ use billing_shared::billing::checkout::subscription_checkout;
 use billing_shared::billing::credits_checkout::credits_checkout;
 use billing_shared::billing::webhook_sync::apply;
 use billing_shared::config::Config;
+use billing_shared::domain::activity::{Activity, Actor, Event};
 use billing_shared::domain::api_key as auth;
 use billing_shared::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, POLL_INTERVAL_SECS};
 use billing_shared::domain::catalog::Interval;
@@ -134,8 +135,12 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
 
     // Approval ids have the shape the approval page checks: `ap_` and 32 hex digits.
     let (pending_approval, denied_approval) = (format!("ap_{:032x}", 1), format!("ap_{:032x}", 2));
-    app.store.put_approval(&approval(&pending_approval, ApprovalState::Pending)).await?;
-    app.store.put_approval(&approval(&denied_approval, ApprovalState::Denied)).await?;
+    for (id, state) in [(&pending_approval, ApprovalState::Pending), (&denied_approval, ApprovalState::Denied)] {
+        let record = approval(id, state);
+        let event =
+            Event::ApprovalRequested { action: record.action.clone(), to: record.change.to.clone(), expires_at: record.valid_until };
+        app.store.put_approval(&record, &Activity::new(ORG_ID, now(), Actor::System, event)).await?;
+    }
 
     let org_item = (format!("ORG#{ORG_ID}"), "ORG".to_string());
     for _ in 0..WARM_UP_READS {

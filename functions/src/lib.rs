@@ -22,6 +22,7 @@ pub mod checkout_sync;
 pub mod credits_checkout;
 pub mod credits_ledger;
 pub mod credits_spend;
+pub mod events_publisher;
 pub mod limit_increase;
 pub mod mcp;
 pub mod not_found;

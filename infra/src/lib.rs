@@ -3,6 +3,7 @@
 
 pub mod gateway;
 pub mod local_pages;
+pub mod outbox;
 pub mod seed;
 pub mod standin;
 pub mod template;

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde_yaml::Value;
 
@@ -92,6 +92,12 @@ impl Template {
             .billing_mode(BillingMode::PayPerRequest)
             .set_attribute_definitions(Some(attributes))
             .set_key_schema(Some(key_schema(props.get("KeySchema"))?));
+        // The stream the publisher reads (the local run reads it as the Lambda event source would).
+        if let Some(view) = props.get("StreamSpecification").and_then(|s| text(s, "StreamViewType")) {
+            request = request.stream_specification(
+                StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::from(view)).build()?,
+            );
+        }
         for index in props.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
             let projection = index.get("Projection").and_then(|p| text(p, "ProjectionType")).unwrap_or("ALL");
             request = request.global_secondary_indexes(

@@ -46,11 +46,14 @@ pub struct Config {
     /// How far back the reconciler's first run pages Stripe's events (later runs start from
     /// their stored cursor).
     pub reconcile_lookback_secs: i64,
+    /// A credits balance going below this emits `billing.credits_low`.
+    pub credits_low_level: i64,
 }
 
 const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com/";
 const DEFAULT_GRACE_DAYS: i64 = 7;
 const DEFAULT_RECONCILE_LOOKBACK_HOURS: i64 = 72;
+const DEFAULT_CREDITS_LOW_LEVEL: i64 = 100;
 
 fn parse_origin(name: &'static str, text: &str) -> Result<Origin, ConfigError> {
     let url = Url::parse(text).map_err(|e| ConfigError::Invalid { name, problem: format!("`{text}`: {e}") })?;
@@ -124,6 +127,13 @@ impl Config {
                 .filter(|h| (1..=720).contains(h))
                 .ok_or_else(|| ConfigError::Invalid { name: "RECONCILE_LOOKBACK_HOURS", problem: format!("`{text}` is not 1..=720") })?,
         };
+        let credits_low_level = match lookup("CREDITS_LOW_LEVEL") {
+            None => DEFAULT_CREDITS_LOW_LEVEL,
+            Some(text) => text.parse::<i64>().ok().filter(|level| *level >= 0).ok_or_else(|| ConfigError::Invalid {
+                name: "CREDITS_LOW_LEVEL",
+                problem: format!("`{text}` is not a whole number >= 0"),
+            })?,
+        };
         Ok(Self {
             table_name,
             catalog,
@@ -136,12 +146,18 @@ impl Config {
             past_due_grace_secs: grace_days * 86_400,
             agent_portal_access,
             reconcile_lookback_secs: lookback_hours * 3_600,
+            credits_low_level,
         })
     }
 }
 
 /// The AWS SDK configuration, built once per cold start. Endpoints follow the standard
 /// `AWS_ENDPOINT_URL_<SERVICE>` variables, which is how local runs reach DynamoDB Local.
+/// The publisher's bus (`EVENT_BUS_NAME`): the one setting it needs.
+pub fn event_bus_name() -> Result<String, ConfigError> {
+    std::env::var("EVENT_BUS_NAME").ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
+}
+
 pub async fn aws_sdk_config() -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
@@ -256,6 +272,8 @@ mod tests {
         let err = config(&[("BILLING_TABLE", "t"), ("RECONCILE_LOOKBACK_HOURS", "0")]).unwrap_err();
         assert!(err.to_string().contains("RECONCILE_LOOKBACK_HOURS"), "{err}");
         assert_eq!(config(&[("BILLING_TABLE", "t"), ("RECONCILE_LOOKBACK_HOURS", "1")]).unwrap().reconcile_lookback_secs, 3_600);
+        assert!(config(&[("BILLING_TABLE", "t"), ("CREDITS_LOW_LEVEL", "-1")]).unwrap_err().to_string().contains("CREDITS_LOW_LEVEL"));
+        assert_eq!(config(&[("BILLING_TABLE", "t"), ("CREDITS_LOW_LEVEL", "5")]).unwrap().credits_low_level, 5);
         let err = config(&[("BILLING_TABLE", "t"), ("CATALOG_FILE", "/nonexistent.json")]).unwrap_err();
         assert!(err.to_string().contains("/nonexistent.json"), "{err}");
     }

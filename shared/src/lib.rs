@@ -9,6 +9,7 @@
 //! | `billing`  | the use cases, one module per operation (summary, checkout, webhook sync...) |
 //! | `store`    | DynamoDB: key layout, item mapping, conditional writes (`StoreError`)        |
 //! | `stripe`   | the Stripe gateway: async-stripe request builders, our client (`GatewayError`) |
+//! | `bus`      | the EventBridge gateway: activity records onto the stack's bus (`BusError`)  |
 //! | `domain`   | pure rules, no I/O, `now` passed in: catalog, org state, entitlements...     |
 //!
 //! Beside them: `error` (the API's one error type; store and gateway errors become it at its
@@ -19,6 +20,7 @@
 
 pub mod app;
 pub mod billing;
+pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod error;

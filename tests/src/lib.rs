@@ -17,6 +17,7 @@ use serde_json::Value;
 
 pub use serde_json::json;
 
+pub mod events;
 pub mod faults;
 pub mod logs;
 pub mod stripe;

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use billing_shared::billing::reconcile;
+use billing_shared::domain::activity::{Activity, Actor, Consent, Event};
 use billing_shared::now;
 use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
 use billing_tests::{Reply, assert_envelope, json};
@@ -172,6 +173,7 @@ async fn crash(op: Op, after: After) {
     if after != After::OnlyTheWebhook {
         api.standin.set_webhook(None, WEBHOOK_SECRET.into());
     }
+    let changes_before = plan_changes(api).await.len();
     killed_after_stripe(api, &trapped, &setup.request).await;
     assert_eq!(stripe_writes(api, &trapped), before + 1, "Stripe applied the change");
 
@@ -200,6 +202,24 @@ async fn crash(op: Op, after: After) {
     }
     converged(&setup, op).await;
     assert_eq!(stripe_writes(api, &trapped), before + 1, "one Stripe write: replays are answered from Stripe's record");
+    let changes = plan_changes(api).await;
+    assert_eq!(changes.len(), changes_before + 1, "one billing.plan_changed record for the one change: {changes:?}");
+    let reported = changes.last().unwrap();
+    let (requester, consent) = match op {
+        Op::ChatConfirm => ("assistant", Some(Consent::ConfirmToken)),
+        Op::WebApprove => ("assistant", Some(Consent::WebApproval { approved_by: "owner".into() })),
+        _ => ("owner", None),
+    };
+    assert!(matches!(&reported.actor, Actor::Principal { principal_id, .. } if principal_id == requester), "{reported:?}");
+    assert_eq!(reported.consent, consent, "{reported:?}");
+}
+
+/// The org's `billing.plan_changed` records, oldest first.
+async fn plan_changes(api: &StripeTestApi) -> Vec<Activity> {
+    let mut records = api.app.store.recent_activity("acme", 100).await.unwrap();
+    records.reverse();
+    records.retain(|record| matches!(record.event, Event::PlanChanged { .. }));
+    records
 }
 
 macro_rules! crash_tests {

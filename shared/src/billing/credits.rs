@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
 use crate::billing::load_org;
+use crate::domain::activity::{Activity, Actor, credits_went_low};
 use crate::domain::ledger::{LedgerEntry, entry_version};
 use crate::domain::org::Principal;
 use crate::domain::signals::clean_reason;
@@ -88,12 +89,15 @@ pub async fn spend(app: &App, principal: &Principal, body: &SpendBody, key: Opti
                 Some(first) => Ok(Answer::replay(&first, fingerprint)?),
             };
         }
+        let balance_before = org.credits;
         org.credits -= i64::try_from(amount).unwrap_or(i64::MAX);
         let entry = LedgerEntry::spend(org.version + 1, amount, org.credits, principal, reason.clone(), now);
         let spent = Spent { balance: org.credits, spent: amount, entry: entry.clone() };
         let answer = Answer::fresh(serde_json::to_value(spent).map_err(|e| ApiError::internal(e.to_string())));
         let record = key.map(|k| (k.hash.as_str(), answer.record(fingerprint, now)));
-        match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), now).await? {
+        let low = credits_went_low(balance_before, org.credits, app.config.credits_low_level);
+        let low: Vec<Activity> = low.into_iter().map(|event| Activity::new(org_id, now, Actor::of(principal), event)).collect();
+        match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), &low, now).await? {
             Written::Done => Ok(answer),
             Written::KeyTaken(Some(first)) => Ok(Answer::replay(&first, fingerprint)?),
             Written::KeyTaken(None) | Written::Changed => Err(Failure::Transient(ApiError::contended())),

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
+use crate::domain::activity::{Activity, Actor, Event};
 use crate::domain::calendar::{INSTANT_FORMS, parse_instant};
 use crate::domain::entitlements::{effective_plan, limit};
 use crate::domain::org::{Org, Principal, PrincipalKind};
@@ -135,7 +136,14 @@ pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseB
             repeats: 1,
             last_at: now,
         };
-        if !app.store.record_signal(&signal, read.as_ref()).await? {
+        let event = Event::LimitIncreaseRequested {
+            resource: signal.kind.clone(),
+            plan: signal.plan.clone(),
+            requested: signal.desired_value,
+            signal_id: signal.signal_id.clone(),
+        };
+        let requested = Activity::new(org_id, now, Actor::of(principal), event);
+        if !app.store.record_signal(&signal, read.as_ref(), &requested).await? {
             return Err(Failure::Transient(ApiError::contended()));
         }
         let count_for_kind = read.map_or(0, |r| r.count) + 1;

@@ -12,6 +12,7 @@ pub mod limit_signals;
 pub mod limits;
 pub mod plan_change;
 pub mod portal;
+pub mod publish;
 pub mod reconcile;
 pub mod summary;
 pub mod usage;

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
 use crate::billing::limits::parse_resource;
+use crate::domain::activity::{Activity, Actor, Event, thresholds_crossed};
 use crate::domain::catalog::{Plan, Resource};
 use crate::domain::entitlements::{Limit, PlanLimitReached, effective_plan, limit, usage_period_end, usage_period_over};
 use crate::domain::org::{Org, Principal};
@@ -96,12 +97,51 @@ fn counted_body(app: &App, org: &Org, resource: Resource, operation: Operation, 
     body.unwrap_or(Value::Null)
 }
 
-/// 402 `plan_limit_reached`, with the next step in `details`.
-pub fn plan_limit_reached(app: &App, org: &Org, plan: &Plan, limit: &Limit, requested: u64) -> ApiError {
+/// 402 `plan_limit_reached`, with the next step in `details`. The refusal changes nothing, so
+/// its `billing.limit_reached` record is written alone, once per org, resource and minute (a
+/// looping client cannot flood the bus); failing to write it does not change the answer.
+async fn plan_limit_reached(app: &App, org: &Org, plan: &Plan, limit: &Limit, requested: u64, now: i64) -> ApiError {
     let details = PlanLimitReached::new(org, &app.config.catalog, plan, limit, requested);
+    let resource = limit.resource.as_str();
+    let event =
+        Event::LimitReached { resource: resource.to_string(), plan: plan.id.clone(), active: limit.active, cap: limit.cap.unwrap_or(0) };
+    let once = format!("limit_reached#{}#{resource}#{}", org.org_id, now.div_euclid(60));
+    if let Err(err) = app.store.record_activity_once(&Activity::new(&org.org_id, now, Actor::System, event), &once, now + 120).await {
+        tracing::warn!(org_id = %org.org_id, resource, error = %err, "the limit_reached record could not be written");
+    }
     ApiError::new(ErrorKind::PlanLimitReached, details.message(&plan.name))
         .with_details(serde_json::to_value(&details).unwrap_or(Value::Null))
 }
+
+/// Reports the usage thresholds a reservation crossed, once per period each. Written after
+/// the reservation (which stays one conditional write): a function that dies in between loses
+/// that report, never the reservation.
+async fn report_thresholds(app: &App, org: &Org, resource: Resource, counted: u64, now: i64) {
+    let (plan, limit) = limit_of(app, org, resource, now);
+    let after = org.usage_of(resource);
+    for percent in thresholds_crossed(after.saturating_sub(counted), after, limit.cap) {
+        let period = match resource {
+            Resource::ApiCalls => org.usage_period_end,
+            _ => org.current_period_end,
+        }
+        .unwrap_or(0);
+        let event = Event::UsageThresholdCrossed {
+            resource: resource.as_str().to_string(),
+            plan: plan.id.clone(),
+            percent,
+            used: after,
+            cap: limit.cap.unwrap_or(0),
+        };
+        let once = format!("usage_threshold#{}#{}#{period}#{percent}", org.org_id, resource.as_str());
+        let keep_until = period.max(now) + THRESHOLD_MARKER_SECS;
+        if let Err(err) = app.store.record_activity_once(&Activity::new(&org.org_id, now, Actor::System, event), &once, keep_until).await {
+            tracing::warn!(org_id = %org.org_id, resource = resource.as_str(), error = %err, "a usage threshold record could not be written");
+        }
+    }
+}
+
+/// How long a threshold's report marker outlives its period (a free org has none: a year).
+const THRESHOLD_MARKER_SECS: i64 = 366 * 86_400;
 
 fn again() -> Failure<ApiError> {
     Failure::Transient(ApiError::contended())
@@ -150,7 +190,10 @@ async fn repair(app: &App, org: &Org, resource: Resource, now: i64) -> Result<bo
 async fn reserve(app: &App, org_id: &str, resource: Resource, count: u64, now: i64) -> Result<Result<Value, ApiError>, ApiError> {
     retry(Policy::WRITE_RACE, "reserve_usage", |_| async move {
         let org = match app.store.count_usage(org_id, resource, Delta::Reserve(count), now).await? {
-            Counted::Done(org) => return Ok(Ok(counted_body(app, &org, resource, Operation::Reserve, count, now))),
+            Counted::Done(org) => {
+                report_thresholds(app, &org, resource, count, now).await;
+                return Ok(Ok(counted_body(app, &org, resource, Operation::Reserve, count, now)));
+            }
             Counted::Refused(None) => return Err(Failure::Permanent(org_gone())),
             Counted::Refused(Some(org)) => org,
         };
@@ -164,7 +207,7 @@ async fn reserve(app: &App, org_id: &str, resource: Resource, count: u64, now: i
             app.store.refresh_caps(&org).await?;
             return Err(again());
         }
-        Ok(Err(plan_limit_reached(app, &org, plan, &limit, count)))
+        Ok(Err(plan_limit_reached(app, &org, plan, &limit, count, now).await))
     })
     .await
 }
@@ -227,7 +270,7 @@ async fn count_keyed(
         let new_period_end = (resource == Resource::ApiCalls && usage_period_over(&org, now)).then(|| usage_period_end(&org, now));
         let (after, counted) = match operation {
             Operation::Reserve if !limit.can_add(count) => {
-                let answer = Answer::fresh(Err(plan_limit_reached(app, &org, plan, &limit, count)));
+                let answer = Answer::fresh(Err(plan_limit_reached(app, &org, plan, &limit, count, now).await));
                 return match app.store.put_idempotent_answer(org_id, &key.hash, &answer.record(fingerprint, now), now).await? {
                     None => Ok(answer),
                     Some(first) => Ok(Answer::replay(&first, fingerprint)?),
@@ -256,7 +299,12 @@ async fn count_keyed(
             app.store.count_usage_exactly(&org, &exact, &key.hash, &record, now).await?
         };
         match written {
-            Written::Done => Ok(answer),
+            Written::Done => {
+                if operation == Operation::Reserve {
+                    report_thresholds(app, &counted_org, resource, counted, now).await;
+                }
+                Ok(answer)
+            }
             Written::KeyTaken(Some(first)) => Ok(Answer::replay(&first, fingerprint)?),
             Written::KeyTaken(None) | Written::Changed => Err(again()),
         }

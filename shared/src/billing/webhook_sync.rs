@@ -6,7 +6,8 @@
 //! read newer than every earlier write's, whatever order events arrive in.
 //!
 //! Once: the effect is written in one transaction with the event id (and, for credits, the
-//! Checkout Session id), so a redelivery or a concurrent instance changes nothing.
+//! Checkout Session id) and the activity records of what it changed, so a redelivery or a
+//! concurrent instance changes (and reports) nothing.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -14,6 +15,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::load_org;
 use crate::billing::plan_change::settle;
+use crate::domain::activity::{Activity, Actor, Consent, Event, PlanChangeKind, org_changes};
 use crate::domain::catalog::FREE_PLAN;
 use crate::domain::change::Config;
 use crate::domain::events::{Effect, VerifiedEvent, effect};
@@ -96,7 +98,9 @@ pub(crate) async fn org_of_customer(app: &App, event: &VerifiedEvent, customer_i
 pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&str>, now: i64) -> Result<(Outcome, Org), ApiError> {
     retry(Policy::WRITE_RACE, "apply_webhook_effect", |_| async move {
         let mut org = load_org(&app.store, org_id).await?;
+        let before = org.clone();
         let mut markers = OnceMarkers { event_id, ..OnceMarkers::default() };
+        let mut events = Vec::new();
         match effect {
             Effect::SyncSubscription { subscription_id, .. } => {
                 let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
@@ -116,6 +120,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
             }
             Effect::PaymentFailed { subscription_id, message, .. } => {
                 org.last_payment_error = Some(message.clone());
+                events.push(Event::PaymentFailed { subscription_id: subscription_id.clone(), message: message.clone() });
                 if let Some(subscription_id) = subscription_id {
                     let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
                     if org.stripe_customer_id.as_deref() == Some(sub.customer_id.as_str()) {
@@ -139,6 +144,21 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
             }
             Effect::Ignore(reason) => return Ok((Outcome::Ignored(reason.clone()), org)),
         }
+        // A change Stripe shows while a plan change of ours is executing is that change: it is
+        // reported as its requester's, under its consent (completing the intent then finds
+        // nothing left to report).
+        let (kind, actor, consent) = match &before.change_intent {
+            Some(intent) => (
+                PlanChangeKind::of(intent.change.kind),
+                intent.requested_by.clone().unwrap_or(Actor::System),
+                intent.claim.as_ref().map(Consent::of),
+            ),
+            None => (PlanChangeKind::Stripe, Actor::Stripe, None),
+        };
+        events.extend(org_changes(&before, &org, kind, app.config.credits_low_level));
+        let activities: Vec<Activity> =
+            events.into_iter().map(|event| Activity::new(org_id, now, actor.clone(), event).under(consent.clone())).collect();
+        markers.activities = &activities;
         match app.store.apply_once(&mut org, markers, now).await? {
             Applied::Written => Ok((Outcome::Applied, org)),
             Applied::DuplicateEvent | Applied::CreditsAlreadyGranted => Ok((Outcome::Duplicate, org)),

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::activity::Actor;
 use crate::domain::catalog::{Catalog, FREE_PLAN, Interval};
 
 /// A configuration: plan, interval, quantity.
@@ -110,6 +111,9 @@ pub struct ChangeIntent {
     /// The org's `change_generation` the change was computed from.
     pub generation: u64,
     pub started_at: i64,
+    /// Who asked for the change (the agent, for a consented one): its activity record's actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<Actor>,
 }
 
 impl IntentClaim {
@@ -149,7 +153,7 @@ mod tests {
             effective_at: Some(100),
             proration_date: 100,
         };
-        ChangeIntent { change, stripe_key: "k".into(), claim, generation: 3, started_at: 100 }
+        ChangeIntent { change, stripe_key: "k".into(), claim, generation: 3, started_at: 100, requested_by: None }
     }
 
     #[test]

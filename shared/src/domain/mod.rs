@@ -1,5 +1,6 @@
 //! Pure rules: no I/O, time passed in as `now`. Everything else builds on these.
 
+pub mod activity;
 pub mod api_key;
 pub mod approval;
 pub mod calendar;

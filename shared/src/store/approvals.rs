@@ -2,11 +2,12 @@
 //! (`APPROVAL#<hash>`), so the table never holds the id a URL carries. Every change of state is
 //! a conditional write, so an approval is decided, and its change executed, exactly once.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
-use super::orgs::org_key;
-use super::{Key, Store, StoreError, TTL, classify, decode, keyed};
+use super::orgs::{built, org_key};
+use super::{Key, PK, SK, Store, StoreError, TTL, classify, decode, keyed};
+use crate::domain::activity::Activity;
 use crate::domain::approval::ApprovalState;
 use crate::domain::change::Change;
 use crate::domain::org::Org;
@@ -56,10 +57,15 @@ pub(super) fn state_value(state: ApprovalState) -> AttributeValue {
 }
 
 impl Store {
-    pub async fn put_approval(&self, approval: &ApprovalRecord) -> Result<(), StoreError> {
-        let mut item = keyed("put_approval", approval, approval_key(&approval.id_hash))?;
+    /// Stores a new approval with the record of its request, atomically.
+    pub async fn put_approval(&self, approval: &ApprovalRecord, requested: &Activity) -> Result<(), StoreError> {
+        const OPERATION: &str = "put_approval";
+        let mut item = keyed(OPERATION, approval, approval_key(&approval.id_hash))?;
         item.insert(TTL.into(), AttributeValue::N((approval.valid_until + KEEP_SECS).to_string()));
-        self.put_new("put_approval", item).await
+        let put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)");
+        let mut items = vec![TransactWriteItem::builder().put(built(OPERATION, put.build())?).build()];
+        items.extend(self.activity_puts(OPERATION, std::slice::from_ref(requested))?);
+        self.transact(OPERATION, items).await?.map_err(|_| StoreError::Conflict { operation: OPERATION })
     }
 
     pub async fn get_approval(&self, id_hash: &str) -> Result<Option<ApprovalRecord>, StoreError> {
@@ -107,19 +113,31 @@ impl Store {
 
     /// Moves a pending, unexpired approval to `to` as decided by `by`; a conflict if it was
     /// decided (or lapsed) first, so of two decisions exactly one counts. (Approving goes
-    /// through `begin_change`, which claims it with its change's intent.)
-    pub async fn decide_approval(&self, id_hash: &str, to: ApprovalState, by: &str, now: i64) -> Result<(), StoreError> {
-        self.update_request(approval_key(id_hash))
+    /// through `begin_change`, which claims it with its change's intent.) With the record of
+    /// the decision, atomically.
+    pub async fn decide_approval(
+        &self,
+        id_hash: &str,
+        to: ApprovalState,
+        by: &str,
+        now: i64,
+        decided: &Activity,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "decide_approval";
+        let (pk, sk) = approval_key(id_hash);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(pk))
+            .key(SK, AttributeValue::S(sk))
             .update_expression("SET #state = :to, decided_by = :by")
             .condition_expression("#state = :pending AND valid_until > :now")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":to", state_value(to))
             .expression_attribute_values(":by", AttributeValue::S(by.to_string()))
             .expression_attribute_values(":pending", state_value(ApprovalState::Pending))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await
-            .map_err(|e| classify("decide_approval", e))?;
-        Ok(())
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
+        let mut items = vec![TransactWriteItem::builder().update(built(OPERATION, update.build())?).build()];
+        items.extend(self.activity_puts(OPERATION, std::slice::from_ref(decided))?);
+        self.transact(OPERATION, items).await?.map_err(|_| StoreError::Conflict { operation: OPERATION })
     }
 }

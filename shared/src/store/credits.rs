@@ -8,6 +8,7 @@ use super::expr::{Expr, with_expr};
 use super::idempotency::{holder, record_put};
 use super::orgs::{built, org_key};
 use super::{IdempotencyRecord, Key, PK, SK, Store, StoreError, Written, classify, decode, keyed};
+use crate::domain::activity::Activity;
 use crate::domain::ledger::{LedgerEntry, entry_version};
 use crate::domain::org::Org;
 
@@ -38,12 +39,14 @@ pub struct LedgerPage {
 impl Store {
     /// Writes `org.credits` (already lowered by the spend) and the org's next version, the
     /// spend's ledger entry and, with a key, its idempotency record, in one transaction, if
-    /// the org is still at the version read and the key is free.
+    /// the org is still at the version read and the key is free; with the records of
+    /// `activities` (the balance going low).
     pub async fn spend_credits(
         &self,
         org: &Org,
         entry: &LedgerEntry,
         idempotency: Option<(&str, &IdempotencyRecord)>,
+        activities: &[Activity],
         now: i64,
     ) -> Result<Written, StoreError> {
         let operation = "spend_credits";
@@ -63,6 +66,7 @@ impl Store {
         if let Some((key_hash, record)) = idempotency {
             items.push(TransactWriteItem::builder().put(record_put(self, &org.org_id, key_hash, record, now)?).build());
         }
+        items.extend(self.activity_puts(operation, activities)?);
         match self.transact(operation, items).await? {
             Ok(()) => Ok(Written::Done),
             Err(failed) => match failed.into_iter().nth(2).flatten() {

@@ -13,6 +13,7 @@ use super::consents::consent_key;
 use super::expr::with_expr;
 use super::orgs::{built, org_key};
 use super::{GSI2, GSI2_PK, INTENTS_PK, Key, PK, SK, Store, StoreError};
+use crate::domain::activity::Activity;
 use crate::domain::approval::ApprovalState;
 use crate::domain::change::IntentClaim;
 use crate::domain::org::Org;
@@ -45,12 +46,13 @@ pub struct ClaimOutcome<'a> {
 
 impl Store {
     /// Writes `org` (with its new `change_intent`) if its version is still the one read, and
-    /// claims the intent's consent, atomically.
-    pub async fn begin_change(&self, org: &mut Org, now: i64) -> Result<Begun, StoreError> {
+    /// claims the intent's consent, atomically, with the records of `activities` (an approval
+    /// decided by this claim).
+    pub async fn begin_change(&self, org: &mut Org, now: i64, activities: &[Activity]) -> Result<Begun, StoreError> {
         const OPERATION: &str = "begin_change";
         let claim = org.change_intent.as_ref().and_then(|i| i.claim.clone());
         let claim_item = claim.as_ref().map(|claim| self.claim_update(OPERATION, claim, now)).transpose()?;
-        let outcome = self.write_org_with(OPERATION, org, claim_item).await?;
+        let outcome = self.write_org_with(OPERATION, org, claim_item, activities).await?;
         Ok(match outcome {
             None => Begun::Started,
             Some(0) => Begun::OrgChanged,
@@ -59,16 +61,18 @@ impl Store {
     }
 
     /// Writes `org` (its intent dropped, Stripe's result applied) if its version is still the
-    /// one read, and records the outcome on the consent it claimed, atomically.
+    /// one read, and records the outcome on the consent it claimed and the records of what
+    /// changed, atomically.
     pub async fn finish_change(
         &self,
         org: &mut Org,
         claim: Option<&IntentClaim>,
         outcome: ClaimOutcome<'_>,
+        activities: &[Activity],
     ) -> Result<Finished, StoreError> {
         const OPERATION: &str = "finish_change";
         let claim_item = claim.map(|claim| self.settle_update(OPERATION, claim, outcome)).transpose()?;
-        match self.write_org_with(OPERATION, org, claim_item).await? {
+        match self.write_org_with(OPERATION, org, claim_item, activities).await? {
             None => Ok(Finished::Written),
             Some(0) => Ok(Finished::OrgChanged),
             // The consent is not where its claim left it: only a hand edit does that.
@@ -81,9 +85,16 @@ impl Store {
         self.org_ids_in_index("orgs_with_intents", (GSI2, GSI2_PK), INTENTS_PK, limit).await
     }
 
-    /// The whole-org write of `org` (version-conditional), alone or in one transaction with
-    /// `other`. `None` when written; `Some(i)` for the first item whose condition failed.
-    async fn write_org_with(&self, operation: &'static str, org: &mut Org, other: Option<Update>) -> Result<Option<usize>, StoreError> {
+    /// The whole-org write of `org` (version-conditional), in one transaction with `other` and
+    /// the records of `activities`. `None` when written; `Some(i)` for the first item whose
+    /// condition failed.
+    async fn write_org_with(
+        &self,
+        operation: &'static str,
+        org: &mut Org,
+        other: Option<Update>,
+        activities: &[Activity],
+    ) -> Result<Option<usize>, StoreError> {
         let expected = org.version;
         org.version += 1;
         let written = async {
@@ -92,6 +103,7 @@ impl Store {
             let update = with_expr!(self.update_builder((pk, sk)), expr, update);
             let mut items = vec![TransactWriteItem::builder().update(built(operation, update.build())?).build()];
             items.extend(other.map(|update| TransactWriteItem::builder().update(update).build()));
+            items.extend(self.activity_puts(operation, activities)?);
             self.transact(operation, items).await
         }
         .await;

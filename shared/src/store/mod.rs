@@ -13,11 +13,14 @@
 //! | signal    | `SIGNALS`        | `<epoch secs, 12 digits>#<org>#<id>` | a limit-increase request |
 //! | demand    | `ORG#<org_id>`   | `SIGNALS#<kind>` | the org's requests of a kind, each principal's last signal and its burst |
 //! | event cursor | `RECONCILER`  | `EVENTS` | `created` of the newest Stripe event the reconciler went through |
+//! | activity  | `ORG#<org_id>`   | `ACTIVITY#<epoch secs, 12 digits>#<id>` | what changed, who did it, under which consent; written with the change (the outbox the publisher streams); TTL 400 days |
+//! | once marker | `ONCE#<what>#<org>#...` | `ONCE` | an activity reported at most once per minute or period; TTL |
 //!
 //! The org item also carries its materialised caps and headroom (`caps`), so a reservation is
 //! one conditional write. Every other read-modify-write is conditional on the version it read.
 //! Failures are `StoreError`s.
 
+mod activity;
 mod api_keys;
 mod approvals;
 pub mod caps;
@@ -41,6 +44,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteIt
 use serde::{Serialize, de::DeserializeOwned};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
+pub use activity::{ACTIVITY_PREFIX, ACTIVITY_TTL_SECS};
 pub use approvals::ApprovalRecord;
 pub use consents::{ConsentRecord, ConsentState};
 pub use credits::{LEDGER_PAGE_MAX, LedgerPage};

@@ -8,6 +8,7 @@ use super::caps::{new_item_attributes, whole_org_update};
 use super::credits::ledger_put;
 use super::expr::{Expr, with_expr};
 use super::{GSI1, GSI1_PK, Item, Key, PK, SK, Store, StoreError, TTL, classify, keyed};
+use crate::domain::activity::Activity;
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::org::Org;
 
@@ -23,6 +24,8 @@ pub struct OnceMarkers<'a> {
     pub credits_session_id: Option<&'a str>,
     /// The credits that session grants: recorded in the credits ledger with the grant.
     pub credits_granted: u64,
+    /// What the effect changed, recorded with it.
+    pub activities: &'a [Activity],
 }
 
 /// What became of an `apply_once`.
@@ -189,6 +192,7 @@ impl Store {
                 items.push(TransactWriteItem::builder().put(ledger_put(self, &org.org_id, &entry)?).build());
             }
         }
+        items.extend(self.activity_puts(operation, markers.activities)?);
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let Err(err) = result else {
             org.caps_rules = Some(self.rules.fingerprint.clone());

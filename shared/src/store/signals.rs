@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, ReturnValuesOnCo
 use super::expr::{Expr, with_expr};
 use super::orgs::{built, org_key};
 use super::{Key, PK, SK, Store, StoreError, classify, decode, keyed};
+use crate::domain::activity::Activity;
 use crate::domain::org::Org;
 use crate::domain::signals::{BURST_WINDOW_SECS, LastSignal, Signal};
 
@@ -85,7 +86,7 @@ impl Store {
     /// Stores a new signal, counts it and makes it the principal's last, in one transaction,
     /// if the org's demand is still as read (`read`); the principal's previous signal gets the
     /// burst counted on it. False when the demand changed: read again.
-    pub async fn record_signal(&self, signal: &Signal, read: Option<&Demand>) -> Result<bool, StoreError> {
+    pub async fn record_signal(&self, signal: &Signal, read: Option<&Demand>, requested: &Activity) -> Result<bool, StoreError> {
         let operation = "record_signal";
         let sk = signal_sk(signal);
         let signal_item = keyed(operation, signal, (SIGNALS_PK.to_string(), sk.clone()))?;
@@ -113,6 +114,7 @@ impl Store {
         if let Some(previous) = previous {
             items.push(TransactWriteItem::builder().update(self.burst_update(operation, &previous)?).build());
         }
+        items.extend(self.activity_puts(operation, std::slice::from_ref(requested))?);
         Ok(self.transact(operation, items).await?.is_ok())
     }
 

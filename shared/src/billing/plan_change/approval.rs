@@ -7,10 +7,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::execute::{NotRun, execute, settle};
+use super::execute::{AskedBy, NotRun, execute, settle};
 use super::{Asked, Caller, Change, change_view, public_change};
 use crate::App;
 use crate::billing::load_org;
+use crate::domain::activity::{Activity, Actor, Decision, Event};
 use crate::domain::api_key::{hash, random_bytes, random_hex};
 use crate::domain::approval::{
     APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, Pace, PublicStatus, binding_code, pace, public_status,
@@ -61,7 +62,9 @@ pub(super) async fn ask(
         decided_by: None,
         result: None,
     };
-    app.store.put_approval(&record).await?;
+    let to = change.to.clone();
+    let event = Event::ApprovalRequested { action: asked.action.to_string(), to, expires_at: record.valid_until };
+    app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(caller.principal), event)).await?;
     tracing::info!(org_id = %org.org_id, principal_id = %record.principal_id, action = asked.action, "web approval required");
     let base = caller.base_url.trim_end_matches('/');
     Ok(json!({
@@ -124,7 +127,9 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
     let change = record.change.clone();
     let key = idempotency_key(&["plan_change", &record.org_id, &record.id_hash]);
     let claim = IntentClaim::Approval { id_hash: record.id_hash.clone(), by: principal.principal_id.clone() };
-    let outcome = execute(app, &org, &change, record.generation, Some(claim), &key, now).await;
+    let decided = decision(&record, principal, Decision::Approved, now);
+    let asked_by = AskedBy { requester: requester(&record), claim: Some(claim), decision: Some(decided) };
+    let outcome = execute(app, &org, &change, record.generation, &key, asked_by, now).await;
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, approved = outcome.is_ok(), "web approval decided");
     match outcome {
         Ok(answer) => Ok(json!({ "status": "approved", "approval_id": id, "result": answer })),
@@ -139,13 +144,25 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
 /// `POST /billing/approvals/{id}/deny`: a HUMAN (or ADMIN) of the org refuses; nothing changes.
 pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
     let (record, _) = load_for_decision(app, principal, id, now).await?;
-    match app.store.decide_approval(&record.id_hash, ApprovalState::Denied, &principal.principal_id, now).await {
+    let decided = decision(&record, principal, Decision::Denied, now);
+    match app.store.decide_approval(&record.id_hash, ApprovalState::Denied, &principal.principal_id, now, &decided).await {
         Ok(()) => {}
         Err(err) if err.is_conflict() => return Err(decided_meanwhile(app, principal, id, now).await),
         Err(err) => return Err(err.into()),
     }
     tracing::info!(org_id = %record.org_id, principal_id = %principal.principal_id, "web approval denied");
     Ok(json!({ "status": "denied", "approval_id": id }))
+}
+
+/// The agent that asked for the approval's change.
+fn requester(record: &ApprovalRecord) -> Actor {
+    Actor::Principal { principal_id: record.principal_id.clone(), principal_kind: PrincipalKind::Agent }
+}
+
+/// The record of a human's decision on an approval.
+fn decision(record: &ApprovalRecord, by: &Principal, decision: Decision, now: i64) -> Activity {
+    let event = Event::ApprovalDecided { action: record.action.clone(), to: record.change.to.clone(), decision };
+    Activity::new(&record.org_id, now, Actor::of(by), event)
 }
 
 /// Why an approval could not be claimed: decided (or lapsed) first. One executing is settled

@@ -3,13 +3,14 @@
 
 use serde_json::{Value, json};
 
-use super::execute::{NotRun, execute, settle};
+use super::execute::{AskedBy, NotRun, execute, settle};
 use super::{Asked, Change, change_view, public_change};
 use crate::App;
 use crate::billing::load_org;
+use crate::domain::activity::Actor;
 use crate::domain::api_key::{hash, random_hex};
 use crate::domain::change::IntentClaim;
-use crate::domain::org::{Org, Principal};
+use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::store::{ConsentRecord, ConsentState};
 use crate::stripe::idempotency_key;
@@ -94,7 +95,9 @@ pub(super) async fn confirm(
     let key = idempotency_key(&["plan_change", &record.org_id, &token_hash]);
     let claim = IntentClaim::Token { token_hash };
     let org = load_org(&app.store, &record.org_id).await?;
-    match execute(app, &org, &change, record.generation, Some(claim), &key, now).await {
+    let requester = Actor::Principal { principal_id: record.principal_id.clone(), principal_kind: PrincipalKind::Agent };
+    let asked_by = AskedBy { requester, claim: Some(claim), decision: None };
+    match execute(app, &org, &change, record.generation, &key, asked_by, now).await {
         Ok(answer) => Ok(answer),
         Err(NotRun::Failed(error)) => Err(error),
         Err(NotRun::ClaimTaken) => Err(refused(app, &record.token_hash, now).await),

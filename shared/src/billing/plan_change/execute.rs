@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::{price_of, with_billing};
 use crate::App;
 use crate::billing::load_org;
+use crate::domain::activity::{Activity, Actor, Consent, PlanChangeKind, org_changes};
 use crate::domain::change::{Change, ChangeIntent, ChangeKind, IntentClaim};
 use crate::domain::org::Org;
 use crate::domain::subscription::{SubscriptionState, apply_subscription};
@@ -24,9 +25,17 @@ use crate::stripe::{ChangeOutcome, GatewayError, PlanItem, StripeGateway};
 /// What a client is asked to wait before asking again about a change being confirmed.
 const CONFIRMING_RETRY_AFTER_SECS: u64 = 5;
 
+/// Who asks for a change, and the consent it uses up (an approval's with the record of the
+/// human's decision).
+pub(super) struct AskedBy {
+    pub requester: Actor,
+    pub claim: Option<IntentClaim>,
+    pub decision: Option<Activity>,
+}
+
 /// Executes `change` once on the org `read` (as the caller just read it): records it as the
-/// org's intent (refusing a consent computed for an
-/// older plan, claiming the consent if there is one), then completes it. An intent of another
+/// org's intent (refusing a consent computed for an older plan, claiming the consent if there
+/// is one, with the record of its decision), then completes it. An intent of another
 /// request found on the org is completed first; this very request's (a retry) is completed as
 /// recorded, so the retry replays the first attempt rather than asking Stripe for something new
 /// (a consent's second use is `ClaimTaken`, and its caller says what the first did).
@@ -35,12 +44,12 @@ pub(super) async fn execute(
     read: &Org,
     change: &Change,
     generation: u64,
-    claim: Option<IntentClaim>,
     stripe_key: &str,
+    asked_by: AskedBy,
     now: i64,
 ) -> Result<Value, NotRun> {
     app.stripe()?;
-    let claim = &claim;
+    let (claim, requested_by, decision) = (&asked_by.claim, &asked_by.requester, &asked_by.decision);
     let (org, intent) = retry(Policy::WRITE_RACE, "begin_plan_change", |attempt| async move {
         // The caller's read serves the first attempt; a lost race reads again.
         let mut org = if attempt == 1 { read.clone() } else { load_org(&app.store, &read.org_id).await? };
@@ -59,12 +68,18 @@ pub(super) async fn execute(
         if org.change_generation != generation {
             return Err(Failure::Permanent(NotRun::Stale));
         }
-        let intent =
-            ChangeIntent { change: change.clone(), stripe_key: stripe_key.to_string(), claim: claim.clone(), generation, started_at: now };
+        let intent = ChangeIntent {
+            change: change.clone(),
+            stripe_key: stripe_key.to_string(),
+            claim: claim.clone(),
+            generation,
+            started_at: now,
+            requested_by: Some(requested_by.clone()),
+        };
         org.change_intent = Some(intent.clone());
         // A write that failed without an answer may still have been applied: the intent may be
         // stored, to be completed by whoever comes next, so the answer cannot be "nothing changed".
-        let begun = app.store.begin_change(&mut org, now).await.map_err(|e| match e {
+        let begun = app.store.begin_change(&mut org, now, decision.as_slice()).await.map_err(|e| match e {
             StoreError::Unavailable { .. } => Failure::Permanent(NotRun::Failed(being_confirmed(&org.org_id, &e.into()))),
             other => Failure::Permanent(NotRun::Failed(other.into())),
         })?;
@@ -140,18 +155,20 @@ async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result
                 // Another attempt finished it with the same Stripe answers.
                 return Ok(fresh.as_ref().map(|_| executed(app, intent.change.kind, &org, now)).map_err(Clone::clone));
             }
+            let before = org.clone();
             org.change_intent = None;
             if let Ok(fresh) = fresh {
                 apply_subscription(&mut org, fresh, &app.config.catalog, now);
                 org.change_generation += 1;
             }
+            let activities = changed(app, intent, &before, &org, now);
             let answer = fresh.as_ref().map(|_| executed(app, intent.change.kind, &org, now)).map_err(Clone::clone);
             let result = match &answer {
                 Ok(answer) => answer.clone(),
                 Err(error) => json!({ "error": error.kind.code(), "message": error.message }),
             };
             let outcome = ClaimOutcome { executed: answer.is_ok(), result: &result.to_string() };
-            match app.store.finish_change(&mut org, intent.claim.as_ref(), outcome).await? {
+            match app.store.finish_change(&mut org, intent.claim.as_ref(), outcome, &activities).await? {
                 Finished::Written => Ok(answer),
                 Finished::OrgChanged => Err(Failure::Transient(ApiError::contended())),
             }
@@ -166,6 +183,16 @@ async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result
         }
     }
     Ok(finished)
+}
+
+/// The records of what an intent's completion changed, by its requester, under its consent.
+fn changed(app: &App, intent: &ChangeIntent, before: &Org, after: &Org, now: i64) -> Vec<Activity> {
+    let actor = intent.requested_by.clone().unwrap_or(Actor::System);
+    let consent = intent.claim.as_ref().map(Consent::of);
+    org_changes(before, after, PlanChangeKind::of(intent.change.kind), app.config.credits_low_level)
+        .into_iter()
+        .map(|event| Activity::new(&after.org_id, now, actor.clone(), event).under(consent.clone()))
+        .collect()
 }
 
 /// The answer of an executed change, from the org as it is after it.

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
 use crate::billing::load_org;
+use crate::domain::activity::Actor;
 use crate::domain::catalog::Interval;
 use crate::domain::change::{Change, ChangeKind as Kind, Config};
 use crate::domain::org::{Org, Principal, PrincipalKind};
@@ -31,9 +32,9 @@ use crate::error::{ApiError, FieldProblem};
 use crate::stripe::{PlanItem, idempotency_key};
 
 pub use consent::TOKEN_TTL_SECS;
-use execute::NotRun;
 pub use execute::complete_stuck_intents;
 pub(crate) use execute::settle;
+use execute::{AskedBy, NotRun};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -271,7 +272,17 @@ async fn consent_or_execute(
     let principal = caller.principal;
     if principal.kind != PrincipalKind::Agent || change.kind == Kind::Resume {
         let key = idempotency_key(&["plan_change", &org.org_id, asked.action, asked.params, &org.change_generation.to_string()]);
-        return execute::execute(app, org, &change, org.change_generation, None, &key, now).await.map_err(|not_run| match not_run {
+        return execute::execute(
+            app,
+            org,
+            &change,
+            org.change_generation,
+            &key,
+            AskedBy { requester: Actor::of(principal), claim: None, decision: None },
+            now,
+        )
+        .await
+        .map_err(|not_run| match not_run {
             NotRun::Failed(error) => error,
             // The org moved on since this request read it (no consent to be taken).
             NotRun::Stale | NotRun::ClaimTaken => ApiError::contended(),
