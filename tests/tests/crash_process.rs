@@ -54,6 +54,7 @@ async fn an_upgrade_whose_process_is_killed_after_stripe_applied_it_is_replayed_
         body: Some(Body { text: r#"{"plan":"scale"}"#.into(), headers: Vec::new() }),
     };
     let authorizer_event = serde_json::from_value(events::authorizer(&request, &human)).expect("an authorizer event");
+    let authorizer_event = lambda_http::LambdaEvent::new(authorizer_event, Default::default());
     let context = billing_functions::authorizer::handle(&api.app, authorizer_event).await.context;
     let answer = emulator.invoke(events::authorized(events::http(&request, &human), context).to_string().into());
     tokio::time::timeout(Duration::from_secs(60), api.standin.trapped()).await.expect("the change reached Stripe");

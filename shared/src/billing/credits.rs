@@ -94,7 +94,10 @@ pub async fn spend(app: &App, principal: &Principal, body: &SpendBody, key: Opti
         let answer = Answer::fresh(serde_json::to_value(spent).map_err(|e| ApiError::internal(e.to_string())));
         let record = key.map(|k| (k.hash.as_str(), answer.record(fingerprint, now)));
         match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), now).await? {
-            Written::Done => Ok(answer),
+            Written::Done => {
+                crate::metrics::credits_spent(amount);
+                Ok(answer)
+            }
             Written::KeyTaken(Some(first)) => Ok(Answer::replay(&first, fingerprint)?),
             Written::KeyTaken(None) | Written::Changed => Err(Failure::Transient(ApiError::contended())),
         }

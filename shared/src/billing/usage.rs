@@ -98,6 +98,7 @@ fn counted_body(app: &App, org: &Org, resource: Resource, operation: Operation, 
 
 /// 402 `plan_limit_reached`, with the next step in `details`.
 pub fn plan_limit_reached(app: &App, org: &Org, plan: &Plan, limit: &Limit, requested: u64) -> ApiError {
+    crate::metrics::plan_limit_reached(limit.resource, &plan.id);
     let details = PlanLimitReached::new(org, &app.config.catalog, plan, limit, requested);
     ApiError::new(ErrorKind::PlanLimitReached, details.message(&plan.name))
         .with_details(serde_json::to_value(&details).unwrap_or(Value::Null))

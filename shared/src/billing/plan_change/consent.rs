@@ -11,6 +11,7 @@ use crate::domain::api_key::{hash, random_hex};
 use crate::domain::change::IntentClaim;
 use crate::domain::org::{Org, Principal};
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics;
 use crate::store::{ConsentRecord, ConsentState};
 use crate::stripe::idempotency_key;
 
@@ -24,6 +25,7 @@ fn invalid_token(reason: &str, message: &str) -> ApiError {
 }
 
 fn expired() -> ApiError {
+    metrics::consent_expired();
     invalid_token("expired", "This confirm token has expired: ask again without a token.")
 }
 
@@ -54,6 +56,7 @@ pub(super) async fn ask(
         result: None,
     };
     app.store.put_consent(&record).await?;
+    metrics::consent_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, action = asked.action, "confirmation required");
     Ok(json!({
         "status": "confirmation_required",
@@ -95,7 +98,10 @@ pub(super) async fn confirm(
     let claim = IntentClaim::Token { token_hash };
     let org = load_org(&app.store, &record.org_id).await?;
     match execute(app, &org, &change, record.generation, Some(claim), &key, now).await {
-        Ok(answer) => Ok(answer),
+        Ok(answer) => {
+            metrics::consent_confirmed();
+            Ok(answer)
+        }
         Err(NotRun::Failed(error)) => Err(error),
         Err(NotRun::ClaimTaken) => Err(refused(app, &record.token_hash, now).await),
         // A token used by a call that has finished since is `used`; an unused one is void.
