@@ -21,6 +21,10 @@ const API: &str = "/2018-06-01/runtime";
 
 /// How one invocation went, timed at the emulator.
 pub struct Outcome {
+    /// Lambda's request id (`Lambda-Runtime-Aws-Request-Id`) and X-Ray trace id
+    /// (`Lambda-Runtime-Trace-Id`) the event was handed out with.
+    pub request_id: String,
+    pub trace_id: String,
     /// When `/next` handed the event to the function.
     pub handed_out: Instant,
     /// When the function's response (or error) had been fully received.
@@ -42,6 +46,8 @@ struct State {
     queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     in_flight: Mutex<HashMap<String, (Instant, oneshot::Sender<Outcome>)>>,
     init_error: Mutex<Option<String>>,
+    /// How often the function has asked for its next event.
+    polls: tokio::sync::watch::Sender<u64>,
 }
 
 /// One emulator serves one function process (as Lambda gives each sandbox its own endpoint).
@@ -64,6 +70,7 @@ impl Emulator {
             queue: tokio::sync::Mutex::new(receiver),
             in_flight: Mutex::new(HashMap::new()),
             init_error: Mutex::new(None),
+            polls: tokio::sync::watch::Sender::new(0),
         });
         let server = tokio::spawn(serve(listener, state.clone()));
         Ok(Self { addr, state, queue, next_id: 0, server })
@@ -82,6 +89,12 @@ impl Emulator {
         // The receiving half lives in `state` as long as `self` does.
         let _ = self.queue.send(invocation);
         outcome
+    }
+
+    /// Waits until the function has asked for its `n`th event: it is done with the ones before,
+    /// including what it does after answering (the runtime's layers, e.g. writing metrics).
+    pub async fn polled(&self, n: u64) {
+        let _ = self.state.polls.subscribe().wait_for(|polls| *polls >= n).await;
     }
 
     /// What the function posted to `/init/error`, if anything.
@@ -151,6 +164,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, String> {
 
 /// Long-polls until the harness queues an event, then hands it out with Lambda's headers.
 async fn next(state: &State) -> Response<Full<Bytes>> {
+    state.polls.send_modify(|polls| *polls += 1);
     let Some(invocation) = state.queue.lock().await.recv().await else {
         return reply(StatusCode::GONE, r#"{"errorType":"ShuttingDown"}"#);
     };
@@ -160,11 +174,16 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
         .header("lambda-runtime-aws-request-id", &invocation.id)
         .header("lambda-runtime-deadline-ms", deadline.as_millis().to_string())
         .header("lambda-runtime-invoked-function-arn", &state.function_arn)
-        .header("lambda-runtime-trace-id", format!("Root=1-00000000-{:0>24};Sampled=0", &invocation.id[6..]))
+        .header("lambda-runtime-trace-id", trace_id(&invocation.id))
         .body(Full::new(invocation.event))
         .expect("valid headers");
     state.in_flight.lock().expect("lock").insert(invocation.id, (Instant::now(), invocation.done));
     response
+}
+
+/// The X-Ray trace id of the invocation `id` (`bench-000000000001`).
+fn trace_id(id: &str) -> String {
+    format!("Root=1-00000000-{:0>24};Sampled=0", &id[6..])
 }
 
 fn complete(state: &State, id: &str, result: Result<Bytes, String>) -> Response<Full<Bytes>> {
@@ -172,6 +191,6 @@ fn complete(state: &State, id: &str, result: Result<Bytes, String>) -> Response<
     let Some((handed_out, done)) = state.in_flight.lock().expect("lock").remove(id) else {
         return reply(StatusCode::BAD_REQUEST, r#"{"errorType":"InvalidRequestID"}"#);
     };
-    let _ = done.send(Outcome { handed_out, answered, result });
+    let _ = done.send(Outcome { request_id: id.to_string(), trace_id: trace_id(id), handed_out, answered, result });
     reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
 }

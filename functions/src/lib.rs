@@ -1,6 +1,7 @@
 //! One module per Lambda function, named after its binary (`billing-summary` ->
 //! `billing_summary`). Each `handle` parses the event, calls a use case of `billing_shared` and
-//! maps the result; the bins in `src/bin/` only build the `App` once and serve `handle`.
+//! maps the result; the bins in `src/bin/` only start logs and metrics, build the `App` once and
+//! serve `handle`.
 //! `ROUTES` and `dispatch` are generated from template.yaml (see build.rs): the local gateway
 //! and the `$default` route's 405 answers use them.
 
@@ -34,8 +35,9 @@ pub mod usage_reserve;
 
 use std::future::Future;
 
-use billing_shared::{App, telemetry};
+use billing_shared::{App, metrics, telemetry};
 use lambda_http::{Body, Request, Response, service_fn};
+use metrics_cloudwatch_embedded::Collector;
 
 /// One HTTP API route of template.yaml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,35 +73,70 @@ pub fn match_path(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
     segments.next().is_none().then_some(params)
 }
 
-/// The `main` of every HTTP function that needs config and the store: logs, config and clients
-/// once per cold start (a bad config fails the start with a clear message), then `handle` for
-/// every request.
-pub async fn run_http<Fut>(handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+/// What every function starts with, once per cold start: JSON logs, and the metrics collector
+/// whose `function` dimension is `function`, the binary's name (`env!("CARGO_BIN_NAME")`: in
+/// Lambda every binary is called `bootstrap`). Each invocation's metrics are written when it is
+/// answered (`metrics_cloudwatch_embedded::lambda`, which serves in place of `lambda_runtime::run`).
+pub fn start(function: &'static str) -> Result<&'static Collector, lambda_http::Error> {
+    telemetry::init();
+    metrics::install(function)
+}
+
+/// The `main` of every HTTP function that needs config and the store: logs, metrics, config and
+/// clients once per cold start (a bad config fails the start with a clear message), then `handle`
+/// for every request.
+pub async fn run_http<Fut>(function: &'static str, handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
 where
     Fut: Future<Output = Response<Body>> + Send,
 {
-    telemetry::init();
-    serve(App::from_env().await?, handle).await
+    let metrics = start(function)?;
+    serve(metrics, App::from_env().await?, handle).await
 }
 
 /// `run_http` for functions that call Stripe: also loads the Stripe secrets and client. Kept a
 /// separate function so the others do not link the Stripe client at all.
-pub async fn run_http_with_stripe<Fut>(handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+pub async fn run_http_with_stripe<Fut>(
+    function: &'static str,
+    handle: impl Fn(&'static App, Request) -> Fut + Sync,
+) -> Result<(), lambda_http::Error>
 where
     Fut: Future<Output = Response<Body>> + Send,
 {
-    telemetry::init();
-    serve(App::from_env().await?.with_stripe().await, handle).await
+    let metrics = start(function)?;
+    serve(metrics, App::from_env().await?.with_stripe().await, handle).await
 }
 
-async fn serve<Fut>(app: App, handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+/// The `main` of the HTTP functions that need neither config nor clients (the OpenAPI
+/// document, the approval page, the 404 and 405 answers).
+pub async fn run_http_without_app<Fut>(function: &'static str, answer: impl Fn(Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+where
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let metrics = start(function)?;
+    answer_requests(metrics, answer).await
+}
+
+async fn serve<Fut>(
+    metrics: &'static Collector,
+    app: App,
+    handle: impl Fn(&'static App, Request) -> Fut + Sync,
+) -> Result<(), lambda_http::Error>
 where
     Fut: Future<Output = Response<Body>> + Send,
 {
     // Lives as long as the process, like the Lambda execution environment it serves.
     let app: &'static App = Box::leak(Box::new(app));
-    let handle = &handle;
-    lambda_http::run(service_fn(move |req: Request| async move { Ok::<_, lambda_http::Error>(handle(app, req).await) })).await
+    answer_requests(metrics, move |req| handle(app, req)).await
+}
+
+/// Serves HTTP API requests with `answer`, each invocation's metrics written once it is answered.
+async fn answer_requests<Fut>(metrics: &'static Collector, answer: impl Fn(Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+where
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let answer = &answer;
+    let service = service_fn(move |req: Request| async move { Ok::<_, lambda_http::Error>(answer(req).await) });
+    metrics_cloudwatch_embedded::lambda::service::run_http(metrics, service).await
 }
 
 #[cfg(test)]

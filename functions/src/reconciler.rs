@@ -3,8 +3,14 @@
 //! fails the invocation, and the next scheduled run starts again from the stored cursor.
 
 use billing_shared::billing::reconcile::{ReconcileReport, run};
-use billing_shared::{App, now};
+use billing_shared::{App, metrics, now, telemetry};
+use lambda_runtime::Context;
+use tracing::Instrument;
 
-pub async fn handle(app: &App) -> Result<ReconcileReport, lambda_runtime::Error> {
-    run(app, None, now()).await.map_err(|err| err.to_string().into())
+pub async fn handle(app: &App, lambda: Context) -> Result<ReconcileReport, lambda_runtime::Error> {
+    let span = telemetry::invocation(None, Some(&lambda));
+    run(app, None, now()).instrument(span).await.map_err(|err| {
+        metrics::reconcile_failures();
+        err.to_string().into()
+    })
 }

@@ -4,7 +4,7 @@
 
 use billing_shared::billing::webhook_sync::{WebhookReceipt, handle_event};
 use billing_shared::http::{self, ok, verify_stripe_signature};
-use billing_shared::{App, now};
+use billing_shared::{App, metrics, now};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -13,8 +13,16 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         // No client means no secrets: the signature cannot be checked either (503, Stripe retries).
         app.stripe()?;
         let now = now();
-        let event = verify_stripe_signature(req.body().as_ref(), signature, &app.webhook_secrets, now)?;
-        let receipt = WebhookReceipt::new(&event.id, &handle_event(app, &event, now).await?);
+        let verified = verify_stripe_signature(req.body().as_ref(), signature, &app.webhook_secrets, now);
+        // Not Stripe's (or not an event); a 5xx (no secret to check with) is retried, not refused.
+        let event = verified.inspect_err(|err| {
+            if err.status() < 500 {
+                metrics::webhook_events("rejected")
+            }
+        })?;
+        let outcome = handle_event(app, &event, now).await?;
+        metrics::webhook_events(outcome.name());
+        let receipt = WebhookReceipt::new(&event.id, &outcome);
         tracing::info!(event_id = %event.id, event_type = %event.event_type, outcome = %receipt.outcome, "event handled");
         ok(&receipt)
     })

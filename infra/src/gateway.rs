@@ -84,7 +84,7 @@ impl Gateway {
                 Ok(e) => e,
                 Err(e) => return error_response(&ApiError::internal(format!("authorizer event: {e}")), request_id),
             };
-            let decision = authorizer::handle(&self.app, auth_event).await;
+            let decision = authorizer::handle(&self.app, lambda_http::LambdaEvent::new(auth_event, Default::default())).await;
             if !decision.is_authorized {
                 let mut forbidden = Response::new(Body::Text(r#"{"message":"Forbidden"}"#.into()));
                 *forbidden.status_mut() = http::StatusCode::FORBIDDEN;

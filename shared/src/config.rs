@@ -51,6 +51,7 @@ pub struct Config {
 }
 
 const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com/";
+const DEFAULT_METRICS_NAMESPACE: &str = "StripeBilling";
 const DEFAULT_GRACE_DAYS: i64 = 7;
 const DEFAULT_RECONCILE_LOOKBACK_HOURS: i64 = 72;
 const DEFAULT_CREDITS_LOW_LEVEL: i64 = 100;
@@ -63,9 +64,30 @@ fn parse_origin(name: &'static str, text: &str) -> Result<Origin, ConfigError> {
     }
 }
 
+/// A variable of the environment; set but empty is unset.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The CloudWatch namespace of the functions' metrics (`METRICS_NAMESPACE`), checked against
+/// CloudWatch's rules, which would otherwise drop every metric silently. Not part of `Config`:
+/// the functions that load no config (the OpenAPI document, the approval page, the 404s) emit
+/// metrics too.
+pub fn metrics_namespace(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let Some(namespace) = lookup("METRICS_NAMESPACE") else { return Ok(DEFAULT_METRICS_NAMESPACE.to_string()) };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
+    if namespace.len() > 255 || !namespace.chars().all(allowed) || namespace.trim().is_empty() || namespace.starts_with("AWS/") {
+        return Err(ConfigError::Invalid {
+            name: "METRICS_NAMESPACE",
+            problem: format!("`{namespace}` is not a CloudWatch namespace (at most 255 of A-Z a-z 0-9 . - _ / # : and space, not AWS/...)"),
+        });
+    }
+    Ok(namespace)
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::from_lookup(env_var)
     }
 
     /// Reads every setting through `lookup`, so tests can pass their own environment.
@@ -289,6 +311,18 @@ mod tests {
         let origins: Vec<_> = config.allowed_redirect_origins.iter().map(|o| o.ascii_serialization()).collect();
         assert_eq!(origins, ["https://app.example.com", "http://localhost:3000"]);
         assert!(matches!(config.secrets, SecretsSource::SecretsManager { .. }));
+    }
+
+    #[test]
+    fn metrics_namespace_defaults_and_is_checked() {
+        let namespace = |value: Option<&str>| metrics_namespace(|_| value.map(str::to_string));
+        assert_eq!(namespace(None).unwrap(), "StripeBilling");
+        assert_eq!(namespace(Some("Billing/prod-eu #2")).unwrap(), "Billing/prod-eu #2");
+        for bad in ["AWS/Lambda", "   ", "bad\u{e9}", "semi;colon"] {
+            let err = namespace(Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("METRICS_NAMESPACE"), "{bad}: {err}");
+        }
+        assert!(namespace(Some(&"n".repeat(256))).is_err());
     }
 
     #[tokio::test]

@@ -13,10 +13,11 @@
 //! | `domain`   | pure rules, no I/O, `now` passed in: catalog, org state, entitlements...     |
 //!
 //! Beside them: `error` (the API's one error type; store and gateway errors become it at its
-//! `From` impls), `retry` (the one retry helper), `config`, `telemetry`, `field_schemas` (the
-//! schemas of request fields drawn from the catalog), `app` (what a
-//! function builds once per cold start), `openapi` (the API's OpenAPI document, built from
-//! the request and response types) and `mcp` (the same use cases as MCP tools, `POST /mcp`).
+//! `From` impls), `retry` (the one retry helper), `config`, `telemetry`, `metrics` (the one
+//! catalog of metrics, as EMF), `field_schemas` (the schemas of request fields drawn from the
+//! catalog), `app` (what a function builds once per cold start), `openapi` (the API's OpenAPI
+//! document, built from the request and response types) and `mcp` (the same use cases as MCP
+//! tools, `POST /mcp`).
 
 pub mod app;
 pub mod billing;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod field_schemas;
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod openapi;
 pub mod retry;
 pub mod store;

@@ -17,9 +17,11 @@ use serde_json::Value;
 
 pub use serde_json::json;
 
+pub mod emf;
 pub mod events;
 pub mod faults;
 pub mod logs;
+pub mod process;
 pub mod stripe;
 
 static NEXT_TABLE: AtomicU32 = AtomicU32::new(0);

@@ -5,42 +5,21 @@
 //! function as it runs in Lambda. `scripts/test` builds the binary before the tests.
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use billing_bench::emulator::Emulator;
 use billing_bench::events::{self, Body, Request};
-use billing_bench::seed::project_env;
-use billing_tests::require_env;
+use billing_tests::process;
 use billing_tests::stripe::StripeTestApi;
-
-/// The function binary of the same build as this test (`target/<profile>/<name>`).
-fn function_binary(name: &str) -> PathBuf {
-    let test = std::env::current_exe().expect("the test's path");
-    let binary = test.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps").join(name);
-    assert!(binary.exists(), "{} is not built: scripts/test builds it (cargo build -p billing-functions --bin {name})", binary.display());
-    binary
-}
 
 #[tokio::test]
 async fn an_upgrade_whose_process_is_killed_after_stripe_applied_it_is_replayed_by_the_retry() {
     let (api, human, _) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
     api.standin.drop_webhooks(true);
     let mut emulator = Emulator::start("billing-upgrade", Duration::from_secs(30)).await.expect("runtime API");
-    let mut function = tokio::process::Command::new(function_binary("billing-upgrade"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", emulator.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "billing-upgrade")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .envs(project_env(api.app.store.table(), &api.standin.base_url()))
-        .env("AWS_ENDPOINT_URL_DYNAMODB", require_env("AWS_ENDPOINT_URL_DYNAMODB"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .envs(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"].map(|k| (k, require_env(k))))
-        .stdin(Stdio::null())
+    let mut function = process::command("billing-upgrade", &emulator, api.app.store.table(), &api.standin.base_url(), &[])
         .stdout(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("start the function");
 
@@ -54,6 +33,7 @@ async fn an_upgrade_whose_process_is_killed_after_stripe_applied_it_is_replayed_
         body: Some(Body { text: r#"{"plan":"scale"}"#.into(), headers: Vec::new() }),
     };
     let authorizer_event = serde_json::from_value(events::authorizer(&request, &human)).expect("an authorizer event");
+    let authorizer_event = lambda_http::LambdaEvent::new(authorizer_event, Default::default());
     let context = billing_functions::authorizer::handle(&api.app, authorizer_event).await.context;
     let answer = emulator.invoke(events::authorized(events::http(&request, &human), context).to_string().into());
     tokio::time::timeout(Duration::from_secs(60), api.standin.trapped()).await.expect("the change reached Stripe");

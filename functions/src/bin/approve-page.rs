@@ -1,9 +1,6 @@
-use billing_functions::approve_page;
-use billing_shared::telemetry;
-use lambda_http::{Request, service_fn};
+use billing_functions::{approve_page, run_http_without_app};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    lambda_http::run(service_fn(|req: Request| async move { Ok::<_, lambda_http::Error>(approve_page::answer(req).await) })).await
+    run_http_without_app(env!("CARGO_BIN_NAME"), approve_page::answer).await
 }

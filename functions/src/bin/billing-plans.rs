@@ -2,5 +2,5 @@ use billing_functions::{billing_plans, run_http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http(billing_plans::handle).await
+    run_http(env!("CARGO_BIN_NAME"), billing_plans::handle).await
 }

@@ -2,5 +2,5 @@ use billing_functions::{billing_upgrade, run_http_with_stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http_with_stripe(billing_upgrade::handle).await
+    run_http_with_stripe(env!("CARGO_BIN_NAME"), billing_upgrade::handle).await
 }

@@ -2,5 +2,5 @@ use billing_functions::{credits_checkout, run_http_with_stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http_with_stripe(credits_checkout::handle).await
+    run_http_with_stripe(env!("CARGO_BIN_NAME"), credits_checkout::handle).await
 }

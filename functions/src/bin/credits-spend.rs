@@ -2,5 +2,5 @@ use billing_functions::{credits_spend, run_http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_http(credits_spend::handle).await
+    run_http(env!("CARGO_BIN_NAME"), credits_spend::handle).await
 }

@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         loop {
             schedule.tick().await;
             // The run logs its report; a failed one is retried by the next.
-            if let Err(err) = reconciler::handle(&reconciler_app).await {
+            if let Err(err) = reconciler::handle(&reconciler_app, Default::default()).await {
                 tracing::error!(error = %err, "reconciler run failed");
             }
         }

@@ -12,5 +12,5 @@ pub async fn authenticate(store: &Store, token: Option<&str>) -> Result<Principa
         return Err(ApiError::unauthorized());
     };
     let record = store.get_api_key(key_id).await?.ok_or_else(ApiError::unauthorized)?;
-    accepts(&record, token).ok_or_else(ApiError::unauthorized)
+    accepts(&record, token).inspect(crate::metrics::principal).ok_or_else(ApiError::unauthorized)
 }

@@ -98,7 +98,10 @@ pub async fn spend(app: &App, principal: &Principal, body: &SpendBody, key: Opti
         let low = credits_went_low(balance_before, org.credits, app.config.credits_low_level);
         let low: Vec<Activity> = low.into_iter().map(|event| Activity::new(org_id, now, Actor::of(principal), event)).collect();
         match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), &low, now).await? {
-            Written::Done => Ok(answer),
+            Written::Done => {
+                crate::metrics::credits_spent(amount);
+                Ok(answer)
+            }
             Written::KeyTaken(Some(first)) => Ok(Answer::replay(&first, fingerprint)?),
             Written::KeyTaken(None) | Written::Changed => Err(Failure::Transient(ApiError::contended())),
         }

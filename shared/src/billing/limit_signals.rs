@@ -150,6 +150,7 @@ pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseB
         Ok(IncreaseRecorded { status: RecordedStatus::Recorded, signal_id: signal.signal_id, count_for_kind, stored: true })
     })
     .await
+    .inspect(|_| crate::metrics::limit_increase_requested(kind))
 }
 
 /// The admin's filter: a kind (else all) and a start (else all time).

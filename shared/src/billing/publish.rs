@@ -33,12 +33,23 @@ pub async fn publish(bus: &EventBus, batch: Vec<Streamed>) -> Vec<String> {
     }
     match bus.put(&activities).await {
         Ok(()) => {
-            tracing::info!(published = activities.len(), "events published");
+            published(&activities);
             Vec::new()
         }
         Err(err) => {
+            published(&activities[..err.put]);
+            for _ in err.put..activities.len() {
+                crate::metrics::events_publish_failed();
+            }
             tracing::error!(published = err.put, failed = activities.len() - err.put, problem = %err.problem, "events not published; the stream delivers them again");
             sequence_numbers.split_off(err.put)
         }
     }
+}
+
+fn published(activities: &[Activity]) {
+    for activity in activities {
+        crate::metrics::events_published(activity.event.type_name());
+    }
+    tracing::info!(published = activities.len(), "events published");
 }

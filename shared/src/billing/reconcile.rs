@@ -71,7 +71,7 @@ pub async fn run(app: &App, org: Option<&str>, now: i64) -> Result<ReconcileRepo
         orgs_checked = report.orgs_checked,
         drifting_orgs = report.drift.iter().map(|d| d.org_id.as_str()).collect::<BTreeSet<_>>().len(),
         stripe_calls = report.stripe_calls,
-        cursor = ?report.cursor,
+        cursor = report.cursor,
         "reconcile run done"
     );
     Ok(report)
@@ -152,6 +152,7 @@ async fn drift_of(app: &App, org_id: &str, now: i64, checked: &mut usize) -> Res
     *checked += 1;
     let drift = subscription_drift(&org, &sub, &app.config.catalog, now);
     if !drift.is_empty() {
+        crate::metrics::reconcile_drift();
         let joined = |part: fn(&Drift) -> &str| drift.iter().map(part).collect::<Vec<_>>().join(",");
         tracing::warn!(
             org_id,

@@ -101,6 +101,7 @@ fn counted_body(app: &App, org: &Org, resource: Resource, operation: Operation, 
 /// its `billing.limit_reached` record is written alone, once per org, resource and minute (a
 /// looping client cannot flood the bus); failing to write it does not change the answer.
 async fn plan_limit_reached(app: &App, org: &Org, plan: &Plan, limit: &Limit, requested: u64, now: i64) -> ApiError {
+    crate::metrics::plan_limit_reached(limit.resource, &plan.id);
     let details = PlanLimitReached::new(org, &app.config.catalog, plan, limit, requested);
     let resource = limit.resource.as_str();
     let event =

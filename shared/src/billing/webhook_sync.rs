@@ -22,6 +22,7 @@ use crate::domain::events::{Effect, VerifiedEvent, effect};
 use crate::domain::org::{Org, ScheduledChange, SubscriptionStatus};
 use crate::domain::subscription::apply_subscription;
 use crate::error::ApiError;
+use crate::metrics::{self, CheckoutKind};
 use crate::retry::{Policy, retry};
 use crate::store::{Applied, OnceMarkers};
 
@@ -42,12 +43,22 @@ pub struct WebhookReceipt {
     pub outcome: String,
 }
 
+impl Outcome {
+    /// `applied`, `duplicate` or `ignored`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Duplicate => "duplicate",
+            Self::Ignored(_) => "ignored",
+        }
+    }
+}
+
 impl WebhookReceipt {
     pub fn new(event_id: &str, outcome: &Outcome) -> Self {
         let outcome = match outcome {
-            Outcome::Applied => "applied".to_string(),
-            Outcome::Duplicate => "duplicate".to_string(),
             Outcome::Ignored(reason) => format!("ignored: {reason}"),
+            other => other.name().to_string(),
         };
         Self { received: true, event_id: event_id.to_string(), outcome }
     }
@@ -69,6 +80,7 @@ pub async fn handle_event(app: &App, event: &VerifiedEvent, now: i64) -> Result<
     let Some(org_id) = org_of_customer(app, event, customer_id).await? else {
         return Ok(Outcome::Ignored(format!("customer {customer_id} belongs to no org")));
     };
+    metrics::org(&org_id);
     let (outcome, org) = apply(app, &org_id, &effect, Some(&event.id), now).await?;
     // A plan change whose function died before recording Stripe's answer: Stripe has now told
     // us something about the org, so complete that change too (it replays the same requests).
@@ -99,6 +111,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
     retry(Policy::WRITE_RACE, "apply_webhook_effect", |_| async move {
         let mut org = load_org(&app.store, org_id).await?;
         let before = org.clone();
+        let checkout_pending = org.pending_checkout.is_some();
         let mut markers = OnceMarkers { event_id, ..OnceMarkers::default() };
         let mut events = Vec::new();
         match effect {
@@ -160,7 +173,10 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
             events.into_iter().map(|event| Activity::new(org_id, now, actor.clone(), event).under(consent.clone())).collect();
         markers.activities = &activities;
         match app.store.apply_once(&mut org, markers, now).await? {
-            Applied::Written => Ok((Outcome::Applied, org)),
+            Applied::Written => {
+                count_completed_checkout(effect, checkout_pending, &org);
+                Ok((Outcome::Applied, org))
+            }
             Applied::DuplicateEvent | Applied::CreditsAlreadyGranted => Ok((Outcome::Duplicate, org)),
         }
     })
@@ -193,5 +209,17 @@ impl Terms {
         if *self != Self::of(org) {
             org.change_generation += 1;
         }
+    }
+}
+
+/// Counts the Checkout a written effect completed, once: a credits session's grant is written
+/// once, and so is the live subscription that ends the org's pending Checkout.
+fn count_completed_checkout(effect: &Effect, checkout_was_pending: bool, org: &Org) {
+    match effect {
+        Effect::GrantCredits { .. } => metrics::checkout_completed(CheckoutKind::Credits),
+        Effect::SyncSubscription { .. } if checkout_was_pending && org.pending_checkout.is_none() => {
+            metrics::checkout_completed(CheckoutKind::Subscription)
+        }
+        _ => {}
     }
 }

@@ -48,7 +48,7 @@ pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Cata
             org.interval = Some(interval);
         }
         None => {
-            tracing::warn!(price = ?sub.price_id, subscription = %sub.id, "subscription price is not in the catalog; plan left as it was")
+            tracing::warn!(price = sub.price_id.as_deref(), subscription = %sub.id, "subscription price is not in the catalog; plan left as it was")
         }
     }
     org.quantity = sub.quantity;

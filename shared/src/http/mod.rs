@@ -10,7 +10,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
 
@@ -22,6 +22,7 @@ pub use request::{
 pub use stripe_signature::verify_stripe_signature;
 
 use crate::error::ApiError;
+use crate::{metrics, telemetry};
 
 pub type HandlerResult = Result<Response<Body>, ApiError>;
 
@@ -77,17 +78,16 @@ pub fn answer_response(answer: crate::billing::idempotency::Answer, request_id: 
     response
 }
 
-/// Runs one handler inside a span carrying the request id, maps its error to the envelope and
-/// logs one structured line per request.
+/// Runs one handler inside the invocation's span (request and trace ids), maps its error to
+/// the envelope, and logs and counts one request.
 pub async fn serve<F, Fut>(req: Request, handler: F) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = HandlerResult>,
 {
     let request_id = request_id(&req);
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+    let span = telemetry::invocation(Some(&request_id), req.lambda_context_ref());
+    span.record("method", req.method().as_str()).record("path", req.uri().path());
     async move {
         let started = Instant::now();
         let response = match handler(req).await {
@@ -100,6 +100,7 @@ where
             }
         };
         tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request done");
+        metrics::requests(response.status().as_u16());
         response
     }
     .instrument(span)

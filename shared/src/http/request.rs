@@ -47,7 +47,9 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     }
     match (text(CTX_ORG_ID), text(CTX_PRINCIPAL_ID), text(CTX_KIND).and_then(PrincipalKind::parse)) {
         (Some(org_id), Some(principal_id), Some(kind)) => {
-            Ok(Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), kind })
+            let principal = Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), kind };
+            crate::metrics::principal(&principal);
+            Ok(principal)
         }
         _ => Err(ApiError::unauthorized()),
     }

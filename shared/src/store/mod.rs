@@ -38,11 +38,13 @@ mod usage;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+
+use crate::metrics;
 
 pub use activity::{ACTIVITY_PREFIX, ACTIVITY_TTL_SECS};
 pub use approvals::ApprovalRecord;
@@ -102,13 +104,37 @@ where
 /// (re-read, or report it); anything else is the store being unavailable.
 fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> StoreError
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    if matches!(err.as_service_error().and_then(|e| e.code()), Some("ConditionalCheckFailedException" | "TransactionConflictException")) {
+    if matches!(error_code(&err), Some("ConditionalCheckFailedException" | "TransactionConflictException")) {
         return StoreError::Conflict { operation };
     }
-    tracing::error!(operation, error = ?err, "dynamodb call failed");
+    unavailable(operation, error_code(&err), &err)
+}
+
+/// Whether DynamoDB's error code (or a transaction's cancellation reason) is about capacity: the
+/// table's, the account's or a partition's, still so after the SDK's retries.
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "ThrottlingError"
+            | "ProvisionedThroughputExceeded"
+    )
+}
+
+/// The store being unavailable for `operation`: logged with DynamoDB's error `code` (for a
+/// cancelled transaction, its throttling reason if it has one) and counted as a throttle or a
+/// failure.
+fn unavailable(operation: &'static str, code: Option<&str>, err: impl std::error::Error) -> StoreError {
+    match code.is_some_and(is_throttling) {
+        true => metrics::dynamodb_throttles(operation),
+        false => metrics::dynamodb_failures(operation),
+    }
+    tracing::error!(operation, code, error = %DisplayErrorContext(err), "dynamodb call failed");
     StoreError::Unavailable { operation }
 }
 
@@ -172,6 +198,8 @@ impl Store {
             pending = out.unprocessed_keys.unwrap_or_default().remove(&self.table).map(|k| k.keys).unwrap_or_default();
         }
         if !pending.is_empty() {
+            metrics::dynamodb_throttles(operation);
+            tracing::error!(operation, unprocessed = pending.len(), "dynamodb left keys unprocessed (throttled)");
             return Err(StoreError::Unavailable { operation });
         }
         Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
@@ -195,8 +223,8 @@ impl Store {
             .map(|i| reasons.get(i).filter(|r| r.code() == Some("ConditionalCheckFailed")).map(|r| r.item().cloned().unwrap_or_default()))
             .collect();
         if failed.iter().all(Option::is_none) {
-            tracing::error!(operation, error = ?err, "dynamodb transaction failed");
-            return Err(StoreError::Unavailable { operation });
+            let code = reasons.iter().filter_map(|r| r.code()).find(|code| is_throttling(code)).or(error_code(&err));
+            return Err(unavailable(operation, code, &err));
         }
         Ok(Err(failed))
     }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use super::caps::{new_item_attributes, whole_org_update};
 use super::credits::ledger_put;
 use super::expr::{Expr, with_expr};
-use super::{GSI1, GSI1_PK, Item, Key, PK, SK, Store, StoreError, TTL, classify, keyed};
+use super::{GSI1, GSI1_PK, Item, Key, PK, SK, Store, StoreError, TTL, classify, error_code, is_throttling, keyed, unavailable};
 use crate::domain::activity::Activity;
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::org::Org;
@@ -216,8 +216,8 @@ impl Store {
         } else if failed(0) || contended {
             Err(StoreError::Conflict { operation })
         } else {
-            tracing::error!(error = ?err, "dynamodb transaction failed");
-            Err(StoreError::Unavailable { operation })
+            let code = reasons.iter().flatten().map(String::as_str).find(|code| is_throttling(code)).or(error_code(&err));
+            Err(unavailable(operation, code, &err))
         }
     }
 }

@@ -34,6 +34,13 @@ pub(super) struct StripeHttp {
     authorization: HeaderValue,
 }
 
+/// A decoded answer, and whether it is the saved answer of an earlier request with the same
+/// idempotency key (`Idempotent-Replayed: true`): Stripe did nothing for this one.
+pub(super) struct Answer<T> {
+    pub value: T,
+    pub replayed: bool,
+}
+
 /// Stripe's error body: `{"error": {"type", "code", "message", ...}}`.
 #[derive(Deserialize)]
 struct ErrorBody {
@@ -69,16 +76,17 @@ impl StripeHttp {
         operation: &'static str,
         request: RequestBuilder,
         idempotency_key: Option<&IdempotencyKey>,
-    ) -> Result<T, GatewayError> {
+    ) -> Result<Answer<T>, GatewayError> {
         let http_request = self.http_request(request, idempotency_key).map_err(|e| GatewayError::local(operation, e.to_string()))?;
         let attempt = async {
             let response = self.client.request(http_request).await.map_err(|e| GatewayError::unreachable(operation, e.to_string()))?;
             let status = response.status().as_u16();
             let request_id = response.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let replayed = response.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
             let body = response.into_body().collect().await.map_err(|e| GatewayError::unreachable(operation, e.to_string()))?.to_bytes();
-            Ok::<_, GatewayError>((status, request_id, body))
+            Ok::<_, GatewayError>((status, request_id, replayed, body))
         };
-        let (status, request_id, body) = tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
+        let (status, request_id, replayed, body) = tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
             .await
             .map_err(|_| GatewayError::unreachable(operation, format!("no answer within {} ms", ATTEMPT_TIMEOUT.as_millis())))??;
         if !(200..300).contains(&status) {
@@ -92,7 +100,9 @@ impl StripeHttp {
                 detail.and_then(|d| d.message).unwrap_or_else(|| format!("HTTP {status} without a Stripe error body")),
             ));
         }
-        serde_json::from_slice(&body).map_err(|e| GatewayError::local(operation, format!("unexpected answer from Stripe: {e}")))
+        let value =
+            serde_json::from_slice(&body).map_err(|e| GatewayError::local(operation, format!("unexpected answer from Stripe: {e}")))?;
+        Ok(Answer { value, replayed })
     }
 
     fn http_request(

@@ -15,6 +15,7 @@ mod plan_change;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -35,11 +36,12 @@ pub use error::GatewayError;
 pub use model::{CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionState, EventPage, InvoicePage, InvoiceView};
 pub use plan_change::{ChangeOutcome, PlanItem};
 
-use self::client::StripeHttp;
+use self::client::{Answer, StripeHttp};
 use self::objects::{CheckoutSession, Customer, Event, List, Object, Subscription, UrlSession};
 use crate::config::ConfigError;
 use crate::domain::events::VerifiedEvent;
 use crate::domain::subscription::SubscriptionState;
+use crate::metrics::{self, CheckoutKind};
 use crate::retry::{Failure, Policy, retry};
 
 #[derive(Clone)]
@@ -85,17 +87,40 @@ impl StripeGateway {
         key: Option<&str>,
         request: impl StripeRequest,
     ) -> Result<T, GatewayError> {
+        self.answer(operation, key, request).await.map(|answer| answer.value)
+    }
+
+    /// `send`, also saying whether Stripe replayed the answer of an earlier request with the
+    /// same idempotency key rather than acting on this one.
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        key: Option<&str>,
+        request: impl StripeRequest,
+    ) -> Result<Answer<T>, GatewayError> {
         let key = key.map(IdempotencyKey::new).transpose().map_err(|e| GatewayError::local(operation, format!("idempotency key: {e}")))?;
-        let result = retry(Policy::STRIPE, operation, |_| async {
+        let (key, request) = (key.as_ref(), &request);
+        let result = retry(Policy::STRIPE, operation, |attempt| async move {
+            if attempt > 1 {
+                metrics::stripe_retries(operation);
+            }
             self.calls.fetch_add(1, Ordering::Relaxed);
-            self.http
-                .call(operation, request.build(), key.as_ref())
-                .await
-                .map_err(|err| if err.is_retryable() { Failure::Transient(err) } else { Failure::Permanent(err) })
+            let started = Instant::now();
+            let answer = self.http.call(operation, request.build(), key).await;
+            metrics::stripe_call_latency(operation, started.elapsed());
+            answer.map_err(|err| if err.is_retryable() { Failure::Transient(err) } else { Failure::Permanent(err) })
         })
         .await;
         if let Err(err) = &result {
-            tracing::error!(operation, status = ?err.status, stripe_request_id = ?err.request_id, error = %err.description, "stripe call failed");
+            let (status, stripe_request_id) = (err.status, err.request_id.as_deref());
+            // A refusal (a declined card, an id Stripe does not know) is the caller's answer to
+            // give; what an operator must look at is Stripe failing or out of reach.
+            if err.is_refusal() {
+                tracing::warn!(operation, status, stripe_request_id, error = %err.description, "stripe refused the call");
+            } else {
+                metrics::stripe_errors(operation);
+                tracing::error!(operation, status, stripe_request_id, error = %err.description, "stripe call failed");
+            }
         }
         result
     }
@@ -149,7 +174,16 @@ impl StripeGateway {
                     .invoice_creation(CreateCheckoutSessionInvoiceCreation::new(true))
             }
         };
-        let session: UrlSession = self.send("create_checkout_session", Some(&req.idempotency_key), session).await?;
+        let answer: Answer<UrlSession> = self.answer("create_checkout_session", Some(&req.idempotency_key), session).await?;
+        // Counted here, where Stripe says whether it made the session or replayed the one an
+        // earlier attempt of the same request made.
+        if !answer.replayed {
+            metrics::checkout_started(match req.mode {
+                CheckoutMode::Subscription => CheckoutKind::Subscription,
+                CheckoutMode::Payment => CheckoutKind::Credits,
+            });
+        }
+        let session = answer.value;
         let url = session
             .url
             .ok_or_else(|| GatewayError::local("create_checkout_session", "Stripe returned a Checkout Session without a URL"))?;

@@ -19,6 +19,7 @@ use crate::domain::approval::{
 use crate::domain::change::IntentClaim;
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics;
 use crate::store::ApprovalRecord;
 use crate::stripe::idempotency_key;
 
@@ -65,6 +66,7 @@ pub(super) async fn ask(
     let to = change.to.clone();
     let event = Event::ApprovalRequested { action: asked.action.to_string(), to, expires_at: record.valid_until };
     app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(caller.principal), event)).await?;
+    metrics::approval_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %record.principal_id, action = asked.action, "web approval required");
     let base = caller.base_url.trim_end_matches('/');
     Ok(json!({
@@ -88,6 +90,9 @@ pub async fn status(app: &App, principal: &Principal, id: &str, now: i64) -> Res
     let mut interval = record.interval;
     if principal.kind == PrincipalKind::Agent && status == PublicStatus::Pending {
         interval = paced(app, &record, now).await?;
+    }
+    if principal.kind == PrincipalKind::Agent && status == PublicStatus::Expired {
+        metrics::approval_expired();
     }
     Ok(view(id, &record, &org, status, interval, &app.config.catalog.currency, now))
 }
@@ -132,7 +137,10 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
     let outcome = execute(app, &org, &change, record.generation, &key, asked_by, now).await;
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, approved = outcome.is_ok(), "web approval decided");
     match outcome {
-        Ok(answer) => Ok(json!({ "status": "approved", "approval_id": id, "result": answer })),
+        Ok(answer) => {
+            metrics::approval_approved();
+            Ok(json!({ "status": "approved", "approval_id": id, "result": answer }))
+        }
         Err(NotRun::Failed(error)) => Err(error),
         // Lost to a concurrent decision: say what the approval became (its change settled).
         Err(NotRun::ClaimTaken) => Err(refused(app, &record.id_hash, now).await),
@@ -151,6 +159,7 @@ pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Resul
         Err(err) => return Err(err.into()),
     }
     tracing::info!(org_id = %record.org_id, principal_id = %principal.principal_id, "web approval denied");
+    metrics::approval_denied();
     Ok(json!({ "status": "denied", "approval_id": id }))
 }
 

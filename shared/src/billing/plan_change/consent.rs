@@ -12,6 +12,7 @@ use crate::domain::api_key::{hash, random_hex};
 use crate::domain::change::IntentClaim;
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics;
 use crate::store::{ConsentRecord, ConsentState};
 use crate::stripe::idempotency_key;
 
@@ -25,6 +26,7 @@ fn invalid_token(reason: &str, message: &str) -> ApiError {
 }
 
 fn expired() -> ApiError {
+    metrics::consent_expired();
     invalid_token("expired", "This confirm token has expired: ask again without a token.")
 }
 
@@ -55,6 +57,7 @@ pub(super) async fn ask(
         result: None,
     };
     app.store.put_consent(&record).await?;
+    metrics::consent_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, action = asked.action, "confirmation required");
     Ok(json!({
         "status": "confirmation_required",
@@ -98,7 +101,10 @@ pub(super) async fn confirm(
     let requester = Actor::Principal { principal_id: record.principal_id.clone(), principal_kind: PrincipalKind::Agent };
     let asked_by = AskedBy { requester, claim: Some(claim), decision: None };
     match execute(app, &org, &change, record.generation, &key, asked_by, now).await {
-        Ok(answer) => Ok(answer),
+        Ok(answer) => {
+            metrics::consent_confirmed();
+            Ok(answer)
+        }
         Err(NotRun::Failed(error)) => Err(error),
         Err(NotRun::ClaimTaken) => Err(refused(app, &record.token_hash, now).await),
         // A token used by a call that has finished since is `used`; an unused one is void.

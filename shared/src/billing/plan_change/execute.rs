@@ -18,6 +18,7 @@ use crate::domain::change::{Change, ChangeIntent, ChangeKind, IntentClaim};
 use crate::domain::org::Org;
 use crate::domain::subscription::{SubscriptionState, apply_subscription};
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics;
 use crate::retry::{Failure, Policy, retry};
 use crate::store::{Begun, ClaimOutcome, Finished, StoreError};
 use crate::stripe::{ChangeOutcome, GatewayError, PlanItem, StripeGateway};
@@ -169,7 +170,12 @@ async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result
             };
             let outcome = ClaimOutcome { executed: answer.is_ok(), result: &result.to_string() };
             match app.store.finish_change(&mut org, intent.claim.as_ref(), outcome, &activities).await? {
-                Finished::Written => Ok(answer),
+                Finished::Written => {
+                    if answer.is_ok() {
+                        metrics::plan_changed(intent.change.kind, &intent.change.to.plan);
+                    }
+                    Ok(answer)
+                }
                 Finished::OrgChanged => Err(Failure::Transient(ApiError::contended())),
             }
         }
