@@ -34,6 +34,8 @@ start_dynamodb_local() {
   SERVICE_PIDS+=($!)
   wait_for_port "$port" dynamodb-local 60
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  # The publisher's input, read locally as Lambda's event source mapping reads it in AWS.
+  export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$AWS_ENDPOINT_URL_DYNAMODB"
 }
 
 start_moto() {

@@ -68,6 +68,9 @@ impl Gateway {
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
         let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+        if method == "GET" && path == local_pages::EVENTS_PATH {
+            return self.events_page(req.uri().query().unwrap_or_default(), request_id).await;
+        }
         if let Some(page) = local_pages::page(&method, &path, req.uri().query().unwrap_or_default(), &format!("http://{host}")) {
             return page;
         }
@@ -99,6 +102,21 @@ impl Gateway {
         match dispatch(route.binary, &self.app, lambda_request).await {
             Some(response) => response,
             None => error_response(&ApiError::internal(format!("no local function `{}`", route.binary)), request_id),
+        }
+    }
+}
+
+impl Gateway {
+    /// The events page of the org `?org=` names (the demo org by default).
+    async fn events_page(&self, query: &str, request_id: &str) -> Response<Body> {
+        let named = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "org").map(|(_, v)| v.into_owned());
+        let org_id = named.unwrap_or_else(|| crate::seed::DEMO_ORG.to_string());
+        if !billing_shared::domain::org::valid_id(&org_id) {
+            return error_response(&ApiError::field("org", "must be 1-64 of a-z, 0-9, - and _"), request_id);
+        }
+        match self.app.store.recent_activity(&org_id, 50).await {
+            Ok(activities) => local_pages::events_page(&org_id, &activities),
+            Err(err) => error_response(&err.into(), request_id),
         }
     }
 }

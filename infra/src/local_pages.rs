@@ -3,12 +3,14 @@
 //! coming back from the stand-in's hosted page does not send, so these say what happened and
 //! how to see it with the key. Deployments send the human to their own URLs instead.
 
+use billing_shared::domain::activity::Activity;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 
 pub const SUCCESS_PATH: &str = "/local/checkout/success";
 pub const CANCEL_PATH: &str = "/local/checkout/cancel";
 pub const RETURN_PATH: &str = "/local/portal/return";
+pub const EVENTS_PATH: &str = "/local/events";
 
 /// The default success, cancel and return URLs of a local run on `base` (`http://127.0.0.1:3000`).
 pub fn default_urls(base: &str) -> [String; 3] {
@@ -54,11 +56,17 @@ pub fn page(method: &str, path: &str, query: &str, base: &str) -> Option<Respons
         ),
         _ => return None,
     };
+    Some(html_page(title, &body))
+}
+
+/// A page of the local run: `title` and `body` (HTML, escaped by the caller).
+fn html_page(title: &str, body: &str) -> Response<Body> {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>\
-         body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1f2937}}\
+         body{{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:3rem auto;padding:0 1rem;color:#1f2937}}\
          pre{{background:#f3f4f6;padding:1rem;white-space:pre-wrap;overflow-wrap:anywhere}}\
-         code{{background:#f3f4f6;padding:0 .25rem}}small{{color:#6b7280}}</style></head><body>\
+         table{{border-collapse:collapse;width:100%}}td,th{{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #e5e7eb}}\
+         code{{background:#f3f4f6;padding:0 .25rem;overflow-wrap:anywhere}}small{{color:#6b7280}}</style></head><body>\
          <h1>{title}</h1>{body}<p><small>A page of the local run (scripts/run-local) only.</small></p></body></html>"
     );
     let mut response = Response::new(Body::Text(html));
@@ -67,7 +75,42 @@ pub fn page(method: &str, path: &str, query: &str, base: &str) -> Option<Respons
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Some(response)
+    response
+}
+
+/// `/local/events?org=<id>`: the org's newest activity records, the events the publisher puts
+/// on the bus (locally: moto's, forwarded to an SQS queue).
+pub fn events_page(org_id: &str, activities: &[Activity]) -> Response<Body> {
+    let rows: String = activities
+        .iter()
+        .map(|a| {
+            let actor = serde_json::to_string(&a.actor).unwrap_or_default();
+            let consent = a.consent.as_ref().and_then(|c| serde_json::to_string(c).ok()).unwrap_or_default();
+            let data = serde_json::to_value(&a.event).map(|v| v["data"].to_string()).unwrap_or_default();
+            format!(
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code> <code>{}</code></td><td><code>{}</code></td></tr>",
+                a.occurred_at,
+                a.event.type_name(),
+                escape(&actor),
+                escape(&consent),
+                escape(&data)
+            )
+        })
+        .collect();
+    let body = if activities.is_empty() {
+        format!(
+            "<p>No events for org <code>{}</code> yet. Make a change (a checkout, an upgrade, a reservation past a cap) and reload.</p>",
+            escape(org_id)
+        )
+    } else {
+        format!(
+            "<p>The newest {} events of org <code>{}</code>, newest first (occurred_at in epoch seconds).</p>\
+             <table><tr><th>occurred_at</th><th>type</th><th>actor, consent</th><th>data</th></tr>{rows}</table>",
+            activities.len(),
+            escape(org_id)
+        )
+    };
+    html_page("Billing events", &body)
 }
 
 /// `session_id` of the query, when it is a Checkout Session id (anything else is not shown).

@@ -85,6 +85,13 @@ async fn a_cap_refusal_is_reported_once_a_minute_and_thresholds_once_a_period() 
     assert_eq!((&events[0].1["data"]["percent"], &events[1].1["data"]["percent"]), (&80.into(), &100.into()));
     assert_eq!(events[2].1["data"], serde_json::json!({"resource": "agents", "plan": "free", "active": 1, "cap": 1}));
 
+    // The local run's page lists them, newest first; another org's are not there.
+    let page = api.get("/local/events?org=acme", None).await;
+    let html = page.body.as_str().unwrap_or_default();
+    assert!(html.find("billing.limit_reached") < html.find("billing.usage_threshold_crossed"), "{html}");
+    assert!(!api.get("/local/events?org=other", None).await.body.as_str().unwrap().contains("billing."));
+    assert_envelope(&api.get("/local/events?org=%3Cscript%3E", None).await, 400, "validation_failed");
+
     // Freed and taken again in the same period: no second report.
     assert_eq!(api.post_json("/billing/usage/agents/release", &token, "").await.status, 200);
     assert_eq!(reserve("").await.status, 200);

@@ -1,7 +1,8 @@
 //! `local-api`: creates the table from template.yaml in DynamoDB Local, starts the offline
 //! Stripe stand-in (delivering signed events to this API's /stripe/webhook), seeds the demo
 //! org and keys, serves every route of template.yaml on 127.0.0.1 and runs the reconciler
-//! every minute (its schedule in AWS) until Ctrl-C.
+//! every minute (its schedule in AWS) and the events publisher on the table's stream (into moto,
+//! when it runs) until Ctrl-C.
 //! Started by `scripts/run-local` (and by `scripts/test` for the contract test), which start
 //! DynamoDB Local first. `PORT=0` takes a free port.
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use billing_functions::reconciler;
 use billing_infra::gateway::{self, Gateway};
 use billing_infra::local_pages;
+use billing_infra::outbox::{LocalBus, StreamPump};
 use billing_infra::seed::{DemoKeys, seed_demo};
 use billing_infra::standin;
 use billing_infra::template::Template;
@@ -21,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::time::{Instant, interval_at};
 
 const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 fn random_secret() -> String {
     let mut bytes = [0u8; 16];
@@ -40,6 +43,28 @@ fn local_defaults(base: &str) -> Vec<(&'static str, String)> {
         ("DEFAULT_CANCEL_URL", cancel),
         ("DEFAULT_RETURN_URL", portal_return),
     ]
+}
+
+/// The outbox, as in AWS: the table's stream through the publisher onto a bus in moto (when
+/// `AWS_ENDPOINT_URL_EVENTBRIDGE` points at one), whose rule forwards to an SQS queue. Says
+/// where the events go.
+async fn publish_events(app: &App) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    if std::env::var_os("AWS_ENDPOINT_URL_EVENTBRIDGE").is_none() {
+        return Ok("not published (no AWS_ENDPOINT_URL_EVENTBRIDGE: scripts/run-local starts moto for them)".into());
+    }
+    let bus = LocalBus::create(&app.sdk, "billing-local").await?;
+    let mut pump = StreamPump::new(&app.sdk, app.store.table()).await?;
+    let said = format!("the table's stream -> bus `{}` in moto -> queue {}", bus.bus_name, bus.queue_url);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PUBLISH_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(err) = pump.pump(&bus.bus).await {
+                tracing::error!(error = %err, "reading the table's stream failed; trying again");
+            }
+        }
+    });
+    Ok(said)
 }
 
 /// With `DEMO_KEYS_FILE` set, the URL and demo keys go there too (shell `NAME=value` lines),
@@ -90,11 +115,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             }
         }
     });
+    let outbox = publish_events(&app).await?;
     let gateway = Arc::new(Gateway::new(app));
 
     println!("\nBilling API listening on {base} (table `{table}` in DynamoDB Local)");
     println!("Stripe stand-in on {} delivering signed events to {base}/stripe/webhook", stripe.base_url());
-    println!("Reconciler: runs every minute here (ReconcileSchedule in AWS), its report in the log\n");
+    println!("Reconciler: runs every minute here (ReconcileSchedule in AWS), its report in the log");
+    println!("Events: {outbox}; the newest on {base}/local/events\n");
     println!("Routes (from template.yaml):");
     for route in gateway.routes() {
         println!("  {:<6} {:<34} -> {}", route.method, route.path, route.binary);
