@@ -1,4 +1,4 @@
-//! The approval page in a real headless Chromium, driven over WebDriver: an agent asks in web
+//! The approval page (and the local run's pages) in a real headless Chromium, driven over WebDriver: an agent asks in web
 //! mode, a human opens the link, enters their key, approves (or denies), and the agent's poll
 //! sees it. Needs Debian's `chromium` and `chromium-driver` (`scripts/test` installs them).
 //! Writes a screenshot of the page to `$CARGO_TARGET_TMPDIR/approval-page.png` (the README's).
@@ -165,4 +165,32 @@ async fn cancel_and_pay_on_the_hosted_checkout_land_on_the_local_pages() {
     // What the page says to run shows the paid session (no webhook is delivered in this test).
     let synced = api.get(&format!("/billing/checkout/{session}"), Some(&human)).await;
     assert_eq!((&synced.body["paid"], &synced.body["billing"]["plan"]), (&json!(true), &json!("pro")), "{}", synced.body);
+}
+
+/// The local run's events page: after a subscription, a HUMAN's upgrade and an agent's web
+/// approval, the page lists those events newest first with who did them. Writes
+/// `local-events.png` (the README's).
+#[tokio::test]
+async fn the_local_events_page_lists_an_orgs_events_newest_first() {
+    let driver = start_driver().await;
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let base = api.serve_http().await;
+    assert_eq!(api.post_json("/billing/upgrade", &human, r#"{"plan":"scale"}"#).await.body["status"], "switched");
+    let asked = api.post_json("/billing/downgrade", &agent, r#"{"mode":"web"}"#).await;
+    assert_eq!(asked.body["status"], "web-approve-required", "{}", asked.body);
+    api.standin.webhooks_settled().await;
+
+    let client = browser(&driver).await;
+    client.goto(&format!("{base}/local/events?org=acme")).await.unwrap();
+    text_with(&client, "h1", "Billing events").await;
+    let rows = text_with(&client, "table", "billing.approval_requested").await;
+    let order: Vec<usize> = ["billing.approval_requested", "billing.plan_changed", "billing.subscription_status_changed"]
+        .iter()
+        .map(|t| rows.find(t).unwrap_or_else(|| panic!("{t} is not listed: {rows}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "newest first: {rows}");
+    assert!(rows.contains("\"principal_id\":\"assistant\"") && rows.contains("\"principal_id\":\"owner\""), "{rows}");
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("local-events.png"), &png).unwrap();
+    client.close().await.unwrap();
 }
