@@ -84,6 +84,7 @@ async fn a_cap_refusal_is_reported_once_a_minute_and_thresholds_once_a_period() 
     );
     assert_eq!((&events[0].1["data"]["percent"], &events[1].1["data"]["percent"]), (&80.into(), &100.into()));
     assert_eq!(events[2].1["data"], serde_json::json!({"resource": "agents", "plan": "free", "active": 1, "cap": 1}));
+    assert_eq!(events[2].1["actor"]["principal_id"], "owner", "the refused caller");
 
     // The local run's page lists them, newest first; another org's are not there.
     let page = api.get("/local/events?org=acme", None).await;

@@ -100,14 +100,15 @@ fn counted_body(app: &App, org: &Org, resource: Resource, operation: Operation, 
 /// 402 `plan_limit_reached`, with the next step in `details`. The refusal changes nothing, so
 /// its `billing.limit_reached` record is written alone, once per org, resource and minute (a
 /// looping client cannot flood the bus); failing to write it does not change the answer.
-async fn plan_limit_reached(app: &App, org: &Org, plan: &Plan, limit: &Limit, requested: u64, now: i64) -> ApiError {
+async fn plan_limit_reached(app: &App, principal: &Principal, org: &Org, plan: &Plan, limit: &Limit, requested: u64, now: i64) -> ApiError {
     crate::metrics::plan_limit_reached(limit.resource, &plan.id);
     let details = PlanLimitReached::new(org, &app.config.catalog, plan, limit, requested);
     let resource = limit.resource.as_str();
     let event =
         Event::LimitReached { resource: resource.to_string(), plan: plan.id.clone(), active: limit.active, cap: limit.cap.unwrap_or(0) };
     let once = format!("limit_reached#{}#{resource}#{}", org.org_id, now.div_euclid(60));
-    if let Err(err) = app.store.record_activity_once(&Activity::new(&org.org_id, now, Actor::System, event), &once, now + 120).await {
+    if let Err(err) = app.store.record_activity_once(&Activity::new(&org.org_id, now, Actor::of(principal), event), &once, now + 120).await
+    {
         tracing::warn!(org_id = %org.org_id, resource, error = %err, "the limit_reached record could not be written");
     }
     ApiError::new(ErrorKind::PlanLimitReached, details.message(&plan.name))
@@ -168,7 +169,7 @@ pub async fn count(
     }
     match (key, operation) {
         (Some(key), _) => count_keyed(app, principal, operation, resource, count, key, now).await,
-        (None, Operation::Reserve) => reserve(app, &principal.org_id, resource, count, now).await.map(Answer::fresh),
+        (None, Operation::Reserve) => reserve(app, principal, resource, count, now).await.map(Answer::fresh),
         (None, Operation::Release) => release(app, &principal.org_id, resource, count, now).await.map(|body| Answer::fresh(Ok(body))),
     }
 }
@@ -188,7 +189,8 @@ async fn repair(app: &App, org: &Org, resource: Resource, now: i64) -> Result<bo
 }
 
 /// One conditional write; a refusal is the 402 unless it was for a repairable reason.
-async fn reserve(app: &App, org_id: &str, resource: Resource, count: u64, now: i64) -> Result<Result<Value, ApiError>, ApiError> {
+async fn reserve(app: &App, principal: &Principal, resource: Resource, count: u64, now: i64) -> Result<Result<Value, ApiError>, ApiError> {
+    let org_id = principal.org_id.as_str();
     retry(Policy::WRITE_RACE, "reserve_usage", |_| async move {
         let org = match app.store.count_usage(org_id, resource, Delta::Reserve(count), now).await? {
             Counted::Done(org) => {
@@ -208,7 +210,7 @@ async fn reserve(app: &App, org_id: &str, resource: Resource, count: u64, now: i
             app.store.refresh_caps(&org).await?;
             return Err(again());
         }
-        Ok(Err(plan_limit_reached(app, &org, plan, &limit, count, now).await))
+        Ok(Err(plan_limit_reached(app, principal, &org, plan, &limit, count, now).await))
     })
     .await
 }
@@ -271,7 +273,7 @@ async fn count_keyed(
         let new_period_end = (resource == Resource::ApiCalls && usage_period_over(&org, now)).then(|| usage_period_end(&org, now));
         let (after, counted) = match operation {
             Operation::Reserve if !limit.can_add(count) => {
-                let answer = Answer::fresh(Err(plan_limit_reached(app, &org, plan, &limit, count, now).await));
+                let answer = Answer::fresh(Err(plan_limit_reached(app, principal, &org, plan, &limit, count, now).await));
                 return match app.store.put_idempotent_answer(org_id, &key.hash, &answer.record(fingerprint, now), now).await? {
                     None => Ok(answer),
                     Some(first) => Ok(Answer::replay(&first, fingerprint)?),
