@@ -111,7 +111,6 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
     retry(Policy::WRITE_RACE, "apply_webhook_effect", |_| async move {
         let mut org = load_org(&app.store, org_id).await?;
         let before = org.clone();
-        let checkout_pending = org.pending_checkout.is_some();
         let mut markers = OnceMarkers { event_id, ..OnceMarkers::default() };
         let mut events = Vec::new();
         match effect {
@@ -174,7 +173,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
         markers.activities = &activities;
         match app.store.apply_once(&mut org, markers, now).await? {
             Applied::Written => {
-                count_completed_checkout(effect, checkout_pending, &org);
+                count_completed_checkout(effect, before.pending_checkout.is_some(), &org);
                 Ok((Outcome::Applied, org))
             }
             Applied::DuplicateEvent | Applied::CreditsAlreadyGranted => Ok((Outcome::Duplicate, org)),
