@@ -1,6 +1,7 @@
 //! The events API Gateway (HTTP API, payload format 2.0) sends: a route's request, with the
 //! authorizer's context on authorized routes, and the REQUEST authorizer's own event. Same shape
-//! as the local gateway (`infra/src/gateway.rs`) builds.
+//! as the local gateway (`infra/src/gateway.rs`) builds. And a batch of the table's DynamoDB
+//! Stream, as Lambda's event source mapping hands it to the events publisher.
 
 use serde_json::{Value, json};
 
@@ -80,4 +81,34 @@ pub fn authorizer(req: &Request, token: &str) -> Value {
     event["routeArn"] = json!(format!("arn:aws:execute-api:us-east-1:000000000000:bench/$default/{}{}", req.method, req.path));
     event["identitySource"] = json!([format!("Bearer {token}")]);
     event
+}
+
+/// A stream batch of `count` new items, cycling through `items` (DynamoDB JSON), each with a
+/// sequence number of its own.
+pub fn stream(items: &[Value], count: usize) -> Value {
+    let records: Vec<Value> = items
+        .iter()
+        .cycle()
+        .take(count)
+        .enumerate()
+        .map(|(i, item)| {
+            json!({
+                "eventID": format!("bench-{i}"),
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1_764_000_000,
+                    "Keys": { "PK": item["PK"], "SK": item["SK"] },
+                    "NewImage": item,
+                    "SequenceNumber": format!("{:021}", i + 1),
+                    "SizeBytes": item.to_string().len(),
+                    "StreamViewType": "NEW_IMAGE",
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/billing-bench/stream/2026-01-01T00:00:00.000",
+            })
+        })
+        .collect();
+    json!({ "Records": records })
 }

@@ -4,6 +4,8 @@
 //! RSS and arm64 binary size. And `reconcile`, behind `scripts/bench-reconciler`: one reconciler
 //! run over many orgs, stuck intents and missed events, for its time and its DynamoDB and Stripe calls.
 
+pub mod capacity;
+pub mod cost;
 pub mod emulator;
 pub mod events;
 pub mod measure;

@@ -12,7 +12,7 @@ use hyper::Uri;
 use tokio::process::{Child, Command};
 
 use crate::emulator::{Emulator, Outcome};
-use crate::proxy::{CountingProxy, Counts};
+use crate::proxy::{CountingProxy, Counts, Units};
 use crate::seed::project_env;
 use crate::targets::Plan;
 
@@ -52,6 +52,8 @@ pub struct Figures {
 pub struct Calls {
     pub dynamodb: Counts,
     pub stripe: Counts,
+    /// DynamoDB capacity units, by operation.
+    pub dynamodb_units: Units,
 }
 
 impl Calls {
@@ -59,7 +61,13 @@ impl Calls {
         let minus = |after: &Counts, before: &Counts| -> Counts {
             after.iter().map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0))).filter(|(_, n)| *n > 0).collect()
         };
-        Calls { dynamodb: minus(&self.dynamodb, &before.dynamodb), stripe: minus(&self.stripe, &before.stripe) }
+        let units = self
+            .dynamodb_units
+            .iter()
+            .map(|(op, n)| (op.clone(), n - before.dynamodb_units.get(op).copied().unwrap_or(0.0)))
+            .filter(|(_, n)| *n > 0.0)
+            .collect();
+        Calls { dynamodb: minus(&self.dynamodb, &before.dynamodb), stripe: minus(&self.stripe, &before.stripe), dynamodb_units: units }
     }
 }
 
@@ -126,7 +134,7 @@ impl Session {
     }
 
     fn calls(&self) -> Calls {
-        Calls { dynamodb: self.dynamodb.counts(), stripe: self.stripe.counts() }
+        Calls { dynamodb: self.dynamodb.counts(), stripe: self.stripe.counts(), dynamodb_units: self.dynamodb.units() }
     }
 
     /// The process's peak resident set (VmHWM), in KiB.

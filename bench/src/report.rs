@@ -4,6 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::cost;
 use crate::measure::Figures;
 use crate::proxy::Counts;
 use crate::stats::percentile;
@@ -22,6 +23,10 @@ pub struct Context {
     pub cold_starts: usize,
     pub warm_invocations: usize,
     pub load_before: String,
+    /// template.yaml's `MemorySize` of the functions, which Lambda bills by.
+    pub memory_mb: u64,
+    /// Records per stream batch of the events publisher.
+    pub publisher_batch: usize,
 }
 
 pub enum Status {
@@ -37,6 +42,8 @@ pub struct Row {
     pub status: Status,
     /// The arm64 release binary's size, if it was built.
     pub arm64_bytes: Option<u64>,
+    /// What the process wrote to stdout and stderr (logs and EMF documents) per invocation.
+    pub log_bytes_per_invocation: Option<f64>,
 }
 
 /// The 1-minute load average, as /proc/loadavg has it.
@@ -266,6 +273,9 @@ pub fn render(context: &Context, rows: &[Row]) -> String {
         format!("**{} target(s) missed:**\n\n{list}", misses.len())
     };
     let summary = summary_table(rows, &lines, floor);
+    let metrics_overhead = cost::metrics_overhead(rows);
+    let route_costs = cost::route_costs(rows, context.memory_mb, "authorizer");
+    let publisher_cost = cost::publisher_cost(rows, context.memory_mb, context.publisher_batch);
     let references = against_references(&lines);
 
     let mut requests = String::new();
@@ -371,6 +381,43 @@ exactly a reference's is compared with it here, which shows what the function co
 calls it makes. These comparisons are information: the brief's targets are the ones above.
 
 {references}
+## What metrics cost
+
+Every function installs the EMF collector and records metrics on each request. `floor-metrics` is
+the floor with exactly that added (`bench/src/bin/floor_metrics.rs`: the collector installed as
+the functions install it, the invocation's properties, the principal and `requests` by status),
+measured beside the floor in the same rounds. Metrics make no DynamoDB call: the documents go to
+stdout, and Lambda's log stream turns them into CloudWatch metrics.
+
+{metrics_overhead}
+## Cost per route
+
+Dollars per million requests at us-east-1 list prices: HTTP API $1.00 per million requests;
+Lambda arm64 $0.20 per million requests plus $0.0000133334 per GB-second, billed in whole
+milliseconds at template.yaml's {memory_mb} MB, taken from the warm median above; DynamoDB
+on-demand $0.125 per million read and $0.625 per million write request units; CloudWatch Logs
+$0.50 per GiB ingested, from the bytes each function wrote per invocation here (Lambda's own
+START / END / REPORT lines, about 300 bytes, are not included). Authorized routes also pay for the
+authorizer's invocation: HTTP API does not cache its answers in this template.
+
+Capacity units are measured: the counting proxy asks DynamoDB Local for `ReturnConsumedCapacity`
+on every call. For `TransactWriteItems`, where DynamoDB Local reports more than AWS bills, the
+proxy applies AWS's rule (2 write units per started KB of each item) to the items as written.
+The durations are this machine's (x86_64, full cores); at 128 MB Lambda gives a function about a
+fourteenth of a vCPU, so the CPU part of a request takes longer there. The Stripe calls cost
+nothing on AWS's bill; the CloudWatch metrics themselves are billed per metric and month, not
+per request.
+
+{route_costs}
+## The events publisher
+
+The table's stream hands the publisher batches of {publisher_batch} activity records
+(template.yaml's `BatchSize`); it puts them on the bus, here moto's EventBridge (`PutEvents` of 10
+entries, in order). Lambda's reads of a DynamoDB stream are free. The event record itself is
+written in the transaction of the change it reports, so its write units are in that route's
+figure above. Moto answers `PutEvents` locally; EventBridge's own latency would replace it.
+
+{publisher_cost}
 ## Machine
 
 | | |
@@ -474,6 +521,8 @@ Not measured here; quoted from the design brief for scale:
         load_after = load_average(),
         toolchain = context.toolchain,
         cold_starts = context.cold_starts,
+        memory_mb = context.memory_mb,
+        publisher_batch = context.publisher_batch,
         warm_invocations = context.warm_invocations,
     )
 }

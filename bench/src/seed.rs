@@ -17,7 +17,7 @@ use billing_shared::domain::catalog::Interval;
 use billing_shared::domain::change::{self, Change, ChangeKind};
 use billing_shared::domain::events::Effect;
 use billing_shared::domain::org::{Org, Principal, PrincipalKind};
-use billing_shared::store::{ApprovalRecord, PK, SK};
+use billing_shared::store::{ACTIVITY_PREFIX, ApprovalRecord, PK, SK};
 use billing_shared::{App, now};
 use stripe_standin::Standin;
 use stripe_webhook::Webhook;
@@ -28,6 +28,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 const TABLE: &str = "billing-bench";
 const ORG_ID: &str = "bench";
+const EVENT_BUS: &str = "billing-bench-events";
 const PRINCIPAL_ID: &str = "bench-owner";
 /// More than the spends of a run (15 cold starts and 1000 warm requests, by default).
 const CREDITS_SEEDED: u64 = 1_000_000;
@@ -57,6 +58,11 @@ pub struct Fixture {
     /// approve or deny is told).
     pub pending_approval: String,
     pub denied_approval: String,
+    /// The org's activity records as the table holds them (DynamoDB JSON): what the table's
+    /// stream hands the events publisher.
+    pub activity_items: Vec<serde_json::Value>,
+    /// The event bus made in moto for the publisher, when `AWS_ENDPOINT_URL_EVENTBRIDGE` names one.
+    pub event_bus: Option<String>,
 }
 
 /// An agent's web approval of the org, stored as the upgrade use case stores one.
@@ -157,6 +163,29 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
             return Err("the seeded org item is not where the floor will look for it".into());
         }
     }
+    let activities = app
+        .store
+        .client()
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", AttributeValue::S(org_item.0.clone()))
+        .expression_attribute_values(":prefix", AttributeValue::S(ACTIVITY_PREFIX.to_string()))
+        .send()
+        .await?;
+    let activity_items = activities
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| serde_json::to_value(serde_dynamo::Item::from(item)))
+        .collect::<Result<_, _>>()?;
+    let event_bus = match std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE") {
+        Ok(_) => {
+            aws_sdk_eventbridge::Client::new(sdk).create_event_bus().name(EVENT_BUS).send().await?;
+            Some(EVENT_BUS.to_string())
+        }
+        Err(_) => None,
+    };
     Ok(Fixture {
         table: TABLE.to_string(),
         principal,
@@ -166,5 +195,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         webhook: (event, signature),
         pending_approval,
         denied_approval,
+        activity_items,
+        event_bus,
     })
 }

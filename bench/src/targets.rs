@@ -28,9 +28,15 @@ pub const REFERENCES: [(&str, &str, &str); 2] = [
     ),
 ];
 
+/// The floor with the functions' metrics (`bench/src/bin/floor_metrics.rs`): beside the floor,
+/// what metrics cost a request.
+pub const METRICS_FLOOR: &str = "floor-metrics";
+/// The function the table's stream feeds: measured per batch of template.yaml's `BatchSize`.
+pub const PUBLISHER: &str = "events-publisher";
+
 /// The floor or one of its references.
 pub fn is_floor(binary: &str) -> bool {
-    binary == FLOOR || REFERENCES.iter().any(|(name, ..)| *name == binary)
+    binary == FLOOR || binary == METRICS_FLOOR || REFERENCES.iter().any(|(name, ..)| *name == binary)
 }
 
 pub struct Target {
@@ -58,6 +64,8 @@ pub enum Expect {
     Status(u16),
     /// An authorizer decision letting the request through as a principal of this org.
     Authorized { org_id: String },
+    /// A stream batch answered with no record to deliver again.
+    Published,
 }
 
 impl Expect {
@@ -66,6 +74,7 @@ impl Expect {
         let ok = match self {
             Expect::Status(status) => answer["statusCode"] == json!(status),
             Expect::Authorized { org_id } => answer["isAuthorized"] == json!(true) && answer["context"][CTX_ORG_ID] == json!(org_id),
+            Expect::Published => answer["batchItemFailures"].as_array().is_some_and(Vec::is_empty),
         };
         ok.then_some(()).ok_or_else(|| format!("unexpected answer: {}", String::from_utf8_lossy(payload)))
     }
@@ -173,6 +182,30 @@ pub fn function_globals() -> Result<(u64, Duration), TemplateError> {
     Ok((number("MemorySize")?, Duration::from_secs(number("Timeout")?)))
 }
 
+/// The `BatchSize` of the publisher's stream event in template.yaml.
+pub fn publisher_batch_size() -> Result<usize, TemplateError> {
+    let root = template_yaml()?;
+    let resources = root.get("Resources").and_then(|r| r.as_mapping()).ok_or_else(|| TemplateError("no Resources".into()))?;
+    let size = resources
+        .values()
+        .filter(|r| r.get("Metadata").and_then(|m| m.get("BuildProperties")?.get("Binary")?.as_str()) == Some(PUBLISHER))
+        .filter_map(|r| r.get("Properties")?.get("Events")?.as_mapping())
+        .flat_map(|events| events.values())
+        .find_map(|event| event.get("Properties")?.get("BatchSize")?.as_u64());
+    size.map(|n| n as usize).ok_or_else(|| TemplateError(format!("{PUBLISHER} has no stream event with a BatchSize")))
+}
+
+/// The publisher's stream batch and settings, when the harness has a bus and records for it.
+fn publisher_plan(bin_dir: &Path, fixture: &Fixture, batch: usize) -> Result<Plan, String> {
+    let bus = fixture.event_bus.clone().ok_or("no event bus: AWS_ENDPOINT_URL_EVENTBRIDGE (moto) is not set")?;
+    if fixture.activity_items.is_empty() {
+        return Err("the seeded org has no activity records to stream".into());
+    }
+    let mut env = vec![("EVENT_BUS_NAME".to_string(), bus)];
+    env.extend(std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE").ok().map(|url| ("AWS_ENDPOINT_URL_EVENTBRIDGE".to_string(), url)));
+    plan(bin_dir, PUBLISHER, events::stream(&fixture.activity_items, batch), Expect::Published, env)
+}
+
 /// The binaries template.yaml names as the HTTP API's Lambda authorizer
 /// (`FunctionArn: !GetAtt X.Arn`).
 fn authorizer_binaries() -> Result<Vec<String>, TemplateError> {
@@ -227,6 +260,19 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
         let plan = plan(bin_dir, FLOOR, floor_event.clone(), Expect::Status(200), env);
         targets.push(Target { binary: name.to_string(), request: request.to_string(), dynamo_budget: None, plan });
     }
+    targets.push(Target {
+        binary: METRICS_FLOOR.to_string(),
+        request: "GET /floor (the floor's GetItem, with the functions' metrics)".to_string(),
+        dynamo_budget: None,
+        plan: plan(
+            bin_dir,
+            METRICS_FLOOR,
+            events::authorized(floor_event.clone(), context.clone()),
+            Expect::Status(200),
+            floor_env.clone(),
+        ),
+    });
+    let batch = publisher_batch_size()?;
     for binary in BINARIES.iter().map(|b| b.to_string()) {
         let target = if authorizers.contains(&binary) {
             let route = routes.iter().find(|r| r.authorized);
@@ -271,6 +317,12 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
             ];
             let dynamo_budget = one_read.contains(&key.as_str()).then_some(1);
             Target { binary, request: label, dynamo_budget, plan }
+        } else if binary == PUBLISHER {
+            let request = format!("a stream batch of {batch} activity records, put on the bus in moto");
+            Target { plan: publisher_plan(bin_dir, fixture, batch), binary, request, dynamo_budget: None }
+        } else if binary == "reconciler" {
+            let plan = Err("measured by scripts/bench-reconciler: BENCHMARKS-reconciler.md".to_string());
+            Target { binary, request: "a scheduled run".to_string(), dynamo_budget: None, plan }
         } else {
             let plan = Err("neither the authorizer nor on an HttpApi route: no event for it yet".to_string());
             Target { binary, request: "-".to_string(), dynamo_budget: None, plan }

@@ -8,7 +8,7 @@ use billing_bench::measure::{Settings, measure};
 use billing_bench::report::{self, Context, Row, Status};
 use billing_bench::seed::{self, Error};
 use billing_bench::stripe;
-use billing_bench::targets::{Plan, function_globals, targets};
+use billing_bench::targets::{Plan, function_globals, publisher_batch_size, targets};
 use billing_shared::config::aws_sdk_config;
 use billing_shared::domain::catalog::Catalog;
 
@@ -68,7 +68,21 @@ async fn main() -> Result<(), Error> {
                 },
             };
             let arm64_bytes = std::fs::metadata(lambda_dir.join(&target.binary).join("bootstrap")).ok().map(|m| m.len());
-            Row { binary: target.binary, request: target.request, dynamo_budget: target.dynamo_budget, status, arm64_bytes }
+            let log_bytes_per_invocation = match &status {
+                // The first request, the warm ones and one per cold start.
+                Status::Measured(figures) => std::fs::metadata(settings.log_dir.join(format!("{}.log", target.binary)))
+                    .ok()
+                    .map(|m| m.len() as f64 / (1 + figures.warm.len() + figures.cold.len()) as f64),
+                _ => None,
+            };
+            Row {
+                binary: target.binary,
+                request: target.request,
+                dynamo_budget: target.dynamo_budget,
+                status,
+                arm64_bytes,
+                log_bytes_per_invocation,
+            }
         })
         .collect();
     let context = Context {
@@ -78,6 +92,8 @@ async fn main() -> Result<(), Error> {
         cold_starts: settings.cold_starts,
         warm_invocations: settings.warm_invocations,
         load_before,
+        memory_mb,
+        publisher_batch: publisher_batch_size()?,
     };
     std::fs::write(&out, report::render(&context, &rows))?;
     eprintln!("bench: measured in {:.0} s, wrote {}", took.as_secs_f64(), out.display());

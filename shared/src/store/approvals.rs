@@ -2,11 +2,11 @@
 //! (`APPROVAL#<hash>`), so the table never holds the id a URL carries. Every change of state is
 //! a conditional write, so an approval is decided, and its change executed, exactly once.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::orgs::{built, org_key};
-use super::{Key, PK, SK, Store, StoreError, TTL, classify, decode, keyed};
+use super::{Key, Store, StoreError, TTL, classify, decode, keyed};
 use crate::domain::activity::Activity;
 use crate::domain::approval::ApprovalState;
 use crate::domain::change::Change;
@@ -124,11 +124,8 @@ impl Store {
         decided: &Activity,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "decide_approval";
-        let (pk, sk) = approval_key(id_hash);
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(PK, AttributeValue::S(pk))
-            .key(SK, AttributeValue::S(sk))
+        let update = self
+            .update_builder(approval_key(id_hash))
             .update_expression("SET #state = :to, decided_by = :by")
             .condition_expression("#state = :pending AND valid_until > :now")
             .expression_attribute_names("#state", "state")

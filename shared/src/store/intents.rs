@@ -12,7 +12,7 @@ use super::caps::whole_org_update;
 use super::consents::consent_key;
 use super::expr::with_expr;
 use super::orgs::{built, org_key};
-use super::{GSI2, GSI2_PK, INTENTS_PK, Key, PK, SK, Store, StoreError};
+use super::{GSI2, GSI2_PK, INTENTS_PK, Store, StoreError};
 use crate::domain::activity::Activity;
 use crate::domain::approval::ApprovalState;
 use crate::domain::change::IntentClaim;
@@ -121,10 +121,6 @@ impl Store {
                 Err(err)
             }
         }
-    }
-
-    fn update_builder(&self, (pk, sk): Key) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-        Update::builder().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk))
     }
 
     /// Uses up a pending, unexpired consent: a token becomes used, an approval executing.

@@ -234,6 +234,11 @@ impl Store {
         self.client.update_item().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk))
     }
 
+    /// The transaction item updating the item at `key`, to be given its expressions.
+    fn update_builder(&self, (pk, sk): Key) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        aws_sdk_dynamodb::types::Update::builder().table_name(&self.table).key(PK, AttributeValue::S(pk)).key(SK, AttributeValue::S(sk))
+    }
+
     async fn put_new(&self, operation: &'static str, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()
