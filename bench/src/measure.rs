@@ -196,6 +196,29 @@ async fn warm_phase(targets: &[(&str, &Plan)], settings: &Settings) -> Vec<Resul
     results
 }
 
+/// Warm latencies of two targets alone, alternating request by request (in ABBA order, so that
+/// neither always follows the other): a difference of a few percent, as metrics make, is below
+/// the noise of the round over every function, where a busy moment falls on some targets only.
+pub async fn paired(a: (&str, &Plan), b: (&str, &Plan), invocations: usize, settings: &Settings) -> Result<[Vec<Duration>; 2], String> {
+    let mut sessions = [Session::start(a.0, a.1, settings).await?.0, Session::start(b.0, b.1, settings).await?.0];
+    let plans = [a.1, b.1];
+    for (session, plan) in sessions.iter_mut().zip(plans) {
+        session.invoke(plan, settings.timeout).await?;
+    }
+    let mut warm = [Vec::with_capacity(invocations), Vec::with_capacity(invocations)];
+    for round in 0..invocations {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let outcome = sessions[i].invoke(plans[i], settings.timeout).await?;
+            warm[i].push(outcome.answered - outcome.handed_out);
+        }
+    }
+    for session in sessions {
+        session.stop().await;
+    }
+    Ok(warm)
+}
+
 /// A fresh process answering one request: spawn to response received.
 async fn cold_start(binary: &str, plan: &Plan, settings: &Settings) -> Result<Duration, String> {
     let (mut session, spawned) = Session::start(binary, plan, settings).await?;

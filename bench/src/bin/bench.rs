@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use billing_bench::measure::{Settings, measure};
+use billing_bench::measure::{Settings, measure, paired};
 use billing_bench::report::{self, Context, Row, Status};
 use billing_bench::seed::{self, Error};
 use billing_bench::stripe;
-use billing_bench::targets::{Plan, function_globals, publisher_batch_size, targets};
+use billing_bench::targets::{FLOOR, METRICS_FLOOR, Plan, function_globals, publisher_batch_size, targets};
 use billing_shared::config::aws_sdk_config;
 use billing_shared::domain::catalog::Catalog;
 
@@ -54,6 +54,15 @@ async fn main() -> Result<(), Error> {
     );
     let started = std::time::Instant::now();
     let mut results = measure(&plans, &settings).await.into_iter();
+    let paired_invocations = count("BENCH_PAIRED_INVOCATIONS", 5000)?;
+    let plan_of = |name: &str| plans.iter().find(|(binary, _)| *binary == name).copied();
+    let metrics_pair = match (plan_of(FLOOR), plan_of(METRICS_FLOOR)) {
+        (Some(floor), Some(metered)) => {
+            eprintln!("bench: {paired_invocations} warm requests each, alternating, for {FLOOR} and {METRICS_FLOOR}");
+            paired(floor, metered, paired_invocations, &settings).await
+        }
+        _ => Err(format!("{FLOOR} or {METRICS_FLOOR} could not be run")),
+    };
     let took = started.elapsed();
 
     let rows: Vec<Row> = targets
@@ -94,6 +103,7 @@ async fn main() -> Result<(), Error> {
         load_before,
         memory_mb,
         publisher_batch: publisher_batch_size()?,
+        metrics_pair,
     };
     std::fs::write(&out, report::render(&context, &rows))?;
     eprintln!("bench: measured in {:.0} s, wrote {}", took.as_secs_f64(), out.display());
