@@ -57,9 +57,11 @@ struct ErrorDetail {
 
 impl StripeHttp {
     pub(super) fn new(secret_key: &str, base: &url::Url) -> Result<Self, ConfigError> {
-        let invalid = |problem: &str| ConfigError::Invalid { name: "STRIPE_API_BASE", problem: problem.to_string() };
-        let mut authorization =
-            HeaderValue::from_str(&format!("Bearer {secret_key}")).map_err(|_| invalid("the Stripe secret key is not a header value"))?;
+        // The key comes from STRIPE_SECRET_KEY locally, from the secret's field in AWS.
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {secret_key}")).map_err(|_| ConfigError::Invalid {
+            name: "STRIPE_SECRET_KEY (stripe_secret_key in the secret)",
+            problem: "not a valid HTTP header value".into(),
+        })?;
         authorization.set_sensitive(true);
         let mut base = base.to_string();
         if !base.ends_with('/') {
@@ -134,5 +136,19 @@ impl StripeHttp {
             builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
         }
         builder.body(Full::new(request.body.map(Bytes::from).unwrap_or_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_secret_key_is_named_as_the_key_not_the_base_url() {
+        let base = url::Url::parse("https://api.stripe.com/").expect("url");
+        let Err(error) = StripeHttp::new("sk_test_\nbroken", &base) else { panic!("a key with a newline was accepted") };
+        let text = error.to_string();
+        assert!(text.contains("STRIPE_SECRET_KEY") && !text.contains("STRIPE_API_BASE"), "{text}");
+        assert!(!text.contains("broken"), "the key leaked into the error: {text}");
     }
 }
