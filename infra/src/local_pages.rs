@@ -131,7 +131,10 @@ fn metrics_table(metrics: &[MetricRow]) -> String {
             let value = match m.reading {
                 Reading::Count(count) => count.to_string(),
                 Reading::Latest(latest) => format!("{latest}{unit}"),
-                Reading::Values { count, sum } => format!("{count} values, mean {:.1}{unit}", sum / count.max(1) as f64),
+                Reading::Values { count, sum } => {
+                    let values = if count == 1 { "value" } else { "values" };
+                    format!("{count} {values}, mean {:.1}{unit}", sum / count.max(1) as f64)
+                }
             };
             format!(
                 "<tr><td><code>{}</code><br><small>{}</small></td><td>{}</td><td>{value}</td></tr>",

@@ -197,6 +197,9 @@ async fn the_local_events_page_lists_an_orgs_events_newest_first() {
     for shown in ["checkout_started", "kind=subscription", "plan_changed", "kind=upgrade plan=scale", "approval_asked", "requests"] {
         assert!(counted.contains(shown), "{shown} is not counted: {counted}");
     }
+    // The whole page in the screenshot: the window as tall as the page.
+    let height = client.execute("return document.documentElement.scrollHeight", vec![]).await.unwrap();
+    client.set_window_size(760, height.as_u64().expect("a height") as u32 + 100).await.unwrap();
     let png = client.screenshot().await.unwrap();
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("local-events.png"), &png).unwrap();
     client.close().await.unwrap();
