@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
 use crate::local_pages;
+use crate::metric_counts::{self, MetricCounts};
 
 /// API Gateway's payload limit.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
@@ -107,7 +108,8 @@ impl Gateway {
 }
 
 impl Gateway {
-    /// The events page of the org `?org=` names (the demo org by default).
+    /// The events page of the org `?org=` names (the demo org by default), with the metrics
+    /// counted since start if this process counts them (`metric_counts::install`).
     async fn events_page(&self, query: &str, request_id: &str) -> Response<Body> {
         let named = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "org").map(|(_, v)| v.into_owned());
         let org_id = named.unwrap_or_else(|| crate::seed::DEMO_ORG.to_string());
@@ -115,7 +117,10 @@ impl Gateway {
             return error_response(&ApiError::field("org", "must be 1-64 of a-z, 0-9, - and _"), request_id);
         }
         match self.app.store.recent_activity(&org_id, 50).await {
-            Ok(activities) => local_pages::events_page(&org_id, &activities),
+            Ok(activities) => {
+                let metrics = metric_counts::installed().map(MetricCounts::rows).unwrap_or_default();
+                local_pages::events_page(&org_id, &activities, &metrics)
+            }
             Err(err) => error_response(&err.into(), request_id),
         }
     }

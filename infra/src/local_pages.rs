@@ -7,6 +7,8 @@ use billing_shared::domain::activity::Activity;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 
+use crate::metric_counts::{MetricRow, Reading};
+
 pub const SUCCESS_PATH: &str = "/local/checkout/success";
 pub const CANCEL_PATH: &str = "/local/checkout/cancel";
 pub const RETURN_PATH: &str = "/local/portal/return";
@@ -79,8 +81,9 @@ fn html_page(title: &str, body: &str) -> Response<Body> {
 }
 
 /// `/local/events?org=<id>`: the org's newest activity records, the events the publisher puts
-/// on the bus (locally: moto's, forwarded to an SQS queue).
-pub fn events_page(org_id: &str, activities: &[Activity]) -> Response<Body> {
+/// on the bus (locally: moto's, forwarded to an SQS queue), and the metrics of every org since
+/// the local run started.
+pub fn events_page(org_id: &str, activities: &[Activity], metrics: &[MetricRow]) -> Response<Body> {
     let rows: String = activities
         .iter()
         .map(|a| {
@@ -110,7 +113,38 @@ pub fn events_page(org_id: &str, activities: &[Activity]) -> Response<Body> {
             escape(org_id)
         )
     };
-    html_page("Billing events", &body)
+    html_page("Billing events", &format!("{body}{}", metrics_table(metrics)))
+}
+
+/// "Metrics since start": what CloudWatch would show in AWS, for all orgs.
+fn metrics_table(metrics: &[MetricRow]) -> String {
+    let intro = "<h2>Metrics since start</h2><p>What the local run counted since it started, for every org \
+                 (in AWS each function writes them to CloudWatch).</p>";
+    if metrics.is_empty() {
+        return format!("{intro}<p>No metrics recorded yet.</p>");
+    }
+    let rows: String = metrics
+        .iter()
+        .map(|m| {
+            let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("<code>{}={}</code>", escape(k), escape(v))).collect();
+            let unit = m.unit.map(|u| format!(" {}", escape(u))).unwrap_or_default();
+            let value = match m.reading {
+                Reading::Count(count) => count.to_string(),
+                Reading::Latest(latest) => format!("{latest}{unit}"),
+                Reading::Values { count, sum } => {
+                    let values = if count == 1 { "value" } else { "values" };
+                    format!("{count} {values}, mean {:.1}{unit}", sum / count.max(1) as f64)
+                }
+            };
+            format!(
+                "<tr><td><code>{}</code><br><small>{}</small></td><td>{}</td><td>{value}</td></tr>",
+                escape(&m.name),
+                escape(&m.description),
+                labels.join(" ")
+            )
+        })
+        .collect();
+    format!("{intro}<table id=\"metrics\"><tr><th>metric</th><th>labels</th><th>count or value</th></tr>{rows}</table>")
 }
 
 /// `session_id` of the query, when it is a Checkout Session id (anything else is not shown).
@@ -150,6 +184,26 @@ mod tests {
         }
         let html = text(page("GET", CANCEL_PATH, "", "http://x\"><script>").unwrap());
         assert!(html.contains("Checkout cancelled") && !html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn metrics_are_shown_escaped_with_their_unit() {
+        let row = |name: &str, labels: &[(&str, &str)], unit, reading| MetricRow {
+            name: name.into(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            description: "<b>said</b>".into(),
+            unit,
+            reading,
+        };
+        let metrics = [
+            row("events_published", &[("type", "<script>")], None, Reading::Count(3)),
+            row("stripe_call_latency", &[("operation", "create_customer")], Some("ms"), Reading::Values { count: 4, sum: 50.0 }),
+        ];
+        let html = text(events_page("acme", &[], &metrics));
+        assert!(html.contains("<code>type=&lt;script&gt;</code></td><td>3</td>"), "{html}");
+        assert!(html.contains("&lt;b&gt;said&lt;/b&gt;") && !html.contains("<script>") && !html.contains("<b>"), "{html}");
+        assert!(html.contains("<td>4 values, mean 12.5 ms</td>"), "{html}");
+        assert!(text(events_page("acme", &[], &[])).contains("No metrics recorded yet."));
     }
 
     #[test]

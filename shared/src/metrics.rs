@@ -8,8 +8,8 @@
 //! the invocation's metrics go to stdout as EMF documents when it is answered, and Lambda's log
 //! stream turns them into CloudWatch metrics. Every document carries Lambda's request id
 //! (`lambda_request_id`) and the X-Ray `trace_id`, as the invocation's log lines do. Where
-//! nothing is installed (tests, the local run) the calls of the `metrics` facade do nothing; a
-//! recorder installed with `metrics::set_global_recorder` would receive them instead.
+//! nothing is installed (most tests) the calls of the `metrics` facade do nothing; the local run
+//! installs a recorder of its own with `metrics::set_global_recorder`, which counts them.
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -44,10 +44,41 @@ pub fn install(function: &'static str) -> Result<&'static Collector, lambda_http
         .with_lambda_request_id("lambda_request_id")
         .with_lambda_xray_trace_id("trace_id")
         .init()?;
-    ::metrics::describe_histogram!("stripe_call_latency", ::metrics::Unit::Milliseconds, "One attempt of a Stripe call");
+    describe();
     // `init` has failed already if this process had a recorder.
     let _ = COLLECTOR.set(collector);
     Ok(collector)
+}
+
+/// Tells the installed recorder what each metric of the catalog counts, and its unit: the EMF
+/// collector writes the unit into the documents, the local run shows the descriptions on its
+/// events page.
+pub fn describe() {
+    use ::metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!("requests", "Requests answered, by outcome");
+    describe_counter!("checkout_started", "Checkout Sessions Stripe created (not replays)");
+    describe_counter!("checkout_completed", "Completed Checkouts applied to their org, once");
+    describe_counter!("plan_changed", "Plan changes executed at Stripe and recorded");
+    describe_counter!("consent_asked", "Confirm tokens given to an agent");
+    describe_counter!("consent_confirmed", "Confirm tokens that executed their change");
+    describe_counter!("consent_expired", "Confirm tokens brought back after they lapsed");
+    describe_counter!("approval_asked", "Web approvals asked by an agent");
+    describe_counter!("approval_approved", "Web approvals approved by a human");
+    describe_counter!("approval_denied", "Web approvals denied by a human");
+    describe_counter!("approval_expired", "Web approvals the agent's poll found lapsed");
+    describe_counter!("plan_limit_reached", "Reservations refused at the cap (402)");
+    describe_counter!("credits_spent", "Credits taken by spends");
+    describe_counter!("limit_increase_requested", "Limit-increase requests");
+    describe_counter!("webhook_events", "Webhook deliveries, by what became of them");
+    describe_histogram!("stripe_call_latency", Unit::Milliseconds, "One attempt of a Stripe call");
+    describe_counter!("stripe_retries", "Stripe calls attempted again");
+    describe_counter!("stripe_errors", "Stripe calls failed after their retries");
+    describe_counter!("dynamodb_throttles", "DynamoDB calls refused for capacity");
+    describe_counter!("dynamodb_failures", "DynamoDB calls failed otherwise");
+    describe_counter!("reconcile_drift", "Orgs found differing from Stripe");
+    describe_counter!("reconcile_failures", "Reconciler runs that failed");
+    describe_counter!("events_published", "Outbox events published, by type");
+    describe_counter!("events_publish_failed", "Outbox events that could not be published");
 }
 
 /// At the start of an invocation: the org and principal of the one before are no longer this

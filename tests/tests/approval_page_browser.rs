@@ -168,10 +168,11 @@ async fn cancel_and_pay_on_the_hosted_checkout_land_on_the_local_pages() {
 }
 
 /// The local run's events page: after a subscription, a HUMAN's upgrade and an agent's web
-/// approval, the page lists those events newest first with who did them. Writes
-/// `local-events.png` (the README's).
+/// approval, the page lists those events newest first with who did them, and the metrics
+/// counted since start below them. Writes `local-events.png` (the README's).
 #[tokio::test]
 async fn the_local_events_page_lists_an_orgs_events_newest_first() {
+    billing_infra::metric_counts::install();
     let driver = start_driver().await;
     let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
     let base = api.serve_http().await;
@@ -190,6 +191,15 @@ async fn the_local_events_page_lists_an_orgs_events_newest_first() {
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "newest first: {rows}");
     assert!(rows.contains("\"principal_id\":\"assistant\"") && rows.contains("\"principal_id\":\"owner\""), "{rows}");
+    let metrics = client.find(Locator::Css("#metrics")).await.expect("the metrics table");
+    assert!(metrics.is_displayed().await.unwrap(), "the metrics table is visible");
+    let counted = metrics.text().await.unwrap();
+    for shown in ["checkout_started", "kind=subscription", "plan_changed", "kind=upgrade plan=scale", "approval_asked", "requests"] {
+        assert!(counted.contains(shown), "{shown} is not counted: {counted}");
+    }
+    // The whole page in the screenshot: the window as tall as the page.
+    let height = client.execute("return document.documentElement.scrollHeight", vec![]).await.unwrap();
+    client.set_window_size(760, height.as_u64().expect("a height") as u32 + 100).await.unwrap();
     let png = client.screenshot().await.unwrap();
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("local-events.png"), &png).unwrap();
     client.close().await.unwrap();

@@ -99,6 +99,67 @@ async fn a_cap_refusal_is_reported_once_a_minute_and_thresholds_once_a_period() 
     assert_eq!(pipeline.deliver().await, Vec::<Value>::new());
 }
 
+/// The count `/local/events` shows for `metric` with `labels` (`resource=webhooks plan=free`), 0
+/// if it shows none.
+fn shown_count(html: &str, metric: &str, labels: &str) -> u64 {
+    let text = |cell: &str| {
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in cell.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        text
+    };
+    let metrics = html.split("<h2>Metrics since start</h2>").nth(1).unwrap_or_else(|| panic!("no metrics section: {html}"));
+    metrics
+        .split("<tr>")
+        .map(|row| row.split("<td>").skip(1).collect::<Vec<_>>())
+        .find(|cells| cells.len() == 3 && cells[0].starts_with(&format!("<code>{metric}</code>")) && text(cells[1]) == labels)
+        .map_or(0, |cells| text(cells[2]).parse().unwrap_or_else(|_| panic!("not a count: {}", cells[2])))
+}
+
+/// The local run counts the metrics of every function since it started, on the events page:
+/// a credits checkout paid and two 402s at the webhooks cap show as such. Other tests of this
+/// file count in the same process, so the page is read before and after (none of them buys
+/// credits or reserves webhooks).
+#[tokio::test]
+async fn the_local_events_page_counts_metrics_since_start() {
+    billing_infra::metric_counts::install();
+    let api = StripeTestApi::with_webhooks().await;
+    let token = api.org_with_key("acme").await;
+    let page = || async { api.get("/local/events?org=acme", None).await.body.as_str().unwrap_or_default().to_string() };
+    let counts = |html: &str| {
+        [
+            shown_count(html, "checkout_started", "kind=credits"),
+            shown_count(html, "checkout_completed", "kind=credits"),
+            shown_count(html, "plan_limit_reached", "resource=webhooks plan=free"),
+        ]
+    };
+    let before = counts(&page().await);
+
+    let checkout = api.post_json("/billing/credits/checkout", &token, r#"{"quantity":2}"#).await;
+    assert_eq!(checkout.status, 200, "{}", checkout.body);
+    api.standin.pay_checkout(checkout.body["session_id"].as_str().unwrap()).await.unwrap();
+    api.standin.webhooks_settled().await;
+    let reserve = || api.post_json("/billing/usage/webhooks/reserve", &token, "");
+    assert_eq!(reserve().await.status, 200);
+    assert_envelope(&reserve().await, 402, "plan_limit_reached");
+    assert_envelope(&reserve().await, 402, "plan_limit_reached");
+
+    let html = page().await;
+    let after = counts(&html);
+    let added: Vec<u64> = after.iter().zip(before).map(|(after, before)| after - before).collect();
+    assert_eq!(added, [1, 1, 2], "checkout started, completed, refused at the cap: {html}");
+    assert!(html.contains("Reservations refused at the cap (402)"), "each metric says what it counts: {html}");
+    let [started, refused] = ["<code>checkout_started</code>", "<code>plan_limit_reached</code>"].map(|m| html.find(m));
+    assert!(started < refused, "sorted by metric: {html}");
+}
+
 #[tokio::test]
 async fn an_approval_reports_its_request_its_decision_and_the_change_under_it() {
     let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;

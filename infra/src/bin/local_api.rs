@@ -2,7 +2,8 @@
 //! Stripe stand-in (delivering signed events to this API's /stripe/webhook), seeds the demo
 //! org and keys, serves every route of template.yaml on 127.0.0.1 and runs the reconciler
 //! every minute (its schedule in AWS) and the events publisher on the table's stream (into moto,
-//! when it runs) until Ctrl-C.
+//! when it runs) until Ctrl-C. It counts the metrics of every function (`metric_counts`) for
+//! the events page.
 //! Started by `scripts/run-local` (and by `scripts/test` for the contract test), which start
 //! DynamoDB Local first. `PORT=0` takes a free port.
 
@@ -11,11 +12,11 @@ use std::time::Duration;
 
 use billing_functions::reconciler;
 use billing_infra::gateway::{self, Gateway};
-use billing_infra::local_pages;
 use billing_infra::outbox::{LocalBus, StreamPump};
 use billing_infra::seed::{DemoKeys, seed_demo};
 use billing_infra::standin;
 use billing_infra::template::Template;
+use billing_infra::{local_pages, metric_counts};
 use billing_shared::config::{Config, aws_sdk_config};
 use billing_shared::stripe::StripeGateway;
 use billing_shared::{App, telemetry};
@@ -82,6 +83,7 @@ fn write_keys_file(base: &str, keys: &DemoKeys) -> std::io::Result<()> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     telemetry::init();
+    metric_counts::install();
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -121,7 +123,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("\nBilling API listening on {base} (table `{table}` in DynamoDB Local)");
     println!("Stripe stand-in on {} delivering signed events to {base}/stripe/webhook", stripe.base_url());
     println!("Reconciler: runs every minute here (ReconcileSchedule in AWS), its report in the log");
-    println!("Events: {outbox}; the newest on {base}/local/events\n");
+    println!("Events: {outbox}; the newest, and the metrics counted since start, on {base}/local/events\n");
     println!("Routes (from template.yaml):");
     for route in gateway.routes() {
         println!("  {:<6} {:<34} -> {}", route.method, route.path, route.binary);
