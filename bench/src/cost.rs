@@ -9,7 +9,7 @@ use billing_functions::{ROUTES, Route};
 
 use crate::capacity::READS;
 use crate::measure::Figures;
-use crate::report::{Row, Status};
+use crate::outcome::{Row, Status, verdict};
 use crate::stats::percentile;
 use crate::targets::{FLOOR, METRICS_FLOOR, PUBLISHER};
 
@@ -102,7 +102,6 @@ pub fn metrics_overhead(rows: &[Row], pair: &Result<[Vec<Duration>; 2], String>)
         return "Not measured: the floor or `floor-metrics` has no figures.\n".into();
     };
     let same_calls = (metered.dynamodb_calls - floor.dynamodb_calls).abs() < 1e-9;
-    let verdict = |pass: bool| if pass { "pass" } else { "**FAIL**" };
     let mut table = format!(
         "| | floor | floor-metrics | ratio | target |\n|---|---|---|---|---|\n\
          | DynamoDB calls / request | {:.2} | {:.2} | | no extra call: {} |\n\

@@ -9,6 +9,7 @@ pub mod cost;
 pub mod emulator;
 pub mod events;
 pub mod measure;
+pub mod outcome;
 pub mod proxy;
 pub mod reconcile;
 pub mod report;

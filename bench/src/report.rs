@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::cost;
 use crate::measure::Figures;
+use crate::outcome::{Row, Status, verdict};
 use crate::proxy::Counts;
 use crate::stats::percentile;
 use crate::targets::{FLOOR, PUBLISHER, REFERENCES, is_floor};
@@ -31,23 +32,6 @@ pub struct Context {
     pub metrics_pair: Result<[Vec<Duration>; 2], String>,
 }
 
-pub enum Status {
-    Measured(Figures),
-    Failed(String),
-    NotMeasured(String),
-}
-
-pub struct Row {
-    pub binary: String,
-    pub request: String,
-    pub dynamo_budget: Option<u64>,
-    pub status: Status,
-    /// The arm64 release binary's size, if it was built.
-    pub arm64_bytes: Option<u64>,
-    /// What the process wrote to stdout and stderr (logs and EMF documents) per invocation.
-    pub log_bytes_per_invocation: Option<f64>,
-}
-
 /// The 1-minute load average, as /proc/loadavg has it.
 pub fn load_average() -> String {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -70,10 +54,6 @@ fn ms(d: Duration) -> String {
 
 fn mb(bytes: u64) -> String {
     format!("{:.2} MB", bytes as f64 / 1e6)
-}
-
-fn verdict(pass: bool) -> &'static str {
-    if pass { "pass" } else { "**FAIL**" }
 }
 
 fn times(ratio: Option<f64>) -> String {

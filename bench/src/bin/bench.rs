@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use billing_bench::measure::{Settings, measure, paired};
-use billing_bench::report::{self, Context, Row, Status};
+use billing_bench::outcome::{Row, Status};
+use billing_bench::report::{self, Context};
 use billing_bench::seed::{self, Error};
 use billing_bench::stripe;
 use billing_bench::targets::{FLOOR, METRICS_FLOOR, Plan, function_globals, publisher_batch_size, targets};
