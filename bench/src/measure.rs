@@ -19,6 +19,7 @@ use crate::targets::Plan;
 /// How long past its own timeout a function may take to answer before it is declared hung.
 const GRACE: Duration = Duration::from_secs(5);
 
+#[derive(Clone)]
 pub struct Settings {
     /// DynamoDB Local, behind each function's counting proxy.
     pub dynamodb: Uri,

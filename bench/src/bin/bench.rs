@@ -60,7 +60,10 @@ async fn main() -> Result<(), Error> {
     let metrics_pair = match (plan_of(FLOOR), plan_of(METRICS_FLOOR)) {
         (Some(floor), Some(metered)) => {
             eprintln!("bench: {paired_invocations} warm requests each, alternating, for {FLOOR} and {METRICS_FLOOR}");
-            paired(floor, metered, paired_invocations, &settings).await
+            // Its own logs: the round's give the bytes per invocation.
+            let log_dir = settings.log_dir.join("paired");
+            std::fs::create_dir_all(&log_dir)?;
+            paired(floor, metered, paired_invocations, &Settings { log_dir, ..settings.clone() }).await
         }
         _ => Err(format!("{FLOOR} or {METRICS_FLOOR} could not be run")),
     };

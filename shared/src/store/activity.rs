@@ -4,8 +4,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::orgs::built;
-use super::{Item, Key, PK, SK, Store, StoreError, TTL, classify, decode, keyed};
+use super::{Item, Key, PK, SK, Store, StoreError, TTL, built, classify, decode, keyed};
 use crate::domain::activity::Activity;
 
 /// The sort-key prefix of activity records (the stream filter of the publisher names it).

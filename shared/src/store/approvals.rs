@@ -5,8 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::orgs::{built, org_key};
-use super::{Key, Store, StoreError, TTL, classify, decode, keyed};
+use super::{Key, Store, StoreError, TTL, built, classify, decode, keyed, org_key};
 use crate::domain::activity::Activity;
 use crate::domain::approval::ApprovalState;
 use crate::domain::change::Change;

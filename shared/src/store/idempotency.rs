@@ -8,8 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use serde::{Deserialize, Serialize};
 
 use super::expr::{Expr, with_expr};
-use super::orgs::{built, org_key};
-use super::{Item, Key, Store, StoreError, TTL, classify, decode, error_code, keyed};
+use super::{Item, Key, Store, StoreError, TTL, built, classify, decode, error_code, keyed, org_key};
 use crate::domain::org::Org;
 
 /// How long a key is remembered.

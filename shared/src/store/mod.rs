@@ -80,6 +80,15 @@ pub struct Store {
     /// What caps depend on besides the org: materialised at every org write.
     rules: std::sync::Arc<caps::Rules>,
 }
+/// The org item's key: the org's state, caps and balances live on it.
+fn org_key(org_id: &str) -> Key {
+    (format!("ORG#{org_id}"), "ORG".to_string())
+}
+
+/// A request the SDK's builder refused (a required field missing) is a defect in this code.
+fn built<T>(operation: &'static str, result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Corrupt { operation, problem: e.to_string() })
+}
 
 fn keyed<T: Serialize>(operation: &'static str, value: &T, (pk, sk): Key) -> Result<Item, StoreError> {
     let mut item: Item = to_item(value).map_err(|e| StoreError::Corrupt { operation, problem: format!("cannot encode item: {e}") })?;

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use super::caps::{new_item_attributes, whole_org_update};
 use super::credits::ledger_put;
 use super::expr::{Expr, with_expr};
-use super::{GSI1, GSI1_PK, Item, Key, PK, SK, Store, StoreError, TTL, classify, error_code, is_throttling, keyed, unavailable};
+use super::{GSI1, GSI1_PK, Item, PK, SK, Store, StoreError, TTL, built, classify, error_code, is_throttling, keyed, org_key, unavailable};
 use crate::domain::activity::Activity;
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::org::Org;
@@ -38,20 +38,12 @@ pub enum Applied {
     CreditsAlreadyGranted,
 }
 
-pub(super) fn org_key(org_id: &str) -> Key {
-    (format!("ORG#{org_id}"), "ORG".to_string())
-}
-
 fn org_item(operation: &'static str, org: &Org) -> Result<Item, StoreError> {
     let mut item = keyed(operation, org, org_key(&org.org_id))?;
     if let Some(customer) = &org.stripe_customer_id {
         item.insert(GSI1_PK.into(), AttributeValue::S(format!("CUS#{customer}")));
     }
     Ok(item)
-}
-
-pub(super) fn built<T>(operation: &'static str, result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Corrupt { operation, problem: e.to_string() })
 }
 
 impl Store {

@@ -11,8 +11,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use super::expr::{Expr, with_expr};
-use super::orgs::{built, org_key};
-use super::{Key, PK, SK, Store, StoreError, classify, decode, keyed};
+use super::{Key, PK, SK, Store, StoreError, built, classify, decode, keyed, org_key};
 use crate::domain::activity::Activity;
 use crate::domain::org::Org;
 use crate::domain::signals::{BURST_WINDOW_SECS, LastSignal, Signal};

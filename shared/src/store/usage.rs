@@ -8,8 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use super::caps::{CAPS, CAPS_RULES, CAPS_THEN, CAPS_UNTIL, HEADROOM, HEADROOM_THEN, USAGE, USAGE_PERIOD_END, VERSION, materialise};
 use super::expr::{Expr, with_expr};
 use super::idempotency::{holder, record_put};
-use super::orgs::{built, org_key};
-use super::{IdempotencyRecord, PK, SK, Store, StoreError, classify, decode};
+use super::{IdempotencyRecord, PK, SK, Store, StoreError, built, classify, decode, org_key};
 use crate::domain::catalog::Resource;
 use crate::domain::org::Org;
 
