@@ -169,7 +169,7 @@ async fn cancel_and_pay_on_the_hosted_checkout_land_on_the_local_pages() {
 
 /// The local run's events page: after a subscription, a HUMAN's upgrade and an agent's web
 /// approval, the page lists those events newest first with who did them, and the metrics
-/// counted since start below them. Writes `local-events.png` (the README's).
+/// counted since start below them. Writes `local-events.png` (docs/events.md's).
 #[tokio::test]
 async fn the_local_events_page_lists_an_orgs_events_newest_first() {
     billing_infra::metric_counts::install();
