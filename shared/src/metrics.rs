@@ -226,6 +226,16 @@ pub fn limit_increase_requested(kind: SignalKind) {
     ::metrics::counter!("limit_increase_requested", "resource" => kind.as_str()).increment(1);
 }
 
+/// The brake paused an AGENT key (its org and key are the invocation's properties, never labels).
+pub fn agent_paused() {
+    ::metrics::counter!("agent_paused").increment(1);
+}
+
+/// A HUMAN or ADMIN lifted an AGENT key's pause early.
+pub fn agent_resumed() {
+    ::metrics::counter!("agent_resumed").increment(1);
+}
+
 /// A webhook delivery, by what became of it: `applied`, `duplicate`, `ignored` (nothing to do
 /// for it), `rejected` (its signature, or not an event).
 pub fn webhook_events(outcome: &'static str) {

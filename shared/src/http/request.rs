@@ -20,6 +20,8 @@ pub const CTX_KEY_ID: &str = "key_id";
 pub const CTX_KIND: &str = "kind";
 /// Set instead of a principal when the authorizer could not decide (e.g. storage down).
 pub const CTX_AUTH_ERROR: &str = "auth_error";
+/// Set beside the principal of an AGENT key the brake paused: until when (epoch seconds).
+pub const CTX_PAUSED_UNTIL: &str = "paused_until";
 
 /// API Gateway's request id (also in the `apigw-requestid` response header), else Lambda's.
 pub fn request_id(req: &Request) -> String {
@@ -46,15 +48,26 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     if text(CTX_AUTH_ERROR) == Some(ErrorKind::StorageUnavailable.code()) {
         return Err(ApiError::storage("authorize"));
     }
+    let principal = principal_in(ctx).ok_or_else(ApiError::unauthorized)?;
+    crate::metrics::principal(&principal);
+    Ok(principal)
+}
+
+fn principal_in(ctx: &std::collections::HashMap<String, Value>) -> Option<Principal> {
+    let text = |key: &str| ctx.get(key).and_then(Value::as_str);
     match (text(CTX_ORG_ID), text(CTX_PRINCIPAL_ID), text(CTX_KEY_ID), text(CTX_KIND).and_then(PrincipalKind::parse)) {
         (Some(org_id), Some(principal_id), Some(key_id), Some(kind)) => {
-            let principal =
-                Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), key_id: key_id.to_string(), kind };
-            crate::metrics::principal(&principal);
-            Ok(principal)
+            Some(Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), key_id: key_id.to_string(), kind })
         }
-        _ => Err(ApiError::unauthorized()),
+        _ => None,
     }
+}
+
+/// The caller the authorizer resolved, if any, and until when the brake pauses its key: what
+/// the shared request path reads before and after a handler, without answering for it.
+pub fn caller(req: &Request) -> Option<(Principal, Option<i64>)> {
+    let ctx = authorizer_context(req)?;
+    Some((principal_in(ctx)?, ctx.get(CTX_PAUSED_UNTIL).and_then(Value::as_i64)))
 }
 
 /// The `Idempotency-Key` header, checked (`None` when absent).
