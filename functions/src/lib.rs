@@ -146,7 +146,9 @@ where
     Fut: Future<Output = Response<Body>>,
 {
     let counted = http::caller(&req).filter(|(_, paused_until)| retry_after(*paused_until, now()).is_none());
-    let answer = handle(app, req);
+    // Boxed: handler futures are large (tens of KB in a debug build), and this one is moved
+    // into the counting future and then into the dispatch's.
+    let answer = Box::pin(handle(app, req));
     async move {
         let response = answer.await;
         if let Some((principal, _)) = counted {
