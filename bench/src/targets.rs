@@ -103,8 +103,10 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
         "POST /billing/credits/spend" => json(r#"{"amount":1,"reason":"bench"}"#),
         // Repeats within a minute are a burst: counted on the first signal.
         "POST /billing/request-limit-increase" => json(r#"{"kind":"rows","desiredValue":20000,"reason":"bench"}"#),
-        // Approve and deny take no fields.
-        "POST /billing/approvals/{id}/approve" | "POST /billing/approvals/{id}/deny" => json("{}"),
+        // Approve, deny and resume take no fields.
+        "POST /billing/approvals/{id}/approve" | "POST /billing/approvals/{id}/deny" | "POST /billing/agents/{key_id}/resume" => json("{}"),
+        // The same setting every repeat: one conditional write.
+        "PATCH /billing/settings" => json(r#"{"agent_brake":{"pause_minutes":5}}"#),
         // MCP: a cap check ("can I create one more row?") as an agent's client sends it.
         "POST /mcp" => Some(Body {
             text: r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_limits","arguments":{"resource":"rows"}}}"#
@@ -127,6 +129,7 @@ fn sample_parameter(route_key: &str, name: &str, fixture: &Fixture) -> Option<St
         // Every repeat of a decision must find the same state: a decided approval, told so.
         "id" if route_key.ends_with("/approve") || route_key.ends_with("/deny") => Some(fixture.denied_approval.clone()),
         "id" => Some(fixture.pending_approval.clone()),
+        "key_id" => Some(fixture.agent_key_id.clone()),
         _ => None,
     }
 }
