@@ -218,6 +218,7 @@ async fn only_a_human_of_the_org_resumes_an_agent_or_changes_the_settings() {
         r#"{"agent_brake":{"max_refusals_per_minute":50,"pause_minutes":0}}"#,
         r#"{"agent_brake":{"pause_minutes":1441}}"#,
         r#"{"agent_brake":{"max_refusals_per_minute":-1}}"#,
+        r#"{"agent_brake":{"max_refusals_per_minute":20.5}}"#,
         r#"{"agent_brake":{"max_refusals_per_minute":"20"}}"#,
         r#"{"agent_brake":{"pause":3}}"#,
         r#"{"brake":{}}"#,
@@ -229,7 +230,7 @@ async fn only_a_human_of_the_org_resumes_an_agent_or_changes_the_settings() {
     assert!(api.raw_item("ORG#acme", "SETTINGS").await.is_none(), "a refused change writes nothing");
     assert_eq!(api.get("/billing/settings", Some(&human)).await.body, defaults);
 
-    let changed = patch_settings(&api, &human, r#"{"agent_brake":{"pause_minutes":10}}"#).await;
+    let changed = patch_settings(&api, &human, r#"{"agent_brake":{"pause_minutes":10.0}}"#).await;
     assert_eq!(changed.body, json!({"agent_brake": {"max_refusals_per_minute": 20, "pause_minutes": 10}}));
     let changed = patch_settings(&api, &admin, r#"{"agent_brake":{"max_refusals_per_minute":30}}"#).await;
     assert_eq!(changed.body, json!({"agent_brake": {"max_refusals_per_minute": 30, "pause_minutes": 10}}), "the other setting stays");

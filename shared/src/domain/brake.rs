@@ -39,8 +39,10 @@ impl Default for AgentBrake {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentBrakeChange {
+    #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
     #[schema(minimum = 5, maximum = 100000)]
     pub max_refusals_per_minute: Option<u32>,
+    #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
     #[schema(minimum = 1, maximum = 1440)]
     pub pause_minutes: Option<u32>,
 }

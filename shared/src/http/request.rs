@@ -48,26 +48,23 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     if text(CTX_AUTH_ERROR) == Some(ErrorKind::StorageUnavailable.code()) {
         return Err(ApiError::storage("authorize"));
     }
-    let principal = principal_in(ctx).ok_or_else(ApiError::unauthorized)?;
-    crate::metrics::principal(&principal);
-    Ok(principal)
-}
-
-fn principal_in(ctx: &std::collections::HashMap<String, Value>) -> Option<Principal> {
-    let text = |key: &str| ctx.get(key).and_then(Value::as_str);
     match (text(CTX_ORG_ID), text(CTX_PRINCIPAL_ID), text(CTX_KEY_ID), text(CTX_KIND).and_then(PrincipalKind::parse)) {
         (Some(org_id), Some(principal_id), Some(key_id), Some(kind)) => {
-            Some(Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), key_id: key_id.to_string(), kind })
+            let principal =
+                Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), key_id: key_id.to_string(), kind };
+            crate::metrics::principal(&principal);
+            Ok(principal)
         }
-        _ => None,
+        _ => Err(ApiError::unauthorized()),
     }
 }
 
 /// The caller the authorizer resolved, if any, and until when the brake pauses its key: what
 /// the shared request path reads before and after a handler, without answering for it.
 pub fn caller(req: &Request) -> Option<(Principal, Option<i64>)> {
-    let ctx = authorizer_context(req)?;
-    Some((principal_in(ctx)?, ctx.get(CTX_PAUSED_UNTIL).and_then(Value::as_i64)))
+    let principal = principal(req).ok()?;
+    let paused_until = authorizer_context(req)?.get(CTX_PAUSED_UNTIL).and_then(Value::as_i64);
+    Some((principal, paused_until))
 }
 
 /// The `Idempotency-Key` header, checked (`None` when absent).
