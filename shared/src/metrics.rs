@@ -69,6 +69,8 @@ pub fn describe() {
     describe_counter!("plan_limit_reached", "Reservations refused at the cap (402)");
     describe_counter!("credits_spent", "Credits taken by spends");
     describe_counter!("limit_increase_requested", "Limit-increase requests");
+    describe_counter!("agent_paused", "AGENT keys the brake paused");
+    describe_counter!("agent_resumed", "Paused AGENT keys a human resumed early");
     describe_counter!("webhook_events", "Webhook deliveries, by what became of them");
     describe_histogram!("stripe_call_latency", Unit::Milliseconds, "One attempt of a Stripe call");
     describe_counter!("stripe_retries", "Stripe calls attempted again");
