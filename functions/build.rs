@@ -53,7 +53,7 @@ fn main() {
             routed = true;
         }
         if routed {
-            writeln!(arms, "        {binary:?} => crate::{}::handle(app, req).await,", binary.replace('-', "_")).unwrap();
+            writeln!(arms, "        {binary:?} => crate::braked(app, req, crate::{}::handle).await,", binary.replace('-', "_")).unwrap();
         }
     }
     let code = format!(
@@ -61,8 +61,8 @@ fn main() {
          pub const BINARIES: &[&str] = &[\n{binaries}];\n\n\
          /// Every HTTP API route of template.yaml, with the binary that serves it.\n\
          pub const ROUTES: &[Route] = &[\n{routes}];\n\n\
-         /// Runs the handler of a route's binary, as that binary's Lambda would; `None` for a binary\n\
-         /// that serves no route.\n\
+         /// Runs the handler of a route's binary, as that binary's Lambda would (through `braked`);\n\
+         /// `None` for a binary that serves no route.\n\
          pub async fn dispatch(binary: &str, app: &App, req: Request) -> Option<Response<Body>> {{\n\
          \x20   Some(match binary {{\n{arms}        _ => return None,\n    }})\n}}\n"
     );

@@ -1,13 +1,15 @@
-//! `billing-admin`: create orgs, issue and revoke API keys, show an org, grant per-org cap
+//! `billing-admin`: create orgs, issue and revoke API keys, resume a paused agent key, show an org, grant per-org cap
 //! overrides, read limit-increase signals, run the reconciler by hand. Talks to whatever
 //! DynamoDB the environment points at: `BILLING_TABLE` plus the usual AWS settings (in AWS, the
 //! stack's `TableName` output; locally, `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
 //! `reconcile` also calls Stripe, with the secrets the functions use (`STRIPE_SECRET_ARN`, or
 //! `STRIPE_SECRET_KEY` and `STRIPE_API_BASE` locally).
 
+use billing_shared::billing::brake::{ResumeStatus, resume_key};
 use billing_shared::billing::limit_signals::{SignalQuery, report};
 use billing_shared::billing::limits::{parse_override, parse_resource, set_cap_override};
 use billing_shared::billing::reconcile;
+use billing_shared::domain::activity::Actor;
 use billing_shared::domain::api_key as auth;
 use billing_shared::domain::catalog::Resource;
 use billing_shared::domain::org::{Org, PrincipalKind, valid_id};
@@ -18,6 +20,7 @@ const USAGE: &str = "usage:
   billing-admin create-org <org_id> [name]
   billing-admin issue-key <org_id> <principal_id> <HUMAN|AGENT|ADMIN>
   billing-admin revoke-key <key_id>
+  billing-admin resume-agent <key_id>
   billing-admin show-org <org_id>
   billing-admin set-design-partner <org_id> <on|off>
   billing-admin set-cap-override <org_id> <resource> <cap|unlimited|none>
@@ -36,6 +39,10 @@ enum Command {
         kind: PrincipalKind,
     },
     RevokeKey {
+        key_id: String,
+    },
+    /// Lifts the brake's pause of an AGENT key now.
+    ResumeAgent {
         key_id: String,
     },
     ShowOrg {
@@ -99,6 +106,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
             kind: PrincipalKind::parse(kind).ok_or_else(|| format!("unknown kind `{kind}`: HUMAN, AGENT or ADMIN"))?,
         },
         ["revoke-key", key_id] => Command::RevokeKey { key_id: key_id.to_string() },
+        ["resume-agent", key_id] => Command::ResumeAgent { key_id: key_id.to_string() },
         ["show-org", org_id] => Command::ShowOrg { org_id: org_id.to_string() },
         ["set-design-partner", org_id, flag] => Command::SetDesignPartner {
             org_id: org_id.to_string(),
@@ -147,6 +155,14 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
             let key = auth::issue(&org_id, &principal_id, kind, now())?;
             app.store.put_api_key(&key.record).await?;
             Ok(format!("key_id {}\nkey    {}\n(the key is shown once; store it now)", key.record.key_id, key.token))
+        }
+        Command::ResumeAgent { key_id } => {
+            let record = app.store.get_api_key(&key_id).await?.ok_or_else(|| ApiError::not_found(format!("No API key `{key_id}`.")))?;
+            let status = resume_key(app, &record.org_id, &key_id, Actor::System, now()).await?;
+            Ok(match status {
+                ResumeStatus::Resumed => format!("resumed {key_id} ({} of org {})", record.principal_id, record.org_id),
+                ResumeStatus::NotPaused => format!("{key_id} ({} of org {}) was not paused", record.principal_id, record.org_id),
+            })
         }
         Command::RevokeKey { key_id } => {
             let record =
@@ -223,6 +239,7 @@ mod tests {
         assert!(matches!(parse(&args(&["create-org", "acme"])), Ok(Command::CreateOrg { name, .. }) if name == "acme"));
         assert!(matches!(parse(&args(&["issue-key", "acme", "bot", "agent"])), Ok(Command::IssueKey { kind: PrincipalKind::Agent, .. })));
         assert!(matches!(parse(&args(&["revoke-key", "abc"])), Ok(Command::RevokeKey { .. })));
+        assert!(matches!(parse(&args(&["resume-agent", "abc"])), Ok(Command::ResumeAgent { .. })));
         assert!(matches!(parse(&args(&["set-design-partner", "acme", "on"])), Ok(Command::SetDesignPartner { on: true, .. })));
         assert!(parse(&args(&["set-design-partner", "acme", "yes"])).unwrap_err().contains("on or off"));
         assert!(parse(&args(&["issue-key", "acme", "bot", "root"])).unwrap_err().contains("unknown kind"));

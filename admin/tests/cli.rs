@@ -85,3 +85,30 @@ async fn create_issue_show_revoke() {
     let (ok, _, err) = admin(&table, &["frobnicate"]);
     assert!(!ok && err.contains("usage"), "{err}");
 }
+
+#[tokio::test]
+async fn resume_agent_lifts_the_brake_s_pause() {
+    require_env("AWS_ENDPOINT_URL_DYNAMODB");
+    let table = unique_table();
+    let app = App::new(test_config(&table), billing_shared::config::aws_sdk_config().await);
+    Template::built_in().create_table(app.store.client(), &table).await.unwrap();
+    assert!(admin(&table, &["create-org", "acme"]).0);
+    let (_, out, _) = admin(&table, &["issue-key", "acme", "bot", "AGENT"]);
+    let key_id = out.lines().find_map(|l| l.strip_prefix("key_id ")).unwrap().trim().to_string();
+    let token = out.lines().find_map(|l| l.strip_prefix("key    ")).unwrap().trim().to_string();
+    let principal = authenticate(&app.store, Some(&token)).await.unwrap();
+    let now = billing_shared::now();
+    for _ in 0..21 {
+        billing_shared::billing::brake::count_refusal(&app, &principal, 402, now).await;
+    }
+    let paused_until = || async { app.store.get_api_key(&key_id).await.unwrap().unwrap().paused_until };
+    assert!(paused_until().await.is_some_and(|until| until > now), "21 refusals in a minute pause the key");
+
+    let (ok, out, err) = admin(&table, &["resume-agent", &key_id]);
+    assert!(ok && out.starts_with("resumed"), "{out}{err}");
+    assert_eq!(paused_until().await, None);
+    let (ok, out, _) = admin(&table, &["resume-agent", &key_id]);
+    assert!(ok && out.contains("was not paused"), "{out}");
+    let (ok, _, err) = admin(&table, &["resume-agent", "0000000000000000"]);
+    assert!(!ok && err.contains("No API key"), "{err}");
+}

@@ -58,6 +58,8 @@ pub struct Fixture {
     /// approve or deny is told).
     pub pending_approval: String,
     pub denied_approval: String,
+    /// An AGENT key of the org (not paused: what a resume of it does is the idempotent path).
+    pub agent_key_id: String,
     /// The org's activity records as the table holds them (DynamoDB JSON): what the table's
     /// stream hands the events publisher.
     pub activity_items: Vec<serde_json::Value>,
@@ -123,7 +125,15 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
     app.store.create_org(&Org::new(ORG_ID, "Benchmark Org", now())).await?;
     let key = auth::issue(ORG_ID, PRINCIPAL_ID, PrincipalKind::Human, now())?;
     app.store.put_api_key(&key.record).await?;
-    let principal = Principal { org_id: ORG_ID.to_string(), principal_id: PRINCIPAL_ID.to_string(), kind: PrincipalKind::Human };
+    let principal = Principal {
+        org_id: ORG_ID.to_string(),
+        principal_id: PRINCIPAL_ID.to_string(),
+        key_id: key.record.key_id.clone(),
+        kind: PrincipalKind::Human,
+    };
+
+    let agent_key = auth::issue(ORG_ID, "bench-agent", PrincipalKind::Agent, now())?;
+    app.store.put_api_key(&agent_key.record).await?;
 
     let checkout = subscription_checkout(&app, &principal, &serde_json::from_str(SUBSCRIPTION_CHECKOUT)?, now()).await?;
     // Credits for every spend the measurement makes (granted as a paid credits Checkout does).
@@ -193,6 +203,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         org_item,
         checkout_session_id: checkout.session_id,
         webhook: (event, signature),
+        agent_key_id: agent_key.record.key_id,
         pending_approval,
         denied_approval,
         activity_items,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use billing_functions::{BINARIES, DEFAULT_ROUTE, ROUTES, Route};
 use billing_infra::template::{TEMPLATE, TemplateError};
 use billing_shared::domain::org::PrincipalKind;
-use billing_shared::http::{CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
+use billing_shared::http::{CTX_KEY_ID, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
@@ -103,8 +103,10 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
         "POST /billing/credits/spend" => json(r#"{"amount":1,"reason":"bench"}"#),
         // Repeats within a minute are a burst: counted on the first signal.
         "POST /billing/request-limit-increase" => json(r#"{"kind":"rows","desiredValue":20000,"reason":"bench"}"#),
-        // Approve and deny take no fields.
-        "POST /billing/approvals/{id}/approve" | "POST /billing/approvals/{id}/deny" => json("{}"),
+        // Approve, deny and resume take no fields.
+        "POST /billing/approvals/{id}/approve" | "POST /billing/approvals/{id}/deny" | "POST /billing/agents/{key_id}/resume" => json("{}"),
+        // The same setting every repeat: one conditional write.
+        "PATCH /billing/settings" => json(r#"{"agent_brake":{"pause_minutes":5}}"#),
         // MCP: a cap check ("can I create one more row?") as an agent's client sends it.
         "POST /mcp" => Some(Body {
             text: r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_limits","arguments":{"resource":"rows"}}}"#
@@ -127,6 +129,7 @@ fn sample_parameter(route_key: &str, name: &str, fixture: &Fixture) -> Option<St
         // Every repeat of a decision must find the same state: a decided approval, told so.
         "id" if route_key.ends_with("/approve") || route_key.ends_with("/deny") => Some(fixture.denied_approval.clone()),
         "id" => Some(fixture.pending_approval.clone()),
+        "key_id" => Some(fixture.agent_key_id.clone()),
         _ => None,
     }
 }
@@ -244,7 +247,7 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
     let routes = ROUTES;
     let authorizers = authorizer_binaries()?;
     let p = &fixture.principal;
-    let context = json!({ CTX_ORG_ID: p.org_id, CTX_PRINCIPAL_ID: p.principal_id, CTX_KIND: p.kind });
+    let context = json!({ CTX_ORG_ID: p.org_id, CTX_PRINCIPAL_ID: p.principal_id, CTX_KEY_ID: p.key_id, CTX_KIND: p.kind });
     let floor_request =
         Request { method: "GET".into(), path: "/floor".into(), route_key: "GET /floor".into(), path_parameters: Vec::new(), body: None };
     let floor_env = vec![("FLOOR_PK".to_string(), fixture.org_item.0.clone()), ("FLOOR_SK".to_string(), fixture.org_item.1.clone())];

@@ -8,6 +8,7 @@
 pub mod admin_limit_signals;
 pub mod approve_page;
 pub mod authorizer;
+pub mod billing_agent_resume;
 pub mod billing_approval;
 pub mod billing_approval_approve;
 pub mod billing_approval_deny;
@@ -17,6 +18,8 @@ pub mod billing_invoices;
 pub mod billing_limits;
 pub mod billing_plans;
 pub mod billing_portal;
+pub mod billing_settings;
+pub mod billing_settings_update;
 pub mod billing_summary;
 pub mod billing_upgrade;
 pub mod checkout_sync;
@@ -35,7 +38,9 @@ pub mod usage_reserve;
 
 use std::future::Future;
 
-use billing_shared::{App, metrics, telemetry};
+use billing_shared::billing::brake;
+use billing_shared::domain::brake::retry_after;
+use billing_shared::{App, http, metrics, now, telemetry};
 use lambda_http::{Body, Request, Response, service_fn};
 use metrics_cloudwatch_embedded::Collector;
 
@@ -85,7 +90,10 @@ pub fn start(function: &'static str) -> Result<&'static Collector, lambda_http::
 /// The `main` of every HTTP function that needs config and the store: logs, metrics, config and
 /// clients once per cold start (a bad config fails the start with a clear message), then `handle`
 /// for every request.
-pub async fn run_http<Fut>(function: &'static str, handle: impl Fn(&'static App, Request) -> Fut + Sync) -> Result<(), lambda_http::Error>
+pub async fn run_http<Fut>(
+    function: &'static str,
+    handle: impl Fn(&'static App, Request) -> Fut + Sync + Copy,
+) -> Result<(), lambda_http::Error>
 where
     Fut: Future<Output = Response<Body>> + Send,
 {
@@ -97,7 +105,7 @@ where
 /// separate function so the others do not link the Stripe client at all.
 pub async fn run_http_with_stripe<Fut>(
     function: &'static str,
-    handle: impl Fn(&'static App, Request) -> Fut + Sync,
+    handle: impl Fn(&'static App, Request) -> Fut + Sync + Copy,
 ) -> Result<(), lambda_http::Error>
 where
     Fut: Future<Output = Response<Body>> + Send,
@@ -119,14 +127,35 @@ where
 async fn serve<Fut>(
     metrics: &'static Collector,
     app: App,
-    handle: impl Fn(&'static App, Request) -> Fut + Sync,
+    handle: impl Fn(&'static App, Request) -> Fut + Sync + Copy,
 ) -> Result<(), lambda_http::Error>
 where
     Fut: Future<Output = Response<Body>> + Send,
 {
     // Lives as long as the process, like the Lambda execution environment it serves.
     let app: &'static App = Box::leak(Box::new(app));
-    answer_requests(metrics, move |req| handle(app, req)).await
+    answer_requests(metrics, move |req| braked(app, req, handle)).await
+}
+
+/// Serves one request with a route's handler, then counts the answer toward the brake of the
+/// caller's AGENT key (`billing::brake`): after the answer is decided, never changing it. Every
+/// route goes through here, in AWS (`run_http`) and in the local gateway (`dispatch`). A paused
+/// key's requests are answered 429 by `http::serve` and not counted again.
+pub fn braked<'a, Fut>(app: &'a App, req: Request, handle: impl FnOnce(&'a App, Request) -> Fut) -> impl Future<Output = Response<Body>>
+where
+    Fut: Future<Output = Response<Body>>,
+{
+    let counted = http::caller(&req).filter(|(_, paused_until)| retry_after(*paused_until, now()).is_none());
+    // Boxed: handler futures are large (tens of KB in a debug build), and this one is moved
+    // into the counting future and then into the dispatch's.
+    let answer = Box::pin(handle(app, req));
+    async move {
+        let response = answer.await;
+        if let Some((principal, _)) = counted {
+            brake::count_refusal(app, &principal, response.status().as_u16(), now()).await;
+        }
+        response
+    }
 }
 
 /// Serves HTTP API requests with `answer`, each invocation's metrics written once it is answered.

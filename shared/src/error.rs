@@ -50,6 +50,7 @@ pub enum ErrorKind {
     InvalidConfirmToken,
     ApprovalNotPending,
     SlowDown,
+    AgentPaused,
     PlanLimitReached,
     InsufficientCredits,
     IdempotencyKeyReused,
@@ -60,7 +61,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 25] = [
+    pub const ALL: [ErrorKind; 26] = [
         Self::ValidationFailed,
         Self::MalformedJson,
         Self::InvalidSignature,
@@ -79,6 +80,7 @@ impl ErrorKind {
         Self::InvalidConfirmToken,
         Self::ApprovalNotPending,
         Self::SlowDown,
+        Self::AgentPaused,
         Self::PlanLimitReached,
         Self::InsufficientCredits,
         Self::IdempotencyKeyReused,
@@ -108,6 +110,7 @@ impl ErrorKind {
             Self::InvalidConfirmToken => "invalid_confirm_token",
             Self::ApprovalNotPending => "approval_not_pending",
             Self::SlowDown => "slow_down",
+            Self::AgentPaused => "agent_paused",
             Self::PlanLimitReached => "plan_limit_reached",
             Self::InsufficientCredits => "insufficient_credits",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -140,7 +143,7 @@ impl ErrorKind {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::IdempotencyKeyReused => 422,
-            Self::SlowDown => 429,
+            Self::SlowDown | Self::AgentPaused => 429,
             Self::Internal => 500,
             Self::StripeError => 502,
             Self::StorageUnavailable | Self::ServiceUnavailable => 503,
@@ -252,6 +255,18 @@ impl ApiError {
         )
     }
 
+    /// An AGENT key the brake paused (`domain::brake`), for `retry_after` more seconds.
+    pub fn agent_paused(paused_until: i64, retry_after: u64) -> Self {
+        Self::new(
+            ErrorKind::AgentPaused,
+            format!(
+                "This agent key is paused for {retry_after} s: too many of its requests were refused within a minute. \
+                 Nothing was done. A human of the org can resume it earlier (POST /billing/agents/{{key_id}}/resume)."
+            ),
+        )
+        .with_details(json!({ "paused_until": paused_until, "retry_after": retry_after }))
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
@@ -260,12 +275,12 @@ impl ApiError {
         self.kind.status()
     }
 
-    /// Seconds a client is asked to wait before calling again (`Retry-After`), for `slow_down`
-    /// and for a plan change whose outcome is being confirmed.
+    /// Seconds a client is asked to wait before calling again (`Retry-After`), for `slow_down`,
+    /// for a paused agent key and for a plan change whose outcome is being confirmed.
     pub fn retry_after(&self) -> Option<u64> {
         match self.kind {
             ErrorKind::SlowDown => self.details.as_ref().and_then(|d| d["interval"].as_u64()),
-            ErrorKind::ChangeInProgress => self.details.as_ref().and_then(|d| d["retry_after"].as_u64()),
+            ErrorKind::ChangeInProgress | ErrorKind::AgentPaused => self.details.as_ref().and_then(|d| d["retry_after"].as_u64()),
             _ => None,
         }
     }

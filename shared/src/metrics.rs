@@ -69,6 +69,8 @@ pub fn describe() {
     describe_counter!("plan_limit_reached", "Reservations refused at the cap (402)");
     describe_counter!("credits_spent", "Credits taken by spends");
     describe_counter!("limit_increase_requested", "Limit-increase requests");
+    describe_counter!("agent_paused", "AGENT keys the brake paused");
+    describe_counter!("agent_resumed", "Paused AGENT keys a human resumed early");
     describe_counter!("webhook_events", "Webhook deliveries, by what became of them");
     describe_histogram!("stripe_call_latency", Unit::Milliseconds, "One attempt of a Stripe call");
     describe_counter!("stripe_retries", "Stripe calls attempted again");
@@ -226,6 +228,16 @@ pub fn limit_increase_requested(kind: SignalKind) {
     ::metrics::counter!("limit_increase_requested", "resource" => kind.as_str()).increment(1);
 }
 
+/// The brake paused an AGENT key (its org and key are the invocation's properties, never labels).
+pub fn agent_paused() {
+    ::metrics::counter!("agent_paused").increment(1);
+}
+
+/// A HUMAN or ADMIN lifted an AGENT key's pause early.
+pub fn agent_resumed() {
+    ::metrics::counter!("agent_resumed").increment(1);
+}
+
 /// A webhook delivery, by what became of it: `applied`, `duplicate`, `ignored` (nothing to do
 /// for it), `rejected` (its signature, or not an event).
 pub fn webhook_events(outcome: &'static str) {
@@ -307,7 +319,12 @@ mod tests {
     #[test]
     fn documents_carry_ids_as_properties_and_at_most_100_values_a_metric() {
         let collector = install("test-function").unwrap();
-        principal(&Principal { org_id: "org_a".into(), principal_id: "key_a".into(), kind: PrincipalKind::Agent });
+        principal(&Principal {
+            org_id: "org_a".into(),
+            principal_id: "key_a".into(),
+            key_id: "key_a-key".into(),
+            kind: PrincipalKind::Agent,
+        });
         plan_limit_reached(Resource::Agents, "free");
         let mut out = Vec::new();
         for value in 0..250 {

@@ -2,6 +2,7 @@
 //! reaches I/O only through the store and the Stripe gateway; each answers in `ApiError`.
 
 pub mod authenticate;
+pub mod brake;
 pub mod checkout;
 pub mod checkout_sync;
 pub mod credits;
@@ -14,6 +15,7 @@ pub mod plan_change;
 pub mod portal;
 pub mod publish;
 pub mod reconcile;
+pub mod settings;
 pub mod summary;
 pub mod usage;
 pub mod webhook_sync;

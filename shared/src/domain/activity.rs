@@ -101,6 +101,12 @@ pub enum Event {
     ApprovalDecided { action: String, to: Config, decision: Decision },
     #[serde(rename = "billing.limit_increase_requested")]
     LimitIncreaseRequested { resource: String, plan: String, requested: Option<u64>, signal_id: String },
+    /// The brake paused an AGENT key: `refusals` within one minute passed the org's threshold.
+    #[serde(rename = "billing.agent_paused")]
+    AgentPaused { key_id: String, principal_id: String, refusals: u64, max_refusals_per_minute: u32, paused_until: i64 },
+    /// A human lifted an AGENT key's pause before it ended.
+    #[serde(rename = "billing.agent_resumed")]
+    AgentResumed { key_id: String, principal_id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +129,8 @@ impl Event {
             Self::ApprovalRequested { .. } => "billing.approval_requested",
             Self::ApprovalDecided { .. } => "billing.approval_decided",
             Self::LimitIncreaseRequested { .. } => "billing.limit_increase_requested",
+            Self::AgentPaused { .. } => "billing.agent_paused",
+            Self::AgentResumed { .. } => "billing.agent_resumed",
         }
     }
 }

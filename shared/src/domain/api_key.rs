@@ -23,6 +23,10 @@ pub struct ApiKeyRecord {
     pub created_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<i64>,
+    /// Set by the brake (`domain::brake`): until then every request of the key answers 429.
+    /// The refusals it counts (`refusal_minute`, `refusals`) are only ever updated in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<i64>,
 }
 
 /// A freshly issued key: `token` is shown once and never stored.
@@ -63,6 +67,7 @@ pub fn issue(org_id: &str, principal_id: &str, kind: PrincipalKind, now: i64) ->
         key_hash: hash(&token),
         created_at: now,
         revoked_at: None,
+        paused_until: None,
     };
     Ok(IssuedKey { token, record })
 }
@@ -76,12 +81,18 @@ pub fn key_id_of(token: &str) -> Option<&str> {
     well_formed.then_some(key_id)
 }
 
+/// Whether `text` has the form of a key id (what the admin CLI prints), e.g. in a path.
+pub fn is_key_id(text: &str) -> bool {
+    text.len() == KEY_ID_BYTES * 2 && text.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
 /// Whether `record` is the live record of `token` (constant-time hash comparison).
 pub fn accepts(record: &ApiKeyRecord, token: &str) -> Option<Principal> {
     let matches: bool = hash(token).as_bytes().ct_eq(record.key_hash.as_bytes()).into();
     (matches && record.revoked_at.is_none()).then(|| Principal {
         org_id: record.org_id.clone(),
         principal_id: record.principal_id.clone(),
+        key_id: record.key_id.clone(),
         kind: record.kind,
     })
 }

@@ -198,6 +198,7 @@ impl PrincipalKind {
 pub struct Principal {
     pub org_id: String,
     pub principal_id: String,
+    pub key_id: String,
     pub kind: PrincipalKind,
 }
 

@@ -16,11 +16,14 @@ use tracing::Instrument;
 
 pub use approval_page::approval_page;
 pub use request::{
-    CTX_AUTH_ERROR, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID, MAX_BODY_BYTES, idempotency_key, json_body, json_object, only_query_params,
-    path_param, principal, query_param, request_id,
+    CTX_AUTH_ERROR, CTX_KEY_ID, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID, MAX_BODY_BYTES, idempotency_key, json_body, json_object,
+    only_query_params, path_param, principal, query_param, request_id,
 };
+/// What the brake reads of a request (`domain::brake`).
+pub use request::{CTX_PAUSED_UNTIL, caller};
 pub use stripe_signature::verify_stripe_signature;
 
+use crate::domain::brake;
 use crate::error::ApiError;
 use crate::{metrics, telemetry};
 
@@ -79,7 +82,8 @@ pub fn answer_response(answer: crate::billing::idempotency::Answer, request_id: 
 }
 
 /// Runs one handler inside the invocation's span (request and trace ids), maps its error to
-/// the envelope, and logs and counts one request.
+/// the envelope, and logs and counts one request. An AGENT key the brake paused gets 429
+/// `agent_paused` instead, without its handler running.
 pub async fn serve<F, Fut>(req: Request, handler: F) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
@@ -90,7 +94,13 @@ where
     span.record("method", req.method().as_str()).record("path", req.uri().path());
     async move {
         let started = Instant::now();
-        let response = match handler(req).await {
+        let paused = caller(&req).and_then(|(_, paused_until)| Some((paused_until?, brake::retry_after(paused_until, crate::now())?)));
+        let answer = match paused {
+            // A paused AGENT key is answered before its handler runs: nothing is read or done.
+            Some((paused_until, retry_after)) => Err(ApiError::agent_paused(paused_until, retry_after)),
+            None => handler(req).await,
+        };
+        let response = match answer {
             Ok(response) => response,
             Err(err) => {
                 if err.status() >= 500 {

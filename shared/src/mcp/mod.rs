@@ -73,6 +73,10 @@ impl ServerHandler for BillingMcp {
         let caller = Caller { principal: &self.principal, base_url: &self.base_url };
         let arguments = request.arguments.unwrap_or_default();
         let answer = tools::call(&self.app, &caller, name, &arguments, now()).await;
+        // A tool's refusal counts toward the key's brake as the same refusal over REST does.
+        if let Err(err) = &answer {
+            crate::billing::brake::count_refusal(&self.app, &self.principal, err.status(), now()).await;
+        }
         Ok(tools::result(name, answer, &self.request_id).into())
     }
 }

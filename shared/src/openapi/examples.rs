@@ -100,7 +100,7 @@ pub fn released() -> Released {
 }
 
 fn agent() -> Principal {
-    Principal { org_id: "org_acme".into(), principal_id: "assistant".into(), kind: PrincipalKind::Agent }
+    Principal { org_id: "org_acme".into(), principal_id: "assistant".into(), key_id: "assistant-key".into(), kind: PrincipalKind::Agent }
 }
 
 fn spend_entry() -> LedgerEntry {
@@ -224,6 +224,7 @@ pub fn error(kind: ErrorKind) -> ApiError {
         ErrorKind::SlowDown => {
             ApiError::new(kind, "Polling too fast: wait 10 s between polls from now on.").with_details(json!({ "interval": 10 }))
         }
+        ErrorKind::AgentPaused => ApiError::agent_paused(NOW + 240, 240),
         ErrorKind::PlanLimitReached => {
             let org = free_org();
             let plan = effective_plan(&org, &catalog, NOW, GRACE_SECS);
@@ -249,6 +250,17 @@ pub fn error(kind: ErrorKind) -> ApiError {
         ErrorKind::ServiceUnavailable => ApiError::stripe_unavailable(),
         ErrorKind::Internal => ApiError::internal("A stored item could not be read (get_org)."),
     }
+}
+
+/// An AGENT key's id, as the admin CLI prints it.
+pub const KEY_ID: &str = "3f9a0c2b7d1e4f5a";
+
+pub fn settings() -> crate::billing::settings::Settings {
+    crate::billing::settings::Settings { agent_brake: crate::domain::brake::AgentBrake::default() }
+}
+
+pub fn resumed() -> crate::billing::brake::Resumed {
+    crate::billing::brake::Resumed { key_id: KEY_ID.into(), status: crate::billing::brake::ResumeStatus::Resumed }
 }
 
 /// Route-specific errors, where the generic one would mislead.

@@ -27,6 +27,7 @@ use utoipa::openapi::{
     Response, ResponseBuilder,
 };
 
+use crate::billing::brake::{ResumeBody, Resumed};
 use crate::billing::checkout::{CheckoutSession, SubscriptionCheckoutBody};
 use crate::billing::checkout_sync::CheckoutSync;
 use crate::billing::credits::{CreditsPage, SpendBody, Spent};
@@ -36,6 +37,7 @@ use crate::billing::limit_signals::{IncreaseBody, IncreaseRecorded, SignalReport
 use crate::billing::limits::LimitsView;
 use crate::billing::plan_change::approval::DecisionBody;
 use crate::billing::portal::{PortalBody, PortalSession};
+use crate::billing::settings::{Settings, SettingsChange};
 use crate::billing::usage::{CountBody, Released, Reserved};
 use crate::billing::webhook_sync::WebhookReceipt;
 use crate::domain::calendar::{INSTANT_FORMS, MAX_EPOCH_DIGITS};
@@ -145,6 +147,10 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<IncreaseBody>(&mut all);
     add::<IncreaseRecorded>(&mut all);
     add::<SignalReport>(&mut all);
+    add::<Settings>(&mut all);
+    add::<SettingsChange>(&mut all);
+    add::<ResumeBody>(&mut all);
+    add::<Resumed>(&mut all);
     add::<JsonRpcRequest>(&mut all);
     add::<JsonRpcResponse>(&mut all);
     all.into_iter().collect()
@@ -347,8 +353,8 @@ fn with_replayed_header(response: Response) -> Response {
 }
 
 /// What every keyed route can answer before its own work: no key, the authorizer's store down,
-/// a bug.
-const KEYED: [ErrorKind; 3] = [ErrorKind::Unauthorized, ErrorKind::StorageUnavailable, ErrorKind::Internal];
+/// an AGENT key the brake paused, a bug.
+const KEYED: [ErrorKind; 4] = [ErrorKind::Unauthorized, ErrorKind::StorageUnavailable, ErrorKind::AgentPaused, ErrorKind::Internal];
 /// A JSON body: unparsable, of the wrong shape, too big, not JSON.
 const BODY: [ErrorKind; 4] =
     [ErrorKind::MalformedJson, ErrorKind::ValidationFailed, ErrorKind::PayloadTooLarge, ErrorKind::UnsupportedMediaType];
@@ -468,6 +474,11 @@ fn approval_views() -> Vec<(&'static str, ApprovalView)> {
         ("approved", view(ApprovalStatus::Approved, Some("owner"), Some(switched()))),
         ("denied", view(ApprovalStatus::Denied, Some("owner"), None)),
     ]
+}
+
+fn key_id_in_path() -> Parameter {
+    let description = "The id of an AGENT key of the org (what `billing-admin issue-key` prints); another org's is 404.";
+    parameter("key_id", ParameterIn::Path, true, description, string("^[0-9a-f]{16}$", 16), json!(examples::KEY_ID))
 }
 
 fn id_in_path() -> Parameter {
@@ -942,6 +953,67 @@ fn operations() -> Vec<Operation> {
             samples: vec![ApiError::validation(vec![bad_since()]), examples::forbidden_admin()],
         },
         Operation {
+            method: HttpMethod::Get,
+            path: "/billing/settings",
+            id: "getSettings",
+            tag: "agents",
+            summary: "The org's settings",
+            description: "The brake for the org's AGENT keys: a key refused (402, 409, 422, 429) more than \
+                `max_refusals_per_minute` times within one minute is paused for `pause_minutes`, every request of it \
+                answering 429 `agent_paused` with `Retry-After` meanwhile. Any key of the org reads them.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: None,
+            ok: ok("Settings", "The settings (defaults where the org set none).", vec![("defaults", examples::settings())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed]]),
+            others: Vec::new(),
+            samples: vec![ApiError::field("verbose", "is not a parameter of this route")],
+        },
+        Operation {
+            method: HttpMethod::Patch,
+            path: "/billing/settings",
+            id: "changeSettings",
+            tag: "agents",
+            summary: "Change the org's settings (a human)",
+            description: "A HUMAN or ADMIN key sets the settings it names; the others stay. Every value is checked before \
+                any is written: one out of bounds is 400 and nothing changes. An AGENT key is 403.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body(
+                "SettingsChange",
+                false,
+                vec![("looser", json!({ "agent_brake": { "max_refusals_per_minute": 50, "pause_minutes": 2 } })), ("threshold", json!({ "agent_brake": { "max_refusals_per_minute": 30 } }))],
+            ),
+            ok: ok("Settings", "The settings after the change.", vec![("changed", examples::settings())]),
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden]]),
+            others: Vec::new(),
+            samples: vec![
+                ApiError::field("agent_brake.pause_minutes", "must be from 1 to 1440, not 0"),
+                ApiError::forbidden("An agent key cannot change the org's settings: a human of the org does, with their own key."),
+            ],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/agents/{key_id}/resume",
+            id: "resumeAgent",
+            tag: "agents",
+            summary: "Lift an agent key's pause (a human)",
+            description: "A HUMAN or ADMIN key of the org lifts the brake's pause of one of its AGENT keys now and starts \
+                its minute's count of refusals over. Idempotent: a key that is not paused answers `not_paused`. Another \
+                org's key, or a key that is not an AGENT's, is 404; an AGENT key is 403.",
+            keyless: false,
+            parameters: vec![key_id_in_path()],
+            body: body("ResumeBody", false, vec![("empty", json!({}))]),
+            ok: ok("Resumed", "Resumed, or not paused.", vec![("resumed", examples::resumed())]),
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, Conflict]]),
+            others: Vec::new(),
+            samples: vec![
+                ApiError::field("note", "unknown field `note`, there are none"),
+                ApiError::forbidden("An agent key cannot resume an agent: a human of the org does, with their own key."),
+                ApiError::not_found(format!("No agent key {} in this org.", examples::KEY_ID)),
+            ],
+        },
+        Operation {
             method: HttpMethod::Post,
             path: "/mcp",
             id: "mcp",
@@ -1040,6 +1112,8 @@ mod tests {
             "CountBody" => accept::<CountBody>(body),
             "SpendBody" => accept::<SpendBody>(body),
             "IncreaseBody" => accept::<IncreaseBody>(body),
+            "SettingsChange" => accept::<SettingsChange>(body),
+            "ResumeBody" => accept::<ResumeBody>(body),
             "JsonRpcRequest" => {
                 serde_json::from_value::<rmcp::model::ClientJsonRpcMessage>(body.clone()).map(drop).map_err(|e| e.to_string())
             }

@@ -1,8 +1,13 @@
-//! API key items: only the SHA-256 of a key is stored, never the key.
+//! API key items: only the SHA-256 of a key is stored, never the key. The item also carries the
+//! brake of an AGENT key (`domain::brake`): the minute being counted, its refusals and the pause,
+//! so the authorizer's one read of the key sees the pause.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
+use super::expr::{Expr, with_expr};
+use super::orgs::built;
 use super::{Key, PK, SK, Store, StoreError, classify, decode, keyed};
+use crate::domain::activity::Activity;
 use crate::domain::api_key::ApiKeyRecord;
 
 fn api_key_key(key_id: &str) -> Key {
@@ -40,5 +45,103 @@ impl Store {
             Err(StoreError::Conflict { .. }) => Ok(None),
             Err(err) => Err(err),
         }
+    }
+}
+
+/// The attributes of the brake on a key item: the minute being counted and its refusals.
+const REFUSAL_MINUTE: &str = "refusal_minute";
+const REFUSALS: &str = "refusals";
+const PAUSED_UNTIL: &str = "paused_until";
+
+impl Store {
+    /// Counts one refusal of the key in `minute` (epoch minutes); the refusals of that minute so
+    /// far. Within a burst the minute is the one counted already: one conditional UpdateItem.
+    /// The first refusal of a minute finds an older one and starts the count over instead.
+    pub async fn count_refusal(&self, key_id: &str, minute: i64) -> Result<u64, StoreError> {
+        const OPERATION: &str = "count_refusal";
+        // Two requests starting the same minute at once: the loser adds to the winner's count.
+        for _ in 0..3 {
+            let mut e = Expr::new();
+            let (at, count, this, one) = (e.path(&[REFUSAL_MINUTE]), e.path(&[REFUSALS]), e.num(minute), e.num(1));
+            e.set(format!("{count} = {count} + {one}"));
+            e.condition(format!("{at} = {this}"));
+            let added = with_expr!(self.update_request(api_key_key(key_id)), e, update).return_values(ReturnValue::UpdatedNew).send().await;
+            match added.map_err(|err| classify(OPERATION, err)) {
+                Ok(out) => {
+                    let counted = out.attributes.unwrap_or_default().get(REFUSALS).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+                    return counted
+                        .ok_or(StoreError::Corrupt { operation: OPERATION, problem: "the refusal count is not a number".into() });
+                }
+                Err(StoreError::Conflict { .. }) => {}
+                Err(err) => return Err(err),
+            }
+            let mut e = Expr::new();
+            let (at, count, this, one) = (e.path(&[REFUSAL_MINUTE]), e.path(&[REFUSALS]), e.num(minute), e.num(1));
+            e.set(format!("{at} = {this}"));
+            e.set(format!("{count} = {one}"));
+            e.condition(format!("attribute_exists({PK})"));
+            e.condition(format!("attribute_not_exists({at}) OR {at} < {this}"));
+            match with_expr!(self.update_request(api_key_key(key_id)), e, update).send().await.map_err(|err| classify(OPERATION, err)) {
+                Ok(_) => return Ok(1),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::Conflict { operation: OPERATION })
+    }
+
+    /// Pauses the key until `until`, with its activity record, if it was refused more than
+    /// `threshold` times in `minute` and is not paused at `now`. Whether this write paused it
+    /// (false: a concurrent refusal did, or a human resumed it meanwhile).
+    pub async fn pause_agent(
+        &self,
+        key_id: &str,
+        minute: i64,
+        threshold: u32,
+        until: i64,
+        now: i64,
+        activity: &Activity,
+    ) -> Result<bool, StoreError> {
+        const OPERATION: &str = "pause_agent";
+        let mut e = Expr::new();
+        let (at, count, paused) = (e.path(&[REFUSAL_MINUTE]), e.path(&[REFUSALS]), e.path(&[PAUSED_UNTIL]));
+        let (this, threshold, until, now) = (e.num(minute), e.num(threshold), e.num(until), e.num(now));
+        e.set(format!("{paused} = {until}"));
+        e.condition(format!("{at} = {this} AND {count} > {threshold}"));
+        e.condition(format!("attribute_not_exists({paused}) OR {paused} <= {now}"));
+        let update = with_expr!(self.update_builder(api_key_key(key_id)), e, update);
+        let mut items = vec![TransactWriteItem::builder().update(built(OPERATION, update.build())?).build()];
+        items.extend(self.activity_puts(OPERATION, std::slice::from_ref(activity))?);
+        Ok(self.transact(OPERATION, items).await?.is_ok())
+    }
+
+    /// Lifts the key's pause and starts its minute's count over, with `activity` (the resume's
+    /// record) when it was paused, if its pause is still `paused_until` as read. Whether it was.
+    pub async fn resume_agent(&self, key_id: &str, paused_until: Option<i64>, activity: Option<&Activity>) -> Result<bool, StoreError> {
+        const OPERATION: &str = "resume_agent";
+        let mut e = Expr::new();
+        let (count, paused, zero) = (e.path(&[REFUSALS]), e.path(&[PAUSED_UNTIL]), e.num(0));
+        e.set(format!("{count} = {zero}"));
+        e.remove(paused.clone());
+        e.condition(format!("attribute_exists({PK})"));
+        match paused_until {
+            Some(read) => {
+                let read = e.num(read);
+                e.condition(format!("{paused} = {read}"));
+            }
+            None => e.condition(format!("attribute_not_exists({paused})")),
+        }
+        let Some(activity) = activity else {
+            let reset = with_expr!(self.update_request(api_key_key(key_id)), e, update).send().await;
+            return match reset.map_err(|err| classify(OPERATION, err)) {
+                Ok(_) => Ok(true),
+                Err(StoreError::Conflict { .. }) => Ok(false),
+                Err(err) => Err(err),
+            };
+        };
+        let update = with_expr!(self.update_builder(api_key_key(key_id)), e, update);
+        let mut items = vec![TransactWriteItem::builder().update(built(OPERATION, update.build())?).build()];
+        items.extend(self.activity_puts(OPERATION, std::slice::from_ref(activity))?);
+        Ok(self.transact(OPERATION, items).await?.is_ok())
     }
 }

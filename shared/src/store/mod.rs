@@ -3,7 +3,7 @@
 //! | item      | PK               | SK       | notes                                     |
 //! |-----------|------------------|----------|-------------------------------------------|
 //! | org       | `ORG#<org_id>`   | `ORG`    | `GSI1PK = CUS#<stripe customer>` once set; `GSI2PK = INTENT` while a plan change executes |
-//! | API key   | `APIKEY#<key_id>`| `APIKEY` | hash of the key, never the key            |
+//! | API key   | `APIKEY#<key_id>`| `APIKEY` | hash of the key, never the key; an AGENT key's brake (refusals this minute, pause) |
 //! | event     | `EVENT#<evt id>` | `EVENT`  | a processed Stripe event; TTL 30 days     |
 //! | credits   | `CREDITS#<cs id>`| `CREDITS`| credits granted for a Checkout Session    |
 //! | consent   | `CONSENT#<hash>` | `CONSENT`| an agent's confirm token (hashed); TTL    |
@@ -15,6 +15,7 @@
 //! | event cursor | `RECONCILER`  | `EVENTS` | `created` of the newest Stripe event the reconciler went through |
 //! | activity  | `ORG#<org_id>`   | `ACTIVITY#<epoch secs, 12 digits>#<id>` | what changed, who did it, under which consent; written with the change (the outbox the publisher streams); TTL 400 days |
 //! | once marker | `ONCE#<what>#<org>#...` | `ONCE` | an activity reported at most once per minute or period; TTL |
+//! | settings  | `ORG#<org_id>`   | `SETTINGS` | the org's settings (the agent brake), each absent until set |
 //!
 //! The org item also carries its materialised caps and headroom (`caps`), so a reservation is
 //! one conditional write. Every other read-modify-write is conditional on the version it read.
@@ -32,6 +33,7 @@ mod idempotency;
 mod intents;
 mod orgs;
 mod reconciler;
+mod settings;
 mod signals;
 mod usage;
 
