@@ -123,7 +123,12 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
     app.store.create_org(&Org::new(ORG_ID, "Benchmark Org", now())).await?;
     let key = auth::issue(ORG_ID, PRINCIPAL_ID, PrincipalKind::Human, now())?;
     app.store.put_api_key(&key.record).await?;
-    let principal = Principal { org_id: ORG_ID.to_string(), principal_id: PRINCIPAL_ID.to_string(), kind: PrincipalKind::Human };
+    let principal = Principal {
+        org_id: ORG_ID.to_string(),
+        principal_id: PRINCIPAL_ID.to_string(),
+        key_id: key.record.key_id.clone(),
+        kind: PrincipalKind::Human,
+    };
 
     let checkout = subscription_checkout(&app, &principal, &serde_json::from_str(SUBSCRIPTION_CHECKOUT)?, now()).await?;
     // Credits for every spend the measurement makes (granted as a paid credits Checkout does).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use billing_functions::{BINARIES, DEFAULT_ROUTE, ROUTES, Route};
 use billing_infra::template::{TEMPLATE, TemplateError};
 use billing_shared::domain::org::PrincipalKind;
-use billing_shared::http::{CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
+use billing_shared::http::{CTX_KEY_ID, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
@@ -244,7 +244,7 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
     let routes = ROUTES;
     let authorizers = authorizer_binaries()?;
     let p = &fixture.principal;
-    let context = json!({ CTX_ORG_ID: p.org_id, CTX_PRINCIPAL_ID: p.principal_id, CTX_KIND: p.kind });
+    let context = json!({ CTX_ORG_ID: p.org_id, CTX_PRINCIPAL_ID: p.principal_id, CTX_KEY_ID: p.key_id, CTX_KIND: p.kind });
     let floor_request =
         Request { method: "GET".into(), path: "/floor".into(), route_key: "GET /floor".into(), path_parameters: Vec::new(), body: None };
     let floor_env = vec![("FLOOR_PK".to_string(), fixture.org_item.0.clone()), ("FLOOR_SK".to_string(), fixture.org_item.1.clone())];

@@ -82,6 +82,7 @@ pub fn accepts(record: &ApiKeyRecord, token: &str) -> Option<Principal> {
     (matches && record.revoked_at.is_none()).then(|| Principal {
         org_id: record.org_id.clone(),
         principal_id: record.principal_id.clone(),
+        key_id: record.key_id.clone(),
         kind: record.kind,
     })
 }

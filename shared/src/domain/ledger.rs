@@ -101,7 +101,8 @@ mod tests {
 
     #[test]
     fn entries_serialize_with_their_type() {
-        let principal = Principal { org_id: "acme".into(), principal_id: "bot".into(), kind: PrincipalKind::Agent };
+        let principal =
+            Principal { org_id: "acme".into(), principal_id: "bot".into(), key_id: "key_bot".into(), kind: PrincipalKind::Agent };
         let spend = serde_json::to_value(LedgerEntry::spend(7, 10, 90, &principal, None, 5)).unwrap();
         assert_eq!(spend["type"], "spend");
         assert_eq!(spend["principal_kind"], "AGENT");

@@ -198,6 +198,8 @@ impl PrincipalKind {
 pub struct Principal {
     pub org_id: String,
     pub principal_id: String,
+    /// The id of the API key that authenticated the request (`ApiKeyRecord.key_id`).
+    pub key_id: String,
     pub kind: PrincipalKind,
 }
 

@@ -16,8 +16,8 @@ use tracing::Instrument;
 
 pub use approval_page::approval_page;
 pub use request::{
-    CTX_AUTH_ERROR, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID, MAX_BODY_BYTES, idempotency_key, json_body, json_object, only_query_params,
-    path_param, principal, query_param, request_id,
+    CTX_AUTH_ERROR, CTX_KEY_ID, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID, MAX_BODY_BYTES, idempotency_key, json_body, json_object,
+    only_query_params, path_param, principal, query_param, request_id,
 };
 pub use stripe_signature::verify_stripe_signature;
 

@@ -16,6 +16,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Context keys the authorizer passes to functions (`requestContext.authorizer.lambda`).
 pub const CTX_ORG_ID: &str = "org_id";
 pub const CTX_PRINCIPAL_ID: &str = "principal_id";
+pub const CTX_KEY_ID: &str = "key_id";
 pub const CTX_KIND: &str = "kind";
 /// Set instead of a principal when the authorizer could not decide (e.g. storage down).
 pub const CTX_AUTH_ERROR: &str = "auth_error";
@@ -45,9 +46,10 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     if text(CTX_AUTH_ERROR) == Some(ErrorKind::StorageUnavailable.code()) {
         return Err(ApiError::storage("authorize"));
     }
-    match (text(CTX_ORG_ID), text(CTX_PRINCIPAL_ID), text(CTX_KIND).and_then(PrincipalKind::parse)) {
-        (Some(org_id), Some(principal_id), Some(kind)) => {
-            let principal = Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), kind };
+    match (text(CTX_ORG_ID), text(CTX_PRINCIPAL_ID), text(CTX_KEY_ID), text(CTX_KIND).and_then(PrincipalKind::parse)) {
+        (Some(org_id), Some(principal_id), Some(key_id), Some(kind)) => {
+            let principal =
+                Principal { org_id: org_id.to_string(), principal_id: principal_id.to_string(), key_id: key_id.to_string(), kind };
             crate::metrics::principal(&principal);
             Ok(principal)
         }

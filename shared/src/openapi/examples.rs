@@ -100,7 +100,7 @@ pub fn released() -> Released {
 }
 
 fn agent() -> Principal {
-    Principal { org_id: "org_acme".into(), principal_id: "assistant".into(), kind: PrincipalKind::Agent }
+    Principal { org_id: "org_acme".into(), principal_id: "assistant".into(), key_id: "key_assistant".into(), kind: PrincipalKind::Agent }
 }
 
 fn spend_entry() -> LedgerEntry {
