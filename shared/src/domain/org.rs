@@ -191,6 +191,14 @@ impl PrincipalKind {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "HUMAN",
+            Self::Agent => "AGENT",
+            Self::Admin => "ADMIN",
+        }
+    }
 }
 
 /// Who is calling: resolved by the authorizer from the bearer key.

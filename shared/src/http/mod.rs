@@ -88,7 +88,7 @@ where
     let request_id = request_id(&req);
     let span = telemetry::invocation(Some(&request_id), req.lambda_context_ref());
     span.record("method", req.method().as_str()).record("path", req.uri().path());
-    async move {
+    let served = async {
         let started = Instant::now();
         let response = match handler(req).await {
             Ok(response) => response,
@@ -102,7 +102,7 @@ where
         tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request done");
         metrics::requests(response.status().as_u16());
         response
-    }
-    .instrument(span)
-    .await
+    };
+    // Activity records written while serving name the request (`telemetry::current_request_id`).
+    telemetry::with_request_id(request_id.clone(), served.instrument(span)).await
 }
