@@ -47,8 +47,8 @@ tokio::task_local! {
 }
 
 /// Runs `work` as the serving of request `request_id` (see `current_request_id`).
-pub async fn with_request_id<F: std::future::Future>(request_id: String, work: F) -> F::Output {
-    REQUEST_ID.scope(request_id, work).await
+pub fn with_request_id<F: std::future::Future>(request_id: String, work: F) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(request_id, work)
 }
 
 /// The id of the API request being served, if this task serves one (none for the reconciler).

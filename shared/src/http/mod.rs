@@ -104,5 +104,6 @@ where
         response
     };
     // Activity records written while serving name the request (`telemetry::current_request_id`).
-    telemetry::with_request_id(request_id.clone(), served.instrument(span)).await
+    // Boxed: a handler's future is large in a debug build, and the scope would hold a copy.
+    telemetry::with_request_id(request_id.clone(), Box::pin(served.instrument(span))).await
 }
