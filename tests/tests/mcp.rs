@@ -247,7 +247,7 @@ async fn an_agent_at_its_cap_reads_the_402_details_and_follows_increase_mcp_tool
     let modern = client(&base, &agent, plan).await;
     assert!(modern.get("error").is_none(), "{modern}");
     assert_eq!(modern["protocol_version"], "2026-07-28", "{modern}");
-    assert_eq!(modern["tools"].as_array().unwrap().len(), 12);
+    assert_eq!(modern["tools"].as_array().unwrap().len(), TOOLS.len());
     assert_eq!(ok(&modern["results"][0])["active"], 1);
 }
 
@@ -277,7 +277,7 @@ async fn no_key_is_refused_and_malformed_json_rpc_gets_a_json_rpc_error() {
     assert_envelope(&api.request(post(list, None)).await, 401, "unauthorized");
     let listed = api.request(post(list, Some(&key))).await;
     assert_eq!(listed.status, 200, "{}", listed.body);
-    assert_eq!(listed.body["result"]["tools"].as_array().unwrap().len(), 12);
+    assert_eq!(listed.body["result"]["tools"].as_array().unwrap().len(), TOOLS.len());
 
     for (body, code) in [("{\"jsonrpc\":", -32700), ("", -32700), (r#"{"hello":"world"}"#, -32600), ("[1, 2]", -32600)] {
         let reply = api.request(post(body, Some(&key))).await;
