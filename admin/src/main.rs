@@ -14,6 +14,7 @@ use billing_shared::domain::api_key as auth;
 use billing_shared::domain::catalog::Resource;
 use billing_shared::domain::org::{Org, PrincipalKind, valid_id};
 use billing_shared::domain::summary::billing_summary;
+use billing_shared::store::{ACTIVITY_PAGE_MAX, ActivityFilter};
 use billing_shared::{ApiError, App, now};
 
 const USAGE: &str = "usage:
@@ -25,7 +26,8 @@ const USAGE: &str = "usage:
   billing-admin set-design-partner <org_id> <on|off>
   billing-admin set-cap-override <org_id> <resource> <cap|unlimited|none>
   billing-admin limit-signals [--kind <kind>] [--since <YYYY-MM-DD>]
-  billing-admin reconcile [--org <org_id>]";
+  billing-admin reconcile [--org <org_id>]
+  billing-admin activity --org <org_id>";
 
 #[derive(Debug)]
 enum Command {
@@ -64,6 +66,10 @@ enum Command {
     /// One reconciler run; `org` also has its drift checked.
     Reconcile {
         org: Option<String>,
+    },
+    /// The org's activity history, newest first (the latest page).
+    Activity {
+        org_id: String,
     },
 }
 
@@ -124,6 +130,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         ["limit-signals", flags @ ..] => Command::LimitSignals { query: signal_query(flags)? },
         ["reconcile"] => Command::Reconcile { org: None },
         ["reconcile", "--org", org_id] => Command::Reconcile { org: Some(org_id.to_string()) },
+        ["activity", "--org", org_id] => Command::Activity { org_id: org_id.to_string() },
         _ => return Err(USAGE.to_string()),
     };
     match &command {
@@ -131,6 +138,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         | Command::ShowOrg { org_id }
         | Command::SetCapOverride { org_id, .. }
         | Command::Reconcile { org: Some(org_id) }
+        | Command::Activity { org_id }
             if !valid_id(org_id) =>
         {
             Err(format!("org id `{org_id}` must be 1-64 of a-z, 0-9, - and _"))
@@ -153,7 +161,7 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
                 return Err(ApiError::not_found(format!("no org `{org_id}`")));
             }
             let key = auth::issue(&org_id, &principal_id, kind, now())?;
-            app.store.put_api_key(&key.record).await?;
+            app.store.put_api_key(&key.record, &auth::key_activity(&key.record, false, now())).await?;
             Ok(format!("key_id {}\nkey    {}\n(the key is shown once; store it now)", key.record.key_id, key.token))
         }
         Command::ResumeAgent { key_id } => {
@@ -165,8 +173,11 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
             })
         }
         Command::RevokeKey { key_id } => {
-            let record =
-                app.store.revoke_api_key(&key_id, now()).await?.ok_or_else(|| ApiError::not_found(format!("No API key `{key_id}`.")))?;
+            let record = app
+                .store
+                .revoke_api_key(&key_id, now(), |record| auth::key_activity(record, true, now()))
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("No API key `{key_id}`.")))?;
             Ok(format!("revoked {} ({} of org {})", record.key_id, record.principal_id, record.org_id))
         }
         Command::SetDesignPartner { org_id, on } => {
@@ -187,6 +198,12 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
         Command::SetCapOverride { org_id, resource, cap } => {
             let limit = set_cap_override(app, &org_id, resource, cap, now()).await?;
             Ok(serde_json::to_string_pretty(&limit).unwrap_or_default())
+        }
+        Command::Activity { org_id } => {
+            let filter = ActivityFilter { org_id: &org_id, key_id: None, after: None };
+            let page = app.store.activity_page(filter, ACTIVITY_PAGE_MAX).await?;
+            let views: Vec<_> = page.records.iter().map(|record| record.view(&app.config.catalog.currency)).collect();
+            Ok(serde_json::to_string_pretty(&views).unwrap_or_default())
         }
         Command::LimitSignals { query } => Ok(serde_json::to_string_pretty(&report(app, &query, now()).await?).unwrap_or_default()),
         Command::Reconcile { org } => {
@@ -244,6 +261,8 @@ mod tests {
         assert!(parse(&args(&["set-design-partner", "acme", "yes"])).unwrap_err().contains("on or off"));
         assert!(parse(&args(&["issue-key", "acme", "bot", "root"])).unwrap_err().contains("unknown kind"));
         assert!(parse(&args(&["create-org", "Acme Inc"])).unwrap_err().contains("must be"));
+        assert!(matches!(parse(&args(&["activity", "--org", "acme"])), Ok(Command::Activity { org_id }) if org_id == "acme"));
+        assert!(parse(&args(&["activity", "--org", "Acme Inc"])).unwrap_err().contains("must be"));
         assert_eq!(parse(&args(&[])).unwrap_err(), USAGE);
         assert!(matches!(
             parse(&args(&["set-cap-override", "acme", "agents", "25"])),

@@ -95,7 +95,8 @@ async fn app_through(proxy: &CountingProxy, sdk: &SdkConfig, table: &str, stripe
     app.stripe()?;
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk).endpoint_url(proxy.endpoint()).build();
     let rules = CapRules { catalog: app.config.catalog.clone(), grace_secs: app.config.past_due_grace_secs };
-    app.store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), table, rules);
+    app.store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), table, rules)
+        .with_activity_retention_days(app.config.activity_retention_days);
     Ok(app)
 }
 
@@ -119,7 +120,7 @@ async fn post(gateway: &Gateway, path: &str, token: &str, body: &str) -> Result<
 /// A HUMAN key of the org: the bearer token.
 async fn key(app: &App, org_id: &str) -> Result<String, Error> {
     let key = auth::issue(org_id, "owner", PrincipalKind::Human, now())?;
-    app.store.put_api_key(&key.record).await?;
+    app.store.put_api_key(&key.record, &auth::key_activity(&key.record, false, now())).await?;
     Ok(key.token)
 }
 

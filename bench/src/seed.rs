@@ -83,6 +83,7 @@ fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
         id_hash: auth::hash(id),
         org_id: ORG_ID.to_string(),
         principal_id: "bench-agent".to_string(),
+        key_id: None,
         action: "upgrade".to_string(),
         params: "bench".to_string(),
         generation: 0,
@@ -124,7 +125,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
     Template::built_in().create_table(app.store.client(), TABLE).await?;
     app.store.create_org(&Org::new(ORG_ID, "Benchmark Org", now())).await?;
     let key = auth::issue(ORG_ID, PRINCIPAL_ID, PrincipalKind::Human, now())?;
-    app.store.put_api_key(&key.record).await?;
+    app.store.put_api_key(&key.record, &auth::key_activity(&key.record, false, now())).await?;
     let principal = Principal {
         org_id: ORG_ID.to_string(),
         principal_id: PRINCIPAL_ID.to_string(),
@@ -133,7 +134,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
     };
 
     let agent_key = auth::issue(ORG_ID, "bench-agent", PrincipalKind::Agent, now())?;
-    app.store.put_api_key(&agent_key.record).await?;
+    app.store.put_api_key(&agent_key.record, &auth::key_activity(&agent_key.record, false, now())).await?;
 
     let checkout = subscription_checkout(&app, &principal, &serde_json::from_str(SUBSCRIPTION_CHECKOUT)?, now()).await?;
     // Credits for every spend the measurement makes (granted as a paid credits Checkout does).

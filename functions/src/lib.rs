@@ -8,6 +8,7 @@
 pub mod admin_limit_signals;
 pub mod approve_page;
 pub mod authorizer;
+pub mod billing_activity;
 pub mod billing_agent_resume;
 pub mod billing_approval;
 pub mod billing_approval_approve;

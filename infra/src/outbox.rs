@@ -146,6 +146,7 @@ impl StreamPump {
         let failed = publish(bus, batch.clone()).await;
         let first_failed = batch.iter().position(|r| failed.first() == Some(&r.sequence_number)).unwrap_or(batch.len());
         self.pending = batch.split_off(first_failed);
-        Ok(batch.into_iter().filter_map(|r| serde_dynamo::from_item(r.image).ok()).collect())
+        let delivered = batch.into_iter().filter_map(|r| serde_dynamo::from_item::<_, Activity>(r.image).ok());
+        Ok(delivered.filter(|activity| activity.event.on_bus()).collect())
     }
 }

@@ -22,7 +22,7 @@ pub async fn seed_demo(store: &Store) -> Result<DemoKeys, ApiError> {
     }
     let issue = async |principal: &str, kind| -> Result<String, ApiError> {
         let key = auth::issue(DEMO_ORG, principal, kind, now())?;
-        store.put_api_key(&key.record).await?;
+        store.put_api_key(&key.record, &auth::key_activity(&key.record, false, now())).await?;
         Ok(key.token)
     };
     let human = issue("demo-human", PrincipalKind::Human).await?;

@@ -38,7 +38,8 @@ impl App {
 
     pub fn new(config: Config, sdk: SdkConfig) -> Self {
         let rules = CapRules { catalog: config.catalog.clone(), grace_secs: config.past_due_grace_secs };
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone(), rules);
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone(), rules)
+            .with_activity_retention_days(config.activity_retention_days);
         Self { config, sdk, store, stripe: StripeAccess::NotLoaded, webhook_secrets: Vec::new() }
     }
 

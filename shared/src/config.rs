@@ -48,6 +48,8 @@ pub struct Config {
     pub reconcile_lookback_secs: i64,
     /// A credits balance going below this emits `billing.credits_low`.
     pub credits_low_level: i64,
+    /// How many days activity records are kept (their TTL).
+    pub activity_retention_days: i64,
 }
 
 const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com/";
@@ -156,6 +158,13 @@ impl Config {
                 problem: format!("`{text}` is not a whole number >= 0"),
             })?,
         };
+        let activity_retention_days = match lookup("ACTIVITY_RETENTION_DAYS") {
+            None => crate::store::DEFAULT_ACTIVITY_RETENTION_DAYS,
+            Some(text) => text.parse::<i64>().ok().filter(|days| (1..=36_500).contains(days)).ok_or_else(|| ConfigError::Invalid {
+                name: "ACTIVITY_RETENTION_DAYS",
+                problem: format!("`{text}` is not a whole number of days from 1 to 36500"),
+            })?,
+        };
         Ok(Self {
             table_name,
             catalog,
@@ -169,6 +178,7 @@ impl Config {
             agent_portal_access,
             reconcile_lookback_secs: lookback_hours * 3_600,
             credits_low_level,
+            activity_retention_days,
         })
     }
 }
@@ -296,6 +306,14 @@ mod tests {
         assert_eq!(config(&[("BILLING_TABLE", "t"), ("RECONCILE_LOOKBACK_HOURS", "1")]).unwrap().reconcile_lookback_secs, 3_600);
         assert!(config(&[("BILLING_TABLE", "t"), ("CREDITS_LOW_LEVEL", "-1")]).unwrap_err().to_string().contains("CREDITS_LOW_LEVEL"));
         assert_eq!(config(&[("BILLING_TABLE", "t"), ("CREDITS_LOW_LEVEL", "5")]).unwrap().credits_low_level, 5);
+        assert_eq!(config(&[("BILLING_TABLE", "t")]).unwrap().activity_retention_days, 400);
+        assert_eq!(config(&[("BILLING_TABLE", "t"), ("ACTIVITY_RETENTION_DAYS", "30")]).unwrap().activity_retention_days, 30);
+        assert!(
+            config(&[("BILLING_TABLE", "t"), ("ACTIVITY_RETENTION_DAYS", "0")])
+                .unwrap_err()
+                .to_string()
+                .contains("ACTIVITY_RETENTION_DAYS")
+        );
         let err = config(&[("BILLING_TABLE", "t"), ("CATALOG_FILE", "/nonexistent.json")]).unwrap_err();
         assert!(err.to_string().contains("/nonexistent.json"), "{err}");
     }

@@ -319,12 +319,7 @@ mod tests {
     #[test]
     fn documents_carry_ids_as_properties_and_at_most_100_values_a_metric() {
         let collector = install("test-function").unwrap();
-        principal(&Principal {
-            org_id: "org_a".into(),
-            principal_id: "key_a".into(),
-            key_id: "key_a-key".into(),
-            kind: PrincipalKind::Agent,
-        });
+        principal(&Principal { org_id: "org_a".into(), principal_id: "key_a".into(), key_id: "key_a".into(), kind: PrincipalKind::Agent });
         plan_limit_reached(Resource::Agents, "free");
         let mut out = Vec::new();
         for value in 0..250 {

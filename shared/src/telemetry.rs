@@ -40,3 +40,18 @@ pub fn invocation(request_id: Option<&str>, lambda: Option<&lambda_http::Context
         path = tracing::field::Empty,
     )
 }
+
+tokio::task_local! {
+    /// The API request being served: what its activity records name.
+    static REQUEST_ID: String;
+}
+
+/// Runs `work` as the serving of request `request_id` (see `current_request_id`).
+pub fn with_request_id<F: std::future::Future>(request_id: String, work: F) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(request_id, work)
+}
+
+/// The id of the API request being served, if this task serves one (none for the reconciler).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}

@@ -74,7 +74,8 @@ impl TestApi {
         let config = aws_sdk_dynamodb::config::Builder::from(&self.app.sdk).interceptor(faults.clone()).build();
         let rules = CapRules { catalog: self.app.config.catalog.clone(), grace_secs: self.app.config.past_due_grace_secs };
         let mut app = self.app.clone();
-        app.store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), self.app.store.table(), rules);
+        app.store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), self.app.store.table(), rules)
+            .with_activity_retention_days(self.app.config.activity_retention_days);
         (TestApi::over(app), faults)
     }
 }

@@ -96,7 +96,7 @@ impl TestApi {
 
     pub async fn issue_key(&self, org_id: &str, principal_id: &str, kind: PrincipalKind) -> (String, String) {
         let key = auth::issue(org_id, principal_id, kind, now()).expect("issue key");
-        self.app.store.put_api_key(&key.record).await.expect("store key");
+        self.app.store.put_api_key(&key.record, &auth::key_activity(&key.record, false, now())).await.expect("store key");
         (key.record.key_id, key.token)
     }
 

@@ -17,11 +17,11 @@ async fn ask_web(api: &StripeTestApi, agent: &str, path: &str, body: &str) -> (S
 }
 
 fn agent_principal() -> Principal {
-    Principal { org_id: "acme".into(), principal_id: "assistant".into(), key_id: "assistant-key".into(), kind: PrincipalKind::Agent }
+    Principal { org_id: "acme".into(), principal_id: "assistant".into(), key_id: "key_assistant".into(), kind: PrincipalKind::Agent }
 }
 
 fn human_principal() -> Principal {
-    Principal { org_id: "acme".into(), principal_id: "owner".into(), key_id: "owner-key".into(), kind: PrincipalKind::Human }
+    Principal { org_id: "acme".into(), principal_id: "owner".into(), key_id: "key_owner".into(), kind: PrincipalKind::Human }
 }
 
 #[tokio::test]

@@ -47,15 +47,22 @@ async fn revoked_key_is_401_and_other_keys_of_the_org_still_work() {
     let (_, agent) = api.issue_key("acme", "bot", PrincipalKind::Agent).await;
     assert_eq!(api.get("/billing", Some(&human)).await.status, 200);
 
-    let revoked = api.app.store.revoke_api_key(&human_id, now()).await.unwrap().expect("the key exists");
+    let revoked =
+        api.app.store.revoke_api_key(&human_id, now(), |r| auth::key_activity(r, true, now())).await.unwrap().expect("the key exists");
     assert!(revoked.revoked_at.is_some());
     assert_envelope(&api.get("/billing", Some(&human)).await, 401, "unauthorized");
     assert_eq!(api.get("/billing", Some(&agent)).await.status, 200);
 
     // Revoking again keeps the first revocation time; revoking an unknown key is not found.
-    let again = api.app.store.revoke_api_key(&human_id, now() + 100).await.unwrap().expect("the key exists");
+    let again = api
+        .app
+        .store
+        .revoke_api_key(&human_id, now() + 100, |r| auth::key_activity(r, true, now()))
+        .await
+        .unwrap()
+        .expect("the key exists");
     assert_eq!(again.revoked_at, revoked.revoked_at);
-    assert_eq!(api.app.store.revoke_api_key("0123456789abcdef", now()).await.unwrap(), None);
+    assert_eq!(api.app.store.revoke_api_key("0123456789abcdef", now(), |r| auth::key_activity(r, true, now())).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -206,12 +206,19 @@ async fn crash(op: Op, after: After) {
     assert_eq!(changes.len(), changes_before + 1, "one billing.plan_changed record for the one change: {changes:?}");
     let reported = changes.last().unwrap();
     let (requester, consent) = match op {
-        Op::ChatConfirm => ("assistant", Some(Consent::ConfirmToken)),
-        Op::WebApprove => ("assistant", Some(Consent::WebApproval { approved_by: "owner".into() })),
+        Op::ChatConfirm => ("assistant", Some("confirm_token")),
+        Op::WebApprove => ("assistant", Some("web_approval")),
         _ => ("owner", None),
     };
     assert!(matches!(&reported.actor, Actor::Principal { principal_id, .. } if principal_id == requester), "{reported:?}");
-    assert_eq!(reported.consent, consent, "{reported:?}");
+    let kind = match &reported.consent {
+        Some(Consent::ConfirmToken { confirm_token_hash }) => confirm_token_hash.as_ref().map(|_| "confirm_token"),
+        Some(Consent::WebApproval { approved_by, approval_id }) => {
+            (approved_by == "owner" && approval_id.is_some()).then_some("web_approval")
+        }
+        None => None,
+    };
+    assert_eq!(kind, consent, "{reported:?}");
 }
 
 /// The org's `billing.plan_changed` records, oldest first.

@@ -5,6 +5,7 @@
 
 use billing_infra::outbox::StreamPump;
 use billing_shared::config::aws_sdk_config;
+use billing_shared::domain::api_key;
 use billing_tests::events::Pipeline;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{TestApi, assert_envelope, require_env};
@@ -38,7 +39,8 @@ async fn a_plan_change_is_one_event_however_often_it_is_asked() {
     let (_, detail) = &events[0];
     assert_eq!(detail["data"]["kind"], "upgrade");
     assert_eq!((&detail["data"]["from"]["plan"], &detail["data"]["to"]["plan"]), (&"pro".into(), &"scale".into()));
-    assert_eq!(detail["actor"], serde_json::json!({"kind": "principal", "principal_id": "owner", "principal_kind": "HUMAN"}));
+    assert_eq!((&detail["actor"]["principal_id"], &detail["actor"]["principal_kind"]), (&"owner".into(), &"HUMAN".into()));
+    assert!(detail["actor"]["key_id"].is_string() && detail["request_id"].is_string(), "the key and the request that did it: {detail}");
     assert!(detail.get("consent").is_none(), "a HUMAN's own change needs no consent: {detail}");
 }
 
@@ -186,13 +188,15 @@ async fn an_approval_reports_its_request_its_decision_and_the_change_under_it() 
         ],
         "{events:?}"
     );
-    let agent_actor = serde_json::json!({"kind": "principal", "principal_id": "assistant", "principal_kind": "AGENT"});
+    let agent_key = api_key::key_id_of(&agent).unwrap();
+    let agent_actor = serde_json::json!({"kind": "principal", "principal_id": "assistant", "principal_kind": "AGENT", "key_id": agent_key});
     assert_eq!(events[0].1["actor"], agent_actor);
     assert_eq!(events[1].1["data"]["decision"], "approved");
     assert_eq!(events[1].1["actor"]["principal_id"], "owner");
     let change = &events[2].1;
     assert_eq!(change["actor"], agent_actor, "the change is the agent's, made under the human's consent");
-    assert_eq!(change["consent"], serde_json::json!({"kind": "web_approval", "approved_by": "owner"}));
+    let consent = serde_json::json!({"kind": "web_approval", "approved_by": "owner", "approval_id": api_key::hash(&id)});
+    assert_eq!(change["consent"], consent, "the approval by its hash, never its id");
     assert_eq!(events[4].1["data"]["decision"], "denied");
 }
 

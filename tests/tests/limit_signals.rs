@@ -79,7 +79,7 @@ async fn a_burst_from_one_principal_is_counted_not_stored_again() {
     assert_eq!(stored(&api, "rows").await.len(), 2);
 
     // A minute after the stored one, the same principal is stored again.
-    let owner = Principal { org_id: "acme".into(), principal_id: "owner".into(), key_id: "owner-key".into(), kind: PrincipalKind::Human };
+    let owner = Principal { org_id: "acme".into(), principal_id: "owner".into(), key_id: "key_owner".into(), kind: PrincipalKind::Human };
     let body = IncreaseBody { kind: Some("rows".into()), ..IncreaseBody::default() };
     let later = request_increase(&api.app, &owner, &body, now() + 61).await.unwrap();
     assert_eq!((later.stored, later.count_for_kind), (true, 7));

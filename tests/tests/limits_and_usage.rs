@@ -17,7 +17,7 @@ use serde_json::Value;
 const GRACE: i64 = 7 * 86_400;
 
 fn principal(org_id: &str) -> Principal {
-    Principal { org_id: org_id.into(), principal_id: "owner".into(), key_id: "owner-key".into(), kind: PrincipalKind::Human }
+    Principal { org_id: org_id.into(), principal_id: "owner".into(), key_id: "key_owner".into(), kind: PrincipalKind::Human }
 }
 
 async fn reserve(api: &TestApi, token: &str, resource: &str, body: &str) -> Reply {

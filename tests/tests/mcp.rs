@@ -7,7 +7,7 @@ use billing_tests::stripe::StripeTestApi;
 use billing_tests::{TestApi, assert_envelope, json, require_env};
 use serde_json::Value;
 
-const TOOLS: [&str; 12] = [
+const TOOLS: [&str; 13] = [
     "get_billing",
     "list_plans",
     "get_limits",
@@ -20,6 +20,7 @@ const TOOLS: [&str; 12] = [
     "list_invoices",
     "request_limit_increase",
     "spend_credits",
+    "list_activity",
 ];
 
 /// Runs the Python SDK client (`tests/mcp/client.py`) against `base`/mcp with `key` and `plan`.
@@ -87,6 +88,7 @@ async fn the_python_sdk_initializes_lists_valid_tools_and_calls_every_one() {
             { "tool": "list_invoices", "arguments": { "limit": 5 } },
             { "tool": "request_limit_increase", "arguments": { "kind": "rows", "desiredValue": 2_000_000 } },
             { "tool": "spend_credits", "arguments": { "amount": 5, "reason": "report" } },
+            { "tool": "list_activity", "arguments": { "limit": 10 } },
         ],
     });
     let out = client(&base, &agent, plan).await;
@@ -116,6 +118,14 @@ async fn the_python_sdk_initializes_lists_valid_tools_and_calls_every_one() {
     assert_eq!(ok(&results[10])["data"].as_array().unwrap().len(), 1, "the paid first invoice");
     assert_eq!(ok(&results[11])["status"], "recorded");
     assert_eq!(refused(&results[12], "insufficient_credits")["details"]["balance"], 0);
+    let history = ok(&results[13]);
+    let actions: Vec<&str> = history["data"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["billing.limit_increase_requested", "billing.consent_requested", "billing.consent_requested"],
+        "the agent's own actions, newest first; refusals leave none: {history}"
+    );
+    assert!(history["data"].as_array().unwrap().iter().all(|r| r["actor"]["kind"] == "AGENT"), "{history}");
 
     assert_eq!(api.subscription_updates(), 0, "an agent's plan changes wait for consent");
     assert_eq!(api.get("/billing/limits/agents", Some(&agent)).await.body["active"], 1, "the same store as REST");
@@ -237,7 +247,7 @@ async fn an_agent_at_its_cap_reads_the_402_details_and_follows_increase_mcp_tool
     let modern = client(&base, &agent, plan).await;
     assert!(modern.get("error").is_none(), "{modern}");
     assert_eq!(modern["protocol_version"], "2026-07-28", "{modern}");
-    assert_eq!(modern["tools"].as_array().unwrap().len(), 12);
+    assert_eq!(modern["tools"].as_array().unwrap().len(), TOOLS.len());
     assert_eq!(ok(&modern["results"][0])["active"], 1);
 }
 
@@ -267,7 +277,7 @@ async fn no_key_is_refused_and_malformed_json_rpc_gets_a_json_rpc_error() {
     assert_envelope(&api.request(post(list, None)).await, 401, "unauthorized");
     let listed = api.request(post(list, Some(&key))).await;
     assert_eq!(listed.status, 200, "{}", listed.body);
-    assert_eq!(listed.body["result"]["tools"].as_array().unwrap().len(), 12);
+    assert_eq!(listed.body["result"]["tools"].as_array().unwrap().len(), TOOLS.len());
 
     for (body, code) in [("{\"jsonrpc\":", -32700), ("", -32700), (r#"{"hello":"world"}"#, -32600), ("[1, 2]", -32600)] {
         let reply = api.request(post(body, Some(&key))).await;

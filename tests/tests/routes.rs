@@ -75,7 +75,7 @@ async fn unknown_paths_get_404_and_known_paths_with_another_method_405() {
         assert_envelope(&reply, 405, "method_not_allowed");
         assert_eq!(reply.headers.get("allow").map(|v| v.to_str().unwrap()), Some(allow), "{method} {path}");
     }
-    assert_eq!(api.items().await.len(), 2, "nothing written beyond the org and its key");
+    assert_eq!(api.items().await.len(), 3, "nothing written beyond the org, its key and the record of its issue");
 }
 
 #[tokio::test]

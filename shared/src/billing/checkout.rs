@@ -15,11 +15,14 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
+use crate::domain::activity::{Activity, Actor, Event};
 use crate::domain::catalog::{Interval, Plan, Price};
+use crate::domain::change::Config;
 use crate::domain::org::{Org, PendingCheckout, Principal};
 use crate::domain::redirect;
 use crate::error::{ApiError, ErrorKind, FieldProblem};
 use crate::retry::{Policy, retry};
+use crate::store::OnceMarkers;
 use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, StripeGateway, idempotency_key};
 
 /// Identical requests within one window share an idempotency key (double clicks, retries).
@@ -216,7 +219,10 @@ pub async fn subscription_checkout(
             fingerprint: fingerprint.clone(),
             expires_at,
         });
-        app.store.save_org(&mut org).await?;
+        let to = Config { plan: choice.plan.id.clone(), interval: Some(choice.interval), quantity: choice.quantity };
+        let started =
+            [Activity::new(&org.org_id, now, Actor::of(principal), Event::CheckoutStarted { session_id: link.session_id.clone(), to })];
+        app.store.apply_once(&mut org, OnceMarkers { activities: &started, ..OnceMarkers::default() }, now).await?;
         Ok(link)
     })
     .await;

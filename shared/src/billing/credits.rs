@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
 use crate::billing::load_org;
-use crate::domain::activity::{Activity, Actor, credits_went_low};
+use crate::domain::activity::{Activity, Actor, Event, credits_went_low};
 use crate::domain::ledger::{LedgerEntry, entry_version};
 use crate::domain::org::Principal;
 use crate::domain::signals::clean_reason;
@@ -95,9 +95,11 @@ pub async fn spend(app: &App, principal: &Principal, body: &SpendBody, key: Opti
         let spent = Spent { balance: org.credits, spent: amount, entry: entry.clone() };
         let answer = Answer::fresh(serde_json::to_value(spent).map_err(|e| ApiError::internal(e.to_string())));
         let record = key.map(|k| (k.hash.as_str(), answer.record(fingerprint, now)));
+        let spent = Event::CreditsSpent { entry_id: entry.id.clone(), amount, balance: org.credits };
         let low = credits_went_low(balance_before, org.credits, app.config.credits_low_level);
-        let low: Vec<Activity> = low.into_iter().map(|event| Activity::new(org_id, now, Actor::of(principal), event)).collect();
-        match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), &low, now).await? {
+        let activities: Vec<Activity> =
+            std::iter::once(spent).chain(low).map(|event| Activity::new(org_id, now, Actor::of(principal), event)).collect();
+        match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), &activities, now).await? {
             Written::Done => {
                 crate::metrics::credits_spent(amount);
                 Ok(answer)

@@ -1,6 +1,7 @@
 //! The use cases: one module per operation. Each reads like the steps of the operation and
 //! reaches I/O only through the store and the Stripe gateway; each answers in `ApiError`.
 
+pub mod activity;
 pub mod authenticate;
 pub mod brake;
 pub mod checkout;

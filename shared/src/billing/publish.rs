@@ -22,6 +22,8 @@ pub async fn publish(bus: &EventBus, batch: Vec<Streamed>) -> Vec<String> {
     let mut activities = Vec::with_capacity(batch.len());
     for record in batch {
         match serde_dynamo::from_item::<_, Activity>(record.image) {
+            // The org's history only: nothing to publish, nothing to deliver again.
+            Ok(activity) if !activity.event.on_bus() => {}
             Ok(activity) => {
                 sequence_numbers.push(record.sequence_number);
                 activities.push(activity);

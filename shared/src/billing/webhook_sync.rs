@@ -113,6 +113,8 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
         let before = org.clone();
         let mut markers = OnceMarkers { event_id, ..OnceMarkers::default() };
         let mut events = Vec::new();
+        // Granted credits are Stripe's doing (a paid Checkout), whatever else is executing.
+        let mut granted = None;
         match effect {
             Effect::SyncSubscription { subscription_id, .. } => {
                 let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
@@ -129,6 +131,8 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 org.credits += i64::try_from(*credits).unwrap_or(i64::MAX);
                 markers.credits_session_id = Some(session_id);
                 markers.credits_granted = *credits;
+                let event = Event::CreditsGranted { session_id: session_id.clone(), credits: *credits, balance: org.credits };
+                granted = Some(Activity::new(org_id, now, Actor::Stripe, event));
             }
             Effect::PaymentFailed { subscription_id, message, .. } => {
                 org.last_payment_error = Some(message.clone());
@@ -168,8 +172,10 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
             None => (PlanChangeKind::Stripe, Actor::Stripe, None),
         };
         events.extend(org_changes(&before, &org, kind, app.config.credits_low_level));
-        let activities: Vec<Activity> =
-            events.into_iter().map(|event| Activity::new(org_id, now, actor.clone(), event).under(consent.clone())).collect();
+        let activities: Vec<Activity> = granted
+            .into_iter()
+            .chain(events.into_iter().map(|event| Activity::new(org_id, now, actor.clone(), event).under(consent.clone())))
+            .collect();
         markers.activities = &activities;
         match app.store.apply_once(&mut org, markers, now).await? {
             Applied::Written => {

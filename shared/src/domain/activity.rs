@@ -5,6 +5,7 @@
 //! activity history reads the same records.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::api_key::random_hex;
 use crate::domain::change::{ChangeKind, Config, IntentClaim};
@@ -17,8 +18,14 @@ pub const EVENT_SOURCE: &str = "stripe-billing-api";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
-    /// An API key of the org (its principal id, never the key).
-    Principal { principal_id: String, principal_kind: PrincipalKind },
+    /// An API key of the org (its principal id and key id, never the key). Records written
+    /// before keys were named have no `key_id`.
+    Principal {
+        principal_id: String,
+        principal_kind: PrincipalKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<String>,
+    },
     /// Stripe, through a webhook or an event the reconciler caught up on.
     Stripe,
     /// The service itself (the reconciler completing a change is still the requester's).
@@ -27,7 +34,24 @@ pub enum Actor {
 
 impl Actor {
     pub fn of(principal: &Principal) -> Self {
-        Self::Principal { principal_id: principal.principal_id.clone(), principal_kind: principal.kind }
+        Self::Principal {
+            principal_id: principal.principal_id.clone(),
+            principal_kind: principal.kind,
+            key_id: Some(principal.key_id.clone()),
+        }
+    }
+
+    /// The AGENT key that asked for a change a consent or an approval records.
+    pub fn agent(principal_id: &str, key_id: Option<&str>) -> Self {
+        Self::Principal { principal_id: principal_id.to_string(), principal_kind: PrincipalKind::Agent, key_id: key_id.map(str::to_string) }
+    }
+
+    /// The API key that acted, if a key did.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Self::Principal { key_id, .. } => key_id.as_deref(),
+            Self::Stripe | Self::System => None,
+        }
     }
 }
 
@@ -35,17 +59,25 @@ impl Actor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Consent {
-    /// An agent's confirm token, confirmed in the chat.
-    ConfirmToken,
-    /// A web approval, approved by a human principal.
-    WebApproval { approved_by: String },
+    /// An agent's confirm token, confirmed in the chat: the token's SHA-256, never the token.
+    ConfirmToken {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirm_token_hash: Option<String>,
+    },
+    /// A web approval (the SHA-256 of its id, as the table keeps it), approved by a human
+    /// principal.
+    WebApproval {
+        approved_by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval_id: Option<String>,
+    },
 }
 
 impl Consent {
     pub fn of(claim: &IntentClaim) -> Self {
         match claim {
-            IntentClaim::Token { .. } => Self::ConfirmToken,
-            IntentClaim::Approval { by, .. } => Self::WebApproval { approved_by: by.clone() },
+            IntentClaim::Token { token_hash } => Self::ConfirmToken { confirm_token_hash: Some(token_hash.clone()) },
+            IntentClaim::Approval { id_hash, by } => Self::WebApproval { approved_by: by.clone(), approval_id: Some(id_hash.clone()) },
         }
     }
 }
@@ -107,6 +139,24 @@ pub enum Event {
     /// A human lifted an AGENT key's pause before it ended.
     #[serde(rename = "billing.agent_resumed")]
     AgentResumed { key_id: String, principal_id: String },
+    // History only from here on (`on_bus`): the org's activity shows them; consumers of the
+    // bus have what they act on in the events above (a paid Checkout shows as the plan or
+    // status it changes, spends as `credits_low`).
+    /// A subscription Checkout Session was created for the org.
+    #[serde(rename = "billing.checkout_started")]
+    CheckoutStarted { session_id: String, to: Config },
+    /// A paid credits Checkout Session's credits were granted.
+    #[serde(rename = "billing.credits_granted")]
+    CreditsGranted { session_id: String, credits: u64, balance: i64 },
+    #[serde(rename = "billing.credits_spent")]
+    CreditsSpent { entry_id: String, amount: u64, balance: i64 },
+    /// An agent was given a confirm token to show its human (chat-mode consent).
+    #[serde(rename = "billing.consent_requested")]
+    ConsentRequested { action: String, to: Config, amount_due_now: i64, expires_at: i64 },
+    #[serde(rename = "billing.api_key_issued")]
+    ApiKeyIssued { key_id: String, principal_id: String, principal_kind: PrincipalKind },
+    #[serde(rename = "billing.api_key_revoked")]
+    ApiKeyRevoked { key_id: String, principal_id: String, principal_kind: PrincipalKind },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +181,26 @@ impl Event {
             Self::LimitIncreaseRequested { .. } => "billing.limit_increase_requested",
             Self::AgentPaused { .. } => "billing.agent_paused",
             Self::AgentResumed { .. } => "billing.agent_resumed",
+            Self::CheckoutStarted { .. } => "billing.checkout_started",
+            Self::CreditsGranted { .. } => "billing.credits_granted",
+            Self::CreditsSpent { .. } => "billing.credits_spent",
+            Self::ConsentRequested { .. } => "billing.consent_requested",
+            Self::ApiKeyIssued { .. } => "billing.api_key_issued",
+            Self::ApiKeyRevoked { .. } => "billing.api_key_revoked",
         }
+    }
+
+    /// Whether the publisher puts it on the bus; the others are the org's history only.
+    pub fn on_bus(&self) -> bool {
+        !matches!(
+            self,
+            Self::CheckoutStarted { .. }
+                | Self::CreditsGranted { .. }
+                | Self::CreditsSpent { .. }
+                | Self::ConsentRequested { .. }
+                | Self::ApiKeyIssued { .. }
+                | Self::ApiKeyRevoked { .. }
+        )
     }
 }
 
@@ -146,6 +215,9 @@ pub struct Activity {
     pub actor: Actor,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<Consent>,
+    /// The API request that made the change (none for the reconciler's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     #[serde(flatten)]
     pub event: Event,
 }
@@ -156,12 +228,146 @@ impl Activity {
     pub fn new(org_id: &str, now: i64, actor: Actor, event: Event) -> Self {
         let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
         let id = format!("act_{:014x}{}", micros & 0xff_ffff_ffff_ffff, random_hex(5));
-        Self { id, org_id: org_id.to_string(), occurred_at: now, actor, consent: None, event }
+        let request_id = crate::telemetry::current_request_id();
+        Self { id, org_id: org_id.to_string(), occurred_at: now, actor, consent: None, request_id, event }
     }
 
     pub fn under(mut self, consent: Option<Consent>) -> Self {
         self.consent = consent;
         self
+    }
+}
+
+/// Who acted, as the history shows it: an API key (`kind` its principal kind, `name` its
+/// principal id), or `stripe` (a webhook, an event the reconciler caught up on) or `operator`
+/// (the service itself) with no key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ActorView {
+    pub key_id: Option<String>,
+    /// `HUMAN`, `AGENT`, `ADMIN`, `stripe` or `operator`.
+    pub kind: String,
+    pub name: String,
+}
+
+/// The consent that allowed an action, if one did: an agent's confirm token (its SHA-256,
+/// never the token) or a web approval (the SHA-256 of its id) and the human who approved it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConsentView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_token_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+}
+
+/// How much an action moved: `unit` is `credits`, or the catalog's currency (minor units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AmountView {
+    pub value: i64,
+    pub unit: String,
+}
+
+/// One record of `GET /billing/activity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ActivityView {
+    pub activity_id: String,
+    /// Epoch seconds.
+    pub at: i64,
+    pub org_id: String,
+    pub actor: ActorView,
+    /// The record's type, as its event on the bus is named (`billing.plan_changed`...).
+    pub action: String,
+    /// What the action was done with, as the event's `data`.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    pub consent: ConsentView,
+    /// The Stripe objects it touched (`subscription_id`, `session_id`).
+    #[schema(value_type = Object)]
+    pub stripe: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<AmountView>,
+    /// What came of it: `executed`, `scheduled`, `approved`, `denied`, `refused`, ...
+    pub outcome: String,
+    pub request_id: Option<String>,
+}
+
+impl Event {
+    /// What came of the action, in a word.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::PlanChanged { effective_at: Some(_), .. } => "scheduled",
+            Self::PlanChanged { .. } | Self::SubscriptionStatusChanged { .. } => "executed",
+            Self::PaymentFailed { .. } => "failed",
+            Self::LimitReached { .. } => "refused",
+            Self::UsageThresholdCrossed { .. } | Self::CreditsLow { .. } => "reported",
+            Self::ApprovalRequested { .. } | Self::LimitIncreaseRequested { .. } | Self::ConsentRequested { .. } => "requested",
+            Self::ApprovalDecided { decision: Decision::Approved, .. } => "approved",
+            Self::ApprovalDecided { decision: Decision::Denied, .. } => "denied",
+            Self::CheckoutStarted { .. } => "started",
+            Self::CreditsGranted { .. } => "granted",
+            Self::CreditsSpent { .. } => "spent",
+            Self::ApiKeyIssued { .. } => "issued",
+            Self::ApiKeyRevoked { .. } => "revoked",
+            Self::AgentPaused { .. } => "paused",
+            Self::AgentResumed { .. } => "resumed",
+        }
+    }
+
+    fn stripe_ids(&self) -> serde_json::Map<String, serde_json::Value> {
+        let (name, id) = match self {
+            Self::SubscriptionStatusChanged { subscription_id: Some(id), .. } | Self::PaymentFailed { subscription_id: Some(id), .. } => {
+                ("subscription_id", id)
+            }
+            Self::CheckoutStarted { session_id, .. } | Self::CreditsGranted { session_id, .. } => ("session_id", session_id),
+            _ => return serde_json::Map::new(),
+        };
+        serde_json::Map::from_iter([(name.to_string(), serde_json::Value::String(id.clone()))])
+    }
+
+    fn amount(&self, currency: &str) -> Option<AmountView> {
+        let credits = |value: u64| AmountView { value: i64::try_from(value).unwrap_or(i64::MAX), unit: "credits".into() };
+        match self {
+            Self::CreditsGranted { credits: n, .. } | Self::CreditsSpent { amount: n, .. } => Some(credits(*n)),
+            Self::ConsentRequested { amount_due_now, .. } => Some(AmountView { value: *amount_due_now, unit: currency.to_string() }),
+            _ => None,
+        }
+    }
+}
+
+impl Activity {
+    /// The record as the history shows it (`currency`: the catalog's, for amounts of money).
+    pub fn view(&self, currency: &str) -> ActivityView {
+        let actor = match &self.actor {
+            Actor::Principal { principal_id, principal_kind, key_id } => {
+                ActorView { key_id: key_id.clone(), kind: principal_kind.as_str().to_string(), name: principal_id.clone() }
+            }
+            Actor::Stripe => ActorView { key_id: None, kind: "stripe".into(), name: "Stripe".into() },
+            Actor::System => ActorView { key_id: None, kind: "operator".into(), name: "billing service".into() },
+        };
+        let consent = match &self.consent {
+            None => ConsentView::default(),
+            Some(Consent::ConfirmToken { confirm_token_hash }) => {
+                ConsentView { confirm_token_hash: confirm_token_hash.clone(), ..ConsentView::default() }
+            }
+            Some(Consent::WebApproval { approved_by, approval_id }) => {
+                ConsentView { approval_id: approval_id.clone(), approved_by: Some(approved_by.clone()), ..ConsentView::default() }
+            }
+        };
+        let params = serde_json::to_value(&self.event).ok().and_then(|mut v| v.get_mut("data").map(serde_json::Value::take));
+        ActivityView {
+            activity_id: self.id.clone(),
+            at: self.occurred_at,
+            org_id: self.org_id.clone(),
+            actor,
+            action: self.event.type_name().to_string(),
+            params: params.unwrap_or_default(),
+            consent,
+            stripe: self.event.stripe_ids(),
+            amount: self.event.amount(currency),
+            outcome: self.event.outcome().to_string(),
+            request_id: self.request_id.clone(),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::domain::activity::{Activity, Actor, Event};
 use crate::domain::org::{Principal, PrincipalKind, valid_id};
 use crate::error::ApiError;
 
@@ -95,6 +96,16 @@ pub fn accepts(record: &ApiKeyRecord, token: &str) -> Option<Principal> {
         key_id: record.key_id.clone(),
         kind: record.kind,
     })
+}
+
+/// The org's record of a key being issued (`revoked`: being revoked) by the operator.
+pub fn key_activity(record: &ApiKeyRecord, revoked: bool, now: i64) -> Activity {
+    let (key_id, principal_id, principal_kind) = (record.key_id.clone(), record.principal_id.clone(), record.kind);
+    let event = match revoked {
+        false => Event::ApiKeyIssued { key_id, principal_id, principal_kind },
+        true => Event::ApiKeyRevoked { key_id, principal_id, principal_kind },
+    };
+    Activity::new(&record.org_id, now, Actor::System, event)
 }
 
 /// The bearer token of an `Authorization` header value.

@@ -191,6 +191,14 @@ impl PrincipalKind {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "HUMAN",
+            Self::Agent => "AGENT",
+            Self::Admin => "ADMIN",
+        }
+    }
 }
 
 /// Who is calling: resolved by the authorizer from the bearer key.
@@ -198,6 +206,7 @@ impl PrincipalKind {
 pub struct Principal {
     pub org_id: String,
     pub principal_id: String,
+    /// The id of the API key that authenticated the request (`ApiKeyRecord.key_id`).
     pub key_id: String,
     pub kind: PrincipalKind,
 }

@@ -92,7 +92,7 @@ where
     let request_id = request_id(&req);
     let span = telemetry::invocation(Some(&request_id), req.lambda_context_ref());
     span.record("method", req.method().as_str()).record("path", req.uri().path());
-    async move {
+    let served = async {
         let started = Instant::now();
         let paused = caller(&req).and_then(|(_, paused_until)| Some((paused_until?, brake::retry_after(paused_until, crate::now())?)));
         let answer = match paused {
@@ -112,7 +112,8 @@ where
         tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request done");
         metrics::requests(response.status().as_u16());
         response
-    }
-    .instrument(span)
-    .await
+    };
+    // Activity records written while serving name the request (`telemetry::current_request_id`).
+    // Boxed: a handler's future is large in a debug build, and the scope would hold a copy.
+    telemetry::with_request_id(request_id.clone(), Box::pin(served.instrument(span))).await
 }

@@ -72,7 +72,9 @@ impl ServerHandler for BillingMcp {
         };
         let caller = Caller { principal: &self.principal, base_url: &self.base_url };
         let arguments = request.arguments.unwrap_or_default();
-        let answer = tools::call(&self.app, &caller, name, &arguments, now()).await;
+        // The SDK may run this on a task of its own: its records still name the request.
+        let call = tools::call(&self.app, &caller, name, &arguments, now());
+        let answer = crate::telemetry::with_request_id(self.request_id.clone(), call).await;
         // A tool's refusal counts toward the key's brake as the same refusal over REST does.
         if let Err(err) = &answer {
             crate::billing::brake::count_refusal(&self.app, &self.principal, err.status(), now()).await;

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::schema;
 use crate::App;
+use crate::billing::activity::{ActivityQuery, history};
 use crate::billing::credits::{SpendBody, spend};
 use crate::billing::idempotency::{IdempotencyKey, MAX_KEY_LEN};
 use crate::billing::invoices::{InvoiceQuery, list};
@@ -95,6 +96,22 @@ pub struct InvoicesArgs {
     pub starting_after: Option<String>,
 }
 
+/// `list_activity`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityArgs {
+    /// Page size: 1 to 100, default 20.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page: the page after it.
+    #[serde(default)]
+    pub starting_after: Option<String>,
+    /// Only this API key's actions (HUMAN and ADMIN keys; an AGENT sees its own only).
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
 /// One tool of the table.
 struct Spec {
     name: &'static str,
@@ -134,6 +151,7 @@ pub const CHECK_APPROVAL: &str = "check_approval";
 pub const OPEN_BILLING_PORTAL: &str = "open_billing_portal";
 pub const LIST_INVOICES: &str = "list_invoices";
 pub const SPEND_CREDITS: &str = "spend_credits";
+pub const LIST_ACTIVITY: &str = "list_activity";
 
 fn specs() -> Vec<Spec> {
     vec![
@@ -272,6 +290,17 @@ fn specs() -> Vec<Spec> {
             read_only: false,
             destructive: false,
         },
+        Spec {
+            name: LIST_ACTIVITY,
+            title: "Activity history",
+            description: "What was done to the org's billing, newest first: who (key id, kind, name), what, under which \
+                consent, Stripe ids, amount and outcome. An AGENT key sees its own actions only. Read-only; page with \
+                `starting_after` = `next_cursor` while `has_more`.",
+            input: schema::of::<ActivityArgs>,
+            output: || schema::named("ActivityPageView"),
+            read_only: true,
+            destructive: false,
+        },
     ]
 }
 
@@ -339,6 +368,12 @@ pub async fn call(app: &App, caller: &Caller<'_>, name: &str, arguments: &Map<St
             let key = key(credits.idempotency_key.as_deref())?;
             spend(app, principal, &SpendBody { amount: credits.amount, reason: credits.reason }, key.as_ref(), now).await?.result
         }
+        LIST_ACTIVITY => {
+            let page: ActivityArgs = args(arguments)?;
+            let limit = page.limit.map(|limit| limit.to_string());
+            let query = ActivityQuery::parse(limit.as_deref(), page.starting_after.as_deref(), page.actor.as_deref())?;
+            value(history(app, principal, &query).await?)
+        }
         other => Err(ApiError::not_found(format!("No tool `{other}`."))),
     }
 }
@@ -400,7 +435,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_has_the_issue_s_twelve_tools_with_object_schemas() {
+    fn the_table_has_the_issue_s_tools_with_object_schemas() {
         let names: Vec<&str> = all().iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(
             names,
@@ -416,7 +451,8 @@ mod tests {
                 "open_billing_portal",
                 "list_invoices",
                 "request_limit_increase",
-                "spend_credits"
+                "spend_credits",
+                "list_activity"
             ]
         );
         assert_eq!((known("spend_credits"), known("spend"), known("")), (Some("spend_credits"), None, None));

@@ -6,6 +6,7 @@ use lambda_http::{Body, Request};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::billing::activity::ActivityPageView;
 use crate::billing::checkout::{CheckoutSession, checkout_in_progress, subscription_exists};
 use crate::billing::checkout_sync::CheckoutSync;
 use crate::billing::credits::{CreditsPage, Spent, insufficient};
@@ -16,7 +17,9 @@ use crate::billing::limits::{LimitsView, parse_resource};
 use crate::billing::portal::PortalSession;
 use crate::billing::usage::{Released, Reserved};
 use crate::billing::webhook_sync::{Outcome, WebhookReceipt};
+use crate::domain::activity::{Activity, Actor, Consent, Event, PlanChangeKind};
 use crate::domain::catalog::{Catalog, Interval, Resource};
+use crate::domain::change::Config;
 use crate::domain::entitlements::{LimitStatus, PlanLimitReached, effective_plan, limit};
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::org::{Card, Org, PendingCheckout, Principal, PrincipalKind, SubscriptionStatus};
@@ -100,7 +103,7 @@ pub fn released() -> Released {
 }
 
 fn agent() -> Principal {
-    Principal { org_id: "org_acme".into(), principal_id: "assistant".into(), key_id: "assistant-key".into(), kind: PrincipalKind::Agent }
+    Principal { org_id: "org_acme".into(), principal_id: "assistant".into(), key_id: "key_assistant".into(), kind: PrincipalKind::Agent }
 }
 
 fn spend_entry() -> LedgerEntry {
@@ -114,6 +117,29 @@ pub fn spent() -> Spent {
 pub fn credits_page() -> CreditsPage {
     let grant = LedgerEntry::grant(37, 300, 300, SESSION_ID, NOW - 2 * DAY);
     CreditsPage { balance: 250, data: vec![spend_entry(), grant], has_more: false }
+}
+
+/// A page of an org's history: the agent's spend and the upgrade it made with its human's yes.
+pub fn activity_page() -> ActivityPageView {
+    let pro = Config { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
+    let scale = Config { plan: "scale".into(), ..pro.clone() };
+    let record = |id: &str, at: i64, event: Event, consent: Option<Consent>| {
+        let mut activity = Activity::new("org_acme", at, Actor::of(&agent()), event).under(consent);
+        (activity.id, activity.request_id) = (id.to_string(), Some(REQUEST_ID.to_string()));
+        activity.view("usd")
+    };
+    let spent = Event::CreditsSpent { entry_id: "led_38".into(), amount: 50, balance: 250 };
+    let upgraded = Event::PlanChanged { kind: PlanChangeKind::Upgrade, from: pro, to: scale, effective_at: None };
+    let token =
+        Consent::ConfirmToken { confirm_token_hash: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()) };
+    ActivityPageView {
+        data: vec![
+            record("act_0648a1c2d3e4f5a6b7c8d9e0", NOW - 60, spent, None),
+            record("act_0648a1c2d3e4f5a6b7c8d9df", NOW - 3_600, upgraded, Some(token)),
+        ],
+        has_more: true,
+        next_cursor: Some(format!("act_0648a1c2d3e4f5a6b7c8d9df-{}", NOW - 3_600)),
+    }
 }
 
 pub fn checkout() -> CheckoutSession {

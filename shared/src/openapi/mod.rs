@@ -27,6 +27,7 @@ use utoipa::openapi::{
     Response, ResponseBuilder,
 };
 
+use crate::billing::activity::ActivityPageView;
 use crate::billing::brake::{ResumeBody, Resumed};
 use crate::billing::checkout::{CheckoutSession, SubscriptionCheckoutBody};
 use crate::billing::checkout_sync::CheckoutSync;
@@ -56,6 +57,9 @@ use plan_changes::{
     DowngradeApplied, DowngradeBody, DowngradeStatus, PlanConfig, UpgradeAnswer, UpgradeApplied, UpgradeBody, UpgradeStatus,
     WebApproveRequired, WebApproveRequiredStatus,
 };
+
+/// `next_cursor` of `GET /billing/activity`.
+const CURSOR_PATTERN: &str = "^act_[0-9a-f]{24}-[0-9]{1,12}$";
 
 /// The security scheme every route uses unless it says `security: []`.
 pub const BEARER: &str = "apiKey";
@@ -144,6 +148,7 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<SpendBody>(&mut all);
     add::<Spent>(&mut all);
     add::<CreditsPage>(&mut all);
+    add::<ActivityPageView>(&mut all);
     add::<IncreaseBody>(&mut all);
     add::<IncreaseRecorded>(&mut all);
     add::<SignalReport>(&mut all);
@@ -917,6 +922,40 @@ fn operations() -> Vec<Operation> {
             samples: vec![ApiError::field("starting_after", "must be a ledger entry id (led_...) from a previous page")],
         },
         Operation {
+            method: HttpMethod::Get,
+            path: "/billing/activity",
+            id: "listActivity",
+            tag: "activity",
+            summary: "The org's activity history",
+            description: "Every billing action, newest first: who did it (API key id, kind, name; `stripe` or `operator` \
+                when no key did), what with, under which consent (the confirm token's hash, the approval and who \
+                approved), the Stripe ids, amount and outcome, and the request id. HUMAN and ADMIN keys see the whole \
+                org and may name one key in `actor`; an AGENT key sees its own actions only (another key's `actor`: \
+                403). Records are kept for the deployment's `ActivityRetentionDays`. One DynamoDB Query per page.",
+            keyless: false,
+            parameters: {
+                let mut parameters =
+                    page_parameters("The `next_cursor` of a previous page: the page after it.", CURSOR_PATTERN, "act_0648a1c2d3e4f5a6b7c8d9df-1767222000");
+                parameters.push(parameter(
+                    "actor",
+                    ParameterIn::Query,
+                    false,
+                    "Only this API key's actions (its key id).",
+                    string("^[A-Za-z0-9_]{1,64}$", 64),
+                    json!("8f14e45fceea167a"),
+                ));
+                parameters
+            },
+            body: None,
+            ok: ok("ActivityPageView", "A page of the history.", vec![("page", examples::activity_page())]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden]]),
+            others: Vec::new(),
+            samples: vec![
+                ApiError::field("starting_after", "must be the next_cursor of a previous page"),
+                ApiError::forbidden("An AGENT key sees its own activity only: leave out `actor` or name this key's id."),
+            ],
+        },
+        Operation {
             method: HttpMethod::Post,
             path: "/billing/request-limit-increase",
             id: "requestLimitIncrease",
@@ -1021,7 +1060,7 @@ fn operations() -> Vec<Operation> {
             summary: "The operations as MCP tools, for AI agents",
             description: "A Model Context Protocol server (Streamable HTTP transport, stateless: no sessions, every answer plain \
                 JSON) with the tools get_billing, list_plans, get_limits, reserve_usage, release_usage, upgrade_plan, \
-                downgrade_plan, check_approval, open_billing_portal, list_invoices, request_limit_increase and spend_credits, \
+                downgrade_plan, check_approval, open_billing_portal, list_invoices, request_limit_increase, spend_credits and list_activity, \
                 each the use case of its REST route, acting as the key's principal (an AGENT's plan changes need its \
                 human's consent, as over REST). Send `Accept: application/json, text/event-stream`. A tool's refusal is a \
                 `tools/call` result with `isError: true` and the REST error envelope as `structuredContent` (a plan cap's \

@@ -21,6 +21,9 @@ pub struct ApprovalRecord {
     pub org_id: String,
     /// The AGENT that asked.
     pub principal_id: String,
+    /// Its API key (none on approvals asked before keys were named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     /// `upgrade` or `downgrade`.
     pub action: String,
     /// The hash of the resolved parameters it is for.

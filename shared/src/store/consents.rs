@@ -3,10 +3,11 @@
 //! result of the change it confirmed. DynamoDB's TTL removes it a day after it expires; until
 //! then a replay can still be told `used` or `expired`.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{Key, Store, StoreError, TTL, keyed};
+use super::{Key, Store, StoreError, TTL, built, keyed};
+use crate::domain::activity::Activity;
 use crate::domain::change::Change;
 
 /// How long after its expiry a consent item is kept to answer replays.
@@ -25,6 +26,9 @@ pub struct ConsentRecord {
     pub token_hash: String,
     pub org_id: String,
     pub principal_id: String,
+    /// The API key that asked (none on tokens issued before keys were named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     /// `upgrade` or `downgrade`.
     pub action: String,
     /// The hash of the resolved parameters the token is for.
@@ -47,10 +51,15 @@ pub(super) fn consent_key(token_hash: &str) -> Key {
 }
 
 impl Store {
-    pub async fn put_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError> {
-        let mut item = keyed("put_consent", consent, consent_key(&consent.token_hash))?;
+    /// Stores a new confirm token with the record of the consent asked, atomically.
+    pub async fn put_consent(&self, consent: &ConsentRecord, asked: &Activity) -> Result<(), StoreError> {
+        const OPERATION: &str = "put_consent";
+        let mut item = keyed(OPERATION, consent, consent_key(&consent.token_hash))?;
         item.insert(TTL.into(), AttributeValue::N((consent.valid_until + KEEP_SECS).to_string()));
-        self.put_new("put_consent", item).await
+        let put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)");
+        let mut items = vec![TransactWriteItem::builder().put(built(OPERATION, put.build())?).build()];
+        items.extend(self.activity_puts(OPERATION, std::slice::from_ref(asked))?);
+        self.transact(OPERATION, items).await?.map_err(|_| StoreError::Conflict { operation: OPERATION })
     }
 
     pub async fn get_consent(&self, token_hash: &str) -> Result<Option<ConsentRecord>, StoreError> {

@@ -13,7 +13,7 @@
 //! | signal    | `SIGNALS`        | `<epoch secs, 12 digits>#<org>#<id>` | a limit-increase request |
 //! | demand    | `ORG#<org_id>`   | `SIGNALS#<kind>` | the org's requests of a kind, each principal's last signal and its burst |
 //! | event cursor | `RECONCILER`  | `EVENTS` | `created` of the newest Stripe event the reconciler went through |
-//! | activity  | `ORG#<org_id>`   | `ACTIVITY#<epoch secs, 12 digits>#<id>` | what changed, who did it, under which consent; written with the change (the outbox the publisher streams); TTL 400 days |
+//! | activity  | `ORG#<org_id>`   | `ACTIVITY#<epoch secs, 12 digits>#<id>` | what changed, who did it, under which consent; written with the change (the outbox the publisher streams); `GSI3PK = ACTOR#<org>#<key id>` when a key acted; TTL `ActivityRetentionDays` |
 //! | once marker | `ONCE#<what>#<org>#...` | `ONCE` | an activity reported at most once per minute or period; TTL |
 //! | settings  | `ORG#<org_id>`   | `SETTINGS` | the org's settings (the agent brake), each absent until set |
 //!
@@ -48,7 +48,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use crate::metrics;
 
-pub use activity::{ACTIVITY_PREFIX, ACTIVITY_TTL_SECS};
+pub use activity::{ACTIVITY_PAGE_MAX, ACTIVITY_PREFIX, ActivityFilter, ActivityPage, DEFAULT_ACTIVITY_RETENTION_DAYS};
 pub use approvals::ApprovalRecord;
 pub use consents::{ConsentRecord, ConsentState};
 pub use credits::{LEDGER_PAGE_MAX, LedgerPage};
@@ -70,6 +70,10 @@ pub const GSI2: &str = "GSI2";
 pub const GSI2_PK: &str = "GSI2PK";
 pub const GSI2_SK: &str = "GSI2SK";
 pub const INTENTS_PK: &str = "INTENT";
+/// The sparse index of activity records by the API key that acted, newest last.
+pub const GSI3: &str = "GSI3";
+pub const GSI3_PK: &str = "GSI3PK";
+pub const GSI3_SK: &str = "GSI3SK";
 pub const TTL: &str = "expires_at";
 
 type Item = HashMap<String, AttributeValue>;
@@ -81,6 +85,8 @@ pub struct Store {
     table: String,
     /// What caps depend on besides the org: materialised at every org write.
     rules: std::sync::Arc<caps::Rules>,
+    /// How long an activity record is kept (its TTL after it happened).
+    activity_retention_secs: i64,
 }
 /// The org item's key: the org's state, caps and balances live on it.
 fn org_key(org_id: &str) -> Key {
@@ -151,7 +157,14 @@ fn unavailable(operation: &'static str, code: Option<&str>, err: impl std::error
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>, rules: crate::domain::entitlements::CapRules) -> Self {
-        Self { client, table: table.into(), rules: std::sync::Arc::new(caps::Rules::new(rules)) }
+        let activity_retention_secs = activity::DEFAULT_ACTIVITY_RETENTION_DAYS * 86_400;
+        Self { client, table: table.into(), rules: std::sync::Arc::new(caps::Rules::new(rules)), activity_retention_secs }
+    }
+
+    /// Keeps activity records for `days` (the deployment's `ActivityRetentionDays`).
+    pub fn with_activity_retention_days(mut self, days: i64) -> Self {
+        self.activity_retention_secs = days * 86_400;
+        self
     }
 
     /// The rules caps are materialised with (and their fingerprint).

@@ -49,6 +49,7 @@ pub(super) async fn ask(
         id_hash: hash(&id),
         org_id: org.org_id.clone(),
         principal_id: caller.principal.principal_id.clone(),
+        key_id: Some(caller.principal.key_id.clone()),
         action: asked.action.to_string(),
         params: asked.params.to_string(),
         generation: org.change_generation,
@@ -165,7 +166,7 @@ pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Resul
 
 /// The agent that asked for the approval's change.
 fn requester(record: &ApprovalRecord) -> Actor {
-    Actor::Principal { principal_id: record.principal_id.clone(), principal_kind: PrincipalKind::Agent }
+    Actor::agent(&record.principal_id, record.key_id.as_deref())
 }
 
 /// The record of a human's decision on an approval.

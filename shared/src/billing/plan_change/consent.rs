@@ -7,10 +7,10 @@ use super::execute::{AskedBy, NotRun, execute, settle};
 use super::{Asked, Change, change_view, public_change};
 use crate::App;
 use crate::billing::load_org;
-use crate::domain::activity::Actor;
+use crate::domain::activity::{Activity, Actor, Event};
 use crate::domain::api_key::{hash, random_hex};
 use crate::domain::change::IntentClaim;
-use crate::domain::org::{Org, Principal, PrincipalKind};
+use crate::domain::org::{Org, Principal};
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics;
 use crate::store::{ConsentRecord, ConsentState};
@@ -47,6 +47,7 @@ pub(super) async fn ask(
         token_hash: hash(&token),
         org_id: org.org_id.clone(),
         principal_id: principal.principal_id.clone(),
+        key_id: Some(principal.key_id.clone()),
         action: asked.action.to_string(),
         params: asked.params.to_string(),
         generation: org.change_generation,
@@ -56,7 +57,13 @@ pub(super) async fn ask(
         state: ConsentState::Pending,
         result: None,
     };
-    app.store.put_consent(&record).await?;
+    let event = Event::ConsentRequested {
+        action: asked.action.to_string(),
+        to: change.to.clone(),
+        amount_due_now: change.amount_due_now,
+        expires_at: record.valid_until,
+    };
+    app.store.put_consent(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event)).await?;
     metrics::consent_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, action = asked.action, "confirmation required");
     Ok(json!({
@@ -98,7 +105,7 @@ pub(super) async fn confirm(
     let key = idempotency_key(&["plan_change", &record.org_id, &token_hash]);
     let claim = IntentClaim::Token { token_hash };
     let org = load_org(&app.store, &record.org_id).await?;
-    let requester = Actor::Principal { principal_id: record.principal_id.clone(), principal_kind: PrincipalKind::Agent };
+    let requester = Actor::agent(&record.principal_id, record.key_id.as_deref());
     let asked_by = AskedBy { requester, claim: Some(claim), decision: None };
     match execute(app, &org, &change, record.generation, &key, asked_by, now).await {
         Ok(answer) => {
