@@ -113,7 +113,7 @@ async fn the_brake_engages_at_n_plus_one_refusals_pauses_every_route_and_a_human
     assert_eq!(kind, "billing.agent_paused");
     assert_eq!(detail["data"]["key_id"], key_id.as_str());
     assert_eq!((detail["data"]["refusals"].as_i64(), detail["data"]["max_refusals_per_minute"].as_i64()), (Some(21), Some(20)));
-    assert_eq!(detail["actor"], json!({"kind": "principal", "principal_id": "assistant", "principal_kind": "AGENT"}));
+    assert_eq!(detail["actor"], json!({"kind": "principal", "key_id": key_id, "principal_id": "assistant", "principal_kind": "AGENT"}));
 
     // An AGENT cannot lift its own pause (nor, paused, ask at all); a HUMAN can, once.
     assert_paused(&api.post_json(&format!("/billing/agents/{key_id}/resume"), &agent, "").await, 300);
