@@ -350,7 +350,8 @@ Written by `scripts/bench`, which rewrites this file: run it again rather than e
 targets are the brief's "Performance targets": every function within 1.3x the floor's cold start
 and warm p99 and within 2x its peak RSS, each arm64 binary at most 8 MB (8,000,000 bytes), at most
 one DynamoDB round trip for `GET /billing`, `GET /billing/limits[/{{resource}}]`, a reservation
-(`POST /billing/usage/{{resource}}/reserve`) and the authorizer. The events publisher is shown
+(`POST /billing/usage/{{resource}}/reserve`), a cap check through MCP, a page of the activity history
+(`GET /billing/activity`) and the authorizer. The events publisher is shown
 but not judged against the floor: its request is a stream batch put on the bus, not one read.
 
 {verdict_text}

@@ -310,9 +310,11 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
                 plan(bin_dir, &binary, event, expect, Vec::new())
             });
             // The brief's "one round trip for GET /billing and a cap check"; the for
-            // reserve (plain) and limits; the cap check through MCP is the same read.
+            // reserve (plain) and limits; the cap check through MCP is the same read; a page of
+            // the activity history is one Query.
             let one_read = [
                 "GET /billing",
+                "GET /billing/activity",
                 "GET /billing/limits",
                 "GET /billing/limits/{resource}",
                 "POST /billing/usage/{resource}/reserve",
