@@ -1,5 +1,6 @@
-//! `billing-admin`: create orgs, issue and revoke API keys, resume a paused agent key, show an org, grant per-org cap
-//! overrides, read limit-increase signals, run the reconciler by hand. Talks to whatever
+//! `billing-admin`: create orgs, issue and revoke API keys, resume a paused agent key, list and
+//! revoke mandates, show an org, grant per-org cap overrides, read limit-increase signals, run
+//! the reconciler by hand. Talks to whatever
 //! DynamoDB the environment points at: `BILLING_TABLE` plus the usual AWS settings (in AWS, the
 //! stack's `TableName` output; locally, `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local).
 //! `reconcile` also calls Stripe, with the secrets the functions use (`STRIPE_SECRET_ARN`, or
@@ -8,10 +9,11 @@
 use billing_shared::billing::brake::{ResumeStatus, resume_key};
 use billing_shared::billing::limit_signals::{SignalQuery, report};
 use billing_shared::billing::limits::{parse_override, parse_resource, set_cap_override};
-use billing_shared::billing::reconcile;
+use billing_shared::billing::{mandates, reconcile};
 use billing_shared::domain::activity::Actor;
 use billing_shared::domain::api_key as auth;
 use billing_shared::domain::catalog::Resource;
+use billing_shared::domain::mandate::is_mandate_id;
 use billing_shared::domain::org::{Org, PrincipalKind, valid_id};
 use billing_shared::domain::summary::billing_summary;
 use billing_shared::store::{ACTIVITY_PAGE_MAX, ActivityFilter};
@@ -27,7 +29,9 @@ const USAGE: &str = "usage:
   billing-admin set-cap-override <org_id> <resource> <cap|unlimited|none>
   billing-admin limit-signals [--kind <kind>] [--since <YYYY-MM-DD>]
   billing-admin reconcile [--org <org_id>]
-  billing-admin activity --org <org_id>";
+  billing-admin activity --org <org_id>
+  billing-admin mandates --org <org_id>
+  billing-admin revoke-mandate <org_id> <mandate_id>";
 
 #[derive(Debug)]
 enum Command {
@@ -70,6 +74,13 @@ enum Command {
     /// The org's activity history, newest first (the latest page).
     Activity {
         org_id: String,
+    },
+    Mandates {
+        org_id: String,
+    },
+    RevokeMandate {
+        org_id: String,
+        mandate_id: String,
     },
 }
 
@@ -131,6 +142,11 @@ fn parse(args: &[String]) -> Result<Command, String> {
         ["reconcile"] => Command::Reconcile { org: None },
         ["reconcile", "--org", org_id] => Command::Reconcile { org: Some(org_id.to_string()) },
         ["activity", "--org", org_id] => Command::Activity { org_id: org_id.to_string() },
+        ["mandates", "--org", org_id] => Command::Mandates { org_id: org_id.to_string() },
+        ["revoke-mandate", org_id, mandate_id] if is_mandate_id(mandate_id) => {
+            Command::RevokeMandate { org_id: org_id.to_string(), mandate_id: mandate_id.to_string() }
+        }
+        ["revoke-mandate", _, other] => return Err(format!("`{other}` is not a mandate id (md_ and 32 hex digits)")),
         _ => return Err(USAGE.to_string()),
     };
     match &command {
@@ -139,6 +155,8 @@ fn parse(args: &[String]) -> Result<Command, String> {
         | Command::SetCapOverride { org_id, .. }
         | Command::Reconcile { org: Some(org_id) }
         | Command::Activity { org_id }
+        | Command::Mandates { org_id }
+        | Command::RevokeMandate { org_id, .. }
             if !valid_id(org_id) =>
         {
             Err(format!("org id `{org_id}` must be 1-64 of a-z, 0-9, - and _"))
@@ -205,6 +223,14 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
             let views: Vec<_> = page.records.iter().map(|record| record.view(&app.config.catalog.currency)).collect();
             Ok(serde_json::to_string_pretty(&views).unwrap_or_default())
         }
+        Command::Mandates { org_id } => {
+            let views: Vec<_> = app.store.mandates(&org_id).await?.iter().map(|m| mandates::MandateView::of(m, now())).collect();
+            Ok(serde_json::to_string_pretty(&views).unwrap_or_default())
+        }
+        Command::RevokeMandate { org_id, mandate_id } => {
+            let view = mandates::revoke_as(app, &org_id, &mandate_id, (Actor::System, "operator"), now()).await?;
+            Ok(serde_json::to_string_pretty(&view).unwrap_or_default())
+        }
         Command::LimitSignals { query } => Ok(serde_json::to_string_pretty(&report(app, &query, now()).await?).unwrap_or_default()),
         Command::Reconcile { org } => {
             let report = reconcile::run(app, org.as_deref(), now()).await?;
@@ -263,6 +289,12 @@ mod tests {
         assert!(parse(&args(&["create-org", "Acme Inc"])).unwrap_err().contains("must be"));
         assert!(matches!(parse(&args(&["activity", "--org", "acme"])), Ok(Command::Activity { org_id }) if org_id == "acme"));
         assert!(parse(&args(&["activity", "--org", "Acme Inc"])).unwrap_err().contains("must be"));
+        assert!(matches!(parse(&args(&["mandates", "--org", "acme"])), Ok(Command::Mandates { org_id }) if org_id == "acme"));
+        let id = format!("md_{}", "0".repeat(32));
+        assert!(
+            matches!(parse(&args(&["revoke-mandate", "acme", &id])), Ok(Command::RevokeMandate { mandate_id, .. }) if mandate_id == id)
+        );
+        assert!(parse(&args(&["revoke-mandate", "acme", "md_1"])).unwrap_err().contains("not a mandate id"));
         assert_eq!(parse(&args(&[])).unwrap_err(), USAGE);
         assert!(matches!(
             parse(&args(&["set-cap-override", "acme", "agents", "25"])),

@@ -53,6 +53,8 @@ pub enum ErrorKind {
     AgentPaused,
     PlanLimitReached,
     InsufficientCredits,
+    MandateLimitReached,
+    MandateExists,
     IdempotencyKeyReused,
     StripeError,
     StorageUnavailable,
@@ -61,7 +63,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 26] = [
+    pub const ALL: [ErrorKind; 28] = [
         Self::ValidationFailed,
         Self::MalformedJson,
         Self::InvalidSignature,
@@ -83,6 +85,8 @@ impl ErrorKind {
         Self::AgentPaused,
         Self::PlanLimitReached,
         Self::InsufficientCredits,
+        Self::MandateLimitReached,
+        Self::MandateExists,
         Self::IdempotencyKeyReused,
         Self::StripeError,
         Self::StorageUnavailable,
@@ -113,6 +117,8 @@ impl ErrorKind {
             Self::AgentPaused => "agent_paused",
             Self::PlanLimitReached => "plan_limit_reached",
             Self::InsufficientCredits => "insufficient_credits",
+            Self::MandateLimitReached => "mandate_limit_reached",
+            Self::MandateExists => "mandate_exists",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::StripeError => "stripe_error",
             Self::StorageUnavailable => "storage_unavailable",
@@ -130,7 +136,7 @@ impl ErrorKind {
         match self {
             Self::ValidationFailed | Self::MalformedJson | Self::InvalidSignature | Self::InvalidConfirmToken => 400,
             Self::Unauthorized => 401,
-            Self::PaymentFailed | Self::PlanLimitReached | Self::InsufficientCredits => 402,
+            Self::PaymentFailed | Self::PlanLimitReached | Self::InsufficientCredits | Self::MandateLimitReached => 402,
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -139,7 +145,8 @@ impl ErrorKind {
             | Self::CheckoutInProgress
             | Self::NoStripeCustomer
             | Self::ChangeInProgress
-            | Self::ApprovalNotPending => 409,
+            | Self::ApprovalNotPending
+            | Self::MandateExists => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::IdempotencyKeyReused => 422,

@@ -67,7 +67,8 @@ fn every_keyed_route() -> Vec<(String, String)> {
                 .replace("{resource}", "agents")
                 .replace("{id}", "ap_7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f")
                 .replace("{session_id}", "cs_test_1")
-                .replace("{key_id}", "0000000000000000");
+                .replace("{key_id}", "0000000000000000")
+                .replace("{mandate_id}", "md_00000000000000000000000000000000");
             (r.method.to_string(), path)
         })
         .collect()

@@ -216,6 +216,7 @@ async fn crash(op: Op, after: After) {
         Some(Consent::WebApproval { approved_by, approval_id }) => {
             (approved_by == "owner" && approval_id.is_some()).then_some("web_approval")
         }
+        Some(Consent::Mandate { .. }) => Some("mandate"),
         None => None,
     };
     assert_eq!(kind, consent, "{reported:?}");

@@ -14,9 +14,11 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
 use crate::billing::load_org;
-use crate::domain::activity::{Activity, Actor, Event, credits_went_low};
+use crate::billing::mandates::{self, MandateUsed};
+use crate::domain::activity::{Activity, Actor, Consent, Event, credits_went_low};
 use crate::domain::ledger::{LedgerEntry, entry_version};
-use crate::domain::org::Principal;
+use crate::domain::mandate::{MandateStatus, MandateUse, Uncovered};
+use crate::domain::org::{Principal, PrincipalKind};
 use crate::domain::signals::clean_reason;
 use crate::error::{ApiError, ErrorKind, FieldProblem};
 use crate::retry::{Failure, Policy, retry};
@@ -38,12 +40,15 @@ pub struct SpendBody {
     pub reason: Option<String>,
 }
 
-/// The answer of a spend: the balance after it, what was taken, and its ledger entry.
+/// The answer of a spend: the balance after it, what was taken, and its ledger entry; for an
+/// agent whose mandate bounds its spends, the mandate and what remains of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Spent {
     pub balance: i64,
     pub spent: u64,
     pub entry: LedgerEntry,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<MandateUsed>,
 }
 
 /// A page of the ledger (newest first) with the balance now.
@@ -75,31 +80,55 @@ pub async fn spend(app: &App, principal: &Principal, body: &SpendBody, key: Opti
     let (fingerprint, reason) = (fingerprint.as_str(), &reason);
     let org_id = principal.org_id.as_str();
     retry(Policy::CONTENDED, "spend_credits", |_| async move {
-        let (org, record) = app.store.org_and_idempotency(org_id, key.map(|k| k.hash.as_str()), now).await?;
+        let key_hash = key.map(|k| k.hash.as_str());
+        let (org, record, mandate) = match principal.kind {
+            PrincipalKind::Agent => app.store.org_idempotency_and_mandate(org_id, key_hash, &principal.key_id, now).await?,
+            PrincipalKind::Human | PrincipalKind::Admin => {
+                let (org, record) = app.store.org_and_idempotency(org_id, key_hash, now).await?;
+                (org, record, None)
+            }
+        };
         if let Some(record) = record {
             return Ok(Answer::replay(&record, fingerprint)?);
         }
         let mut org = org.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
         let spendable = u64::try_from(org.credits).unwrap_or(0);
-        if spendable < amount {
-            let answer = Answer::fresh(Err(insufficient(org.credits, amount)));
+        // Only an active mandate with a daily spend limit bounds an agent's spends.
+        let bounding = mandate.filter(|m| m.status(now) == MandateStatus::Active && m.limits.credits_spend_per_day.is_some());
+        let drawn =
+            bounding.as_ref().map(|m| Ok::<_, Uncovered>((m, m.draw(&MandateUse::Spend { credits: amount }, &app.config.catalog, now)?)));
+        let refusal = match (&drawn, spendable < amount) {
+            (Some(Err(limit)), _) => Some(mandates::outside(*limit)),
+            (_, true) => Some(insufficient(org.credits, amount)),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            let answer = Answer::fresh(Err(refusal));
             let Some(key) = key else { return Ok(answer) };
             return match app.store.put_idempotent_answer(org_id, &key.hash, &answer.record(fingerprint, now), now).await? {
                 None => Ok(answer),
                 Some(first) => Ok(Answer::replay(&first, fingerprint)?),
             };
         }
+        let drawn = drawn.and_then(Result::ok);
         let balance_before = org.credits;
         org.credits -= i64::try_from(amount).unwrap_or(i64::MAX);
         let entry = LedgerEntry::spend(org.version + 1, amount, org.credits, principal, reason.clone(), now);
-        let spent = Spent { balance: org.credits, spent: amount, entry: entry.clone() };
+        let used = drawn.as_ref().map(|(mandate, draw)| mandates::used_for(mandate, draw, now));
+        let spent = Spent { balance: org.credits, spent: amount, entry: entry.clone(), mandate: used };
         let answer = Answer::fresh(serde_json::to_value(spent).map_err(|e| ApiError::internal(e.to_string())));
         let record = key.map(|k| (k.hash.as_str(), answer.record(fingerprint, now)));
         let spent = Event::CreditsSpent { entry_id: entry.id.clone(), amount, balance: org.credits };
         let low = credits_went_low(balance_before, org.credits, app.config.credits_low_level);
-        let activities: Vec<Activity> =
-            std::iter::once(spent).chain(low).map(|event| Activity::new(org_id, now, Actor::of(principal), event)).collect();
-        match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), &activities, now).await? {
+        let consent = drawn
+            .as_ref()
+            .map(|(mandate, _)| Consent::Mandate { mandate_id: mandate.mandate_id.clone(), approved_by: mandate.granted_by.clone() });
+        let activities: Vec<Activity> = std::iter::once(spent)
+            .chain(low)
+            .map(|event| Activity::new(org_id, now, Actor::of(principal), event).under(consent.clone()))
+            .collect();
+        let draw = drawn.as_ref().map(|(_, draw)| draw);
+        match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), &activities, draw, now).await? {
             Written::Done => {
                 crate::metrics::credits_spent(amount);
                 Ok(answer)

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod invoices;
 pub mod limit_signals;
 pub mod limits;
+pub mod mandates;
 pub mod plan_change;
 pub mod portal;
 pub mod publish;
@@ -21,11 +22,25 @@ pub mod summary;
 pub mod usage;
 pub mod webhook_sync;
 
-use crate::domain::org::Org;
+use crate::domain::mandate::Mandate;
+use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::error::ApiError;
 use crate::store::Store;
 
 /// The org of the caller's key: the one place that loads an org or answers 404.
 pub async fn load_org(store: &Store, org_id: &str) -> Result<Org, ApiError> {
-    store.get_org(org_id).await?.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))
+    store.get_org(org_id).await?.ok_or_else(no_org)
+}
+
+/// The caller's org and, for an AGENT key, its mandate, in one round trip.
+pub async fn load_org_and_mandate(store: &Store, principal: &Principal) -> Result<(Org, Option<Mandate>), ApiError> {
+    if principal.kind != PrincipalKind::Agent {
+        return Ok((load_org(store, &principal.org_id).await?, None));
+    }
+    let (org, mandate) = store.org_and_mandate(&principal.org_id, &principal.key_id).await?;
+    Ok((org.ok_or_else(no_org)?, mandate))
+}
+
+fn no_org() -> ApiError {
+    ApiError::not_found("The org of this key no longer exists.")
 }

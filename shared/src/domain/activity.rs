@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::domain::api_key::random_hex;
 use crate::domain::change::{ChangeKind, Config, IntentClaim};
+use crate::domain::mandate::MandateLimits;
 use crate::domain::org::{Org, Principal, PrincipalKind, SubscriptionStatus};
 
 /// The `source` of every event on the bus.
@@ -71,6 +72,8 @@ pub enum Consent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         approval_id: Option<String>,
     },
+    /// A mandate the human (`approved_by`, a key id) granted the agent.
+    Mandate { mandate_id: String, approved_by: String },
 }
 
 impl Consent {
@@ -78,6 +81,9 @@ impl Consent {
         match claim {
             IntentClaim::Token { token_hash } => Self::ConfirmToken { confirm_token_hash: Some(token_hash.clone()) },
             IntentClaim::Approval { id_hash, by } => Self::WebApproval { approved_by: by.clone(), approval_id: Some(id_hash.clone()) },
+            IntentClaim::Mandate { draw, granted_by, .. } => {
+                Self::Mandate { mandate_id: draw.mandate_id.clone(), approved_by: granted_by.clone() }
+            }
         }
     }
 }
@@ -139,6 +145,11 @@ pub enum Event {
     /// A human lifted an AGENT key's pause before it ended.
     #[serde(rename = "billing.agent_resumed")]
     AgentResumed { key_id: String, principal_id: String },
+    /// A human gave an AGENT key a mandate (standing consent within `limits`).
+    #[serde(rename = "billing.mandate_granted")]
+    MandateGranted { mandate_id: String, agent_key_id: String, limits: MandateLimits, expires_at: i64 },
+    #[serde(rename = "billing.mandate_revoked")]
+    MandateRevoked { mandate_id: String, agent_key_id: String },
     // History only from here on (`on_bus`): the org's activity shows them; consumers of the
     // bus have what they act on in the events above (a paid Checkout shows as the plan or
     // status it changes, spends as `credits_low`).
@@ -181,6 +192,8 @@ impl Event {
             Self::LimitIncreaseRequested { .. } => "billing.limit_increase_requested",
             Self::AgentPaused { .. } => "billing.agent_paused",
             Self::AgentResumed { .. } => "billing.agent_resumed",
+            Self::MandateGranted { .. } => "billing.mandate_granted",
+            Self::MandateRevoked { .. } => "billing.mandate_revoked",
             Self::CheckoutStarted { .. } => "billing.checkout_started",
             Self::CreditsGranted { .. } => "billing.credits_granted",
             Self::CreditsSpent { .. } => "billing.credits_spent",
@@ -259,6 +272,8 @@ pub struct ConsentView {
     pub approval_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approved_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mandate_id: Option<String>,
 }
 
 /// How much an action moved: `unit` is `credits`, or the catalog's currency (minor units).
@@ -311,6 +326,8 @@ impl Event {
             Self::ApiKeyRevoked { .. } => "revoked",
             Self::AgentPaused { .. } => "paused",
             Self::AgentResumed { .. } => "resumed",
+            Self::MandateGranted { .. } => "granted",
+            Self::MandateRevoked { .. } => "revoked",
         }
     }
 
@@ -352,6 +369,9 @@ impl Activity {
             }
             Some(Consent::WebApproval { approved_by, approval_id }) => {
                 ConsentView { approval_id: approval_id.clone(), approved_by: Some(approved_by.clone()), ..ConsentView::default() }
+            }
+            Some(Consent::Mandate { mandate_id, approved_by }) => {
+                ConsentView { mandate_id: Some(mandate_id.clone()), approved_by: Some(approved_by.clone()), ..ConsentView::default() }
             }
         };
         let params = serde_json::to_value(&self.event).ok().and_then(|mut v| v.get_mut("data").map(serde_json::Value::take));

@@ -78,6 +78,13 @@ pub fn period_end_after(anchor_end: i64, months: i64, now: i64) -> i64 {
 /// The forms `parse_instant` reads, as errors and the API document name them.
 pub const INSTANT_FORMS: &str = "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch seconds";
 
+/// `at` as RFC 3339 in UTC (`2027-03-01T00:00:00Z`).
+pub fn format_instant(at: i64) -> String {
+    let (year, month, day) = civil_from_days(at.div_euclid(DAY));
+    let secs = at.rem_euclid(DAY);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 /// Epoch seconds are at most this many digits (any such number fits an i64).
 pub const MAX_EPOCH_DIGITS: usize = 18;
 
@@ -115,6 +122,14 @@ pub fn parse_instant(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_format_as_rfc3339_and_parse_back() {
+        for at in [0, 1_796_515_200, 1_796_515_200 + 3_661, 951_782_400] {
+            assert_eq!(parse_instant(&format_instant(at)), Some(at), "{at}");
+        }
+        assert_eq!(format_instant(1_796_515_200 + 3_661), "2026-12-06T01:01:01Z");
+    }
 
     #[test]
     fn days_round_trip_and_match_known_dates() {

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::mandate::Draw;
+
 use crate::domain::activity::Actor;
 use crate::domain::catalog::{Catalog, FREE_PLAN, Interval};
 
@@ -88,12 +90,14 @@ pub struct Change {
 }
 
 /// The consent an execution uses up: a chat token or a web approval (both hashed), and for an
-/// approval the human who approved it.
+/// approval the human who approved it; or a draw from a mandate (standing consent), which
+/// `use_id` (the change's Stripe key) tells apart from other draws of the same mandate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum IntentClaim {
     Token { token_hash: String },
     Approval { id_hash: String, by: String },
+    Mandate { draw: Draw, granted_by: String, use_id: String },
 }
 
 /// A change being executed, recorded on the org in the same conditional write that takes the
@@ -122,7 +126,14 @@ impl IntentClaim {
         match self {
             Self::Token { token_hash } => token_hash,
             Self::Approval { id_hash, .. } => id_hash,
+            Self::Mandate { use_id, .. } => use_id,
         }
+    }
+
+    /// A mandate's draw is not used up by a first attempt: the same request's retry completes
+    /// the change it recorded.
+    pub fn is_standing(&self) -> bool {
+        matches!(self, Self::Mandate { .. })
     }
 }
 

@@ -11,6 +11,7 @@ pub mod drift;
 pub mod entitlements;
 pub mod events;
 pub mod ledger;
+pub mod mandate;
 pub mod org;
 pub mod plan_change;
 pub mod redirect;

@@ -111,7 +111,7 @@ fn spend_entry() -> LedgerEntry {
 }
 
 pub fn spent() -> Spent {
-    Spent { balance: 250, spent: 50, entry: spend_entry() }
+    Spent { balance: 250, spent: 50, entry: spend_entry(), mandate: None }
 }
 
 pub fn credits_page() -> CreditsPage {
@@ -258,6 +258,8 @@ pub fn error(kind: ErrorKind) -> ApiError {
             ApiError::new(kind, details.message(&plan.name)).with_details(value(&details))
         }
         ErrorKind::InsufficientCredits => insufficient(250, 400),
+        ErrorKind::MandateLimitReached => crate::billing::mandates::outside(crate::domain::mandate::Uncovered("credits_spend_per_day")),
+        ErrorKind::MandateExists => crate::billing::mandates::mandate_exists(),
         ErrorKind::IdempotencyKeyReused => {
             let record = IdempotencyRecord::new(fingerprint(&["reserve", "agents", "1"]), String::new(), NOW);
             Answer::replay(&record, &fingerprint(&["reserve", "agents", "2"])).expect_err("another request under the key")
@@ -300,4 +302,44 @@ pub fn not_found_session() -> ApiError {
 
 pub fn forbidden_admin() -> ApiError {
     require_admin(&agent()).expect_err("an agent is not an admin")
+}
+
+pub const MANDATE_ID: &str = "md_5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b";
+
+fn granted_mandate() -> crate::domain::mandate::Mandate {
+    let mut used = std::collections::BTreeMap::new();
+    used.insert(crate::domain::mandate::Counter::Charge.key(NOW), 1_500);
+    crate::domain::mandate::Mandate {
+        mandate_id: MANDATE_ID.into(),
+        org_id: "acme".into(),
+        agent_key_id: KEY_ID.into(),
+        limits: crate::domain::mandate::MandateLimits {
+            max_plan: Some("pro".into()),
+            max_quantity: None,
+            max_charge_per_month: Some(5_000),
+            credit_bundles_per_month: Some(2),
+            credits_spend_per_day: Some(500),
+        },
+        valid_until: NOW + 60 * DAY,
+        granted_by: "7b2e9d4c1a0f3e6d".into(),
+        created_at: NOW - DAY,
+        revoked_at: None,
+        revoked_by: None,
+        used,
+    }
+}
+
+pub fn mandate() -> crate::billing::mandates::MandateView {
+    crate::billing::mandates::MandateView::of(&granted_mandate(), NOW)
+}
+
+pub fn revoked_mandate() -> crate::billing::mandates::MandateView {
+    let mut mandate = granted_mandate();
+    mandate.revoked_at = Some(NOW);
+    mandate.revoked_by = mandate.granted_by.clone().into();
+    crate::billing::mandates::MandateView::of(&mandate, NOW)
+}
+
+pub fn mandate_list() -> crate::billing::mandates::MandateList {
+    crate::billing::mandates::MandateList { data: vec![mandate()] }
 }

@@ -36,6 +36,7 @@ use crate::billing::credits_checkout::{CreditsCheckoutBody, CreditsCheckoutSessi
 use crate::billing::idempotency::MAX_KEY_LEN;
 use crate::billing::limit_signals::{IncreaseBody, IncreaseRecorded, SignalReport, bad_since};
 use crate::billing::limits::LimitsView;
+use crate::billing::mandates::{GrantBody, MandateList, MandateView};
 use crate::billing::plan_change::approval::DecisionBody;
 use crate::billing::portal::{PortalBody, PortalSession};
 use crate::billing::settings::{Settings, SettingsChange};
@@ -156,6 +157,9 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<SettingsChange>(&mut all);
     add::<ResumeBody>(&mut all);
     add::<Resumed>(&mut all);
+    add::<GrantBody>(&mut all);
+    add::<MandateView>(&mut all);
+    add::<MandateList>(&mut all);
     add::<JsonRpcRequest>(&mut all);
     add::<JsonRpcResponse>(&mut all);
     all.into_iter().collect()
@@ -194,6 +198,8 @@ struct Operation {
     parameters: Vec<Parameter>,
     body: Option<RequestBody>,
     ok: Response,
+    /// `ok` is 201 Created (a new resource), not 200.
+    created: bool,
     /// Every error it can answer, grouped by status in the document.
     errors: Vec<ErrorKind>,
     /// The example of a kind where the generic one would mislead.
@@ -216,7 +222,7 @@ impl Operation {
             .description(Some(self.description))
             .parameters(Some(self.parameters))
             .request_body(self.body)
-            .response("200", self.ok);
+            .response(if self.created { "201" } else { "200" }, self.ok);
         for (status, samples) in by_status {
             op = op.response(status.to_string(), error_response(&samples));
         }
@@ -375,7 +381,8 @@ fn kinds(groups: &[&[ErrorKind]]) -> Vec<ErrorKind> {
 }
 
 fn upgrade_answers() -> Vec<(&'static str, UpgradeAnswer)> {
-    let applied = |status, effective_at| UpgradeAnswer::Applied(UpgradeApplied { status, effective_at, billing: examples::summary() });
+    let applied =
+        |status, effective_at| UpgradeAnswer::Applied(UpgradeApplied { status, effective_at, billing: examples::summary(), mandate: None });
     vec![
         (
             "checkout-required",
@@ -397,7 +404,9 @@ fn upgrade_answers() -> Vec<(&'static str, UpgradeAnswer)> {
 
 fn downgrade_answers() -> Vec<(&'static str, DowngradeAnswer)> {
     let end = examples::summary().current_period_end;
-    let applied = |status, effective_at| DowngradeAnswer::Applied(DowngradeApplied { status, effective_at, billing: examples::summary() });
+    let applied = |status, effective_at| {
+        DowngradeAnswer::Applied(DowngradeApplied { status, effective_at, billing: examples::summary(), mandate: None })
+    };
     vec![
         ("downgrade-scheduled", applied(DowngradeStatus::DowngradeScheduled, end)),
         ("already-scheduled", applied(DowngradeStatus::AlreadyScheduled, end)),
@@ -432,6 +441,8 @@ fn confirmation(upgrade: bool) -> ConfirmationRequired {
         expires_in: 60,
         message: message.into(),
         change: ConsentChange { from: pro, to, amount_due_now: due, recurring_amount: recurring, currency: "usd".into(), effective_at },
+        mandate_limit: "no_mandate".into(),
+        ask_for_mandate: crate::billing::mandates::ask_for_mandate(),
     }
 }
 
@@ -450,6 +461,8 @@ fn web_approval() -> WebApproveRequired {
         binding_code: "K7P-Q3M".into(),
         message: confirmation.message,
         change: confirmation.change,
+        mandate_limit: "max_charge_per_month".into(),
+        ask_for_mandate: confirmation.ask_for_mandate,
     }
 }
 
@@ -484,6 +497,11 @@ fn approval_views() -> Vec<(&'static str, ApprovalView)> {
 fn key_id_in_path() -> Parameter {
     let description = "The id of an AGENT key of the org (what `billing-admin issue-key` prints); another org's is 404.";
     parameter("key_id", ParameterIn::Path, true, description, string("^[0-9a-f]{16}$", 16), json!(examples::KEY_ID))
+}
+
+fn mandate_id_in_path() -> Parameter {
+    let description = "The `mandate_id` of a mandate of the org; another org's is 404.";
+    parameter("mandate_id", ParameterIn::Path, true, description, string("^md_[0-9a-f]{32}$", 35), json!(examples::MANDATE_ID))
 }
 
 fn id_in_path() -> Parameter {
@@ -536,6 +554,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: None,
             ok: ok("BillingSummary", "The summary.", vec![("pro", examples::summary())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),
             others: Vec::new(),
             samples: vec![ApiError::field("plan", "is not a parameter of this route")],
@@ -552,6 +571,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: None,
             ok: ok("CatalogView", "The catalog.", vec![("built-in", catalog_view(&examples::catalog()))]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed]]),
             others: Vec::new(),
             samples: vec![ApiError::field("plan", "is not a parameter of this route")],
@@ -580,6 +600,7 @@ fn operations() -> Vec<Operation> {
                 "session_id",
                 &[("syncCheckout", "session_id")],
             ),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[NotFound, SubscriptionExists, CheckoutInProgress, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("plan", "`gold` is not a plan of the catalog")],
@@ -600,6 +621,7 @@ fn operations() -> Vec<Operation> {
                 "session_id",
                 &[("syncCheckout", "session_id")],
             ),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("quantity", "must be 1 to 10 bundles")],
@@ -616,6 +638,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: body("PortalBody", false, vec![("default-return", json!({})), ("return-url", json!({ "return_url": "https://app.example.com/settings/billing" }))]),
             ok: ok("PortalSession", "Send the human to `url`.", vec![("session", examples::portal())]),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, NoStripeCustomer, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("return_url", "must be on an allowed origin (https://app.example.com)")],
@@ -642,6 +665,7 @@ fn operations() -> Vec<Operation> {
                 ],
             ),
             ok: with_approval_links(ok("UpgradeAnswer", "What happened, by `status`.", upgrade_answers())),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, PaymentFailed, NotFound, ChangeInProgress, SubscriptionExists, CheckoutInProgress, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("plan", "is free: use POST /billing/downgrade")],
@@ -666,6 +690,7 @@ fn operations() -> Vec<Operation> {
                 ],
             ),
             ok: with_approval_links(ok("DowngradeAnswer", "What happened, by `status`.", downgrade_answers())),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, NotFound, ChangeInProgress, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("mode", "unknown variant `email`, expected `chat` or `web`")],
@@ -685,6 +710,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![id_in_path()],
             body: None,
             ok: ok("ApprovalView", "The approval.", approval_views()),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, SlowDown, ChangeInProgress, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("verbose", "is not a parameter of this route"), ApiError::not_found("No approval with this id in your org.")],
@@ -702,6 +728,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![id_in_path()],
             body: body("DecisionBody", false, vec![("empty", json!({}))]),
             ok: ok("ApprovalDecided", "Approved: the change ran.", vec![("approved", ApprovalDecided { status: DecisionStatus::Approved, approval_id: APPROVAL_ID.into(), result: Some(switched()) })]),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, ApprovalNotPending, ChangeInProgress, PaymentFailed, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![
@@ -722,6 +749,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![id_in_path()],
             body: body("DecisionBody", false, vec![("empty", json!({}))]),
             ok: ok("ApprovalDecided", "Denied: nothing changed.", vec![("denied", ApprovalDecided { status: DecisionStatus::Denied, approval_id: APPROVAL_ID.into(), result: None })]),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, ApprovalNotPending, ChangeInProgress, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![
@@ -751,6 +779,7 @@ fn operations() -> Vec<Operation> {
                         .build(),
                 )
                 .build(),
+            created: false,
             errors: vec![NotFound],
             others: Vec::new(),
             samples: vec![ApiError::not_found("No approval has this id: approval links end in `ap_` and 32 hex digits.")],
@@ -766,6 +795,7 @@ fn operations() -> Vec<Operation> {
             parameters: page_parameters("An invoice id (`in_...`) of a previous page: the page after it.", "^in_[A-Za-z0-9_]+$", "in_1Qb2Wc3Ed4Rf"),
             body: None,
             ok: ok("InvoicePage", "A page of invoices.", vec![("page", examples::invoices())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("limit", "must be a whole number from 1 to 100"), ApiError::not_found("`starting_after`: this org has no invoice `in_1Qb2Wc3Ed4Rf`.")],
@@ -796,6 +826,7 @@ fn operations() -> Vec<Operation> {
                     .build(),
             ),
             ok: ok("WebhookReceipt", "Received; Stripe stops retrying.", vec![("applied", examples::webhook_receipt())]),
+            created: false,
             errors: kinds(&[&[InvalidSignature, MalformedJson, ValidationFailed, Conflict, StripeError, ServiceUnavailable, StorageUnavailable, Internal]]),
             others: Vec::new(),
             samples: vec![
@@ -822,6 +853,7 @@ fn operations() -> Vec<Operation> {
             )],
             body: None,
             ok: ok("CheckoutSync", "The session's state and the org's billing after the sync.", vec![("paid", examples::checkout_sync())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("session_id", "must be a Checkout Session id (cs_...)"), examples::not_found_session()],
@@ -837,6 +869,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: None,
             ok: ok("LimitsView", "Every resource's limit.", vec![("pro", examples::limits())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),
             others: Vec::new(),
             samples: vec![ApiError::field("resource", "is not a parameter of this route")],
@@ -852,6 +885,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![resource_in_path()],
             body: None,
             ok: ok("LimitStatus", "The resource's limit.", vec![("agents", examples::resource_limit())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),
             others: Vec::new(),
             samples: vec![ApiError::field("verbose", "is not a parameter of this route"), examples::not_found_resource()],
@@ -868,6 +902,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![resource_in_path(), idempotency_key()],
             body: body("CountBody", false, vec![("one", json!({})), ("five", json!({ "count": 5 }))]),
             ok: with_replayed_header(ok("Reserved", "Counted.", vec![("one-agent", examples::reserved())])),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[ErrorKind::PlanLimitReached, NotFound, Conflict, IdempotencyKeyReused]]),
             others: Vec::new(),
             samples: vec![ApiError::field("count", "must be a whole number from 1 to 1000"), examples::not_found_resource()],
@@ -883,6 +918,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![releasable_resource_in_path(), idempotency_key()],
             body: body("CountBody", false, vec![("one", json!({})), ("five", json!({ "count": 5 }))]),
             ok: with_replayed_header(ok("Released", "Freed.", vec![("one-agent", examples::released())])),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, IdempotencyKeyReused]]),
             others: Vec::new(),
             samples: vec![
@@ -897,12 +933,15 @@ fn operations() -> Vec<Operation> {
             tag: "credits",
             summary: "Spend bought credits",
             description: "Atomic and never below zero (402 `insufficient_credits` with the balance); each spend is a ledger \
-                entry with the balance after it.",
+                entry with the balance after it. An AGENT key whose active mandate has `credits_spend_per_day` spends within \
+                it: the answer's `mandate` says what remains today, and a spend past it is 402 `mandate_limit_reached` \
+                (`details.mandate_limit`).",
             keyless: false,
             parameters: vec![idempotency_key()],
             body: body("SpendBody", true, vec![("report", json!({ "amount": 50, "reason": "report generation" }))]),
             ok: with_replayed_header(ok("Spent", "Spent.", vec![("spent", examples::spent())])),
-            errors: kinds(&[&KEYED, &BODY, &[InsufficientCredits, NotFound, Conflict, IdempotencyKeyReused]]),
+            created: false,
+            errors: kinds(&[&KEYED, &BODY, &[InsufficientCredits, MandateLimitReached, NotFound, Conflict, IdempotencyKeyReused]]),
             others: Vec::new(),
             samples: vec![ApiError::field("amount", "must be a whole number from 1 to 1000000000")],
         },
@@ -917,6 +956,7 @@ fn operations() -> Vec<Operation> {
             parameters: page_parameters("A ledger entry id (`led_...`) of a previous page: the page after it.", "^led_[0-9]{1,19}$", "led_37"),
             body: None,
             ok: ok("CreditsPage", "The balance and a page of the ledger.", vec![("page", examples::credits_page())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, NotFound]]),
             others: Vec::new(),
             samples: vec![ApiError::field("starting_after", "must be a ledger entry id (led_...) from a previous page")],
@@ -948,6 +988,7 @@ fn operations() -> Vec<Operation> {
             },
             body: None,
             ok: ok("ActivityPageView", "A page of the history.", vec![("page", examples::activity_page())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden]]),
             others: Vec::new(),
             samples: vec![
@@ -971,6 +1012,7 @@ fn operations() -> Vec<Operation> {
                 vec![("rows", json!({ "kind": "rows", "desiredValue": 2_000_000, "reason": "nightly import of the CRM" })), ("empty", json!({}))],
             ),
             ok: ok("IncreaseRecorded", "Recorded.", vec![("recorded", examples::increase_recorded())]),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict]]),
             others: Vec::new(),
             samples: vec![ApiError::field("kind", "`gold` is not a kind: use one of agents, members, workspaces, rows, api_calls, webhooks, servers, other")],
@@ -987,6 +1029,7 @@ fn operations() -> Vec<Operation> {
             parameters: vec![signal_kind_in_query(), since_in_query()],
             body: None,
             ok: ok("SignalReport", "The report.", vec![("rows", examples::signal_report())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden]]),
             others: Vec::new(),
             samples: vec![ApiError::validation(vec![bad_since()]), examples::forbidden_admin()],
@@ -1004,6 +1047,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: None,
             ok: ok("Settings", "The settings (defaults where the org set none).", vec![("defaults", examples::settings())]),
+            created: false,
             errors: kinds(&[&KEYED, &[ValidationFailed]]),
             others: Vec::new(),
             samples: vec![ApiError::field("verbose", "is not a parameter of this route")],
@@ -1024,6 +1068,7 @@ fn operations() -> Vec<Operation> {
                 vec![("looser", json!({ "agent_brake": { "max_refusals_per_minute": 50, "pause_minutes": 2 } })), ("threshold", json!({ "agent_brake": { "max_refusals_per_minute": 30 } }))],
             ),
             ok: ok("Settings", "The settings after the change.", vec![("changed", examples::settings())]),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[Forbidden]]),
             others: Vec::new(),
             samples: vec![
@@ -1044,12 +1089,82 @@ fn operations() -> Vec<Operation> {
             parameters: vec![key_id_in_path()],
             body: body("ResumeBody", false, vec![("empty", json!({}))]),
             ok: ok("Resumed", "Resumed, or not paused.", vec![("resumed", examples::resumed())]),
+            created: false,
             errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, Conflict]]),
             others: Vec::new(),
             samples: vec![
                 ApiError::field("note", "unknown field `note`, there are none"),
                 ApiError::forbidden("An agent key cannot resume an agent: a human of the org does, with their own key."),
                 ApiError::not_found(format!("No agent key {} in this org.", examples::KEY_ID)),
+            ],
+        },
+        Operation {
+            method: HttpMethod::Get,
+            path: "/billing/mandates",
+            id: "listMandates",
+            tag: "agents",
+            summary: "The org's mandates",
+            description: "Every mandate of the org, newest first, with `used` this month and today and what `remaining` of \
+                each bounded limit; an AGENT key sees only its own. A mandate is standing consent a human gave one AGENT \
+                key: inside its envelope the agent's plan changes execute without a confirmation each time, and its spends \
+                are counted against `credits_spend_per_day`.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: None,
+            ok: ok("MandateList", "The mandates.", vec![("one", examples::mandate_list())]),
+            created: false,
+            errors: kinds(&[&KEYED, &[ValidationFailed]]),
+            others: Vec::new(),
+            samples: vec![ApiError::field("verbose", "is not a parameter of this route")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/mandates",
+            id: "grantMandate",
+            tag: "agents",
+            summary: "Grant an agent key a mandate (a human)",
+            description: "A HUMAN or ADMIN key gives one AGENT key of the org standing consent within `limits`, until \
+                `expires_at` (at most 90 days ahead). Every limit is optional: `max_plan` (and `max_quantity`, default 1) \
+                covers plan changes up to that plan, `credit_bundles_per_month` covers buying credits, `credits_spend_per_day` \
+                bounds its spends; `max_charge_per_month` (minor units) bounds what its actions charge in a calendar month. \
+                A key holding an active mandate is 409 `mandate_exists` (revoke it first); an AGENT key is 403.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body(
+                "GrantBody",
+                false,
+                vec![(
+                    "pro-and-credits",
+                    json!({ "agent_key_id": examples::KEY_ID, "limits": { "max_plan": "pro", "max_charge_per_month": 5000, "credit_bundles_per_month": 2, "credits_spend_per_day": 500 }, "expires_at": "2027-03-01" }),
+                )],
+            ),
+            ok: ok("MandateView", "The new mandate.", vec![("granted", examples::mandate())]),
+            created: true,
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, MandateExists]]),
+            others: Vec::new(),
+            samples: vec![
+                ApiError::field("expires_at", "must be at most 90 days ahead"),
+                ApiError::forbidden("An agent key cannot grant a mandate: a human of the org does, with their own key. An agent asks with POST /billing/mandates/request."),
+            ],
+        },
+        Operation {
+            method: HttpMethod::Delete,
+            path: "/billing/mandates/{mandate_id}",
+            id: "revokeMandate",
+            tag: "agents",
+            summary: "Revoke a mandate (a human)",
+            description: "A HUMAN or ADMIN key revokes a mandate of the org at once: the agent's next action is outside it. \
+                Revoking a revoked mandate answers it as it is. Another org's mandate is 404; an AGENT key is 403.",
+            keyless: false,
+            parameters: vec![mandate_id_in_path()],
+            body: None,
+            ok: ok("MandateView", "The mandate, revoked.", vec![("revoked", examples::revoked_mandate())]),
+            created: false,
+            errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden, NotFound]]),
+            others: Vec::new(),
+            samples: vec![
+                ApiError::field("verbose", "is not a parameter of this route"),
+                ApiError::not_found("No mandate with this id in your org."),
             ],
         },
         Operation {
@@ -1085,6 +1200,7 @@ fn operations() -> Vec<Operation> {
                     ("plan-limit-reached", json!({ "jsonrpc": "2.0", "id": 3, "result": { "content": [{ "type": "text", "text": examples::error(ErrorKind::PlanLimitReached).message }], "structuredContent": examples::error(ErrorKind::PlanLimitReached).envelope(examples::REQUEST_ID), "isError": true } })),
                 ],
             ),
+            created: false,
             errors: kinds(&[&KEYED]),
             others: vec![
                 (202, ResponseBuilder::new().description("A notification (e.g. `notifications/initialized`), accepted; no body.").build()),
@@ -1115,6 +1231,7 @@ fn operations() -> Vec<Operation> {
                         .build(),
                 )
                 .build(),
+            created: false,
             errors: Vec::new(),
             others: Vec::new(),
             samples: Vec::new(),
@@ -1153,6 +1270,7 @@ mod tests {
             "IncreaseBody" => accept::<IncreaseBody>(body),
             "SettingsChange" => accept::<SettingsChange>(body),
             "ResumeBody" => accept::<ResumeBody>(body),
+            "GrantBody" => accept::<crate::billing::mandates::GrantBody>(body),
             "JsonRpcRequest" => {
                 serde_json::from_value::<rmcp::model::ClientJsonRpcMessage>(body.clone()).map(drop).map_err(|e| e.to_string())
             }
@@ -1171,7 +1289,10 @@ mod tests {
                         bodies.push((schema, &content["examples"]));
                     }
                 }
-                let ok = op["responses"]["200"]["content"].as_object().and_then(|c| c.values().next());
+                let ok = op["responses"]["200"]["content"]
+                    .as_object()
+                    .or(op["responses"]["201"]["content"].as_object())
+                    .and_then(|c| c.values().next());
                 assert!(ok.and_then(|c| c["examples"].as_object()).is_some_and(|e| !e.is_empty()), "{method} {path}: no example");
             }
         }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::billing::mandates::{AskForMandate, MandateUsed};
 use crate::domain::catalog::Interval;
 use crate::domain::summary::BillingSummary;
 
@@ -90,6 +91,9 @@ pub struct UpgradeApplied {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effective_at: Option<i64>,
     pub billing: BillingSummary,
+    /// An AGENT's change made inside its mandate: which one, and what remains of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<MandateUsed>,
 }
 
 /// `downgrade-scheduled`: the subscription ends at the period end (`effective_at`), then the
@@ -111,6 +115,9 @@ pub struct DowngradeApplied {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effective_at: Option<i64>,
     pub billing: BillingSummary,
+    /// An AGENT's change made inside its mandate: which one, and what remains of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<MandateUsed>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -164,6 +171,11 @@ pub struct ConfirmationRequired {
     pub expires_in: i64,
     pub message: String,
     pub change: ConsentChange,
+    /// Why the agent's mandate did not cover this change: `no_mandate`, `expired`, `revoked`, or
+    /// the limit (`max_plan`, `max_quantity`, `max_charge_per_month`).
+    pub mandate_limit: String,
+    /// How the agent can ask its human for a mandate instead of asking each time.
+    pub ask_for_mandate: AskForMandate,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -187,6 +199,11 @@ pub struct WebApproveRequired {
     pub binding_code: String,
     pub message: String,
     pub change: ConsentChange,
+    /// Why the agent's mandate did not cover this change: `no_mandate`, `expired`, `revoked`, or
+    /// the limit (`max_plan`, `max_quantity`, `max_charge_per_month`).
+    pub mandate_limit: String,
+    /// How the agent can ask its human for a mandate instead of asking each time.
+    pub ask_for_mandate: AskForMandate,
 }
 
 /// Where a web approval stands: `pending` until a human decides; `approved` (the change ran,

@@ -9,6 +9,7 @@ use super::idempotency::{holder, record_put};
 use super::{IdempotencyRecord, Key, PK, SK, Store, StoreError, Written, built, classify, decode, keyed, org_key};
 use crate::domain::activity::Activity;
 use crate::domain::ledger::{LedgerEntry, entry_version};
+use crate::domain::mandate::Draw;
 use crate::domain::org::Org;
 
 /// The most entries one page holds.
@@ -39,13 +40,15 @@ impl Store {
     /// Writes `org.credits` (already lowered by the spend) and the org's next version, the
     /// spend's ledger entry and, with a key, its idempotency record, in one transaction, if
     /// the org is still at the version read and the key is free; with the records of
-    /// `activities` (the balance going low).
+    /// `activities` (the balance going low) and an agent's `draw` from its mandate (refused:
+    /// `Changed`, to be decided again).
     pub async fn spend_credits(
         &self,
         org: &Org,
         entry: &LedgerEntry,
         idempotency: Option<(&str, &IdempotencyRecord)>,
         activities: &[Activity],
+        draw: Option<&Draw>,
         now: i64,
     ) -> Result<Written, StoreError> {
         let operation = "spend_credits";
@@ -66,6 +69,9 @@ impl Store {
             items.push(TransactWriteItem::builder().put(record_put(self, &org.org_id, key_hash, record, now)?).build());
         }
         items.extend(self.activity_puts(operation, activities)?);
+        if let Some(draw) = draw {
+            items.push(TransactWriteItem::builder().update(self.draw_update(operation, &org.org_id, draw, now)?).build());
+        }
         match self.transact(operation, items).await? {
             Ok(()) => Ok(Written::Done),
             Err(failed) => match failed.into_iter().nth(2).flatten() {

@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use serde::{Deserialize, Serialize};
 
 use super::expr::{Expr, with_expr};
+use super::mandates::mandate_key;
 use super::{Item, Key, Store, StoreError, TTL, built, classify, decode, error_code, keyed, org_key};
+use crate::domain::mandate::Mandate;
 use crate::domain::org::Org;
 
 /// How long a key is remembered.
@@ -76,6 +78,24 @@ impl Store {
         let org = items.next().flatten().map(|item| decode(operation, item)).transpose()?;
         let record = items.next().flatten().map_or(Ok(None), |item| live(item, now))?;
         Ok((org, record))
+    }
+
+    /// `org_and_idempotency`, with an AGENT key's mandate read in the same round trip.
+    pub async fn org_idempotency_and_mandate(
+        &self,
+        org_id: &str,
+        key_hash: Option<&str>,
+        agent_key_id: &str,
+        now: i64,
+    ) -> Result<(Option<Org>, Option<IdempotencyRecord>, Option<Mandate>), StoreError> {
+        let operation = "get_org_idempotency_and_mandate";
+        let mut keys = vec![org_key(org_id), mandate_key(org_id, agent_key_id)];
+        keys.extend(key_hash.map(|hash| idempotency_key(org_id, hash)));
+        let mut items = self.get_many(operation, &keys).await?.into_iter();
+        let org = items.next().flatten().map(|item| decode(operation, item)).transpose()?;
+        let mandate = items.next().flatten().map(|item| decode(operation, item)).transpose()?;
+        let record = items.next().flatten().map_or(Ok(None), |item| live(item, now))?;
+        Ok((org, record, mandate))
     }
 
     /// Stores an answer that changed nothing (a refusal) under a free key. `Some(record)`

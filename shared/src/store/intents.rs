@@ -50,7 +50,7 @@ impl Store {
     pub async fn begin_change(&self, org: &mut Org, now: i64, activities: &[Activity]) -> Result<Begun, StoreError> {
         const OPERATION: &str = "begin_change";
         let claim = org.change_intent.as_ref().and_then(|i| i.claim.clone());
-        let claim_item = claim.as_ref().map(|claim| self.claim_update(OPERATION, claim, now)).transpose()?;
+        let claim_item = claim.as_ref().map(|claim| self.claim_update(OPERATION, &org.org_id, claim, now)).transpose()?;
         let outcome = self.write_org_with(OPERATION, org, claim_item, activities).await?;
         Ok(match outcome {
             None => Begun::Started,
@@ -70,7 +70,7 @@ impl Store {
         activities: &[Activity],
     ) -> Result<Finished, StoreError> {
         const OPERATION: &str = "finish_change";
-        let claim_item = claim.map(|claim| self.settle_update(OPERATION, claim, outcome)).transpose()?;
+        let claim_item = claim.map(|claim| self.settle_update(OPERATION, claim, outcome)).transpose()?.flatten();
         match self.write_org_with(OPERATION, org, claim_item, activities).await? {
             None => Ok(Finished::Written),
             Some(0) => Ok(Finished::OrgChanged),
@@ -122,9 +122,11 @@ impl Store {
         }
     }
 
-    /// Uses up a pending, unexpired consent: a token becomes used, an approval executing.
-    fn claim_update(&self, operation: &'static str, claim: &IntentClaim, now: i64) -> Result<Update, StoreError> {
+    /// Uses up a pending, unexpired consent: a token becomes used, an approval executing, a
+    /// mandate's envelope drawn from.
+    fn claim_update(&self, operation: &'static str, org_id: &str, claim: &IntentClaim, now: i64) -> Result<Update, StoreError> {
         let update = match claim {
+            IntentClaim::Mandate { draw, .. } => return self.draw_update(operation, org_id, draw, now),
             IntentClaim::Token { token_hash } => self
                 .update_builder(consent_key(token_hash))
                 .update_expression("SET #state = :to")
@@ -144,9 +146,11 @@ impl Store {
         built(operation, update.build())
     }
 
-    /// Records what the claimed consent's change came to.
-    fn settle_update(&self, operation: &'static str, claim: &IntentClaim, outcome: ClaimOutcome<'_>) -> Result<Update, StoreError> {
+    /// Records what the claimed consent's change came to. A mandate keeps no outcome (its
+    /// draw for a change that failed is given back after, see `release_mandate`).
+    fn settle_update(&self, operation: &'static str, claim: &IntentClaim, outcome: ClaimOutcome<'_>) -> Result<Option<Update>, StoreError> {
         let update = match claim {
+            IntentClaim::Mandate { .. } => return Ok(None),
             IntentClaim::Token { token_hash } => self
                 .update_builder(consent_key(token_hash))
                 .update_expression("SET #result = :result")
@@ -164,6 +168,6 @@ impl Store {
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#result", "result")
             .expression_attribute_values(":result", AttributeValue::S(outcome.result.to_string()));
-        built(operation, update.build())
+        built(operation, update.build()).map(Some)
     }
 }

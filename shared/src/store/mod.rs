@@ -16,6 +16,7 @@
 //! | activity  | `ORG#<org_id>`   | `ACTIVITY#<epoch secs, 12 digits>#<id>` | what changed, who did it, under which consent; written with the change (the outbox the publisher streams); `GSI3PK = ACTOR#<org>#<key id>` when a key acted; TTL `ActivityRetentionDays` |
 //! | once marker | `ONCE#<what>#<org>#...` | `ONCE` | an activity reported at most once per minute or period; TTL |
 //! | settings  | `ORG#<org_id>`   | `SETTINGS` | the org's settings (the agent brake), each absent until set |
+//! | mandate   | `ORG#<org_id>`   | `MANDATE#<agent key id>` | an AGENT key's standing consent and what it used, per period |
 //!
 //! The org item also carries its materialised caps and headroom (`caps`), so a reservation is
 //! one conditional write. Every other read-modify-write is conditional on the version it read.
@@ -31,6 +32,7 @@ mod error;
 pub(crate) mod expr;
 mod idempotency;
 mod intents;
+mod mandates;
 mod orgs;
 mod reconciler;
 mod settings;

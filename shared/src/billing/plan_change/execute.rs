@@ -15,6 +15,7 @@ use crate::App;
 use crate::billing::load_org;
 use crate::domain::activity::{Activity, Actor, Consent, PlanChangeKind, org_changes};
 use crate::domain::change::{Change, ChangeIntent, ChangeKind, IntentClaim};
+use crate::domain::mandate::Draw;
 use crate::domain::org::Org;
 use crate::domain::subscription::{SubscriptionState, apply_subscription};
 use crate::error::{ApiError, ErrorKind};
@@ -55,7 +56,7 @@ pub(super) async fn execute(
         // The caller's read serves the first attempt; a lost race reads again.
         let mut org = if attempt == 1 { read.clone() } else { load_org(&app.store, &read.org_id).await? };
         if let Some(intent) = org.change_intent.clone() {
-            if intent.stripe_key == stripe_key && claim.is_none() {
+            if intent.stripe_key == stripe_key && claim.as_ref().is_none_or(IntentClaim::is_standing) {
                 return Ok((org, intent));
             }
             let ours = claim.as_ref().is_some_and(|claim| intent.claims(claim.consent_hash()));
@@ -171,8 +172,10 @@ async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result
             let outcome = ClaimOutcome { executed: answer.is_ok(), result: &result.to_string() };
             match app.store.finish_change(&mut org, intent.claim.as_ref(), outcome, &activities).await? {
                 Finished::Written => {
-                    if answer.is_ok() {
-                        metrics::plan_changed(intent.change.kind, &intent.change.to.plan);
+                    match (&answer, &intent.claim) {
+                        (Ok(_), _) => metrics::plan_changed(intent.change.kind, &intent.change.to.plan),
+                        (Err(_), Some(IntentClaim::Mandate { draw, .. })) => give_back(app, &org.org_id, draw).await,
+                        (Err(_), _) => {}
                     }
                     Ok(answer)
                 }
@@ -189,6 +192,14 @@ async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result
         }
     }
     Ok(finished)
+}
+
+/// Gives a mandate back what a change that did not happen drew. Best effort: if this fails
+/// (or the function dies first), the envelope stays lowered, never raised.
+async fn give_back(app: &App, org_id: &str, draw: &Draw) {
+    if let Err(error) = app.store.release_mandate(org_id, draw).await {
+        tracing::warn!(org_id, mandate_id = %draw.mandate_id, error = %error, "a mandate's draw for a failed change was not given back");
+    }
 }
 
 /// The records of what an intent's completion changed, by its requester, under its consent.

@@ -21,10 +21,11 @@ use serde_json::{Value, json};
 
 use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
-use crate::billing::load_org;
+use crate::billing::{load_org_and_mandate, mandates};
 use crate::domain::activity::Actor;
 use crate::domain::catalog::Interval;
-use crate::domain::change::{Change, ChangeKind as Kind, Config};
+use crate::domain::change::{Change, ChangeKind as Kind, Config, IntentClaim};
+use crate::domain::mandate::{Draw, Mandate, MandateUse, Uncovered};
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::domain::plan_change::{UpgradeDecision, decide_upgrade, describe, money};
 use crate::domain::summary::billing_summary;
@@ -138,7 +139,7 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
     if let Some(token) = &body.confirm_token {
         return consent::confirm(app, principal, "upgrade", &params, token, now).await;
     }
-    let org = load_org(&app.store, &principal.org_id).await?;
+    let (org, mandate) = load_org_and_mandate(&app.store, principal).await?;
     let target = target_of(app, &org, body)?;
     if org.design_partner {
         return Ok(status("design-partner"));
@@ -162,7 +163,8 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
         UpgradeDecision::AtPeriodEnd => Kind::AtPeriodEnd,
     };
     let change = compute(app, &org, kind, from, target, now).await?;
-    consent_or_execute(app, caller, &org, Asked { action: "upgrade", params: &params, mode: body.mode }, change, now).await
+    let asked = Asked { action: "upgrade", params: &params, mode: body.mode };
+    consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await
 }
 
 pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now: i64) -> Result<Value, ApiError> {
@@ -171,7 +173,7 @@ pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now
     if let Some(token) = &body.confirm_token {
         return consent::confirm(app, principal, "downgrade", &params, token, now).await;
     }
-    let org = load_org(&app.store, &principal.org_id).await?;
+    let (org, mandate) = load_org_and_mandate(&app.store, principal).await?;
     if org.design_partner {
         return Ok(status("design-partner"));
     }
@@ -184,7 +186,8 @@ pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now
         return Ok(answer);
     }
     let change = compute(app, &org, Kind::ToFree, Config::of(&org), Config::free(), now).await?;
-    consent_or_execute(app, caller, &org, Asked { action: "downgrade", params: &params, mode: body.mode }, change, now).await
+    let asked = Asked { action: "downgrade", params: &params, mode: body.mode };
+    consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await
 }
 
 fn has_subscription(org: &Org) -> bool {
@@ -260,18 +263,19 @@ struct Asked<'a> {
 }
 
 /// A HUMAN's change (and an agent's resume, which costs nothing) executes now; an AGENT's
-/// needs its human's consent first, asked for in the mode the agent chose.
+/// executes now inside its mandate (`mandate`, read with `org`), and otherwise needs its
+/// human's consent first, asked for in the mode the agent chose.
 async fn consent_or_execute(
     app: &App,
     caller: &Caller<'_>,
-    org: &Org,
+    (org, mandate): (&Org, Option<&Mandate>),
     asked: Asked<'_>,
     change: Change,
     now: i64,
 ) -> Result<Value, ApiError> {
     let principal = caller.principal;
+    let key = idempotency_key(&["plan_change", &org.org_id, asked.action, asked.params, &org.change_generation.to_string()]);
     if principal.kind != PrincipalKind::Agent || change.kind == Kind::Resume {
-        let key = idempotency_key(&["plan_change", &org.org_id, asked.action, asked.params, &org.change_generation.to_string()]);
         return execute::execute(
             app,
             org,
@@ -288,10 +292,56 @@ async fn consent_or_execute(
             NotRun::Stale | NotRun::ClaimTaken => ApiError::contended(),
         });
     }
+    let charge = u64::try_from(change.amount_due_now).unwrap_or(0);
+    let action = MandateUse::PlanChange { plan: &change.to.plan, quantity: change.to.quantity, charge };
+    let covered = mandate.ok_or(Uncovered("no_mandate")).and_then(|m| Ok((m, m.draw(&action, &app.config.catalog, now)?)));
+    let limit = match covered {
+        Ok((mandate, draw)) => match under_mandate(app, principal, org, &change, &key, mandate, draw, now).await? {
+            Some(answer) => return Ok(answer),
+            // The envelope was drawn from (or the mandate revoked) meanwhile: read it again.
+            None => {
+                let again = app.store.get_mandate(&org.org_id, &principal.key_id).await?;
+                mandates::cover(app, again.as_ref(), &action, now).err().ok_or_else(ApiError::contended)?
+            }
+        },
+        Err(limit) => limit,
+    };
     let message = message(app, org, &change);
-    match asked.mode.unwrap_or(ConsentMode::Chat) {
-        ConsentMode::Chat => consent::ask(app, principal, org, asked, &change, message, now).await,
-        ConsentMode::Web => approval::ask(app, caller, org, asked, &change, message, now).await,
+    let mut answer = match asked.mode.unwrap_or(ConsentMode::Chat) {
+        ConsentMode::Chat => consent::ask(app, principal, org, asked, &change, message, now).await?,
+        ConsentMode::Web => approval::ask(app, caller, org, asked, &change, message, now).await?,
+    };
+    answer["mandate_limit"] = json!(limit.0);
+    answer["ask_for_mandate"] = json!(mandates::ask_for_mandate());
+    Ok(answer)
+}
+
+/// Executes an agent's change inside its mandate, the draw taken with the change's intent:
+/// the answer names the mandate and what remains of it. `None` when the draw was refused
+/// (a racing action used the envelope first, or the mandate was revoked).
+#[allow(clippy::too_many_arguments)]
+async fn under_mandate(
+    app: &App,
+    principal: &Principal,
+    org: &Org,
+    change: &Change,
+    key: &str,
+    mandate: &Mandate,
+    draw: Draw,
+    now: i64,
+) -> Result<Option<Value>, ApiError> {
+    let used = mandates::used_for(mandate, &draw, now);
+    let claim = IntentClaim::Mandate { draw, granted_by: mandate.granted_by.clone(), use_id: key.to_string() };
+    let asked_by = AskedBy { requester: Actor::of(principal), claim: Some(claim), decision: None };
+    match execute::execute(app, org, change, org.change_generation, key, asked_by, now).await {
+        Ok(mut answer) => {
+            answer["mandate"] = json!(used);
+            tracing::info!(org_id = %org.org_id, mandate_id = %mandate.mandate_id, "plan change executed inside a mandate");
+            Ok(Some(answer))
+        }
+        Err(NotRun::ClaimTaken) => Ok(None),
+        Err(NotRun::Stale) => Err(ApiError::contended()),
+        Err(NotRun::Failed(error)) => Err(error),
     }
 }
 

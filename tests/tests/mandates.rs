@@ -1,0 +1,264 @@
+//! Mandates against DynamoDB Local and the Stripe stand-in: a human grants an AGENT key an
+//! envelope, the agent's plan changes and spends inside it run without a confirmation and
+//! name the mandate, each limit stops at its edge, revocation and expiry take effect on the
+//! very next request, another agent key cannot use it, an agent can never grant or revoke one,
+//! and racing spends never draw more than the envelope holds.
+
+use billing_shared::billing::plan_change::{Caller, UpgradeBody, upgrade};
+use billing_shared::billing::webhook_sync::apply;
+use billing_shared::domain::api_key::key_id_of;
+use billing_shared::domain::events::Effect;
+use billing_shared::domain::org::{Principal, PrincipalKind};
+use billing_shared::now;
+use billing_tests::stripe::StripeTestApi;
+use billing_tests::{Reply, TestApi, assert_envelope};
+use futures::future::join_all;
+use serde_json::Value;
+
+const DAY: i64 = 86_400;
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).expect("JSON")
+}
+
+async fn grant(api: &TestApi, token: &str, agent_key_id: &str, limits: Value, expires_at: Value) -> Reply {
+    let body = serde_json::json!({ "agent_key_id": agent_key_id, "limits": limits, "expires_at": expires_at });
+    api.post_json("/billing/mandates", token, &body.to_string()).await
+}
+
+async fn revoke(api: &TestApi, token: &str, mandate_id: &str) -> Reply {
+    let req = http::Request::builder()
+        .method("DELETE")
+        .uri(format!("/billing/mandates/{mandate_id}"))
+        .header("authorization", format!("Bearer {token}"));
+    api.request(req.body(Vec::new()).unwrap()).await
+}
+
+async fn mandates(api: &TestApi, token: &str) -> Vec<Value> {
+    let reply = api.get("/billing/mandates", Some(token)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["data"].as_array().unwrap().clone()
+}
+
+/// Epoch seconds, as the API takes them (a string, like its dates).
+fn in_days(days: i64) -> Value {
+    Value::from((now() + days * DAY).to_string())
+}
+
+async fn mandate_items(api: &TestApi) -> usize {
+    api.items().await.iter().filter(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("MANDATE#"))).count()
+}
+
+async fn grant_credits(api: &TestApi, org_id: &str, credits: u64) {
+    let effect = Effect::GrantCredits { customer_id: String::new(), session_id: "cs_test_mandate".into(), credits };
+    apply(&api.app, org_id, &effect, None, now()).await.expect("grant credits");
+}
+
+#[tokio::test]
+async fn a_human_grants_lists_and_revokes_and_an_agent_can_do_none_of_it() {
+    let api = TestApi::new().await;
+    let human = api.org_with_key("acme").await;
+    let (agent_key, agent) = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
+    let (_, other_agent) = api.issue_key("acme", "helper", PrincipalKind::Agent).await;
+    let (human_key, _) = api.issue_key("acme", "boss", PrincipalKind::Human).await;
+    let outsider = api.org_with_key("globex").await;
+    let (globex_agent, _) = api.issue_key("globex", "bot", PrincipalKind::Agent).await;
+    let limits = parse(r#"{"max_plan":"pro","max_charge_per_month":5000,"credits_spend_per_day":500}"#);
+
+    // Refused, and nothing written.
+    for (token, key, limits, expires, status, error) in [
+        (&agent, agent_key.as_str(), limits.clone(), in_days(30), 403, "forbidden"),
+        (&human, human_key.as_str(), limits.clone(), in_days(30), 400, "validation_failed"),
+        (&human, globex_agent.as_str(), limits.clone(), in_days(30), 400, "validation_failed"),
+        (&human, "0000000000000000", limits.clone(), in_days(30), 400, "validation_failed"),
+        (&human, agent_key.as_str(), limits.clone(), in_days(91), 400, "validation_failed"),
+        (&human, agent_key.as_str(), limits.clone(), Value::from("2020-01-01"), 400, "validation_failed"),
+        (&human, agent_key.as_str(), parse(r#"{"max_plan":"gold"}"#), in_days(30), 400, "validation_failed"),
+        (&human, agent_key.as_str(), parse(r#"{"max_charge_per_month":100}"#), in_days(30), 400, "validation_failed"),
+        (&human, agent_key.as_str(), parse(r#"{"credits_spend_per_day":-1}"#), in_days(30), 400, "validation_failed"),
+        (&human, agent_key.as_str(), parse(r#"{"max_plan":"pro","extra":1}"#), in_days(30), 400, "validation_failed"),
+    ] {
+        let reply = grant(&api, token, key, limits.clone(), expires).await;
+        assert_envelope(&reply, status, error);
+    }
+    assert_eq!(mandate_items(&api).await, 0, "a refused grant writes nothing");
+
+    let granted = grant(&api, &human, &agent_key, limits.clone(), Value::from("2027-01-15")).await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    let mandate_id = granted.body["mandate_id"].as_str().unwrap().to_string();
+    assert!(mandate_id.starts_with("md_"));
+    assert_eq!(granted.body["status"], "active");
+    assert_eq!(granted.body["expires_at"], "2027-01-15T00:00:00Z");
+    assert_eq!(granted.body["limits"]["max_charge_per_month"], 5000);
+    assert_eq!(granted.body["limits"]["credit_bundles_per_month"], Value::Null, "not covered");
+    assert_eq!(granted.body["used"], parse(r#"{"charged_this_month":0,"credit_bundles_this_month":0,"credits_spent_today":0}"#));
+    assert_eq!(granted.body["remaining"]["charge_this_month"], 5000);
+    assert_eq!(granted.body["granted_by"], key_id_of(&human).unwrap());
+
+    let again = grant(&api, &human, &agent_key, limits.clone(), in_days(10)).await;
+    assert_envelope(&again, 409, "mandate_exists");
+
+    assert_eq!(mandates(&api, &human).await.len(), 1);
+    assert_eq!(mandates(&api, &agent).await[0]["mandate_id"], mandate_id.as_str(), "an agent sees its own");
+    assert!(mandates(&api, &other_agent).await.is_empty(), "and only its own");
+    assert!(mandates(&api, &outsider).await.is_empty(), "another org sees nothing");
+
+    assert_envelope(&revoke(&api, &agent, &mandate_id).await, 403, "forbidden");
+    assert_envelope(&revoke(&api, &outsider, &mandate_id).await, 404, "not_found");
+    assert_envelope(&revoke(&api, &human, "md_1").await, 404, "not_found");
+    let revoked = revoke(&api, &human, &mandate_id).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(revoked.body["status"], "revoked");
+    assert!(revoked.body["revoked_at"].is_string());
+    assert_eq!(revoke(&api, &human, &mandate_id).await.body["status"], "revoked", "revoking twice answers it as it is");
+
+    let renewed = grant(&api, &human, &agent_key, limits, in_days(5)).await;
+    assert_eq!(renewed.status, 201, "a revoked mandate can be replaced: {}", renewed.body);
+    assert_ne!(renewed.body["mandate_id"], mandate_id.as_str());
+}
+
+#[tokio::test]
+async fn an_agent_upgrade_inside_its_mandate_runs_at_once_and_outside_it_asks_for_consent() {
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let agent_key = key_id_of(&agent).unwrap().to_string();
+    let (_, other_agent) = api.issue_key("acme", "helper", PrincipalKind::Agent).await;
+    let to_scale = r#"{"plan":"scale","quantity":2}"#;
+
+    // No mandate: the handshake, saying why.
+    let asked = api.post_json("/billing/upgrade", &agent, to_scale).await;
+    assert_eq!(asked.body["status"], "confirmation_required", "{}", asked.body);
+    assert_eq!(asked.body["mandate_limit"], "no_mandate");
+    assert_eq!(asked.body["ask_for_mandate"]["api"], "POST /billing/mandates/request");
+    let due = asked.body["change"]["amount_due_now"].as_i64().unwrap();
+    assert!(due > 100, "the switch charges now: {due}");
+
+    // Each limit stops it. The prorated amount moves with the clock by less than a cent a few
+    // seconds apart, so the money limit is set 2 cents below and 1 cent above what was quoted.
+    for (limits, stopped_by) in [
+        (serde_json::json!({ "max_plan": "pro", "max_quantity": 2, "max_charge_per_month": due + 1 }), "max_plan"),
+        (serde_json::json!({ "max_plan": "scale", "max_charge_per_month": due + 1 }), "max_quantity"),
+        (serde_json::json!({ "max_plan": "scale", "max_quantity": 2, "max_charge_per_month": due - 2 }), "max_charge_per_month"),
+        (serde_json::json!({ "credits_spend_per_day": 10 }), "max_plan"),
+    ] {
+        let granted = grant(&api, &human, &agent_key, limits, in_days(30)).await;
+        assert_eq!(granted.status, 201, "{}", granted.body);
+        let reply = api.post_json("/billing/upgrade", &agent, to_scale).await;
+        assert_eq!(reply.body["status"], "confirmation_required", "{}", reply.body);
+        assert_eq!(reply.body["mandate_limit"], stopped_by);
+        assert_eq!(revoke(&api, &human, granted.body["mandate_id"].as_str().unwrap()).await.status, 200);
+    }
+    assert_eq!(api.get("/billing", Some(&human)).await.body["plan"], "pro", "nothing changed");
+
+    let granted = grant(
+        &api,
+        &human,
+        &agent_key,
+        serde_json::json!({ "max_plan": "scale", "max_quantity": 2, "max_charge_per_month": due + 1 }),
+        in_days(30),
+    )
+    .await;
+    let mandate_id = granted.body["mandate_id"].as_str().unwrap().to_string();
+    let other = api.post_json("/billing/upgrade", &other_agent, to_scale).await;
+    assert_eq!(
+        (other.body["status"].as_str(), other.body["mandate_limit"].as_str()),
+        (Some("confirmation_required"), Some("no_mandate")),
+        "another agent key cannot use it"
+    );
+
+    let done = api.post_json("/billing/upgrade", &agent, to_scale).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["status"], "switched", "{}", done.body);
+    assert_eq!(done.body["billing"]["plan"], "scale");
+    assert_eq!(done.body["mandate"]["mandate_id"], mandate_id.as_str());
+    let left = done.body["mandate"]["remaining"]["charge_this_month"].as_i64().unwrap();
+    assert!((0..=3).contains(&left), "what remains of the month's money: {left}");
+    let listed = &mandates(&api, &agent).await[0];
+    assert_eq!(listed["used"]["charged_this_month"].as_i64().unwrap() + left, due + 1);
+
+    // The record of the change names the mandate and the human who granted it.
+    api.standin.webhooks_settled().await;
+    let history = api.get("/billing/activity?limit=100", Some(&human)).await.body;
+    let changed = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "billing.plan_changed" && r["actor"]["key_id"] == agent_key.as_str())
+        .expect("the change's record")
+        .clone();
+    assert_eq!(changed["consent"]["mandate_id"], mandate_id.as_str());
+    assert_eq!(changed["consent"]["approved_by"], key_id_of(&human).unwrap());
+    for action in ["billing.mandate_granted", "billing.mandate_revoked"] {
+        assert!(history["data"].as_array().unwrap().iter().any(|r| r["action"] == action), "{action}");
+    }
+
+    // Revoked: the very next request is outside it.
+    assert_eq!(revoke(&api, &human, &mandate_id).await.status, 200);
+    let down = api.post_json("/billing/downgrade", &agent, "").await;
+    assert_eq!(
+        (down.body["status"].as_str(), down.body["mandate_limit"].as_str()),
+        (Some("confirmation_required"), Some("revoked")),
+        "{}",
+        down.body
+    );
+}
+
+#[tokio::test]
+async fn an_expired_mandate_covers_nothing() {
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let agent_key = key_id_of(&agent).unwrap().to_string();
+    let until = now() + 120;
+    let granted =
+        grant(&api, &human, &agent_key, parse(r#"{"max_plan":"scale","max_charge_per_month":1000000}"#), Value::from(until.to_string()))
+            .await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    let principal =
+        Principal { org_id: "acme".into(), principal_id: "assistant".into(), key_id: agent_key.clone(), kind: PrincipalKind::Agent };
+    let caller = Caller { principal: &principal, base_url: "https://billing.example.com" };
+    let body = UpgradeBody { plan: Some("scale".into()), interval: None, quantity: None, confirm_token: None, mode: None };
+    let answer = upgrade(&api.app, &caller, &body, until).await.expect("an answer");
+    assert_eq!((answer["status"].as_str(), answer["mandate_limit"].as_str()), (Some("confirmation_required"), Some("expired")), "{answer}");
+    assert_eq!(mandates(&api, &agent).await[0]["status"], "active", "still active until then");
+}
+
+#[tokio::test]
+async fn spends_stop_at_the_daily_limit_exactly() {
+    let api = TestApi::new().await;
+    let human = api.org_with_key("acme").await;
+    let (agent_key, agent) = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
+    grant_credits(&api, "acme", 1_000).await;
+    let granted = grant(&api, &human, &agent_key, parse(r#"{"credits_spend_per_day":50}"#), in_days(1)).await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+
+    let fits = api.post_json("/billing/credits/spend", &agent, r#"{"amount":50}"#).await;
+    assert_eq!(fits.status, 200, "{}", fits.body);
+    assert_eq!(fits.body["mandate"]["remaining"]["credits_spend_today"], 0);
+    let over = api.post_json_with("/billing/credits/spend", &agent, r#"{"amount":1}"#, &[("idempotency-key", "one-more")]).await;
+    assert_envelope(&over, 402, "mandate_limit_reached");
+    assert_eq!(over.body["details"]["mandate_limit"], "credits_spend_per_day");
+    let replayed = api.post_json_with("/billing/credits/spend", &agent, r#"{"amount":1}"#, &[("idempotency-key", "one-more")]).await;
+    assert_eq!((replayed.status, &replayed.body["details"]), (402, &over.body["details"]), "a retry gets the same refusal");
+    let human_spend = api.post_json("/billing/credits/spend", &human, r#"{"amount":100}"#).await;
+    assert_eq!(human_spend.status, 200, "a human's spends are not the agent's mandate's");
+    assert_eq!(api.get("/billing/credits", Some(&human)).await.body["balance"], 850);
+}
+
+#[tokio::test]
+async fn thirty_racing_spends_never_exceed_the_daily_limit() {
+    let api = TestApi::new().await;
+    let human = api.org_with_key("acme").await;
+    let (agent_key, agent) = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
+    grant_credits(&api, "acme", 1_000).await;
+    let granted = grant(&api, &human, &agent_key, parse(r#"{"credits_spend_per_day":100}"#), in_days(1)).await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+
+    let replies = join_all((0..30).map(|_| api.post_json("/billing/credits/spend", &agent, r#"{"amount":10}"#))).await;
+    let spent = replies.iter().filter(|r| r.status == 200).count();
+    let refused = replies.iter().filter(|r| r.status == 402 && r.body["error"] == "mandate_limit_reached").count();
+    assert_eq!((spent, refused), (10, 20), "{:?}", replies.iter().map(|r| (r.status, r.body["error"].clone())).collect::<Vec<_>>());
+    let ledger = api.get("/billing/credits?limit=100", Some(&human)).await.body;
+    assert_eq!(ledger["balance"], 900);
+    let spends: i64 =
+        ledger["data"].as_array().unwrap().iter().filter(|e| e["type"] == "spend").map(|e| e["amount"].as_i64().unwrap()).sum();
+    assert_eq!(spends, 100, "the ledger sums: {ledger}");
+    assert_eq!(mandates(&api, &agent).await[0]["used"]["credits_spent_today"], 100);
+}
