@@ -87,7 +87,8 @@ fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
         action: "upgrade".to_string(),
         params: "bench".to_string(),
         generation: 0,
-        change,
+        change: Some(change),
+        mandate: None,
         message: "Switch Benchmark Org from Pro (monthly) to Scale x2 servers (monthly) now.".to_string(),
         binding_code: "ACD-EFG".to_string(),
         created_at: now(),
@@ -154,8 +155,8 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
     let (pending_approval, denied_approval) = (format!("ap_{:032x}", 1), format!("ap_{:032x}", 2));
     for (id, state) in [(&pending_approval, ApprovalState::Pending), (&denied_approval, ApprovalState::Denied)] {
         let record = approval(id, state);
-        let event =
-            Event::ApprovalRequested { action: record.action.clone(), to: record.change.to.clone(), expires_at: record.valid_until };
+        let to = record.change.as_ref().map_or_else(change::Config::free, |change| change.to.clone());
+        let event = Event::ApprovalRequested { action: record.action.clone(), to, expires_at: record.valid_until };
         app.store.put_approval(&record, &Activity::new(ORG_ID, now(), Actor::System, event)).await?;
     }
 

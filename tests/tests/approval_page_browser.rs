@@ -125,6 +125,59 @@ async fn a_human_approves_and_denies_on_the_page_and_the_agent_sees_it() {
     client.close().await.unwrap();
 }
 
+/// A mandate request on the page: the envelope in words and numbers, the reason, the date it
+/// runs to; approving grants it (the agent's poll gets the mandate), denying grants nothing.
+/// Writes `mandate-page.png` (docs/agents.md's).
+#[tokio::test]
+async fn a_human_approves_a_mandate_on_the_page_after_reading_its_envelope() {
+    let driver = start_driver().await;
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let base = api.serve_http().await;
+    let host = base.trim_start_matches("http://");
+    let client = browser(&driver).await;
+    let expires_at = billing_shared::domain::calendar::format_instant(billing_shared::now() + 60 * 86_400);
+    let limits = json!({ "max_plan": "scale", "max_quantity": 3, "max_charge_per_month": 5000, "credits_spend_per_day": 500 });
+    let body = json!({ "limits": limits, "expires_at": expires_at, "reason": "the nightly import grows past Pro's rows" }).to_string();
+    let body = body.as_str();
+    let year = &expires_at[..4];
+
+    let asked = ask(&api, &agent, host, "/billing/mandates/request", body).await;
+    client.goto(asked["approval_url"].as_str().unwrap()).await.unwrap();
+    client.find(Locator::Css("#key")).await.unwrap().send_keys(&human).await.unwrap();
+    client.find(Locator::Css("#continue")).await.unwrap().click().await.unwrap();
+    assert_eq!(text_with(&client, "#binding-code", "-").await, asked["binding_code"].as_str().unwrap());
+    assert_eq!(text_with(&client, "#heading", "standing").await, "Approve standing consent");
+    let envelope = text_with(&client, "#envelope", "Scale").await;
+    for words in ["up to Scale, up to 3 units", "up to $50.00 a month", "up to 500 a day"] {
+        assert!(envelope.contains(words), "{words} in {envelope}");
+    }
+    assert!(text_with(&client, "#reason", "nightly").await.contains("Pro's rows"));
+    assert!(text_with(&client, "#until", year).await.contains(year));
+    assert!(!client.find(Locator::Css("#change")).await.unwrap().is_displayed().await.unwrap(), "no plan change is shown");
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("mandate-page.png"), &png).unwrap();
+    assert!(
+        api.get("/billing/mandates", Some(&human)).await.body["data"].as_array().unwrap().is_empty(),
+        "opening the page grants nothing"
+    );
+
+    client.find(Locator::Css("#approve")).await.unwrap().click().await.unwrap();
+    text_with(&client, "#result", "Approved").await;
+    let poll = api.get(&format!("/billing/approvals/{}", asked["approval_id"].as_str().unwrap()), Some(&agent)).await;
+    assert_eq!((&poll.body["status"], &poll.body["result"]["status"]), (&json!("approved"), &json!("active")), "{}", poll.body);
+    let mandates = api.get("/billing/mandates", Some(&agent)).await.body;
+    assert_eq!(mandates["data"][0]["limits"]["max_plan"], "scale");
+
+    let asked = ask(&api, &agent, host, "/billing/mandates/request", body).await;
+    client.goto(asked["approval_url"].as_str().unwrap()).await.unwrap();
+    text_with(&client, "#envelope", "Scale").await;
+    client.find(Locator::Css("#deny")).await.unwrap().click().await.unwrap();
+    text_with(&client, "#result", "Denied").await;
+    let after = api.get("/billing/mandates", Some(&agent)).await.body;
+    assert_eq!(after["data"][0]["mandate_id"], mandates["data"][0]["mandate_id"], "a denial grants nothing");
+    client.close().await.unwrap();
+}
+
 /// The local run's landing pages (its default success and cancel URLs): Cancel on the stand-in's
 /// hosted Checkout lands on a page saying nothing changed, Pay on one naming the paid session and
 /// the call that shows it with a key, never on a 401. Writes `checkout-success.png` beside the

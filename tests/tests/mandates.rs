@@ -7,6 +7,7 @@
 use billing_shared::billing::plan_change::{Caller, UpgradeBody, upgrade};
 use billing_shared::billing::webhook_sync::apply;
 use billing_shared::domain::api_key::key_id_of;
+use billing_shared::domain::calendar::format_instant;
 use billing_shared::domain::events::Effect;
 use billing_shared::domain::org::{Principal, PrincipalKind};
 use billing_shared::now;
@@ -43,6 +44,12 @@ async fn mandates(api: &TestApi, token: &str) -> Vec<Value> {
 /// Epoch seconds, as the API takes them (a string, like its dates).
 fn in_days(days: i64) -> Value {
     Value::from((now() + days * DAY).to_string())
+}
+
+/// The date `days` from today, `YYYY-MM-DD` (a mandate runs at most 90 days, so tests never
+/// name a fixed date).
+fn date_in_days(days: i64) -> String {
+    format_instant(now() + days * DAY)[..10].to_string()
 }
 
 async fn mandate_items(api: &TestApi) -> usize {
@@ -83,12 +90,13 @@ async fn a_human_grants_lists_and_revokes_and_an_agent_can_do_none_of_it() {
     }
     assert_eq!(mandate_items(&api).await, 0, "a refused grant writes nothing");
 
-    let granted = grant(&api, &human, &agent_key, limits.clone(), Value::from("2027-01-15")).await;
+    let date = date_in_days(40);
+    let granted = grant(&api, &human, &agent_key, limits.clone(), Value::from(date.clone())).await;
     assert_eq!(granted.status, 201, "{}", granted.body);
     let mandate_id = granted.body["mandate_id"].as_str().unwrap().to_string();
     assert!(mandate_id.starts_with("md_"));
     assert_eq!(granted.body["status"], "active");
-    assert_eq!(granted.body["expires_at"], "2027-01-15T00:00:00Z");
+    assert_eq!(granted.body["expires_at"], format!("{date}T00:00:00Z"));
     assert_eq!(granted.body["limits"]["max_charge_per_month"], 5000);
     assert_eq!(granted.body["limits"]["credit_bundles_per_month"], Value::Null, "not covered");
     assert_eq!(granted.body["used"], parse(r#"{"charged_this_month":0,"credit_bundles_this_month":0,"credits_spent_today":0}"#));
@@ -261,4 +269,84 @@ async fn thirty_racing_spends_never_exceed_the_daily_limit() {
         ledger["data"].as_array().unwrap().iter().filter(|e| e["type"] == "spend").map(|e| e["amount"].as_i64().unwrap()).sum();
     assert_eq!(spends, 100, "the ledger sums: {ledger}");
     assert_eq!(mandates(&api, &agent).await[0]["used"]["credits_spent_today"], 100);
+}
+
+#[tokio::test]
+async fn an_agent_asks_for_a_mandate_and_only_a_humans_approval_grants_it() {
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let agent_key = key_id_of(&agent).unwrap().to_string();
+    let body = serde_json::json!({ "limits": { "max_plan": "scale", "max_quantity": 2, "max_charge_per_month": 1_000_000 }, "expires_at": date_in_days(30), "reason": "growing" });
+    let body = &body.to_string();
+
+    assert_envelope(&api.post_json("/billing/mandates/request", &human, body).await, 403, "forbidden");
+    let bad = api
+        .post_json(
+            "/billing/mandates/request",
+            &agent,
+            &serde_json::json!({ "limits": { "max_plan": "gold" }, "expires_at": date_in_days(30) }).to_string(),
+        )
+        .await;
+    assert_envelope(&bad, 400, "validation_failed");
+
+    // Denied: nothing granted.
+    let asked = api.post_json("/billing/mandates/request", &agent, body).await;
+    assert_eq!(asked.body["status"], "web-approve-required", "{}", asked.body);
+    assert_eq!(asked.body["mandate"]["envelope"][0]["value"], "up to Scale, up to 2 units");
+    let id = asked.body["approval_id"].as_str().unwrap().to_string();
+    assert_envelope(&api.post_json(&format!("/billing/approvals/{id}/approve"), &agent, "").await, 403, "forbidden");
+    let seen = api.get(&format!("/billing/approvals/{id}"), Some(&human)).await;
+    assert_eq!((seen.body["action"].as_str(), seen.body["change"].is_null()), (Some("mandate"), true), "{}", seen.body);
+    assert_eq!(seen.body["mandate"]["reason"], "growing");
+    assert_eq!(api.post_json(&format!("/billing/approvals/{id}/deny"), &human, "").await.body["status"], "denied");
+    assert!(mandates(&api, &agent).await.is_empty(), "a denied request grants nothing");
+
+    // Approved: granted as the human who approved, and the agent's upgrade then runs at once.
+    let asked = api.post_json("/billing/mandates/request", &agent, body).await;
+    let id = asked.body["approval_id"].as_str().unwrap().to_string();
+    let approved = api.post_json(&format!("/billing/approvals/{id}/approve"), &human, "").await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.body["result"]["agent_key_id"], agent_key.as_str());
+    assert_eq!(approved.body["result"]["granted_by"], key_id_of(&human).unwrap());
+    assert_envelope(&api.post_json(&format!("/billing/approvals/{id}/approve"), &human, "").await, 409, "approval_not_pending");
+    let poll = api.get(&format!("/billing/approvals/{id}"), Some(&agent)).await;
+    assert_eq!((poll.body["status"].as_str(), poll.body["result"]["status"].as_str()), (Some("approved"), Some("active")));
+    assert_eq!(mandates(&api, &agent).await.len(), 1);
+    let done = api.post_json("/billing/upgrade", &agent, r#"{"plan":"scale","quantity":2}"#).await;
+    assert_eq!(done.body["status"], "switched", "{}", done.body);
+    assert_eq!(done.body["mandate"]["mandate_id"], approved.body["result"]["mandate_id"]);
+}
+
+#[tokio::test]
+async fn a_human_lists_the_orgs_agents_with_their_mandate_and_spend() {
+    let api = TestApi::new().await;
+    let human = api.org_with_key("acme").await;
+    let (agent_key, agent) = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
+    let (other_key, _) = api.issue_key("acme", "helper", PrincipalKind::Agent).await;
+    let (revoked_key, _) = api.issue_key("acme", "retired", PrincipalKind::Agent).await;
+    api.app
+        .store
+        .revoke_api_key(&revoked_key, now(), |record| billing_shared::domain::api_key::key_activity(record, true, now()))
+        .await
+        .unwrap();
+    api.org_with_key("globex").await;
+    api.issue_key("globex", "bot", PrincipalKind::Agent).await;
+    grant_credits(&api, "acme", 100).await;
+    let granted = grant(&api, &human, &agent_key, parse(r#"{"credits_spend_per_day":50}"#), in_days(3)).await;
+    assert_eq!(api.post_json("/billing/credits/spend", &agent, r#"{"amount":20}"#).await.status, 200);
+
+    assert_envelope(&api.get("/billing/agents", Some(&agent)).await, 403, "forbidden");
+    let reply = api.get("/billing/agents", Some(&human)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let data = reply.body["data"].as_array().unwrap();
+    let mut keys: Vec<&str> = data.iter().map(|a| a["key_id"].as_str().unwrap()).collect();
+    keys.sort_unstable();
+    let mut expected = vec![agent_key.as_str(), other_key.as_str()];
+    expected.sort_unstable();
+    assert_eq!(keys, expected, "the org's live agent keys only");
+    let assistant = data.iter().find(|a| a["key_id"] == agent_key.as_str()).unwrap();
+    assert_eq!((assistant["name"].as_str(), assistant["spent_today"].as_u64()), (Some("assistant"), Some(20)));
+    assert_eq!(assistant["mandate"]["mandate_id"], granted.body["mandate_id"]);
+    assert_eq!(assistant["paused_until"], Value::Null);
+    let helper = data.iter().find(|a| a["key_id"] == other_key.as_str()).unwrap();
+    assert_eq!((helper["mandate"].is_null(), helper["spent_today"].as_u64()), (true, Some(0)));
 }

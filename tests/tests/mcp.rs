@@ -7,7 +7,7 @@ use billing_tests::stripe::StripeTestApi;
 use billing_tests::{TestApi, assert_envelope, json, require_env};
 use serde_json::Value;
 
-const TOOLS: [&str; 13] = [
+const TOOLS: [&str; 15] = [
     "get_billing",
     "list_plans",
     "get_limits",
@@ -21,6 +21,8 @@ const TOOLS: [&str; 13] = [
     "request_limit_increase",
     "spend_credits",
     "list_activity",
+    "request_mandate",
+    "get_mandate",
 ];
 
 /// Runs the Python SDK client (`tests/mcp/client.py`) against `base`/mcp with `key` and `plan`.
@@ -89,6 +91,8 @@ async fn the_python_sdk_initializes_lists_valid_tools_and_calls_every_one() {
             { "tool": "request_limit_increase", "arguments": { "kind": "rows", "desiredValue": 2_000_000 } },
             { "tool": "spend_credits", "arguments": { "amount": 5, "reason": "report" } },
             { "tool": "list_activity", "arguments": { "limit": 10 } },
+            { "tool": "request_mandate", "arguments": { "limits": { "max_plan": "scale" }, "expires_at": billing_shared::domain::calendar::format_instant(billing_shared::now() + 86_400), "reason": "to stop asking" } },
+            { "tool": "get_mandate" },
         ],
     });
     let out = client(&base, &agent, plan).await;
@@ -126,6 +130,10 @@ async fn the_python_sdk_initializes_lists_valid_tools_and_calls_every_one() {
         "the agent's own actions, newest first; refusals leave none: {history}"
     );
     assert!(history["data"].as_array().unwrap().iter().all(|r| r["actor"]["kind"] == "AGENT"), "{history}");
+    let asked = ok(&results[14]);
+    assert_eq!(asked["status"], "web-approve-required", "{asked}");
+    assert_eq!(asked["mandate"]["envelope"][0]["value"], "up to Scale");
+    assert!(ok(&results[15])["data"].as_array().unwrap().is_empty(), "nothing granted before the human approves");
 
     assert_eq!(api.subscription_updates(), 0, "an agent's plan changes wait for consent");
     assert_eq!(api.get("/billing/limits/agents", Some(&agent)).await.body["active"], 1, "the same store as REST");

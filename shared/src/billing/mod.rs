@@ -2,6 +2,7 @@
 //! reaches I/O only through the store and the Stripe gateway; each answers in `ApiError`.
 
 pub mod activity;
+pub mod agents;
 pub mod authenticate;
 pub mod brake;
 pub mod checkout;
@@ -12,6 +13,7 @@ pub mod idempotency;
 pub mod invoices;
 pub mod limit_signals;
 pub mod limits;
+pub mod mandate_request;
 pub mod mandates;
 pub mod plan_change;
 pub mod portal;

@@ -150,6 +150,11 @@ pub enum Event {
     MandateGranted { mandate_id: String, agent_key_id: String, limits: MandateLimits, expires_at: i64 },
     #[serde(rename = "billing.mandate_revoked")]
     MandateRevoked { mandate_id: String, agent_key_id: String },
+    /// An agent asked its human for a mandate (web approval).
+    #[serde(rename = "billing.mandate_requested")]
+    MandateRequested { agent_key_id: String, limits: MandateLimits, expires_at: i64 },
+    #[serde(rename = "billing.mandate_request_decided")]
+    MandateRequestDecided { agent_key_id: String, decision: Decision },
     // History only from here on (`on_bus`): the org's activity shows them; consumers of the
     // bus have what they act on in the events above (a paid Checkout shows as the plan or
     // status it changes, spends as `credits_low`).
@@ -194,6 +199,8 @@ impl Event {
             Self::AgentResumed { .. } => "billing.agent_resumed",
             Self::MandateGranted { .. } => "billing.mandate_granted",
             Self::MandateRevoked { .. } => "billing.mandate_revoked",
+            Self::MandateRequested { .. } => "billing.mandate_requested",
+            Self::MandateRequestDecided { .. } => "billing.mandate_request_decided",
             Self::CheckoutStarted { .. } => "billing.checkout_started",
             Self::CreditsGranted { .. } => "billing.credits_granted",
             Self::CreditsSpent { .. } => "billing.credits_spent",
@@ -328,6 +335,9 @@ impl Event {
             Self::AgentResumed { .. } => "resumed",
             Self::MandateGranted { .. } => "granted",
             Self::MandateRevoked { .. } => "revoked",
+            Self::MandateRequested { .. } => "requested",
+            Self::MandateRequestDecided { decision: Decision::Approved, .. } => "approved",
+            Self::MandateRequestDecided { decision: Decision::Denied, .. } => "denied",
         }
     }
 

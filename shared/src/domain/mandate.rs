@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::domain::calendar::civil_from_days;
 use crate::domain::catalog::Catalog;
+use crate::domain::plan_change::money;
 use crate::error::{ApiError, FieldProblem};
 
 /// The longest a mandate may run.
@@ -274,6 +275,54 @@ pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, n
     if problems.is_empty() { Ok(()) } else { Err(ApiError::validation(problems)) }
 }
 
+/// What an agent asks its human for: an envelope, an expiry, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MandateAsk {
+    pub limits: MandateLimits,
+    pub valid_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One line of an envelope in words, as the approval page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EnvelopeLine {
+    pub label: String,
+    pub value: String,
+}
+
+/// The envelope in words and numbers, a line per limit given (a limit left out is said to
+/// cover nothing).
+pub fn envelope_lines(limits: &MandateLimits, catalog: &Catalog) -> Vec<EnvelopeLine> {
+    let line = |label: &str, value: String| EnvelopeLine { label: label.to_string(), value };
+    let mut lines = Vec::new();
+    match &limits.max_plan {
+        Some(plan_id) => {
+            let name = catalog.plan(plan_id).map_or(plan_id.as_str(), |p| p.name.as_str());
+            let units = limits.max_quantity.filter(|q| *q > 1).map(|q| format!(", up to {q} units")).unwrap_or_default();
+            lines.push(line("Plan changes", format!("up to {name}{units}")));
+        }
+        None => lines.push(line("Plan changes", "none".into())),
+    }
+    lines.push(line(
+        "Charges",
+        limits.max_charge_per_month.map_or("no monthly cap beyond the limits above and below".into(), |cents| {
+            format!("up to {} a month", money(i64::try_from(cents).unwrap_or(i64::MAX), &catalog.currency))
+        }),
+    ));
+    lines.push(line(
+        "Credit bundles",
+        limits.credit_bundles_per_month.map_or("none".into(), |n| {
+            let credits = n.saturating_mul(catalog.credits.credits_per_bundle);
+            format!("up to {n} a month ({credits} credits)")
+        }),
+    ));
+    if let Some(per_day) = limits.credits_spend_per_day {
+        lines.push(line("Credits spent", format!("up to {per_day} a day")));
+    }
+    lines
+}
+
 /// Mandate ids are `md_` and 32 lowercase hex digits.
 pub fn is_mandate_id(text: &str) -> bool {
     text.strip_prefix("md_").is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
@@ -370,6 +419,22 @@ mod tests {
         assert!(check_grant(&unknown, NOW + DAY, &c, NOW).is_err());
         let err = check_grant(&MandateLimits { max_charge_per_month: Some(10), ..Default::default() }, NOW, &c, NOW).unwrap_err();
         assert_eq!(err.details.unwrap()["fields"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_envelope_reads_in_words_and_numbers() {
+        let limits = MandateLimits {
+            max_plan: Some("pro".into()),
+            max_quantity: None,
+            max_charge_per_month: Some(5000),
+            credit_bundles_per_month: None,
+            credits_spend_per_day: Some(500),
+        };
+        let lines: Vec<(String, String)> = envelope_lines(&limits, &catalog()).into_iter().map(|l| (l.label, l.value)).collect();
+        assert_eq!(lines[0], ("Plan changes".into(), "up to Pro".into()));
+        assert_eq!(lines[1], ("Charges".into(), "up to $50.00 a month".into()));
+        assert_eq!(lines[2], ("Credit bundles".into(), "none".into()));
+        assert_eq!(lines[3], ("Credits spent".into(), "up to 500 a day".into()));
     }
 
     #[test]

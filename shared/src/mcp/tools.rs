@@ -19,6 +19,8 @@ use crate::billing::idempotency::{IdempotencyKey, MAX_KEY_LEN};
 use crate::billing::invoices::{InvoiceQuery, list};
 use crate::billing::limit_signals::{IncreaseBody, request_increase};
 use crate::billing::limits::{limits, resource_limit};
+use crate::billing::mandate_request::{self, MandateRequestBody};
+use crate::billing::mandates;
 use crate::billing::plan_change::{Caller, DowngradeBody, UpgradeBody, approval, downgrade, upgrade};
 use crate::billing::portal::{PortalBody, portal_session};
 use crate::billing::summary::summary;
@@ -152,6 +154,8 @@ pub const OPEN_BILLING_PORTAL: &str = "open_billing_portal";
 pub const LIST_INVOICES: &str = "list_invoices";
 pub const SPEND_CREDITS: &str = "spend_credits";
 pub const LIST_ACTIVITY: &str = "list_activity";
+pub const REQUEST_MANDATE: &str = "request_mandate";
+pub const GET_MANDATE: &str = "get_mandate";
 
 fn specs() -> Vec<Spec> {
     vec![
@@ -301,6 +305,29 @@ fn specs() -> Vec<Spec> {
             read_only: true,
             destructive: false,
         },
+        Spec {
+            name: REQUEST_MANDATE,
+            title: "Ask for a mandate",
+            description: "Asks your human, once, for standing consent within an envelope (`limits`: `max_plan`, \
+                `max_quantity`, `max_charge_per_month` in cents, `credit_bundles_per_month`, `credits_spend_per_day`; \
+                `expires_at` at most 90 days ahead; a `reason`), so that your plan changes inside it run at once instead \
+                of asking each time. Nothing is granted until your human approves on the page: give them the \
+                `approval_url` and the `binding_code`, then poll check_approval; its `result` is then the mandate.",
+            input: || schema::named("MandateRequestBody"),
+            output: || schema::named("MandateRequested"),
+            read_only: false,
+            destructive: false,
+        },
+        Spec {
+            name: GET_MANDATE,
+            title: "Your mandate",
+            description: "Your key's mandate, if your human granted one: its `status`, `limits`, what you `used` this month and \
+                today and what `remaining` of each limit. Read-only.",
+            input: schema::none,
+            output: || schema::named("MandateList"),
+            read_only: true,
+            destructive: false,
+        },
     ]
 }
 
@@ -374,6 +401,8 @@ pub async fn call(app: &App, caller: &Caller<'_>, name: &str, arguments: &Map<St
             let query = ActivityQuery::parse(limit.as_deref(), page.starting_after.as_deref(), page.actor.as_deref())?;
             value(history(app, principal, &query).await?)
         }
+        REQUEST_MANDATE => value(mandate_request::request(app, caller, &args::<MandateRequestBody>(arguments)?, now).await?),
+        GET_MANDATE => value(mandates::list(app, principal, now).await?),
         other => Err(ApiError::not_found(format!("No tool `{other}`."))),
     }
 }
@@ -385,7 +414,8 @@ fn next_step(tool: &str, answer: &Value) -> Option<String> {
     match text("status") {
         "confirmation_required" => Some(format!(
             "Nothing has changed yet. Show your human this and ask for a yes: \"{}\" Only if they agree, call {tool} again \
-             with the same arguments plus confirm_token \"{}\" within {} seconds; the token works once.",
+             with the same arguments plus confirm_token \"{}\" within {} seconds; the token works once. To stop asking \
+             each time, ask your human once for a mandate with {REQUEST_MANDATE}.",
             text("message"),
             text("confirm_token"),
             answer["expires_in"]
@@ -452,7 +482,9 @@ mod tests {
                 "list_invoices",
                 "request_limit_increase",
                 "spend_credits",
-                "list_activity"
+                "list_activity",
+                "request_mandate",
+                "get_mandate"
             ]
         );
         assert_eq!((known("spend_credits"), known("spend"), known("")), (Some("spend_credits"), None, None));

@@ -343,3 +343,39 @@ pub fn revoked_mandate() -> crate::billing::mandates::MandateView {
 pub fn mandate_list() -> crate::billing::mandates::MandateList {
     crate::billing::mandates::MandateList { data: vec![mandate()] }
 }
+
+pub fn mandate_requested() -> crate::billing::mandate_request::MandateRequested {
+    let id = "ap_2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e";
+    let limits = granted_mandate().limits;
+    let catalog = catalog();
+    crate::billing::mandate_request::MandateRequested {
+        status: crate::billing::mandate_request::MandateRequestStatus::WebApproveRequired,
+        approval_id: id.into(),
+        approval_url: format!("https://billing.example.com/approve/{id}"),
+        polling_url: format!("https://billing.example.com/billing/approvals/{id}"),
+        expires_in: 600,
+        interval: 5,
+        binding_code: "K7P-Q3M".into(),
+        message: "Let assistant act for Acme without asking each time, within these limits, until 2026-03-02T00:00:00Z.".into(),
+        mandate: crate::billing::mandate_request::MandateAsked {
+            envelope: crate::domain::mandate::envelope_lines(&limits, &catalog),
+            limits,
+            expires_at: "2026-03-02T00:00:00Z".into(),
+            reason: Some("nightly imports need Pro's row cap".into()),
+        },
+    }
+}
+
+pub fn agent_list() -> crate::billing::agents::AgentList {
+    let mandate = mandate();
+    crate::billing::agents::AgentList {
+        data: vec![crate::billing::agents::AgentView {
+            key_id: KEY_ID.into(),
+            name: "assistant".into(),
+            spent_today: mandate.used.credits_spent_today,
+            charged_this_month: mandate.used.charged_this_month,
+            mandate: Some(mandate),
+            paused_until: None,
+        }],
+    }
+}

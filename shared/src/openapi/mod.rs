@@ -28,6 +28,7 @@ use utoipa::openapi::{
 };
 
 use crate::billing::activity::ActivityPageView;
+use crate::billing::agents::AgentList;
 use crate::billing::brake::{ResumeBody, Resumed};
 use crate::billing::checkout::{CheckoutSession, SubscriptionCheckoutBody};
 use crate::billing::checkout_sync::CheckoutSync;
@@ -36,6 +37,7 @@ use crate::billing::credits_checkout::{CreditsCheckoutBody, CreditsCheckoutSessi
 use crate::billing::idempotency::MAX_KEY_LEN;
 use crate::billing::limit_signals::{IncreaseBody, IncreaseRecorded, SignalReport, bad_since};
 use crate::billing::limits::LimitsView;
+use crate::billing::mandate_request::{MandateRequestBody, MandateRequested};
 use crate::billing::mandates::{GrantBody, MandateList, MandateView};
 use crate::billing::plan_change::approval::DecisionBody;
 use crate::billing::portal::{PortalBody, PortalSession};
@@ -160,6 +162,9 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<GrantBody>(&mut all);
     add::<MandateView>(&mut all);
     add::<MandateList>(&mut all);
+    add::<AgentList>(&mut all);
+    add::<MandateRequestBody>(&mut all);
+    add::<MandateRequested>(&mut all);
     add::<JsonRpcRequest>(&mut all);
     add::<JsonRpcResponse>(&mut all);
     all.into_iter().collect()
@@ -480,7 +485,8 @@ fn approval_views() -> Vec<(&'static str, ApprovalView)> {
         requested_by: "assistant".into(),
         binding_code: "K7P-Q3M".into(),
         message: confirmation(true).message,
-        change: confirmation(true).change,
+        change: Some(confirmation(true).change),
+        mandate: None,
         expires_at: examples::NOW + 600,
         expires_in: 540,
         interval: 5,
@@ -1100,6 +1106,27 @@ fn operations() -> Vec<Operation> {
         },
         Operation {
             method: HttpMethod::Get,
+            path: "/billing/agents",
+            id: "listAgents",
+            tag: "agents",
+            summary: "The org's agent keys (a human)",
+            description: "A HUMAN or ADMIN key lists the org's live AGENT keys: each with its active `mandate` (or `null`), \
+                what it drew from it (`spent_today` credits, `charged_this_month` in minor units) and `paused_until` while \
+                the brake pauses it. An AGENT key is 403.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: None,
+            ok: ok("AgentList", "The agent keys, by key id.", vec![("one", examples::agent_list())]),
+            created: false,
+            errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden]]),
+            others: Vec::new(),
+            samples: vec![
+                ApiError::field("verbose", "is not a parameter of this route"),
+                ApiError::forbidden("An agent key cannot list the org's agents: a human of the org does, with their own key."),
+            ],
+        },
+        Operation {
+            method: HttpMethod::Get,
             path: "/billing/mandates",
             id: "listMandates",
             tag: "agents",
@@ -1148,6 +1175,37 @@ fn operations() -> Vec<Operation> {
             ],
         },
         Operation {
+            method: HttpMethod::Post,
+            path: "/billing/mandates/request",
+            id: "requestMandate",
+            tag: "agents",
+            summary: "Ask the human for a mandate (an agent)",
+            description: "An AGENT key asks for standing consent within `limits` until `expires_at` (at most 90 days ahead), \
+                with a `reason` for its human. Nothing is granted yet: the answer is a web approval. The human opens \
+                `approval_url`, sees the envelope in words and numbers, checks `binding_code`, and approves (the mandate is \
+                granted as that human, replacing the key's current one) or denies it; the agent polls `polling_url` \
+                (`GET /billing/approvals/{id}`), whose `result` is then the mandate. A HUMAN or ADMIN key is 403: it grants \
+                with `POST /billing/mandates`.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body(
+                "MandateRequestBody",
+                false,
+                vec![(
+                    "pro-and-credits",
+                    json!({ "limits": { "max_plan": "pro", "max_charge_per_month": 5000, "credits_spend_per_day": 500 }, "expires_at": "2027-03-01", "reason": "nightly imports need Pro's row cap" }),
+                )],
+            ),
+            ok: ok("MandateRequested", "Asked: a human decides on the page.", vec![("asked", examples::mandate_requested())]),
+            created: false,
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound]]),
+            others: Vec::new(),
+            samples: vec![
+                ApiError::field("expires_at", "must be at most 90 days ahead"),
+                ApiError::forbidden("Only an agent key asks for a mandate: a human grants one directly with POST /billing/mandates."),
+            ],
+        },
+        Operation {
             method: HttpMethod::Delete,
             path: "/billing/mandates/{mandate_id}",
             id: "revokeMandate",
@@ -1175,7 +1233,7 @@ fn operations() -> Vec<Operation> {
             summary: "The operations as MCP tools, for AI agents",
             description: "A Model Context Protocol server (Streamable HTTP transport, stateless: no sessions, every answer plain \
                 JSON) with the tools get_billing, list_plans, get_limits, reserve_usage, release_usage, upgrade_plan, \
-                downgrade_plan, check_approval, open_billing_portal, list_invoices, request_limit_increase, spend_credits and list_activity, \
+                downgrade_plan, check_approval, open_billing_portal, list_invoices, request_limit_increase, spend_credits, list_activity, request_mandate and get_mandate, \
                 each the use case of its REST route, acting as the key's principal (an AGENT's plan changes need its \
                 human's consent, as over REST). Send `Accept: application/json, text/event-stream`. A tool's refusal is a \
                 `tools/call` result with `isError: true` and the REST error envelope as `structuredContent` (a plan cap's \
@@ -1271,6 +1329,7 @@ mod tests {
             "SettingsChange" => accept::<SettingsChange>(body),
             "ResumeBody" => accept::<ResumeBody>(body),
             "GrantBody" => accept::<crate::billing::mandates::GrantBody>(body),
+            "MandateRequestBody" => accept::<MandateRequestBody>(body),
             "JsonRpcRequest" => {
                 serde_json::from_value::<rmcp::model::ClientJsonRpcMessage>(body.clone()).map(drop).map_err(|e| e.to_string())
             }

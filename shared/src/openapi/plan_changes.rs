@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::billing::mandate_request::MandateAsked;
 use crate::billing::mandates::{AskForMandate, MandateUsed};
 use crate::domain::catalog::Interval;
 use crate::domain::summary::BillingSummary;
@@ -224,7 +225,7 @@ pub enum ApprovalStatus {
 pub struct ApprovalView {
     pub approval_id: String,
     pub status: ApprovalStatus,
-    /// `upgrade` or `downgrade`.
+    /// `upgrade`, `downgrade` or `mandate`.
     pub action: String,
     pub org_id: String,
     pub org_name: String,
@@ -232,7 +233,11 @@ pub struct ApprovalView {
     pub requested_by: String,
     pub binding_code: String,
     pub message: String,
-    pub change: ConsentChange,
+    /// The plan change asked for (`null` for a mandate request).
+    pub change: Option<ConsentChange>,
+    /// A mandate request's envelope, in numbers and in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<MandateAsked>,
     /// Epoch seconds.
     pub expires_at: i64,
     pub expires_in: i64,

@@ -1,24 +1,37 @@
 //! API key items: only the SHA-256 of a key is stored, never the key. Issuing and revoking one
 //! each write the org's activity record in the same transaction. The item also carries the
 //! brake of an AGENT key (`domain::brake`): the minute being counted, its refusals and the pause,
-//! so the authorizer's one read of the key sees the pause.
+//! so the authorizer's one read of the key sees the pause. Each key is also in the sparse index
+//! GSI3 under its org (`KEYS#<org>`, sorted by kind), so an org's AGENT keys are one Query.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::expr::{Expr, with_expr};
-use super::{Key, PK, SK, Store, StoreError, built, classify, keyed};
+use super::{GSI3, GSI3_PK, GSI3_SK, Key, PK, SK, Store, StoreError, built, classify, decode, keyed};
 use crate::domain::activity::Activity;
 use crate::domain::api_key::ApiKeyRecord;
+use crate::domain::org::PrincipalKind;
 
 fn api_key_key(key_id: &str) -> Key {
     (format!("APIKEY#{key_id}"), "APIKEY".to_string())
+}
+
+/// The org's keys in GSI3, and the sort-key prefix of one kind's.
+fn keys_partition(org_id: &str) -> String {
+    format!("KEYS#{org_id}")
+}
+
+fn kind_prefix(kind: PrincipalKind) -> String {
+    format!("{}#", kind.as_str())
 }
 
 impl Store {
     /// Stores a new key with the record of its issue (`issued`), atomically.
     pub async fn put_api_key(&self, record: &ApiKeyRecord, issued: &Activity) -> Result<(), StoreError> {
         const OPERATION: &str = "put_api_key";
-        let item = keyed(OPERATION, record, api_key_key(&record.key_id))?;
+        let mut item = keyed(OPERATION, record, api_key_key(&record.key_id))?;
+        item.insert(GSI3_PK.into(), AttributeValue::S(keys_partition(&record.org_id)));
+        item.insert(GSI3_SK.into(), AttributeValue::S(format!("{}{}", kind_prefix(record.kind), record.key_id)));
         let put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)");
         let mut items = vec![TransactWriteItem::builder().put(built(OPERATION, put.build())?).build()];
         items.extend(self.activity_puts(OPERATION, std::slice::from_ref(issued))?);
@@ -27,6 +40,36 @@ impl Store {
 
     pub async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.get("get_api_key", api_key_key(key_id)).await
+    }
+
+    /// The org's keys of one kind (revoked ones too), from GSI3: one Query a page of 1 MB.
+    pub async fn keys_of_kind(&self, org_id: &str, kind: PrincipalKind) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        const OPERATION: &str = "keys_of_kind";
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI3)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :kind)")
+                .expression_attribute_names("#pk", GSI3_PK)
+                .expression_attribute_names("#sk", GSI3_SK)
+                .expression_attribute_values(":pk", AttributeValue::S(keys_partition(org_id)))
+                .expression_attribute_values(":kind", AttributeValue::S(kind_prefix(kind)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify(OPERATION, e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(decode(OPERATION, item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(found),
+            }
+        }
     }
 
     /// Marks the key revoked, with the record `revoked` makes of it, atomically; a key revoked

@@ -9,6 +9,7 @@ use super::{Key, Store, StoreError, TTL, built, classify, decode, keyed, org_key
 use crate::domain::activity::Activity;
 use crate::domain::approval::ApprovalState;
 use crate::domain::change::Change;
+use crate::domain::mandate::{Mandate, MandateAsk};
 use crate::domain::org::Org;
 
 /// How long after its expiry an approval is kept, so a late poller is told what became of it.
@@ -24,14 +25,18 @@ pub struct ApprovalRecord {
     /// Its API key (none on approvals asked before keys were named).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
-    /// `upgrade` or `downgrade`.
+    /// `upgrade`, `downgrade` or `mandate`.
     pub action: String,
     /// The hash of the resolved parameters it is for.
     pub params: String,
     /// The org's `change_generation` the change was computed from.
     pub generation: u64,
-    /// The change shown to the human, executed as it is if approved.
-    pub change: Change,
+    /// The plan change shown to the human, executed as it is if approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+    /// Or the mandate an agent asks for, granted as it is if approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<MandateAsk>,
     /// The sentence the human approves.
     pub message: String,
     pub binding_code: String,
@@ -111,6 +116,36 @@ impl Store {
             .await
             .map_err(|e| classify("slow_poller_down", e))?;
         Ok(())
+    }
+
+    /// Approves a pending, unexpired mandate request as `by` and grants `mandate` (replacing the
+    /// key's current one), with the records of both, atomically; `false` when the request was
+    /// decided (or lapsed) first and nothing was written.
+    pub async fn approve_mandate_request(
+        &self,
+        id_hash: &str,
+        by: &str,
+        result: &str,
+        mandate: &Mandate,
+        activities: &[Activity],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        const OPERATION: &str = "approve_mandate_request";
+        let update = self
+            .update_builder(approval_key(id_hash))
+            .update_expression("SET #state = :to, decided_by = :by, #result = :result")
+            .condition_expression("#state = :pending AND valid_until > :now")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#result", "result")
+            .expression_attribute_values(":to", state_value(ApprovalState::Approved))
+            .expression_attribute_values(":by", AttributeValue::S(by.to_string()))
+            .expression_attribute_values(":result", AttributeValue::S(result.to_string()))
+            .expression_attribute_values(":pending", state_value(ApprovalState::Pending))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
+        let mut items = vec![TransactWriteItem::builder().update(built(OPERATION, update.build())?).build()];
+        items.push(TransactWriteItem::builder().put(self.mandate_put(OPERATION, mandate, None)?).build());
+        items.extend(self.activity_puts(OPERATION, activities)?);
+        Ok(self.transact(OPERATION, items).await?.is_ok())
     }
 
     /// Moves a pending, unexpired approval to `to` as decided by `by`; a conflict if it was

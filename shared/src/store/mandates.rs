@@ -53,15 +53,23 @@ impl Store {
     /// still active (`false`: nothing written).
     pub async fn put_mandate(&self, mandate: &Mandate, granted: &Activity, now: i64) -> Result<bool, StoreError> {
         const OPERATION: &str = "put_mandate";
-        let item = keyed(OPERATION, mandate, mandate_key(&mandate.org_id, &mandate.agent_key_id))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK) OR attribute_exists(revoked_at) OR valid_until <= :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
-        let mut items = vec![TransactWriteItem::builder().put(built(OPERATION, put.build())?).build()];
+        let mut items = vec![TransactWriteItem::builder().put(self.mandate_put(OPERATION, mandate, Some(now))?).build()];
         items.extend(self.activity_puts(OPERATION, std::slice::from_ref(granted))?);
         Ok(self.transact(OPERATION, items).await?.is_ok())
+    }
+
+    /// The Put of a key's mandate: with `unless_active_at`, only if the key holds none that is
+    /// active then; without, replacing whatever it holds.
+    pub(super) fn mandate_put(&self, operation: &'static str, mandate: &Mandate, unless_active_at: Option<i64>) -> Result<Put, StoreError> {
+        let item = keyed(operation, mandate, mandate_key(&mandate.org_id, &mandate.agent_key_id))?;
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match unless_active_at {
+            Some(now) => put
+                .condition_expression("attribute_not_exists(PK) OR attribute_exists(revoked_at) OR valid_until <= :now")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string())),
+            None => put,
+        };
+        built(operation, put.build())
     }
 
     /// The mandate of an AGENT key, in any state.

@@ -3,7 +3,7 @@
 //! | item      | PK               | SK       | notes                                     |
 //! |-----------|------------------|----------|-------------------------------------------|
 //! | org       | `ORG#<org_id>`   | `ORG`    | `GSI1PK = CUS#<stripe customer>` once set; `GSI2PK = INTENT` while a plan change executes |
-//! | API key   | `APIKEY#<key_id>`| `APIKEY` | hash of the key, never the key; an AGENT key's brake (refusals this minute, pause) |
+//! | API key   | `APIKEY#<key_id>`| `APIKEY` | hash of the key, never the key; an AGENT key's brake (refusals this minute, pause); `GSI3PK = KEYS#<org>`, `GSI3SK = <kind>#<key_id>` |
 //! | event     | `EVENT#<evt id>` | `EVENT`  | a processed Stripe event; TTL 30 days     |
 //! | credits   | `CREDITS#<cs id>`| `CREDITS`| credits granted for a Checkout Session    |
 //! | consent   | `CONSENT#<hash>` | `CONSENT`| an agent's confirm token (hashed); TTL    |

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::execute::{AskedBy, NotRun, execute, settle};
 use super::{Asked, Caller, Change, change_view, public_change};
 use crate::App;
-use crate::billing::load_org;
+use crate::billing::{load_org, mandate_request};
 use crate::domain::activity::{Activity, Actor, Decision, Event};
 use crate::domain::api_key::{hash, random_bytes, random_hex};
 use crate::domain::approval::{
@@ -53,7 +53,8 @@ pub(super) async fn ask(
         action: asked.action.to_string(),
         params: asked.params.to_string(),
         generation: org.change_generation,
-        change: change.clone(),
+        change: Some(change.clone()),
+        mandate: None,
         message,
         binding_code: binding_code(&random_bytes(BINDING_CODE_LEN)),
         created_at: now,
@@ -95,7 +96,7 @@ pub async fn status(app: &App, principal: &Principal, id: &str, now: i64) -> Res
     if principal.kind == PrincipalKind::Agent && status == PublicStatus::Expired {
         metrics::approval_expired();
     }
-    Ok(view(id, &record, &org, status, interval, &app.config.catalog.currency, now))
+    Ok(view(app, id, &record, &org, status, interval, now))
 }
 
 /// Records one poll of a pending approval; its interval, or `slow_down` if it came too early.
@@ -130,7 +131,16 @@ fn slow_down(interval: i64) -> ApiError {
 /// change, once, as themselves.
 pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
     let (record, org) = load_for_decision(app, principal, id, now).await?;
-    let change = record.change.clone();
+    let Some(change) = record.change.clone() else {
+        let decided = decision(&record, principal, Decision::Approved, now);
+        return match mandate_request::approve(app, principal, &record, decided, now).await? {
+            Some(mandate) => {
+                metrics::approval_approved();
+                Ok(json!({ "status": "approved", "approval_id": id, "result": mandate }))
+            }
+            None => Err(decided_meanwhile(app, principal, id, now).await),
+        };
+    };
     let key = idempotency_key(&["plan_change", &record.org_id, &record.id_hash]);
     let claim = IntentClaim::Approval { id_hash: record.id_hash.clone(), by: principal.principal_id.clone() };
     let decided = decision(&record, principal, Decision::Approved, now);
@@ -171,7 +181,10 @@ fn requester(record: &ApprovalRecord) -> Actor {
 
 /// The record of a human's decision on an approval.
 fn decision(record: &ApprovalRecord, by: &Principal, decision: Decision, now: i64) -> Activity {
-    let event = Event::ApprovalDecided { action: record.action.clone(), to: record.change.to.clone(), decision };
+    let event = match &record.change {
+        Some(change) => Event::ApprovalDecided { action: record.action.clone(), to: change.to.clone(), decision },
+        None => Event::MandateRequestDecided { agent_key_id: record.key_id.clone().unwrap_or_default(), decision },
+    };
     Activity::new(&record.org_id, now, Actor::of(by), event)
 }
 
@@ -238,8 +251,11 @@ async fn decided_meanwhile(app: &App, principal: &Principal, id: &str, now: i64)
     }
 }
 
+/// A plan change computed for a plan that has changed since can no longer run; a mandate
+/// request does not depend on the plan.
 fn status_of(record: &ApprovalRecord, org: &Org, now: i64) -> PublicStatus {
-    public_status(record.state, record.valid_until, org.change_generation != record.generation, now)
+    let stale = record.change.is_some() && org.change_generation != record.generation;
+    public_status(record.state, record.valid_until, stale, now)
 }
 
 /// The refusal for an approval that is no longer pending, saying what it became.
@@ -263,8 +279,8 @@ fn stored_result(record: &ApprovalRecord) -> Option<Value> {
 }
 
 /// What a poller and the approval page see.
-fn view(id: &str, record: &ApprovalRecord, org: &Org, status: PublicStatus, interval: i64, currency: &str, now: i64) -> Value {
-    let change = public_change(&change_view(&record.change, currency));
+fn view(app: &App, id: &str, record: &ApprovalRecord, org: &Org, status: PublicStatus, interval: i64, now: i64) -> Value {
+    let change = record.change.as_ref().map(|change| public_change(&change_view(change, &app.config.catalog.currency)));
     let mut view = json!({
         "approval_id": id,
         "status": status.as_str(),
@@ -284,6 +300,9 @@ fn view(id: &str, record: &ApprovalRecord, org: &Org, status: PublicStatus, inte
     }
     if let Some(result) = stored_result(record) {
         view["result"] = result;
+    }
+    if let Some(ask) = &record.mandate {
+        view["mandate"] = json!(mandate_request::asked(app, ask));
     }
     view
 }

@@ -1,0 +1,181 @@
+//! `POST /billing/mandates/request`: an AGENT asks its human for a mandate. It answers as a web
+//! approval does (a page URL for the human, a polling URL for the agent, a binding code for
+//! both); the page shows the envelope in words and numbers, and a HUMAN or ADMIN of the org
+//! approves (the mandate is granted, replacing the key's current one, as that human) or denies
+//! it (nothing is granted) through the approvals API.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::App;
+use crate::billing::load_org;
+use crate::billing::mandates::MandateView;
+use crate::billing::plan_change::Caller;
+use crate::domain::activity::{Activity, Actor, Consent, Event};
+use crate::domain::api_key::{hash, random_bytes, random_hex};
+use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, binding_code};
+use crate::domain::calendar::{format_instant, parse_instant};
+use crate::domain::mandate::{EnvelopeLine, Mandate, MandateAsk, MandateLimits, check_grant, envelope_lines};
+use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::signals::clean_reason;
+use crate::error::ApiError;
+use crate::metrics;
+use crate::store::ApprovalRecord;
+
+/// 128 random bits, as a plan change's approval.
+const ID_BYTES: usize = 16;
+
+/// The body of `POST /billing/mandates/request`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MandateRequestBody {
+    pub limits: MandateLimits,
+    /// At most 90 days ahead: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.
+    #[schema(example = "2027-03-01")]
+    pub expires_at: String,
+    /// Why the agent asks, shown to the human (cut to 500 characters).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The envelope asked for, as the approval page and the poller see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MandateAsked {
+    pub limits: MandateLimits,
+    /// RFC 3339, UTC.
+    pub expires_at: String,
+    pub reason: Option<String>,
+    /// The envelope in words, a line per limit.
+    pub envelope: Vec<EnvelopeLine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MandateRequestStatus {
+    WebApproveRequired,
+}
+
+/// The answer of a mandate request: nothing is granted until a human approves on the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MandateRequested {
+    pub status: MandateRequestStatus,
+    pub approval_id: String,
+    /// For the human: the page that shows the envelope, where they approve or deny.
+    pub approval_url: String,
+    /// For the agent: poll it every `interval` seconds (`GET /billing/approvals/{id}`).
+    pub polling_url: String,
+    pub expires_in: i64,
+    pub interval: i64,
+    pub binding_code: String,
+    /// The sentence the human approves.
+    pub message: String,
+    pub mandate: MandateAsked,
+}
+
+pub fn asked(app: &App, ask: &MandateAsk) -> MandateAsked {
+    MandateAsked {
+        limits: ask.limits.clone(),
+        expires_at: format_instant(ask.valid_until),
+        reason: ask.reason.clone(),
+        envelope: envelope_lines(&ask.limits, &app.config.catalog),
+    }
+}
+
+/// Stores the request as an approval (its id hashed) and answers where the human decides.
+pub async fn request(app: &App, caller: &Caller<'_>, body: &MandateRequestBody, now: i64) -> Result<MandateRequested, ApiError> {
+    let principal = caller.principal;
+    if principal.kind != PrincipalKind::Agent {
+        return Err(ApiError::forbidden("Only an agent key asks for a mandate: a human grants one directly with POST /billing/mandates."));
+    }
+    let valid_until = parse_instant(&body.expires_at)
+        .ok_or_else(|| ApiError::field("expires_at", "must be a date (YYYY-MM-DD), a UTC time (YYYY-MM-DDTHH:MM:SSZ) or epoch seconds"))?;
+    check_grant(&body.limits, valid_until, &app.config.catalog, now)?;
+    let org = load_org(&app.store, &principal.org_id).await?;
+    let ask = MandateAsk { limits: body.limits.clone(), valid_until, reason: clean_reason(body.reason.as_deref()) };
+    let id = format!("ap_{}", random_hex(ID_BYTES));
+    let message = format!(
+        "Let {} act for {} without asking each time, within these limits, until {}.",
+        principal.principal_id,
+        org.name,
+        format_instant(valid_until)
+    );
+    let record = ApprovalRecord {
+        id_hash: hash(&id),
+        org_id: org.org_id.clone(),
+        principal_id: principal.principal_id.clone(),
+        key_id: Some(principal.key_id.clone()),
+        action: "mandate".into(),
+        params: String::new(),
+        generation: org.change_generation,
+        change: None,
+        mandate: Some(ask.clone()),
+        message,
+        binding_code: binding_code(&random_bytes(BINDING_CODE_LEN)),
+        created_at: now,
+        valid_until: now + APPROVAL_TTL_SECS,
+        state: ApprovalState::Pending,
+        interval: POLL_INTERVAL_SECS,
+        next_poll_at: now,
+        decided_by: None,
+        result: None,
+    };
+    let event = Event::MandateRequested { agent_key_id: principal.key_id.clone(), limits: ask.limits.clone(), expires_at: valid_until };
+    app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event)).await?;
+    metrics::approval_asked();
+    tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, "mandate requested");
+    let base = caller.base_url.trim_end_matches('/');
+    Ok(MandateRequested {
+        status: MandateRequestStatus::WebApproveRequired,
+        approval_url: format!("{base}/approve/{id}"),
+        polling_url: format!("{base}/billing/approvals/{id}"),
+        approval_id: id,
+        expires_in: APPROVAL_TTL_SECS,
+        interval: POLL_INTERVAL_SECS,
+        binding_code: record.binding_code,
+        message: record.message,
+        mandate: asked(app, &ask),
+    })
+}
+
+/// A human approves a pending mandate request (checked by the caller): grants the mandate as
+/// asked, as that human, with the record of the decision. `None` when the request was decided
+/// or lapsed first.
+pub(crate) async fn approve(
+    app: &App,
+    human: &Principal,
+    record: &ApprovalRecord,
+    decided: Activity,
+    now: i64,
+) -> Result<Option<MandateView>, ApiError> {
+    let (Some(ask), Some(agent_key_id)) = (&record.mandate, &record.key_id) else {
+        return Err(ApiError::internal("A mandate approval without its envelope or agent key."));
+    };
+    let mandate = Mandate {
+        mandate_id: format!("md_{}", random_hex(ID_BYTES)),
+        org_id: record.org_id.clone(),
+        agent_key_id: agent_key_id.clone(),
+        limits: ask.limits.clone(),
+        valid_until: ask.valid_until,
+        granted_by: human.key_id.clone(),
+        created_at: now,
+        revoked_at: None,
+        revoked_by: None,
+        used: Default::default(),
+    };
+    let event = Event::MandateGranted {
+        mandate_id: mandate.mandate_id.clone(),
+        agent_key_id: agent_key_id.clone(),
+        limits: mandate.limits.clone(),
+        expires_at: mandate.valid_until,
+    };
+    let consent = Consent::WebApproval { approved_by: human.principal_id.clone(), approval_id: Some(record.id_hash.clone()) };
+    let granted = Activity::new(&record.org_id, now, Actor::of(human), event).under(Some(consent));
+    let view = MandateView::of(&mandate, now);
+    let result = serde_json::to_string(&view).map_err(|e| ApiError::internal(e.to_string()))?;
+    let written =
+        app.store.approve_mandate_request(&record.id_hash, &human.principal_id, &result, &mandate, &[decided, granted], now).await?;
+    if written {
+        tracing::info!(org_id = %record.org_id, mandate_id = %mandate.mandate_id, "mandate request approved");
+    }
+    Ok(written.then_some(view))
+}
