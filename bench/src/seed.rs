@@ -16,6 +16,7 @@ use billing_shared::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, POLL_IN
 use billing_shared::domain::catalog::Interval;
 use billing_shared::domain::change::{self, Change, ChangeKind};
 use billing_shared::domain::events::Effect;
+use billing_shared::domain::mandate::{Mandate, MandateLimits};
 use billing_shared::domain::org::{Org, Principal, PrincipalKind};
 use billing_shared::store::{ACTIVITY_PREFIX, ApprovalRecord, PK, SK};
 use billing_shared::{App, now};
@@ -38,6 +39,8 @@ pub const SUBSCRIPTION_CHECKOUT: &str = r#"{"plan":"pro","interval":"month"}"#;
 pub const CREDITS_CHECKOUT: &str = r#"{"quantity":1}"#;
 /// DynamoDB Local is a JVM: this many reads before measuring let its JIT settle.
 const WARM_UP_READS: usize = 500;
+/// How long the seeded mandates run.
+const MANDATE_DAYS: i64 = 30;
 /// The webhook event is signed this far ahead, so its one signature stays within Stripe's
 /// ±300 s tolerance from the start of the run until 9 minutes later.
 const SIGNATURE_AHEAD_SECS: i64 = 240;
@@ -58,8 +61,11 @@ pub struct Fixture {
     /// approve or deny is told).
     pub pending_approval: String,
     pub denied_approval: String,
-    /// An AGENT key of the org (not paused: what a resume of it does is the idempotent path).
+    /// An AGENT key of the org (not paused: what a resume of it does is the idempotent path),
+    /// holding an active mandate.
     pub agent_key_id: String,
+    /// A revoked mandate of another AGENT key of the org.
+    pub revoked_mandate: String,
     /// The org's activity records as the table holds them (DynamoDB JSON): what the table's
     /// stream hands the events publisher.
     pub activity_items: Vec<serde_json::Value>,
@@ -136,6 +142,34 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
 
     let agent_key = auth::issue(ORG_ID, "bench-agent", PrincipalKind::Agent, now())?;
     app.store.put_api_key(&agent_key.record, &auth::key_activity(&agent_key.record, false, now())).await?;
+    // The agent holds an active mandate (a second grant is refused after its full check); a
+    // second agent's was revoked (revoking it again answers it as it is).
+    let retired_key = auth::issue(ORG_ID, "bench-retired-agent", PrincipalKind::Agent, now())?;
+    app.store.put_api_key(&retired_key.record, &auth::key_activity(&retired_key.record, false, now())).await?;
+    let revoked_mandate = format!("md_{:032x}", 2);
+    for (id, key_id, revoked_at) in
+        [(format!("md_{:032x}", 1), &agent_key.record.key_id, None), (revoked_mandate.clone(), &retired_key.record.key_id, Some(now()))]
+    {
+        let mandate = Mandate {
+            mandate_id: id.clone(),
+            org_id: ORG_ID.to_string(),
+            agent_key_id: key_id.clone(),
+            limits: MandateLimits { max_plan: Some("pro".into()), credits_spend_per_day: Some(CREDITS_SEEDED), ..Default::default() },
+            valid_until: now() + MANDATE_DAYS * 86_400,
+            granted_by: key.record.key_id.clone(),
+            created_at: now(),
+            revoked_at,
+            revoked_by: revoked_at.map(|_| key.record.key_id.clone()),
+            used: Default::default(),
+        };
+        let event = Event::MandateGranted {
+            mandate_id: id,
+            agent_key_id: key_id.clone(),
+            limits: mandate.limits.clone(),
+            expires_at: mandate.valid_until,
+        };
+        app.store.put_mandate(&mandate, &Activity::new(ORG_ID, now(), Actor::System, event), now()).await?;
+    }
 
     let checkout = subscription_checkout(&app, &principal, &serde_json::from_str(SUBSCRIPTION_CHECKOUT)?, now()).await?;
     // Credits for every spend the measurement makes (granted as a paid credits Checkout does).
@@ -206,6 +240,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         checkout_session_id: checkout.session_id,
         webhook: (event, signature),
         agent_key_id: agent_key.record.key_id,
+        revoked_mandate,
         pending_approval,
         denied_approval,
         activity_items,

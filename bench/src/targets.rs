@@ -107,6 +107,12 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
         "POST /billing/approvals/{id}/approve" | "POST /billing/approvals/{id}/deny" | "POST /billing/agents/{key_id}/resume" => json("{}"),
         // The same setting every repeat: one conditional write.
         "PATCH /billing/settings" => json(r#"{"agent_brake":{"pause_minutes":5}}"#),
+        // The agent holds an active mandate: every grant is refused after the key's read and
+        // the conditional write.
+        "POST /billing/mandates" => Some(Body {
+            text: json!({ "agent_key_id": fixture.agent_key_id, "limits": { "max_plan": "pro" }, "expires_at": (billing_shared::now() + 30 * 86_400).to_string() }).to_string(),
+            headers: Vec::new(),
+        }),
         // MCP: a cap check ("can I create one more row?") as an agent's client sends it.
         "POST /mcp" => Some(Body {
             text: r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_limits","arguments":{"resource":"rows"}}}"#
@@ -130,6 +136,7 @@ fn sample_parameter(route_key: &str, name: &str, fixture: &Fixture) -> Option<St
         "id" if route_key.ends_with("/approve") || route_key.ends_with("/deny") => Some(fixture.denied_approval.clone()),
         "id" => Some(fixture.pending_approval.clone()),
         "key_id" => Some(fixture.agent_key_id.clone()),
+        "mandate_id" => Some(fixture.revoked_mandate.clone()),
         _ => None,
     }
 }
@@ -140,6 +147,7 @@ fn expected_status(route_key: &str) -> u16 {
         DEFAULT_ROUTE => 404,
         // The seeded approval was denied: the decision is refused after its full check.
         key if key.ends_with("/approve") || key.ends_with("/deny") => 409,
+        "POST /billing/mandates" => 409,
         _ => 200,
     }
 }

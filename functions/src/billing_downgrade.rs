@@ -1,6 +1,7 @@
 //! `POST /billing/downgrade`: a plan change, or for an agent the consent it needs first.
 
-use billing_shared::billing::plan_change::{Caller, DowngradeBody, downgrade};
+use billing_shared::billing::Caller;
+use billing_shared::billing::plan_change::{DowngradeBody, downgrade};
 use billing_shared::http::{self, json_body, ok, principal, public_base_url};
 use billing_shared::{App, now};
 use lambda_http::{Body, Request, Response};

@@ -4,7 +4,8 @@
 //! very next request, another agent key cannot use it, an agent can never grant or revoke one,
 //! and racing spends never draw more than the envelope holds.
 
-use billing_shared::billing::plan_change::{Caller, UpgradeBody, upgrade};
+use billing_shared::billing::Caller;
+use billing_shared::billing::plan_change::{UpgradeBody, upgrade};
 use billing_shared::billing::webhook_sync::apply;
 use billing_shared::domain::api_key::key_id_of;
 use billing_shared::domain::calendar::format_instant;

@@ -1,7 +1,8 @@
 //! Plan changes and the agent consent handshake, against DynamoDB Local and the Stripe stand-in
 //! (its webhooks delivered to this API).
 
-use billing_shared::billing::plan_change::{Caller, DowngradeBody, TOKEN_TTL_SECS, UpgradeBody, downgrade, upgrade};
+use billing_shared::billing::Caller;
+use billing_shared::billing::plan_change::{DowngradeBody, TOKEN_TTL_SECS, UpgradeBody, downgrade, upgrade};
 use billing_shared::domain::org::{Principal, PrincipalKind};
 use billing_shared::now;
 use billing_tests::stripe::StripeTestApi;

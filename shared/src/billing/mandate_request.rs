@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::App;
+use crate::billing::Caller;
 use crate::billing::load_org;
 use crate::billing::mandates::MandateView;
-use crate::billing::plan_change::Caller;
 use crate::domain::activity::{Activity, Actor, Consent, Event};
 use crate::domain::api_key::{hash, random_bytes, random_hex};
 use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, binding_code};

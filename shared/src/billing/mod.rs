@@ -29,6 +29,13 @@ use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::error::ApiError;
 use crate::store::Store;
 
+/// Who asks and where they asked: `base_url` is the API's public origin, for the links an
+/// approval answer carries.
+pub struct Caller<'a> {
+    pub principal: &'a Principal,
+    pub base_url: &'a str,
+}
+
 /// The org of the caller's key: the one place that loads an org or answers 404.
 pub async fn load_org(store: &Store, org_id: &str) -> Result<Org, ApiError> {
     store.get_org(org_id).await?.ok_or_else(no_org)

@@ -26,7 +26,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::billing::plan_change::Caller;
+use crate::billing::Caller;
 use crate::domain::org::Principal;
 use crate::http::MAX_BODY_BYTES;
 use crate::{App, now};

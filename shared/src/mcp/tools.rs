@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::schema;
 use crate::App;
+use crate::billing::Caller;
 use crate::billing::activity::{ActivityQuery, history};
 use crate::billing::credits::{SpendBody, spend};
 use crate::billing::idempotency::{IdempotencyKey, MAX_KEY_LEN};
@@ -21,7 +22,7 @@ use crate::billing::limit_signals::{IncreaseBody, request_increase};
 use crate::billing::limits::{limits, resource_limit};
 use crate::billing::mandate_request::{self, MandateRequestBody};
 use crate::billing::mandates;
-use crate::billing::plan_change::{Caller, DowngradeBody, UpgradeBody, approval, downgrade, upgrade};
+use crate::billing::plan_change::{DowngradeBody, UpgradeBody, approval, downgrade, upgrade};
 use crate::billing::portal::{PortalBody, portal_session};
 use crate::billing::summary::summary;
 use crate::billing::usage::{CountBody, Operation, count};

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
-use crate::billing::{load_org_and_mandate, mandates};
+use crate::billing::{Caller, load_org_and_mandate, mandates};
 use crate::domain::activity::Actor;
 use crate::domain::catalog::Interval;
 use crate::domain::change::{Change, ChangeKind as Kind, Config, IntentClaim};
@@ -124,13 +124,6 @@ fn params_of_upgrade(body: &UpgradeBody) -> String {
     let interval = body.interval.map_or("", Interval::as_str);
     let quantity = body.quantity.map(|q| q.to_string()).unwrap_or_default();
     idempotency_key(&["upgrade", body.plan.as_deref().unwrap_or("pro"), interval, &quantity])
-}
-
-/// Who asks and where they asked: `base_url` is the API's public origin, for the links an
-/// approval answer carries.
-pub struct Caller<'a> {
-    pub principal: &'a Principal,
-    pub base_url: &'a str,
 }
 
 pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i64) -> Result<Value, ApiError> {
