@@ -93,11 +93,13 @@ pub async fn request(app: &App, caller: &Caller<'_>, body: &MandateRequestBody, 
     let org = load_org(&app.store, &principal.org_id).await?;
     let ask = MandateAsk { limits: body.limits.clone(), valid_until, reason: clean_reason(body.reason.as_deref()) };
     let id = format!("ap_{}", random_hex(ID_BYTES));
+    let until = format_instant(valid_until);
     let message = format!(
-        "Let {} act for {} without asking each time, within these limits, until {}.",
+        "Let {} act for {} without asking each time, within these limits, until {} {} UTC.",
         principal.principal_id,
         org.name,
-        format_instant(valid_until)
+        &until[..10],
+        &until[11..16]
     );
     let record = ApprovalRecord {
         id_hash: hash(&id),

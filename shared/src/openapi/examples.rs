@@ -356,7 +356,7 @@ pub fn mandate_requested() -> crate::billing::mandate_request::MandateRequested 
         expires_in: 600,
         interval: 5,
         binding_code: "K7P-Q3M".into(),
-        message: "Let assistant act for Acme without asking each time, within these limits, until 2026-03-02T00:00:00Z.".into(),
+        message: "Let assistant act for Acme without asking each time, within these limits, until 2026-03-02 00:00 UTC.".into(),
         mandate: crate::billing::mandate_request::MandateAsked {
             envelope: crate::domain::mandate::envelope_lines(&limits, &catalog),
             limits,
