@@ -10,20 +10,16 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::Caller;
 use crate::billing::load_org;
-use crate::billing::mandates::MandateView;
+use crate::billing::mandates::{MandateView, new_mandate};
 use crate::domain::activity::{Activity, Actor, Consent, Event};
-use crate::domain::api_key::{hash, random_bytes, random_hex};
-use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, binding_code};
+use crate::domain::approval::{APPROVAL_TTL_SECS, POLL_INTERVAL_SECS};
 use crate::domain::calendar::{format_instant, parse_instant};
-use crate::domain::mandate::{EnvelopeLine, Mandate, MandateAsk, MandateLimits, check_grant, envelope_lines};
+use crate::domain::mandate::{EnvelopeLine, MandateAsk, MandateLimits, check_grant, envelope_lines};
 use crate::domain::org::{Principal, PrincipalKind};
 use crate::domain::signals::clean_reason;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::store::ApprovalRecord;
-
-/// 128 random bits, as a plan change's approval.
-const ID_BYTES: usize = 16;
 
 /// The body of `POST /billing/mandates/request`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -92,7 +88,6 @@ pub async fn request(app: &App, caller: &Caller<'_>, body: &MandateRequestBody, 
     check_grant(&body.limits, valid_until, &app.config.catalog, now)?;
     let org = load_org(&app.store, &principal.org_id).await?;
     let ask = MandateAsk { limits: body.limits.clone(), valid_until, reason: clean_reason(body.reason.as_deref()) };
-    let id = format!("ap_{}", random_hex(ID_BYTES));
     let until = format_instant(valid_until);
     let message = format!(
         "Let {} act for {} without asking each time, within these limits, until {} {} UTC.",
@@ -101,26 +96,8 @@ pub async fn request(app: &App, caller: &Caller<'_>, body: &MandateRequestBody, 
         &until[..10],
         &until[11..16]
     );
-    let record = ApprovalRecord {
-        id_hash: hash(&id),
-        org_id: org.org_id.clone(),
-        principal_id: principal.principal_id.clone(),
-        key_id: Some(principal.key_id.clone()),
-        action: "mandate".into(),
-        params: String::new(),
-        generation: org.change_generation,
-        change: None,
-        mandate: Some(ask.clone()),
-        message,
-        binding_code: binding_code(&random_bytes(BINDING_CODE_LEN)),
-        created_at: now,
-        valid_until: now + APPROVAL_TTL_SECS,
-        state: ApprovalState::Pending,
-        interval: POLL_INTERVAL_SECS,
-        next_poll_at: now,
-        decided_by: None,
-        result: None,
-    };
+    let (id, mut record) = ApprovalRecord::ask(principal, &org, "mandate", "", message, now);
+    record.mandate = Some(ask.clone());
     let event = Event::MandateRequested { agent_key_id: principal.key_id.clone(), limits: ask.limits.clone(), expires_at: valid_until };
     app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event)).await?;
     metrics::approval_asked();
@@ -152,18 +129,7 @@ pub(crate) async fn approve(
     let (Some(ask), Some(agent_key_id)) = (&record.mandate, &record.key_id) else {
         return Err(ApiError::internal("A mandate approval without its envelope or agent key."));
     };
-    let mandate = Mandate {
-        mandate_id: format!("md_{}", random_hex(ID_BYTES)),
-        org_id: record.org_id.clone(),
-        agent_key_id: agent_key_id.clone(),
-        limits: ask.limits.clone(),
-        valid_until: ask.valid_until,
-        granted_by: human.key_id.clone(),
-        created_at: now,
-        revoked_at: None,
-        revoked_by: None,
-        used: Default::default(),
-    };
+    let mandate = new_mandate(&record.org_id, agent_key_id, &ask.limits, ask.valid_until, human, now);
     let event = Event::MandateGranted {
         mandate_id: mandate.mandate_id.clone(),
         agent_key_id: agent_key_id.clone(),

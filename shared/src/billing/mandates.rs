@@ -119,18 +119,7 @@ pub async fn grant(app: &App, principal: &Principal, body: &GrantBody, now: i64)
         }
         Some(_) => {}
     }
-    let mandate = Mandate {
-        mandate_id: format!("md_{}", random_hex(ID_BYTES)),
-        org_id: principal.org_id.clone(),
-        agent_key_id: body.agent_key_id.clone(),
-        limits: body.limits.clone(),
-        valid_until: expires_at,
-        granted_by: principal.key_id.clone(),
-        created_at: now,
-        revoked_at: None,
-        revoked_by: None,
-        used: Default::default(),
-    };
+    let mandate = new_mandate(&principal.org_id, &body.agent_key_id, &body.limits, expires_at, principal, now);
     let event = Event::MandateGranted {
         mandate_id: mandate.mandate_id.clone(),
         agent_key_id: mandate.agent_key_id.clone(),
@@ -143,6 +132,22 @@ pub async fn grant(app: &App, principal: &Principal, body: &GrantBody, now: i64)
     }
     tracing::info!(org_id = %principal.org_id, mandate_id = %mandate.mandate_id, agent_key_id = %mandate.agent_key_id, "mandate granted");
     Ok(MandateView::of(&mandate, now))
+}
+
+/// A fresh mandate for `agent_key_id` of `org_id`, granted by the human `by` at `now`.
+pub(crate) fn new_mandate(org_id: &str, agent_key_id: &str, limits: &MandateLimits, valid_until: i64, by: &Principal, now: i64) -> Mandate {
+    Mandate {
+        mandate_id: format!("md_{}", random_hex(ID_BYTES)),
+        org_id: org_id.to_string(),
+        agent_key_id: agent_key_id.to_string(),
+        limits: limits.clone(),
+        valid_until,
+        granted_by: by.key_id.clone(),
+        created_at: now,
+        revoked_at: None,
+        revoked_by: None,
+        used: Default::default(),
+    }
 }
 
 /// The org's mandates (an AGENT's own only), newest first.

@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::expr::{Expr, with_expr};
-use super::{GSI3, GSI3_PK, GSI3_SK, Key, PK, SK, Store, StoreError, built, classify, decode, keyed};
+use super::{GSI3, GSI3_PK, GSI3_SK, Key, PK, SK, Store, StoreError, built, classify, keyed};
 use crate::domain::activity::Activity;
 use crate::domain::api_key::ApiKeyRecord;
 use crate::domain::org::PrincipalKind;
@@ -42,34 +42,19 @@ impl Store {
         self.get("get_api_key", api_key_key(key_id)).await
     }
 
-    /// The org's keys of one kind (revoked ones too), from GSI3: one Query a page of 1 MB.
+    /// The org's keys of one kind (revoked ones too), from GSI3.
     pub async fn keys_of_kind(&self, org_id: &str, kind: PrincipalKind) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        const OPERATION: &str = "keys_of_kind";
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI3)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :kind)")
-                .expression_attribute_names("#pk", GSI3_PK)
-                .expression_attribute_names("#sk", GSI3_SK)
-                .expression_attribute_values(":pk", AttributeValue::S(keys_partition(org_id)))
-                .expression_attribute_values(":kind", AttributeValue::S(kind_prefix(kind)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify(OPERATION, e))?;
-            for item in out.items.unwrap_or_default() {
-                found.push(decode(OPERATION, item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(found),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI3)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :kind)")
+            .expression_attribute_names("#pk", GSI3_PK)
+            .expression_attribute_names("#sk", GSI3_SK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys_partition(org_id)))
+            .expression_attribute_values(":kind", AttributeValue::S(kind_prefix(kind)));
+        self.query_all("keys_of_kind", query).await
     }
 
     /// Marks the key revoked, with the record `revoked` makes of it, atomically; a key revoked

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{Key, Store, StoreError, TTL, built, classify, decode, keyed, org_key};
 use crate::domain::activity::Activity;
-use crate::domain::approval::ApprovalState;
+use crate::domain::api_key::{hash, random_bytes, random_hex};
+use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, binding_code};
 use crate::domain::change::Change;
 use crate::domain::mandate::{Mandate, MandateAsk};
-use crate::domain::org::Org;
+use crate::domain::org::{Org, Principal};
 
 /// How long after its expiry an approval is kept, so a late poller is told what became of it.
 const KEEP_SECS: i64 = 86_400;
@@ -52,6 +53,39 @@ pub struct ApprovalRecord {
     /// The answer of the executed change (or its error envelope), as JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+}
+
+/// 128 random bits.
+const ID_BYTES: usize = 16;
+
+impl ApprovalRecord {
+    /// A new pending approval that `agent` asks of the humans of `org`: its id (`ap_...`, shown
+    /// once, in links) and the record, which keeps only its hash. The caller sets what it is
+    /// for (`change` or `mandate`).
+    pub fn ask(agent: &Principal, org: &Org, action: &str, params: &str, message: String, now: i64) -> (String, Self) {
+        let id = format!("ap_{}", random_hex(ID_BYTES));
+        let record = Self {
+            id_hash: hash(&id),
+            org_id: org.org_id.clone(),
+            principal_id: agent.principal_id.clone(),
+            key_id: Some(agent.key_id.clone()),
+            action: action.to_string(),
+            params: params.to_string(),
+            generation: org.change_generation,
+            change: None,
+            mandate: None,
+            message,
+            binding_code: binding_code(&random_bytes(BINDING_CODE_LEN)),
+            created_at: now,
+            valid_until: now + APPROVAL_TTL_SECS,
+            state: ApprovalState::Pending,
+            interval: POLL_INTERVAL_SECS,
+            next_poll_at: now,
+            decided_by: None,
+            result: None,
+        };
+        (id, record)
+    }
 }
 
 pub(super) fn approval_key(id_hash: &str) -> Key {

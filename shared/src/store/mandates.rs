@@ -88,31 +88,16 @@ impl Store {
 
     /// Every mandate of the org (one per AGENT key that ever had one).
     pub async fn mandates(&self, org_id: &str) -> Result<Vec<Mandate>, StoreError> {
-        const OPERATION: &str = "list_mandates";
         let (pk, _) = org_key(org_id);
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(PREFIX.into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify(OPERATION, e))?;
-            for item in out.items.unwrap_or_default() {
-                found.push(decode(OPERATION, item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(found),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S(PREFIX.into()))
+            .consistent_read(true);
+        self.query_all("list_mandates", query).await
     }
 
     /// Revokes the mandate `mandate_id` of `agent_key_id` if it is not revoked yet, with its

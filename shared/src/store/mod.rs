@@ -231,6 +231,26 @@ impl Store {
         Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
     }
 
+    /// Every item `query` finds, page after page (its last page ends the loop).
+    async fn query_all<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = query.clone().set_exclusive_start_key(start).send().await.map_err(|e| classify(operation, e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(decode(operation, item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(found),
+            }
+        }
+    }
+
     /// One TransactWriteItems. `Ok(Err(reasons))` when it was cancelled because a condition
     /// failed: one entry per item, `Some(item)` (the item as it was, or an empty map when it
     /// did not exist) for each item whose condition failed. A transaction on the same items in

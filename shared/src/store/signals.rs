@@ -134,35 +134,22 @@ impl Store {
 
     /// Every signal stored since `since` (epoch seconds), of `kind` if given, oldest first.
     pub async fn signals_since(&self, kind: Option<&str>, since: i64) -> Result<Vec<Signal>, StoreError> {
-        let operation = "signals_since";
-        let mut signals = Vec::new();
-        let mut start = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND #sk >= :since")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(SIGNALS_PK.to_string()))
-                .expression_attribute_values(":since", AttributeValue::S(format!("{:012}", since.max(0))))
-                .set_exclusive_start_key(start);
-            if let Some(kind) = kind {
-                query = query
-                    .filter_expression("#kind = :kind")
-                    .expression_attribute_names("#kind", "kind")
-                    .expression_attribute_values(":kind", AttributeValue::S(kind.to_string()));
-            }
-            let out = query.send().await.map_err(|e| classify(operation, e))?;
-            for item in out.items.unwrap_or_default() {
-                signals.push(decode(operation, item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(signals),
-            }
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk >= :since")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(SIGNALS_PK.to_string()))
+            .expression_attribute_values(":since", AttributeValue::S(format!("{:012}", since.max(0))));
+        if let Some(kind) = kind {
+            query = query
+                .filter_expression("#kind = :kind")
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_values(":kind", AttributeValue::S(kind.to_string()));
         }
+        self.query_all("signals_since", query).await
     }
 
     /// The orgs of `org_ids` that exist, and the demand of each `(org, kind)` pair that has

@@ -12,19 +12,14 @@ use super::{Asked, Caller, Change, change_view, public_change};
 use crate::App;
 use crate::billing::{load_org, mandate_request};
 use crate::domain::activity::{Activity, Actor, Decision, Event};
-use crate::domain::api_key::{hash, random_bytes, random_hex};
-use crate::domain::approval::{
-    APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, Pace, PublicStatus, binding_code, pace, public_status,
-};
+use crate::domain::api_key::hash;
+use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, POLL_INTERVAL_SECS, Pace, PublicStatus, pace, public_status};
 use crate::domain::change::IntentClaim;
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics;
 use crate::store::ApprovalRecord;
 use crate::stripe::idempotency_key;
-
-/// 128 random bits.
-const ID_BYTES: usize = 16;
 
 /// The body of approve and deny: nothing (`{}`, or no body), so a misspelt field is refused
 /// rather than ignored.
@@ -43,28 +38,9 @@ pub(super) async fn ask(
     message: String,
     now: i64,
 ) -> Result<Value, ApiError> {
-    let id = format!("ap_{}", random_hex(ID_BYTES));
     let view = change_view(change, &app.config.catalog.currency);
-    let record = ApprovalRecord {
-        id_hash: hash(&id),
-        org_id: org.org_id.clone(),
-        principal_id: caller.principal.principal_id.clone(),
-        key_id: Some(caller.principal.key_id.clone()),
-        action: asked.action.to_string(),
-        params: asked.params.to_string(),
-        generation: org.change_generation,
-        change: Some(change.clone()),
-        mandate: None,
-        message,
-        binding_code: binding_code(&random_bytes(BINDING_CODE_LEN)),
-        created_at: now,
-        valid_until: now + APPROVAL_TTL_SECS,
-        state: ApprovalState::Pending,
-        interval: POLL_INTERVAL_SECS,
-        next_poll_at: now,
-        decided_by: None,
-        result: None,
-    };
+    let (id, mut record) = ApprovalRecord::ask(caller.principal, org, asked.action, asked.params, message, now);
+    record.change = Some(change.clone());
     let to = change.to.clone();
     let event = Event::ApprovalRequested { action: asked.action.to_string(), to, expires_at: record.valid_until };
     app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(caller.principal), event)).await?;
