@@ -16,8 +16,15 @@ pub async fn handle(_app: &App, req: Request) -> Response<Body> {
 pub async fn answer(req: Request) -> Response<Body> {
     http::serve(req, |req| async move {
         let (method, path) = (req.method().as_str(), req.uri().path());
-        let allowed: Vec<&str> =
-            ROUTES.iter().filter(|r| r.path != DEFAULT_ROUTE && match_path(r.path, path).is_some()).map(|r| r.method).collect();
+        // The most specific patterns that match, as API Gateway prefers them: a literal path
+        // (`/billing/mandates/request`) shadows a parameter (`/billing/mandates/{mandate_id}`).
+        let matched: Vec<(&str, usize)> = ROUTES
+            .iter()
+            .filter(|r| r.path != DEFAULT_ROUTE)
+            .filter_map(|r| match_path(r.path, path).map(|params| (r.method, params.len())))
+            .collect();
+        let fewest = matched.iter().map(|(_, params)| *params).min();
+        let allowed: Vec<&str> = matched.iter().filter(|(_, params)| Some(*params) == fewest).map(|(method, _)| *method).collect();
         if allowed.is_empty() {
             return Err(ApiError::not_found(format!("No route {method} {path}.")));
         }

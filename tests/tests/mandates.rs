@@ -82,7 +82,7 @@ async fn a_human_grants_lists_and_revokes_and_an_agent_can_do_none_of_it() {
         (&human, agent_key.as_str(), limits.clone(), in_days(91), 400, "validation_failed"),
         (&human, agent_key.as_str(), limits.clone(), Value::from("2020-01-01"), 400, "validation_failed"),
         (&human, agent_key.as_str(), parse(r#"{"max_plan":"gold"}"#), in_days(30), 400, "validation_failed"),
-        (&human, agent_key.as_str(), parse(r#"{"max_charge_per_month":100}"#), in_days(30), 400, "validation_failed"),
+        (&human, agent_key.as_str(), parse(r#"{"max_quantity":1000}"#), in_days(30), 400, "validation_failed"),
         (&human, agent_key.as_str(), parse(r#"{"credits_spend_per_day":-1}"#), in_days(30), 400, "validation_failed"),
         (&human, agent_key.as_str(), parse(r#"{"max_plan":"pro","extra":1}"#), in_days(30), 400, "validation_failed"),
     ] {
@@ -350,4 +350,17 @@ async fn a_human_lists_the_orgs_agents_with_their_mandate_and_spend() {
     assert_eq!(assistant["paused_until"], Value::Null);
     let helper = data.iter().find(|a| a["key_id"] == other_key.as_str()).unwrap();
     assert_eq!((helper["mandate"].is_null(), helper["spent_today"].as_u64()), (true, Some(0)));
+}
+
+#[tokio::test]
+async fn a_change_that_charges_nothing_runs_inside_the_mandate_too() {
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let agent_key = key_id_of(&agent).unwrap().to_string();
+    let granted = grant(&api, &human, &agent_key, parse(r#"{"max_plan":"pro"}"#), in_days(7)).await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    let down = api.post_json("/billing/downgrade", &agent, "").await;
+    assert_eq!(down.status, 200, "{}", down.body);
+    assert_eq!(down.body["status"], "downgrade-scheduled", "{}", down.body);
+    assert_eq!(down.body["mandate"]["mandate_id"], granted.body["mandate_id"]);
+    assert_eq!(mandates(&api, &agent).await[0]["used"]["charged_this_month"], 0, "nothing charged, nothing counted");
 }

@@ -27,7 +27,7 @@ use crate::store::ApprovalRecord;
 pub struct MandateRequestBody {
     pub limits: MandateLimits,
     /// At most 90 days ahead: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.
-    #[schema(example = "2027-03-01")]
+    #[schema(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?|[0-9]{1,18})$", example = "2027-03-01")]
     pub expires_at: String,
     /// Why the agent asks, shown to the human (cut to 500 characters).
     #[serde(default)]

@@ -25,7 +25,7 @@ pub struct GrantBody {
     pub agent_key_id: String,
     pub limits: MandateLimits,
     /// At most 90 days ahead: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.
-    #[schema(example = "2027-03-01T00:00:00Z")]
+    #[schema(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?|[0-9]{1,18})$", example = "2027-03-01")]
     pub expires_at: String,
 }
 

@@ -28,11 +28,11 @@ const DAY: i64 = 86_400;
 pub struct MandateLimits {
     /// The highest plan of the catalog the agent may move to (any lower one too).
     #[serde(default)]
-    #[schema(example = "pro")]
+    #[schema(schema_with = crate::field_schemas::plan_or_null)]
     pub max_plan: Option<String>,
     /// The most units of a per-unit plan (absent: 1).
     #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
-    #[schema(minimum = 1, example = 3)]
+    #[schema(schema_with = crate::field_schemas::mandate_quantity)]
     pub max_quantity: Option<u32>,
     /// The most the agent's actions may cause to be charged per calendar month (UTC).
     #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
@@ -247,25 +247,17 @@ impl Mandate {
     }
 }
 
-/// Checks a grant's envelope and expiry: a plan of the catalog, a quantity the plan allows, at
-/// least one action covered, an expiry in the future and at most `MAX_DAYS` ahead.
+/// Checks a grant's envelope and expiry: a plan of the catalog, a quantity some plan allows, an
+/// expiry in the future and at most `MAX_DAYS` ahead. An envelope that covers nothing is valid
+/// (and useless): every limit is optional.
 pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, now: i64) -> Result<(), ApiError> {
     let mut problems = Vec::new();
-    if let Some(plan_id) = &limits.max_plan {
-        if catalog.plan(plan_id).is_none() {
-            problems.push(FieldProblem::new("limits.max_plan", format!("`{plan_id}` is not a plan of the catalog")));
-        }
-        let most = catalog.plans.iter().filter_map(|plan| plan.per_unit.as_ref()).map(|unit| unit.max_quantity).max().unwrap_or(1);
-        if let Some(q) = limits.max_quantity.filter(|q| !(1..=most).contains(q)) {
-            problems.push(FieldProblem::new("limits.max_quantity", format!("must be 1 to {most}, not {q}")));
-        }
-    } else if limits.max_quantity.is_some() {
-        problems.push(FieldProblem::new("limits.max_quantity", "needs `max_plan`"));
+    if let Some(plan_id) = limits.max_plan.as_ref().filter(|id| catalog.plan(id).is_none()) {
+        problems.push(FieldProblem::new("limits.max_plan", format!("`{plan_id}` is not a plan of the catalog")));
     }
-    let covers_something = limits.max_plan.is_some() || limits.credit_bundles_per_month.is_some() || limits.credits_spend_per_day.is_some();
-    if !covers_something {
-        problems
-            .push(FieldProblem::new("limits", "must cover something: `max_plan`, `credit_bundles_per_month` or `credits_spend_per_day`"));
+    let most = catalog.plans.iter().filter_map(|plan| plan.per_unit.as_ref()).map(|unit| unit.max_quantity).max().unwrap_or(1);
+    if let Some(q) = limits.max_quantity.filter(|q| !(1..=most).contains(q)) {
+        problems.push(FieldProblem::new("limits.max_quantity", format!("must be 1 to {most}, not {q}")));
     }
     if expires_at <= now {
         problems.push(FieldProblem::new("expires_at", "must be in the future"));
@@ -416,9 +408,9 @@ mod tests {
         assert!(check_grant(&ok, NOW + MAX_DAYS * DAY + 1, &c, NOW).is_err());
         assert!(check_grant(&ok, NOW, &c, NOW).is_err());
         let unknown = MandateLimits { max_plan: Some("gold".into()), max_quantity: Some(0), ..Default::default() };
-        assert!(check_grant(&unknown, NOW + DAY, &c, NOW).is_err());
-        let err = check_grant(&MandateLimits { max_charge_per_month: Some(10), ..Default::default() }, NOW, &c, NOW).unwrap_err();
-        assert_eq!(err.details.unwrap()["fields"].as_array().unwrap().len(), 2);
+        let err = check_grant(&unknown, NOW, &c, NOW).unwrap_err();
+        assert_eq!(err.details.unwrap()["fields"].as_array().unwrap().len(), 3, "plan, quantity and expiry, each named");
+        assert!(check_grant(&MandateLimits::default(), NOW + DAY, &c, NOW).is_ok(), "an envelope may cover nothing");
     }
 
     #[test]

@@ -1159,7 +1159,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: body(
                 "GrantBody",
-                false,
+                true,
                 vec![(
                     "pro-and-credits",
                     json!({ "agent_key_id": examples::KEY_ID, "limits": { "max_plan": "pro", "max_charge_per_month": 5000, "credit_bundles_per_month": 2, "credits_spend_per_day": 500 }, "expires_at": "2027-03-01" }),
@@ -1190,7 +1190,7 @@ fn operations() -> Vec<Operation> {
             parameters: Vec::new(),
             body: body(
                 "MandateRequestBody",
-                false,
+                true,
                 vec![(
                     "pro-and-credits",
                     json!({ "limits": { "max_plan": "pro", "max_charge_per_month": 5000, "credits_spend_per_day": 500 }, "expires_at": "2027-03-01", "reason": "nightly imports need Pro's row cap" }),

@@ -24,6 +24,10 @@ fn draw_expr(draw: &Draw, now: i64) -> Expr {
     let (id_path, id) = (e.path(&["mandate_id"]), e.text(&draw.mandate_id));
     let (revoked, until, now) = (e.path(&["revoked_at"]), e.path(&["valid_until"]), e.num(now));
     e.condition(format!("{id_path} = {id} AND attribute_not_exists({revoked}) AND {until} > {now}"));
+    // Set even when nothing is counted (a change that charges nothing), so the write, and its
+    // condition, always happen.
+    let last_used = e.path(&["last_used_at"]);
+    e.set(format!("{last_used} = {now}"));
     let zero = e.num(0);
     for item in &draw.items {
         let (counter, amount) = (e.path(&["used", &item.key]), e.num(item.amount));
