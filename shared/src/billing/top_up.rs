@@ -31,8 +31,7 @@ use crate::stripe::{CardOnFileCharge, CardOnFilePayment, idempotency_key};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TopUp {
     /// Always `paid`: a refused card is 402 `payment_failed`.
-    #[schema(example = "paid")]
-    pub status: String,
+    pub status: TopUpStatus,
     pub payment_intent_id: String,
     /// Credit bundles bought.
     pub quantity: u32,
@@ -45,6 +44,13 @@ pub struct TopUp {
 }
 
 const KEY_REUSED: &str = "This Idempotency-Key was used for a different request in the last 24 hours; use a new key for a new request.";
+
+/// `TopUp.status`: one value, so clients and the document tell a top-up from a Checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TopUpStatus {
+    Paid,
+}
 
 /// Why a top-up could not charge the card on file (`details.reason` of `payment_failed`).
 const NO_CARD_ON_FILE: &str = "no_card_on_file";
@@ -105,7 +111,7 @@ pub async fn top_up(app: &App, principal: &Principal, quantity: u32, key: Option
                 (_, org) => org.credits,
             };
             let paid = TopUp {
-                status: "paid".into(),
+                status: TopUpStatus::Paid,
                 payment_intent_id,
                 quantity,
                 credits_granted: credits,

@@ -15,7 +15,7 @@ use crate::billing::idempotency::{Answer, fingerprint};
 use crate::billing::limit_signals::{IncreaseRecorded, RecordedStatus, SignalReport, require_admin};
 use crate::billing::limits::{LimitsView, parse_resource};
 use crate::billing::portal::PortalSession;
-use crate::billing::top_up::TopUp;
+use crate::billing::top_up::{TopUp, TopUpStatus};
 use crate::billing::usage::{Released, Reserved};
 use crate::billing::webhook_sync::{Outcome, WebhookReceipt};
 use crate::domain::activity::{Activity, Actor, Consent, Event, PlanChangeKind};
@@ -154,7 +154,7 @@ pub fn credits_checkout() -> CreditsCheckoutSession {
 
 pub fn top_up() -> TopUp {
     TopUp {
-        status: "paid".into(),
+        status: TopUpStatus::Paid,
         payment_intent_id: PAYMENT_INTENT_ID.into(),
         quantity: 2,
         credits_granted: 200,
