@@ -14,6 +14,7 @@ use crate::error::StripeApiError;
 use crate::expand::expand;
 use crate::objects::{self, InvoiceData};
 use crate::params::Params;
+use crate::payments::{PaymentIntentRequest, TestCard};
 use crate::plan_changes::{PhaseRequest, PreviewRequest};
 
 /// Answers one API request; `path` includes the `/v1` prefix.
@@ -34,6 +35,7 @@ pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &V
             account.expire_checkout_session(id, origin)
         }
         ("POST", ["billing_portal", "sessions"]) => create_portal_session(account, &p),
+        ("POST", ["payment_intents"]) => create_payment_intent(account, &p, origin),
         ("GET", ["subscriptions"]) => list_subscriptions(account, &p),
         ("GET", ["subscriptions", id]) => retrieve(&p, account.subscriptions.get(id).cloned(), "subscription", id),
         ("POST", ["subscriptions", id]) => update_subscription(account, id, &p, origin),
@@ -150,6 +152,8 @@ fn update_customer(account: &mut Account, id: &str, p: &Params, origin: &Origin)
             settings.allow_only(&["default_payment_method"])?;
             match settings.str("default_payment_method")? {
                 Some("") => Some(Value::Null),
+                // A test token (`pm_card_visa`) becomes a card saved on the customer.
+                Some(token) if TestCard::of_token(token).is_some() => account.save_test_card(id, token).map(|pm| json!(pm)),
                 Some(pm) if account.payment_methods.get(pm).is_some_and(|m| m["customer"] == id) => Some(json!(pm)),
                 Some(pm) => {
                     return Err(StripeApiError::no_such(400, "PaymentMethod", pm, &settings.name("default_payment_method")));
@@ -284,6 +288,54 @@ fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, S
         expires_at,
         invoice_data,
     })
+}
+
+fn create_payment_intent(account: &mut Account, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
+    p.allow_only(&[
+        "amount",
+        "confirm",
+        "currency",
+        "customer",
+        "description",
+        "expand",
+        "metadata",
+        "off_session",
+        "payment_method",
+        "payment_method_types",
+        "receipt_email",
+        "statement_descriptor_suffix",
+    ])?;
+    let amount = p.u64("amount")?.ok_or_else(|| StripeApiError::missing("amount"))?;
+    if amount < 50 {
+        return Err(
+            StripeApiError::invalid("amount", "Amount must be at least 50 in the smallest currency unit.").with_code("amount_too_small")
+        );
+    }
+    if amount > crate::checkout::MAX_AMOUNT {
+        return Err(StripeApiError::invalid("amount", "Amount must be no more than 99999999 in the smallest currency unit.")
+            .with_code("amount_too_large"));
+    }
+    let currency = p.str("currency")?.ok_or_else(|| StripeApiError::missing("currency"))?;
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Err(StripeApiError::invalid("currency", format!("Invalid currency: {currency}.")));
+    }
+    let confirm = p.bool("confirm")?.unwrap_or(false);
+    let off_session = p.bool("off_session")?.unwrap_or(false);
+    if off_session && !confirm {
+        return Err(StripeApiError::invalid("off_session", "You can only pass `off_session` when `confirm` is true."));
+    }
+    account.create_payment_intent(
+        PaymentIntentRequest {
+            amount,
+            currency: currency.to_string(),
+            customer: text(p, "customer")?,
+            payment_method: text(p, "payment_method")?,
+            confirm,
+            off_session,
+            metadata: p.metadata("metadata")?.into_map(),
+        },
+        origin,
+    )
 }
 
 fn list_checkout_items(account: &Account, id: &str, p: &Params) -> Result<Value, StripeApiError> {

@@ -11,10 +11,11 @@ use crate::clock;
 use crate::error::StripeApiError;
 use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem};
 use crate::params::MetadataUpdate;
+use crate::payments::TestCard;
 
 /// Stripe's largest charge in the smallest currency unit (999,999.99 for two-decimal
 /// currencies).
-const MAX_AMOUNT: u64 = 99_999_999;
+pub(crate) const MAX_AMOUNT: u64 = 99_999_999;
 
 /// A session expires 24 hours after creation unless `expires_at` says otherwise, which
 /// must be 30 minutes to 24 hours away. The grace absorbs the client's clock running a
@@ -286,7 +287,7 @@ impl Account {
         };
         let payment_method = match &customer {
             Some(customer) => self.attach_test_card(customer, false),
-            None => self.create_test_card(None),
+            None => self.create_test_card(None, &TestCard::VISA),
         };
         let id = self.ids.id("pi_", 24);
         let secret = self.ids.id("", 25);
@@ -298,8 +299,11 @@ impl Account {
             amount: session["amount_total"].as_u64().unwrap_or_default(),
             currency: session["currency"].as_str().unwrap_or("usd"),
             customer: customer.as_deref(),
-            payment_method: &payment_method,
+            payment_method: Some(&payment_method),
             metadata,
+            status: "succeeded",
+            latest_charge: None,
+            last_payment_error: Value::Null,
         });
         self.payment_intents.push(intent.clone());
         self.emit("payment_intent.succeeded", &intent, None, origin);
@@ -372,7 +376,7 @@ impl Account {
     /// The test card, saved on the customer; for subscriptions it also becomes the
     /// customer's default for invoices.
     fn attach_test_card(&mut self, customer: &str, make_default: bool) -> String {
-        let payment_method = self.create_test_card(Some(customer));
+        let payment_method = self.create_test_card(Some(customer), &TestCard::VISA);
         let settings = self.customers.get_mut(customer).and_then(|c| c.get_mut("invoice_settings")).and_then(Value::as_object_mut);
         if make_default && let Some(settings) = settings {
             settings.insert("default_payment_method".into(), json!(payment_method));
@@ -380,12 +384,13 @@ impl Account {
         payment_method
     }
 
-    fn create_test_card(&mut self, customer: Option<&str>) -> String {
+    /// A new payment method for `card`, saved on `customer` when there is one.
+    pub(crate) fn create_test_card(&mut self, customer: Option<&str>, card: &TestCard) -> String {
         let id = self.ids.id("pm_", 24);
         let owner = customer.and_then(|c| self.customers.get(c));
         let email = owner.and_then(|c| c["email"].as_str()).map(str::to_string);
         let name = owner.and_then(|c| c["name"].as_str()).map(str::to_string);
-        let card = objects::payment_method(&id, self.now(), customer, email.as_deref(), name.as_deref());
+        let card = objects::payment_method(&id, self.now(), customer, email.as_deref(), name.as_deref(), card);
         self.payment_methods.push(card);
         id
     }

@@ -11,11 +11,13 @@ pub(crate) struct StripeApiError {
     message: String,
     param: Option<String>,
     code: Option<&'static str>,
+    /// Further fields of the error object: a card error's `decline_code`, `payment_intent`...
+    extra: Map<String, Value>,
 }
 
 impl StripeApiError {
     fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
-        Self { status, kind, message: message.into(), param: None, code: None }
+        Self { status, kind, message: message.into(), param: None, code: None, extra: Map::new() }
     }
 
     fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -23,7 +25,7 @@ impl StripeApiError {
         self
     }
 
-    fn with_code(mut self, code: &'static str) -> Self {
+    pub(crate) fn with_code(mut self, code: &'static str) -> Self {
         self.code = Some(code);
         self
     }
@@ -109,6 +111,27 @@ impl StripeApiError {
         }
     }
 
+    /// A 402 `card_error`: the card refused a confirmation (`code` `card_declined`,
+    /// `authentication_required`...). `object` is Stripe's error object as the payment intent's
+    /// `last_payment_error` shows it; the error adds the payment intent itself.
+    pub(crate) fn card_error(object: &Value, payment_intent: Value) -> Self {
+        let text = |key: &str| object[key].as_str().unwrap_or_default().to_string();
+        let code = match object["code"].as_str() {
+            Some("authentication_required") => "authentication_required",
+            _ => "card_declined",
+        };
+        let mut error = Self::new(402, "card_error", text("message")).with_code(code);
+        if let Value::Object(fields) = object {
+            for (key, value) in fields {
+                if !matches!(key.as_str(), "type" | "message" | "code" | "doc_url") {
+                    error.extra.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        error.extra.insert("payment_intent".into(), payment_intent);
+        error
+    }
+
     pub(crate) fn body(&self) -> Value {
         let mut error = Map::new();
         error.insert("type".into(), json!(self.kind));
@@ -119,6 +142,9 @@ impl StripeApiError {
         if let Some(code) = self.code {
             error.insert("code".into(), json!(code));
             error.insert("doc_url".into(), json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))));
+        }
+        for (key, value) in &self.extra {
+            error.insert(key.clone(), value.clone());
         }
         json!({ "error": error })
     }

@@ -15,6 +15,13 @@
 //!   `invoice_creation`, `expires_at`), `GET /v1/checkout/sessions/{id}`,
 //!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`
 //! - `POST /v1/billing_portal/sessions`
+//! - `POST /v1/payment_intents` (`amount`, `currency`, `customer`, `payment_method` or the
+//!   customer's `invoice_settings.default_payment_method`, `confirm`, `off_session`,
+//!   `metadata`): confirmed at once, Stripe's test payment methods deciding the outcome
+//!   (`pm_card_visa` pays; `pm_card_chargeDeclined` answers 402 `card_error` `card_declined`;
+//!   `pm_card_authenticationRequired` answers 402 `authentication_required` off session).
+//!   `POST /v1/customers/{id}` takes such a token as `invoice_settings[default_payment_method]`
+//!   and saves a card made from it on the customer (Stripe wants it attached first).
 //! - `GET /v1/subscriptions` (customer, price, status, cursor paging),
 //!   `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end, item price/quantity
 //!   changes with `proration_behavior` and `proration_date`, `payment_behavior=
@@ -45,7 +52,8 @@
 //!
 //! Anything not listed above. In particular: no real payments (every charge succeeds with
 //! the test card 4242 unless a test says otherwise: [`Standin::decline_payments`] makes a
-//! customer's charges fail; no 3-D Secure, refunds or disputes); no `setup` mode or embedded Checkout; no creating subscriptions, prices or
+//! customer's charges fail, and a payment intent's test card can decline or want
+//! authentication; no 3-D Secure flow, charge objects, refunds or disputes); no `setup` mode or embedded Checkout; no creating subscriptions, prices or
 //! products through the API (subscriptions come from Checkout, the catalog is fixed at
 //! start); no trials, coupons, taxes, metered or tiered prices, schedules not made from a
 //! subscription, or invoice drafts (invoices are born finalized, and a credit from a downgrade goes to the
@@ -118,6 +126,7 @@ mod ids;
 mod objects;
 mod pages;
 mod params;
+mod payments;
 mod pdf;
 mod plan_changes;
 mod response;
@@ -229,6 +238,11 @@ impl Standin {
     /// From now on every charge to `customer_id` is declined, as with Stripe's decline test cards.
     pub fn decline_payments(&self, customer_id: &str) {
         self.shared.with_account(|account| account.declining_customers.insert(customer_id.to_string()));
+    }
+
+    /// Every payment intent so far (Checkout's and the API's), oldest first.
+    pub fn payment_intents(&self) -> Vec<Value> {
+        self.shared.with_account(|account| account.payment_intents.all().to_vec())
     }
 
     /// Every event so far, oldest first.

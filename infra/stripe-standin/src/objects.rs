@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Price, Product};
+use crate::payments::TestCard;
 
 /// The API version events are rendered at: the one async-stripe 1.0.0-rc.10 is generated
 /// for, so its webhook parser does not warn about a version mismatch.
@@ -305,9 +306,21 @@ pub(crate) fn portal_session(id: &str, created: i64, customer: &str, return_url:
     )
 }
 
-/// Stripe's test card: Visa ending 4242, expiring 12/2034.
-pub(crate) fn payment_method(id: &str, created: i64, customer: Option<&str>, email: Option<&str>, name: Option<&str>) -> Value {
+/// One of Stripe's test cards (`TestCard::VISA`, the one Checkout's Pay button uses, or one
+/// named by a test payment method such as `pm_card_chargeDeclined`), expiring 12/2034.
+pub(crate) fn payment_method(
+    id: &str,
+    created: i64,
+    customer: Option<&str>,
+    email: Option<&str>,
+    name: Option<&str>,
+    test_card: &TestCard,
+) -> Value {
     let mut card = nested("payment_method", &["card"]);
+    card.insert("brand".into(), json!(test_card.brand));
+    card.insert("display_brand".into(), json!(test_card.brand));
+    card.insert("networks".into(), json!({"available": [test_card.brand], "preferred": null}));
+    card.insert("last4".into(), json!(test_card.last4));
     card.insert("exp_month".into(), json!(12));
     card.insert("exp_year".into(), json!(2034));
     card.insert("generated_from".into(), Value::Null);
@@ -338,18 +351,25 @@ pub(crate) struct NewPaymentIntent<'a> {
     pub(crate) amount: u64,
     pub(crate) currency: &'a str,
     pub(crate) customer: Option<&'a str>,
-    pub(crate) payment_method: &'a str,
+    pub(crate) payment_method: Option<&'a str>,
     pub(crate) metadata: Map<String, Value>,
+    /// `succeeded`, or where a confirmation left it (`requires_payment_method` after a decline).
+    pub(crate) status: &'a str,
+    /// The charge a confirmation made (succeeded or failed).
+    pub(crate) latest_charge: Option<&'a str>,
+    /// Why the last confirmation failed: Stripe's error object (`card_error`).
+    pub(crate) last_payment_error: Value,
 }
 
-/// A payment intent that has already succeeded, as Checkout leaves it.
+/// A payment intent: succeeded, as Checkout leaves it, or as an off-session confirmation left it.
 pub(crate) fn payment_intent(p: NewPaymentIntent) -> Value {
+    let received = if p.status == "succeeded" { p.amount } else { 0 };
     build(
         fixture("payment_intent"),
         json!({
             "amount": p.amount,
             "amount_details": {"tip": {}},
-            "amount_received": p.amount,
+            "amount_received": received,
             "automatic_payment_methods": null,
             "canceled_at": null,
             "capture_method": "automatic_async",
@@ -358,7 +378,8 @@ pub(crate) fn payment_intent(p: NewPaymentIntent) -> Value {
             "currency": p.currency,
             "customer": p.customer,
             "id": p.id,
-            "last_payment_error": null,
+            "last_payment_error": p.last_payment_error,
+            "latest_charge": p.latest_charge,
             "managed_payments": null,
             "metadata": p.metadata,
             "next_action": null,
@@ -367,7 +388,7 @@ pub(crate) fn payment_intent(p: NewPaymentIntent) -> Value {
             "payment_method_options": {"card": {"installments": null, "mandate_options": null, "network": null, "request_three_d_secure": "automatic"}},
             "processing": null,
             "shipping": null,
-            "status": "succeeded",
+            "status": p.status,
             "transfer_data": null,
         }),
     )

@@ -177,10 +177,11 @@ impl State {
             Ok(object) => Answer { status: 200, body: pretty(&object), replayed: false },
             Err(error) => Answer::error(&error, &log),
         };
-        // Stripe saves a result once the endpoint ran; requests refused by validation are not
-        // saved, so a corrected retry with the same key can still succeed.
+        // Stripe saves a result once the endpoint ran (a card's refusal included: the payment
+        // intent exists); requests refused by validation are not saved, so a corrected retry
+        // with the same key can still succeed.
         if let Some(key) = key
-            && answer.status == 200
+            && matches!(answer.status, 200 | 402)
         {
             let saved = Saved {
                 method: method.to_string(),

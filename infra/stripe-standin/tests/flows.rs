@@ -459,3 +459,66 @@ async fn dropped_webhooks_are_recorded_and_listed_but_never_sent() {
     standin.redeliver(dropped[0]["id"].as_str().unwrap()).await.unwrap();
     assert_eq!(receiver.bodies().len(), 2);
 }
+
+/// `POST /v1/payment_intents` off session, as form fields; the answer's status and JSON.
+async fn charge_off_session(standin: &stripe_standin::Standin, customer: &str, key: &str) -> (u16, Value) {
+    let auth = ("authorization", "Bearer sk_test_standin");
+    let body = format!("amount=2000&currency=usd&customer={customer}&confirm=true&off_session=true&metadata[purpose]=credits");
+    let response = raw(standin, "POST", "/v1/payment_intents", &[auth, ("idempotency-key", key)], &body).await;
+    (response.status, response.json())
+}
+
+#[tokio::test]
+async fn off_session_payment_intents_charge_the_default_card_as_its_test_token_says() {
+    let (standin, _) = start(None).await;
+    let auth = ("authorization", "Bearer sk_test_standin");
+    let customer = raw(&standin, "POST", "/v1/customers", &[auth], "name=Acme").await.json()["id"].as_str().unwrap().to_string();
+    let set_card = |token: &'static str| {
+        let (standin, path) = (standin.clone(), format!("/v1/customers/{customer}"));
+        async move {
+            let body = format!("invoice_settings[default_payment_method]={token}");
+            let response = raw(&standin, "POST", &path, &[auth], &body).await;
+            assert_eq!(response.status, 200, "{}", response.body);
+            response.json()["invoice_settings"]["default_payment_method"].as_str().unwrap().to_string()
+        }
+    };
+
+    // Without a card there is nothing to confirm with.
+    let (status, error) = charge_off_session(&standin, &customer, "k0").await;
+    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("payment_intent_unexpected_state")));
+
+    let card = set_card("pm_card_visa").await;
+    assert!(card.starts_with("pm_") && card != "pm_card_visa");
+    let (status, intent) = charge_off_session(&standin, &customer, "k1").await;
+    assert_eq!((status, intent["status"].as_str(), intent["payment_method"].as_str()), (200, Some("succeeded"), Some(card.as_str())));
+    assert!(intent["latest_charge"].as_str().is_some_and(|c| c.starts_with("ch_")));
+    assert_eq!(intent["amount_received"], 2000);
+    assert_fixture_keys(&intent);
+    assert_shape::<stripe_shared::PaymentIntent>(&intent);
+    assert_eq!(event_types(&standin).last().map(String::as_str), Some("payment_intent.succeeded"));
+
+    set_card("pm_card_chargeDeclined").await;
+    let (status, declined) = charge_off_session(&standin, &customer, "k2").await;
+    assert_eq!(status, 402, "{declined}");
+    let error = &declined["error"];
+    assert_eq!(
+        (error["type"].as_str(), error["code"].as_str(), error["decline_code"].as_str()),
+        (Some("card_error"), Some("card_declined"), Some("generic_decline"))
+    );
+    let intent = &error["payment_intent"];
+    assert_eq!((intent["status"].as_str(), intent["amount_received"].as_u64()), (Some("requires_payment_method"), Some(0)));
+    assert_eq!(intent["last_payment_error"]["code"], "card_declined");
+    assert_shape::<stripe_shared::PaymentIntent>(intent);
+    assert_eq!(event_types(&standin).last().map(String::as_str), Some("payment_intent.payment_failed"));
+    // The same key replays the refusal: one payment intent, not two.
+    let (status, again) = charge_off_session(&standin, &customer, "k2").await;
+    assert_eq!((status, &again["error"]["payment_intent"]["id"]), (402, &intent["id"]));
+
+    set_card("pm_card_authenticationRequired").await;
+    let (status, wants) = charge_off_session(&standin, &customer, "k3").await;
+    assert_eq!((status, wants["error"]["code"].as_str()), (402, Some("authentication_required")));
+    assert_eq!(wants["error"]["payment_intent"]["status"], "requires_payment_method");
+    assert_eq!(standin.payment_intents().len(), 3);
+    let retrieved = get_json(&standin, &format!("/v1/payment_intents/{}", intent["id"].as_str().unwrap())).await;
+    assert_eq!(retrieved["status"], "requires_payment_method");
+}

@@ -50,7 +50,7 @@ pub async fn sync_checkout(app: &App, principal: &Principal, session_id: &str, n
         }
         (_, Some("credits")) => session.metadata.get("credits").and_then(|c| c.parse().ok()).map(|credits| Effect::GrantCredits {
             customer_id: String::new(),
-            session_id: session.id.clone(),
+            payment_id: session.id.clone(),
             credits,
         }),
         _ => None,

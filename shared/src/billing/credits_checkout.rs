@@ -29,6 +29,20 @@ pub struct CreditsCheckoutBody {
     #[serde(default)]
     #[schema(pattern = r"^https?://[!-~]+$", max_length = 2048)]
     pub cancel_url: Option<String>,
+    /// `checkout` (the default): a Checkout Session to send the human to. `card_on_file`: buy
+    /// at once by charging the org's saved card (HUMAN and ADMIN keys), answering `TopUp`; a
+    /// card that cannot pay is 402 `payment_failed` with a Checkout in `details.checkout_url`.
+    #[serde(default)]
+    pub payment: Payment,
+}
+
+/// How `POST /billing/credits/checkout` pays for the bundles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Payment {
+    #[default]
+    Checkout,
+    CardOnFile,
 }
 
 /// The answer of `POST /billing/credits/checkout`.

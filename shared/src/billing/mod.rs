@@ -21,6 +21,7 @@ pub mod publish;
 pub mod reconcile;
 pub mod settings;
 pub mod summary;
+pub mod top_up;
 pub mod usage;
 pub mod webhook_sync;
 

@@ -5,8 +5,8 @@
 //! read; a writer that lost the race re-reads both. So the last write always carries a Stripe
 //! read newer than every earlier write's, whatever order events arrive in.
 //!
-//! Once: the effect is written in one transaction with the event id (and, for credits, the
-//! Checkout Session id) and the activity records of what it changed, so a redelivery or a
+//! Once: the effect is written in one transaction with the event id (and, for credits, the id
+//! of the Checkout Session or PaymentIntent that paid) and the activity records of what it changed, so a redelivery or a
 //! concurrent instance changes (and reports) nothing.
 
 use serde::Serialize;
@@ -19,6 +19,7 @@ use crate::domain::activity::{Activity, Actor, Consent, Event, PlanChangeKind, o
 use crate::domain::catalog::FREE_PLAN;
 use crate::domain::change::Config;
 use crate::domain::events::{Effect, VerifiedEvent, effect};
+use crate::domain::ledger::credits_payment;
 use crate::domain::org::{Org, ScheduledChange, SubscriptionStatus};
 use crate::domain::subscription::apply_subscription;
 use crate::error::ApiError;
@@ -113,7 +114,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
         let before = org.clone();
         let mut markers = OnceMarkers { event_id, ..OnceMarkers::default() };
         let mut events = Vec::new();
-        // Granted credits are Stripe's doing (a paid Checkout), whatever else is executing.
+        // Granted credits are Stripe's doing (a paid Checkout or card), whatever else is executing.
         let mut granted = None;
         match effect {
             Effect::SyncSubscription { subscription_id, .. } => {
@@ -127,11 +128,12 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 }
                 terms.void_consents_if_changed(&mut org);
             }
-            Effect::GrantCredits { session_id, credits, .. } => {
+            Effect::GrantCredits { payment_id, credits, .. } => {
                 org.credits += i64::try_from(*credits).unwrap_or(i64::MAX);
-                markers.credits_session_id = Some(session_id);
+                markers.credits_payment_id = Some(payment_id);
                 markers.credits_granted = *credits;
-                let event = Event::CreditsGranted { session_id: session_id.clone(), credits: *credits, balance: org.credits };
+                let (session_id, payment_intent_id) = credits_payment(payment_id);
+                let event = Event::CreditsGranted { session_id, payment_intent_id, credits: *credits, balance: org.credits };
                 granted = Some(Activity::new(org_id, now, Actor::Stripe, event));
             }
             Effect::PaymentFailed { subscription_id, message, .. } => {
@@ -221,7 +223,8 @@ impl Terms {
 /// once, and so is the live subscription that ends the org's pending Checkout.
 fn count_completed_checkout(effect: &Effect, checkout_was_pending: bool, org: &Org) {
     match effect {
-        Effect::GrantCredits { .. } => metrics::checkout_completed(CheckoutKind::Credits),
+        // A top-up of the card on file (a PaymentIntent) completed no Checkout.
+        Effect::GrantCredits { payment_id, .. } if payment_id.starts_with("cs_") => metrics::checkout_completed(CheckoutKind::Credits),
         Effect::SyncSubscription { .. } if checkout_was_pending && org.pending_checkout.is_none() => {
             metrics::checkout_completed(CheckoutKind::Subscription)
         }

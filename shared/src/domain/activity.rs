@@ -161,9 +161,17 @@ pub enum Event {
     /// A subscription Checkout Session was created for the org.
     #[serde(rename = "billing.checkout_started")]
     CheckoutStarted { session_id: String, to: Config },
-    /// A paid credits Checkout Session's credits were granted.
+    /// Bought credits were granted: a paid credits Checkout Session's (`session_id`), or a
+    /// top-up of the card on file's (`payment_intent_id`).
     #[serde(rename = "billing.credits_granted")]
-    CreditsGranted { session_id: String, credits: u64, balance: i64 },
+    CreditsGranted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_intent_id: Option<String>,
+        credits: u64,
+        balance: i64,
+    },
     #[serde(rename = "billing.credits_spent")]
     CreditsSpent { entry_id: String, amount: u64, balance: i64 },
     /// An agent was given a confirm token to show its human (chat-mode consent).
@@ -346,7 +354,10 @@ impl Event {
             Self::SubscriptionStatusChanged { subscription_id: Some(id), .. } | Self::PaymentFailed { subscription_id: Some(id), .. } => {
                 ("subscription_id", id)
             }
-            Self::CheckoutStarted { session_id, .. } | Self::CreditsGranted { session_id, .. } => ("session_id", session_id),
+            Self::CheckoutStarted { session_id, .. } | Self::CreditsGranted { session_id: Some(session_id), .. } => {
+                ("session_id", session_id)
+            }
+            Self::CreditsGranted { payment_intent_id: Some(id), .. } => ("payment_intent_id", id),
             _ => return serde_json::Map::new(),
         };
         serde_json::Map::from_iter([(name.to_string(), serde_json::Value::String(id.clone()))])

@@ -3,6 +3,9 @@
 
 use serde_json::Value;
 
+/// `metadata.payment` of a top-up's PaymentIntent: the card on file was charged off session.
+pub const CARD_ON_FILE: &str = "card_on_file";
+
 /// A delivery whose signature checked out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedEvent {
@@ -21,10 +24,11 @@ pub enum Effect {
         customer_id: String,
         subscription_id: String,
     },
-    /// Grant a paid credits Checkout Session's credits, once per session.
+    /// Grant bought credits, once per payment: `payment_id` is the paid credits Checkout
+    /// Session, or the PaymentIntent of a top-up of the card on file.
     GrantCredits {
         customer_id: String,
-        session_id: String,
+        payment_id: String,
         credits: u64,
     },
     /// Record the failure, then sync the subscription (it goes past_due).
@@ -63,11 +67,23 @@ pub fn effect(event: &VerifiedEvent) -> Effect {
                 (Some("payment"), _) if !paid => Effect::Ignore("checkout session not paid yet".into()),
                 (Some("payment"), _) if object["metadata"]["purpose"] == "credits" => {
                     match (id_of(&object["id"]), object["metadata"]["credits"].as_str().and_then(|c| c.parse().ok())) {
-                        (Some(session_id), Some(credits)) => Effect::GrantCredits { customer_id, session_id, credits },
+                        (Some(payment_id), Some(credits)) => Effect::GrantCredits { customer_id, payment_id, credits },
                         _ => Effect::Ignore("credits session without a credit count".into()),
                     }
                 }
                 _ => Effect::Ignore("checkout session of no known purpose".into()),
+            }
+        }
+        // A top-up of the card on file (`billing::top_up`): its own answer grants the credits,
+        // and this grants them when that function died between Stripe and the table. A credits
+        // Checkout's PaymentIntent carries the same purpose, but its session grants.
+        "payment_intent.succeeded" if object["metadata"]["purpose"] == "credits" => {
+            if object["metadata"]["payment"] != CARD_ON_FILE {
+                return Effect::Ignore("a credits Checkout's payment: its session grants the credits".into());
+            }
+            match (id_of(&object["id"]), object["metadata"]["credits"].as_str().and_then(|c| c.parse().ok())) {
+                (Some(payment_id), Some(credits)) => Effect::GrantCredits { customer_id, payment_id, credits },
+                _ => Effect::Ignore("credits payment without a credit count".into()),
             }
         }
         "customer.subscription.created"
@@ -130,8 +146,16 @@ mod tests {
         let credits = json!({"id": "cs_2", "customer": "cus_1", "mode": "payment", "payment_status": "paid", "metadata": {"purpose": "credits", "credits": "300"}});
         assert_eq!(
             effect(&event("checkout.session.completed", credits.clone())),
-            Effect::GrantCredits { customer_id: "cus_1".into(), session_id: "cs_2".into(), credits: 300 }
+            Effect::GrantCredits { customer_id: "cus_1".into(), payment_id: "cs_2".into(), credits: 300 }
         );
+        let top_up =
+            json!({"id": "pi_1", "customer": "cus_1", "metadata": {"purpose": "credits", "credits": "200", "payment": "card_on_file"}});
+        assert_eq!(
+            effect(&event("payment_intent.succeeded", top_up)),
+            Effect::GrantCredits { customer_id: "cus_1".into(), payment_id: "pi_1".into(), credits: 200 }
+        );
+        let checkouts = json!({"id": "pi_2", "customer": "cus_1", "metadata": {"purpose": "credits", "credits": "200"}});
+        assert!(matches!(effect(&event("payment_intent.succeeded", checkouts)), Effect::Ignore(_)));
         let mut unpaid = credits;
         unpaid["payment_status"] = json!("unpaid");
         assert!(matches!(effect(&event("checkout.session.completed", unpaid)), Effect::Ignore(_)));

@@ -1,5 +1,5 @@
 //! The credits ledger: one entry per change of an org's credits (a grant from a paid credits
-//! Checkout, a spend), each with the balance after it, so the entries of an org sum to its
+//! Checkout or a top-up of the card on file, a spend), each with the balance after it, so the entries of an org sum to its
 //! balance.
 
 use serde::{Deserialize, Serialize};
@@ -31,9 +31,21 @@ pub struct LedgerEntry {
     pub principal_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_kind: Option<PrincipalKind>,
-    /// Grants: the credits Checkout Session paid.
+    /// Grants bought through Checkout: the credits Checkout Session paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Grants bought with the card on file: the PaymentIntent that charged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent_id: Option<String>,
+}
+
+/// The Stripe object that paid for credits: a Checkout Session (`cs_...`) or, for a top-up
+/// of the card on file, a PaymentIntent (`pi_...`), as `(session_id, payment_intent_id)`.
+pub fn credits_payment(payment_id: &str) -> (Option<String>, Option<String>) {
+    match payment_id.starts_with("pi_") {
+        true => (None, Some(payment_id.to_string())),
+        false => (Some(payment_id.to_string()), None),
+    }
 }
 
 const ID_PREFIX: &str = "led_";
@@ -49,7 +61,9 @@ pub fn entry_version(id: &str) -> Option<u64> {
 }
 
 impl LedgerEntry {
-    pub fn grant(version: u64, amount: u64, balance_after: i64, session_id: &str, now: i64) -> Self {
+    /// A grant of credits that `payment_id` (a Checkout Session or a PaymentIntent) paid for.
+    pub fn grant(version: u64, amount: u64, balance_after: i64, payment_id: &str, now: i64) -> Self {
+        let (session_id, payment_intent_id) = credits_payment(payment_id);
         Self {
             id: entry_id(version),
             kind: EntryKind::Grant,
@@ -59,7 +73,8 @@ impl LedgerEntry {
             reason: Some("credits purchase".into()),
             principal_id: None,
             principal_kind: None,
-            session_id: Some(session_id.to_string()),
+            session_id,
+            payment_intent_id,
         }
     }
 
@@ -74,6 +89,7 @@ impl LedgerEntry {
             principal_id: Some(principal.principal_id.clone()),
             principal_kind: Some(principal.kind),
             session_id: None,
+            payment_intent_id: None,
         }
     }
 
@@ -108,5 +124,7 @@ mod tests {
         assert_eq!(spend["principal_kind"], "AGENT");
         assert!(spend.get("session_id").is_none());
         assert_eq!(LedgerEntry::grant(3, 100, 100, "cs_1", 1).signed_amount(), 100);
+        let top_up = serde_json::to_value(LedgerEntry::grant(4, 100, 200, "pi_1", 1)).unwrap();
+        assert_eq!((top_up["payment_intent_id"].as_str(), top_up.get("session_id")), (Some("pi_1"), None));
     }
 }

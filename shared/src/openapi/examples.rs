@@ -15,6 +15,7 @@ use crate::billing::idempotency::{Answer, fingerprint};
 use crate::billing::limit_signals::{IncreaseRecorded, RecordedStatus, SignalReport, require_admin};
 use crate::billing::limits::{LimitsView, parse_resource};
 use crate::billing::portal::PortalSession;
+use crate::billing::top_up::{TopUp, TopUpStatus};
 use crate::billing::usage::{Released, Reserved};
 use crate::billing::webhook_sync::{Outcome, WebhookReceipt};
 use crate::domain::activity::{Activity, Actor, Consent, Event, PlanChangeKind};
@@ -36,6 +37,7 @@ const DAY: i64 = 86_400;
 const GRACE_SECS: i64 = 7 * DAY;
 pub const REQUEST_ID: &str = "Nc4ZmgbTIAMEbqw=";
 pub const SESSION_ID: &str = "cs_test_a1B2c3D4e5F6g7H8";
+const PAYMENT_INTENT_ID: &str = "pi_3Qd4Xe5Fg6Hj7Kl8Mn9Pq0Rs";
 const CHECKOUT_URL: &str = "https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4e5F6g7H8";
 
 pub fn value<T: Serialize>(body: T) -> Value {
@@ -148,6 +150,32 @@ pub fn checkout() -> CheckoutSession {
 
 pub fn credits_checkout() -> CreditsCheckoutSession {
     CreditsCheckoutSession { checkout_url: CHECKOUT_URL.into(), session_id: SESSION_ID.into() }
+}
+
+pub fn top_up() -> TopUp {
+    TopUp {
+        status: TopUpStatus::Paid,
+        payment_intent_id: PAYMENT_INTENT_ID.into(),
+        quantity: 2,
+        credits_granted: 200,
+        amount_charged: 2000,
+        currency: "usd".into(),
+        balance: 450,
+    }
+}
+
+/// A top-up whose card was declined: the Checkout to pay with instead.
+pub fn top_up_failed() -> ApiError {
+    ApiError::new(
+        ErrorKind::PaymentFailed,
+        "The card on file was declined. Pay for the credits at `details.checkout_url` with another card.",
+    )
+    .with_details(json!({
+        "reason": "card_declined",
+        "checkout_url": CHECKOUT_URL,
+        "session_id": SESSION_ID,
+        "payment_intent_id": PAYMENT_INTENT_ID,
+    }))
 }
 
 pub fn portal() -> PortalSession {

@@ -42,6 +42,7 @@ use crate::billing::mandates::{GrantBody, MandateList, MandateView};
 use crate::billing::plan_change::approval::DecisionBody;
 use crate::billing::portal::{PortalBody, PortalSession};
 use crate::billing::settings::{Settings, SettingsChange};
+use crate::billing::top_up::TopUp;
 use crate::billing::usage::{CountBody, Released, Reserved};
 use crate::billing::webhook_sync::WebhookReceipt;
 use crate::domain::calendar::{INSTANT_FORMS, MAX_EPOCH_DIGITS};
@@ -130,6 +131,7 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<CheckoutSession>(&mut all);
     add::<CreditsCheckoutBody>(&mut all);
     add::<CreditsCheckoutSession>(&mut all);
+    add::<CreditsCheckoutAnswer>(&mut all);
     add::<PortalBody>(&mut all);
     add::<PortalSession>(&mut all);
     add::<UpgradeBody>(&mut all);
@@ -168,6 +170,15 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<JsonRpcRequest>(&mut all);
     add::<JsonRpcResponse>(&mut all);
     all.into_iter().collect()
+}
+
+/// The answer of `POST /billing/credits/checkout`: a Checkout to send the human to, or, with
+/// `"payment": "card_on_file"`, the bundles bought with the card on file.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CreditsCheckoutAnswer {
+    Checkout(CreditsCheckoutSession),
+    TopUp(TopUp),
 }
 
 /// A Stripe event as delivered (only what the API reads; Stripe sends more).
@@ -323,6 +334,14 @@ fn since_in_query() -> Parameter {
         .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(format!("^[0-9]{{1,{MAX_EPOCH_DIGITS}}}$"))));
     let description = format!("Only signals from then on: {INSTANT_FORMS}.");
     parameter("since", ParameterIn::Query, false, &description, schema.into(), json!("2025-12-01"))
+}
+
+/// The top-up's key: its retries answer the first answer again, but without the replay header.
+fn card_on_file_key() -> Parameter {
+    let description = "Optional, with `\"payment\": \"card_on_file\"`: the same key of the same org within 24 hours answers the \
+        first answer again and charges once; the same key with another quantity is 422.";
+    let schema = string(r"^[!-+\--~]+$", MAX_KEY_LEN);
+    parameter("Idempotency-Key", ParameterIn::Header, false, description, schema, json!("9f3a2c1e-top-up-2"))
 }
 
 fn idempotency_key() -> Parameter {
@@ -616,21 +635,46 @@ fn operations() -> Vec<Operation> {
             path: "/billing/credits/checkout",
             id: "createCreditsCheckout",
             tag: "credits",
-            summary: "Stripe Checkout for credit bundles",
+            summary: "Credit bundles: through Stripe Checkout, or at once with the card on file",
             description: "A one-time Checkout for 1 to `credits.max_bundles` bundles of the catalog. The credits land on the org \
-                when Stripe confirms the payment (webhook or `GET /billing/checkout/{session_id}`).",
+                when Stripe confirms the payment (webhook or `GET /billing/checkout/{session_id}`).\n\nWith `\"payment\": \
+                \"card_on_file\"` a HUMAN or ADMIN key buys them at once: the org's saved card is charged the catalog's price \
+                (an off-session payment) and the answer is `TopUp`, the credits granted. A card that is declined or wants its \
+                holder to authenticate, or no card on file, is 402 `payment_failed` with `details.reason` \
+                (`card_declined`, `authentication_required`, `no_card_on_file`) and a Checkout for the same bundles in \
+                `details.checkout_url`; nothing is granted. An AGENT key gets 403 there. Send an `Idempotency-Key` to retry \
+                safely: the same key answers the first answer again and never charges twice.",
             keyless: false,
-            parameters: Vec::new(),
-            body: body("CreditsCheckoutBody", true, vec![("three-bundles", json!({ "quantity": 3 }))]),
+            parameters: vec![card_on_file_key()],
+            body: body(
+                "CreditsCheckoutBody",
+                true,
+                vec![("three-bundles", json!({ "quantity": 3 })), ("card-on-file", json!({ "quantity": 2, "payment": "card_on_file" }))],
+            ),
             ok: with_links(
-                ok("CreditsCheckoutSession", "Send the human to `checkout_url`.", vec![("session", examples::credits_checkout())]),
+                ok(
+                    "CreditsCheckoutAnswer",
+                    "`checkout`: send the human to `checkout_url`. `card_on_file`: paid, the credits granted.",
+                    vec![
+                        ("session", value(examples::credits_checkout())),
+                        ("card-on-file", value(examples::top_up())),
+                    ],
+                ),
                 "session_id",
                 &[("syncCheckout", "session_id")],
             ),
             created: false,
-            errors: kinds(&[&KEYED, &BODY, &[NotFound, Conflict, StripeError, ServiceUnavailable]]),
+            errors: kinds(&[
+                &KEYED,
+                &BODY,
+                &[Forbidden, NotFound, Conflict, PaymentFailed, IdempotencyKeyReused, StripeError, ServiceUnavailable],
+            ]),
             others: Vec::new(),
-            samples: vec![ApiError::field("quantity", "must be 1 to 10 bundles")],
+            samples: vec![
+                ApiError::field("quantity", "must be 1 to 10 bundles"),
+                ApiError::forbidden("An AGENT key cannot charge the card on file; buy through Checkout and hand `checkout_url` to your human."),
+                examples::top_up_failed(),
+            ],
         },
         Operation {
             method: HttpMethod::Post,

@@ -20,9 +20,9 @@ pub const EVENT_TTL_SECS: i64 = 30 * 86_400;
 pub struct OnceMarkers<'a> {
     /// The Stripe event being applied.
     pub event_id: Option<&'a str>,
-    /// The Checkout Session whose credits are being granted.
-    pub credits_session_id: Option<&'a str>,
-    /// The credits that session grants: recorded in the credits ledger with the grant.
+    /// The payment (a Checkout Session, a PaymentIntent) whose credits are being granted.
+    pub credits_payment_id: Option<&'a str>,
+    /// The credits that payment grants: recorded in the credits ledger with the grant.
     pub credits_granted: u64,
     /// What the effect changed, recorded with it.
     pub activities: &'a [Activity],
@@ -34,7 +34,7 @@ pub enum Applied {
     Written,
     /// The event was processed before: nothing written.
     DuplicateEvent,
-    /// The session's credits were granted before: nothing written.
+    /// The payment's credits were granted before: nothing written.
     CreditsAlreadyGranted,
 }
 
@@ -177,10 +177,10 @@ impl Store {
         if let Some(event_id) = markers.event_id {
             items.push(TransactWriteItem::builder().put(marker(format!("EVENT#{event_id}"), "EVENT", true)?).build());
         }
-        if let Some(session_id) = markers.credits_session_id {
-            items.push(TransactWriteItem::builder().put(marker(format!("CREDITS#{session_id}"), "CREDITS", false)?).build());
+        if let Some(payment_id) = markers.credits_payment_id {
+            items.push(TransactWriteItem::builder().put(marker(format!("CREDITS#{payment_id}"), "CREDITS", false)?).build());
             if markers.credits_granted > 0 {
-                let entry = LedgerEntry::grant(org.version, markers.credits_granted, org.credits, session_id, now);
+                let entry = LedgerEntry::grant(org.version, markers.credits_granted, org.credits, payment_id, now);
                 items.push(TransactWriteItem::builder().put(ledger_put(self, &org.org_id, &entry)?).build());
             }
         }
@@ -203,7 +203,7 @@ impl Store {
         let contended = reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict"));
         if markers.event_id.is_some() && failed(1) {
             Ok(Applied::DuplicateEvent)
-        } else if markers.credits_session_id.is_some() && failed(credits_index) {
+        } else if markers.credits_payment_id.is_some() && failed(credits_index) {
             Ok(Applied::CreditsAlreadyGranted)
         } else if failed(0) || contended {
             Err(StoreError::Conflict { operation })

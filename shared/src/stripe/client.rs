@@ -53,6 +53,8 @@ struct ErrorDetail {
     error_type: Option<String>,
     code: Option<String>,
     message: Option<String>,
+    /// A card error's payment intent (Stripe sends the whole object).
+    payment_intent: Option<super::objects::Object>,
 }
 
 impl StripeHttp {
@@ -93,14 +95,16 @@ impl StripeHttp {
             .map_err(|_| GatewayError::unreachable(operation, format!("no answer within {} ms", ATTEMPT_TIMEOUT.as_millis())))??;
         if !(200..300).contains(&status) {
             let detail = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
-            return Err(GatewayError::answered(
+            let mut error = GatewayError::answered(
                 operation,
                 status,
                 request_id,
                 detail.as_ref().and_then(|d| d.error_type.clone()),
                 detail.as_ref().and_then(|d| d.code.clone()),
-                detail.and_then(|d| d.message).unwrap_or_else(|| format!("HTTP {status} without a Stripe error body")),
-            ));
+                detail.as_ref().and_then(|d| d.message.clone()).unwrap_or_else(|| format!("HTTP {status} without a Stripe error body")),
+            );
+            error.payment_intent_id = detail.and_then(|d| d.payment_intent).map(|pi| pi.id.into_boxed_str());
+            return Err(error);
         }
         let value =
             serde_json::from_slice(&body).map_err(|e| GatewayError::local(operation, format!("unexpected answer from Stripe: {e}")))?;

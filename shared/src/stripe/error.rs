@@ -8,12 +8,15 @@ pub struct GatewayError {
     pub operation: &'static str,
     /// Stripe's HTTP status, when Stripe answered.
     pub status: Option<u16>,
-    pub error_type: Option<String>,
-    pub code: Option<String>,
+    // Boxed (as is `payment_intent_id`): this error travels in every gateway `Result`.
+    pub error_type: Option<Box<str>>,
+    pub code: Option<Box<str>>,
     /// Stripe's request id (`req_...`), for support.
     pub request_id: Option<String>,
     /// For logs only: never shown to API clients.
     pub description: String,
+    /// The payment intent a refused card payment (`card_error`) left behind.
+    pub payment_intent_id: Option<Box<str>>,
     retryable: bool,
 }
 
@@ -29,19 +32,46 @@ impl GatewayError {
         description: String,
     ) -> Self {
         let retryable = status == 429 || status >= 500;
-        Self { operation, status: Some(status), error_type, code, request_id, description, retryable }
+        Self {
+            operation,
+            status: Some(status),
+            error_type: error_type.map(String::into_boxed_str),
+            code: code.map(String::into_boxed_str),
+            request_id,
+            description,
+            payment_intent_id: None,
+            retryable,
+        }
     }
 
     /// No answer: the connection failed or the attempt timed out. The same call (under the same
     /// idempotency key) may succeed in a moment.
     pub fn unreachable(operation: &'static str, description: impl Into<String>) -> Self {
-        Self { operation, status: None, error_type: None, code: None, request_id: None, description: description.into(), retryable: true }
+        Self {
+            operation,
+            status: None,
+            error_type: None,
+            code: None,
+            request_id: None,
+            description: description.into(),
+            payment_intent_id: None,
+            retryable: true,
+        }
     }
 
     /// A failure on our side of the call (a request we could not build, an answer without a
     /// field Stripe always sends): not worth a retry.
     pub fn local(operation: &'static str, description: impl Into<String>) -> Self {
-        Self { operation, status: None, error_type: None, code: None, request_id: None, description: description.into(), retryable: false }
+        Self {
+            operation,
+            status: None,
+            error_type: None,
+            code: None,
+            request_id: None,
+            description: description.into(),
+            payment_intent_id: None,
+            retryable: false,
+        }
     }
 
     /// 429, 5xx, timeouts and connection errors: the same call may succeed in a moment.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
@@ -26,23 +27,48 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionInvoiceCreation, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
     CreateCheckoutSessionSubscriptionData, ExpireCheckoutSession, RetrieveCheckoutSession,
 };
-use stripe_client_core::{IdempotencyKey, StripeRequest};
-use stripe_core::customer::{CreateCustomer, SearchCustomer};
+use stripe_client_core::{IdempotencyKey, RequestBuilder, StripeMethod, StripeRequest};
+use stripe_core::customer::{CreateCustomer, RetrieveCustomer, SearchCustomer};
 use stripe_core::event::ListEvent;
 use stripe_shared::CheckoutSessionMode;
 use url::Url;
 
 pub use error::GatewayError;
-pub use model::{CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionState, EventPage, InvoicePage, InvoiceView};
+pub use model::{
+    CardOnFileCharge, CardOnFilePayment, CardRefusal, CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionState, EventPage,
+    InvoicePage, InvoiceView,
+};
 pub use plan_change::{ChangeOutcome, PlanItem};
 
 use self::client::{Answer, StripeHttp};
-use self::objects::{CheckoutSession, Customer, Event, List, Object, Subscription, UrlSession};
+use self::objects::{CheckoutSession, Customer, CustomerCard, Event, List, Object, PaymentIntent, Subscription, UrlSession};
 use crate::config::ConfigError;
 use crate::domain::events::VerifiedEvent;
 use crate::domain::subscription::SubscriptionState;
 use crate::metrics::{self, CheckoutKind};
 use crate::retry::{Failure, Policy, retry};
+
+/// `POST /v1/payment_intents` for an off-session card payment, posted as the form itself:
+/// async-stripe's `CreatePaymentIntent` describes every option Stripe has, which would weigh on
+/// every function for the seven fields this sends.
+#[derive(Serialize)]
+struct OffSessionPaymentIntent<'a> {
+    amount: u64,
+    currency: &'a str,
+    customer: &'a str,
+    payment_method: &'a str,
+    confirm: bool,
+    off_session: bool,
+    metadata: &'a HashMap<String, String>,
+}
+
+impl StripeRequest for OffSessionPaymentIntent<'_> {
+    type Output = ();
+
+    fn build(&self) -> RequestBuilder {
+        RequestBuilder::new(StripeMethod::Post, "/payment_intents").form(self)
+    }
+}
 
 #[derive(Clone)]
 pub struct StripeGateway {
@@ -188,6 +214,41 @@ impl StripeGateway {
             .url
             .ok_or_else(|| GatewayError::local("create_checkout_session", "Stripe returned a Checkout Session without a URL"))?;
         Ok(CheckoutLink { session_id: session.id, url })
+    }
+
+    /// Charges the customer's default payment method (`invoice_settings.default_payment_method`)
+    /// without the customer present: an off-session PaymentIntent, confirmed at once, under the
+    /// charge's idempotency key, so a retry of the same action replays Stripe's first answer (a
+    /// refusal included) instead of paying twice.
+    pub async fn charge_card_on_file(&self, charge: &CardOnFileCharge<'_>) -> Result<CardOnFilePayment, GatewayError> {
+        let customer: CustomerCard = self.send("retrieve_customer", None, RetrieveCustomer::new(charge.customer_id)).await?;
+        let card = customer.invoice_settings.and_then(|s| s.default_payment_method).map(|pm| pm.id().to_string());
+        let Some(payment_method) = card.filter(|_| !customer.deleted) else {
+            return Ok(CardOnFilePayment::NoCardOnFile);
+        };
+        let request = OffSessionPaymentIntent {
+            amount: charge.amount,
+            currency: charge.currency,
+            customer: charge.customer_id,
+            payment_method: &payment_method,
+            confirm: true,
+            off_session: true,
+            metadata: &charge.metadata,
+        };
+        match self.send::<PaymentIntent>("create_payment_intent", Some(&charge.idempotency_key), request).await {
+            Ok(intent) if intent.status == "succeeded" => Ok(CardOnFilePayment::Succeeded { payment_intent_id: intent.id }),
+            // Cards that need more (`processing`, `requires_action`) are not what an
+            // off-session card payment answers; treat them as refused, the Checkout is the way.
+            Ok(intent) => Ok(CardOnFilePayment::Refused { reason: CardRefusal::CardDeclined, payment_intent_id: Some(intent.id) }),
+            Err(err) if err.status == Some(402) && err.error_type.as_deref() == Some("card_error") => {
+                let reason = match err.code.as_deref() {
+                    Some("authentication_required") => CardRefusal::AuthenticationRequired,
+                    _ => CardRefusal::CardDeclined,
+                };
+                Ok(CardOnFilePayment::Refused { reason, payment_intent_id: err.payment_intent_id.map(String::from) })
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Expires an open session nobody will be sent to (it lost a race); best effort.

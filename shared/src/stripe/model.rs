@@ -79,3 +79,49 @@ pub struct CheckoutSessionState {
     pub paid: bool,
     pub metadata: HashMap<String, String>,
 }
+
+/// A payment of the card on file without the customer present (an off-session PaymentIntent,
+/// confirmed at once). The amount always comes from the catalog.
+pub struct CardOnFileCharge<'a> {
+    pub customer_id: &'a str,
+    /// In the currency's smallest unit.
+    pub amount: u64,
+    pub currency: &'a str,
+    pub metadata: HashMap<String, String>,
+    /// Derived from the action: the same action is the same payment, however often it is sent.
+    pub idempotency_key: String,
+}
+
+/// What charging the card on file came to. Failures that are Stripe's (not the card's) stay a
+/// `GatewayError`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardOnFilePayment {
+    Succeeded {
+        payment_intent_id: String,
+    },
+    /// The card refused the payment; the PaymentIntent it left, if Stripe named it.
+    Refused {
+        reason: CardRefusal,
+        payment_intent_id: Option<String>,
+    },
+    /// The customer has no default payment method to charge.
+    NoCardOnFile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardRefusal {
+    /// `card_declined` and every other card error but authentication.
+    CardDeclined,
+    /// The bank wants the customer to authenticate (3-D Secure): only an on-session payment can.
+    AuthenticationRequired,
+}
+
+impl CardRefusal {
+    /// The API's `details.reason`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::CardDeclined => "card_declined",
+            Self::AuthenticationRequired => "authentication_required",
+        }
+    }
+}

@@ -56,6 +56,26 @@ pub(super) struct Customer {
     pub created: i64,
 }
 
+/// A customer read for the card its invoices (and off-session payments) are charged to.
+#[derive(Debug, Deserialize)]
+pub(super) struct CustomerCard {
+    #[serde(default)]
+    pub deleted: bool,
+    pub invoice_settings: Option<InvoiceSettings>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct InvoiceSettings {
+    pub default_payment_method: Option<Expandable<Object>>,
+}
+
+/// A payment intent read for its id and status.
+#[derive(Debug, Deserialize)]
+pub(super) struct PaymentIntent {
+    pub id: String,
+    pub status: String,
+}
+
 /// A list or a search result: both carry their page in `data`.
 #[derive(Debug, Deserialize)]
 pub(super) struct List<T> {

@@ -1,0 +1,193 @@
+//! `POST /billing/credits/checkout` with `"payment": "card_on_file"`: buys credit bundles at once
+//! by charging the org's card on file (an off-session PaymentIntent), without a Checkout page.
+//!
+//! The amount is the catalog's bundle price times the quantity, never the client's. A paid
+//! charge's credits are granted through the same effect as a paid credits Checkout's
+//! (`Effect::GrantCredits`, keyed by the PaymentIntent id), and the webhook's
+//! `payment_intent.succeeded` grants through it too: a function that dies between Stripe and the
+//! table still ends with the credits granted, once. With an `Idempotency-Key` a retry replays the
+//! first answer; the PaymentIntent's own idempotency key derives from that key, so even a retry
+//! that finds no stored answer replays Stripe's payment instead of paying again.
+//!
+//! A card that refuses (declined, or wanting authentication the customer cannot give off
+//! session), or no card at all, is 402 `payment_failed` with a credits Checkout for the same
+//! quantity in `details.checkout_url`: the customer pays there instead. Nothing is granted.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::App;
+use crate::billing::credits_checkout::{CreditsCheckoutBody, Payment, credits_checkout};
+use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
+use crate::billing::load_org;
+use crate::billing::webhook_sync::{Outcome, apply};
+use crate::domain::events::{CARD_ON_FILE, Effect};
+use crate::domain::org::Principal;
+use crate::error::{ApiError, ErrorKind};
+use crate::stripe::{CardOnFileCharge, CardOnFilePayment, idempotency_key};
+
+/// The answer of a top-up that charged the card on file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TopUp {
+    /// Always `paid`: a refused card is 402 `payment_failed`.
+    pub status: TopUpStatus,
+    pub payment_intent_id: String,
+    /// Credit bundles bought.
+    pub quantity: u32,
+    pub credits_granted: u64,
+    /// In the currency's smallest unit: the catalog's bundle price times `quantity`.
+    pub amount_charged: u64,
+    pub currency: String,
+    /// The org's credits after the grant.
+    pub balance: i64,
+}
+
+const KEY_REUSED: &str = "This Idempotency-Key was used for a different request in the last 24 hours; use a new key for a new request.";
+
+/// `TopUp.status`: one value, so clients and the document tell a top-up from a Checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TopUpStatus {
+    Paid,
+}
+
+/// Why a top-up could not charge the card on file (`details.reason` of `payment_failed`).
+const NO_CARD_ON_FILE: &str = "no_card_on_file";
+
+/// Buys `quantity` credit bundles with the org's card on file: the paid `TopUp`, or 402
+/// `payment_failed` with a Checkout URL for the same bundles.
+pub async fn top_up(app: &App, principal: &Principal, quantity: u32, key: Option<&IdempotencyKey>, now: i64) -> Result<TopUp, ApiError> {
+    let bundle = &app.config.catalog.credits;
+    if !(1..=bundle.max_bundles).contains(&quantity) {
+        return Err(ApiError::field("quantity", format!("must be 1 to {} bundles", bundle.max_bundles)));
+    }
+    let stripe = app.stripe()?;
+    let org_id = principal.org_id.as_str();
+    let fingerprint = fingerprint(&["top_up", &quantity.to_string()]);
+    let (org, record) = app.store.org_and_idempotency(org_id, key.map(|k| k.hash.as_str()), now).await?;
+    if let Some(record) = record {
+        return replayed(Answer::replay(&record, &fingerprint)?);
+    }
+    let org = org.ok_or_else(|| ApiError::not_found("The org of this key no longer exists."))?;
+    let credits = u64::from(quantity) * bundle.credits_per_bundle;
+    let amount = u64::from(quantity) * bundle.unit_amount;
+    let currency = app.config.catalog.currency.as_str();
+    let payment = match org.stripe_customer_id.as_deref() {
+        None => CardOnFilePayment::NoCardOnFile,
+        Some(customer_id) => {
+            let metadata = [
+                ("org_id", org_id.to_string()),
+                ("purpose", "credits".to_string()),
+                ("bundles", quantity.to_string()),
+                ("credits", credits.to_string()),
+                ("payment", CARD_ON_FILE.to_string()),
+            ];
+            let charge = CardOnFileCharge {
+                customer_id,
+                amount,
+                currency,
+                metadata: metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                idempotency_key: payment_key(org_id, key),
+            };
+            stripe.charge_card_on_file(&charge).await.map_err(|err| {
+                if err.error_type.as_deref() == Some("idempotency_error") {
+                    // The first use of this key (whose answer was not kept) was another quantity.
+                    ApiError::new(ErrorKind::IdempotencyKeyReused, KEY_REUSED)
+                } else if err.is_refusal() || err.operation != "create_payment_intent" {
+                    ApiError::from(err)
+                } else {
+                    outcome_unknown(err)
+                }
+            })?
+        }
+    };
+    let answer = match payment {
+        CardOnFilePayment::Succeeded { payment_intent_id } => {
+            let effect = Effect::GrantCredits { customer_id: String::new(), payment_id: payment_intent_id.clone(), credits };
+            let balance = match apply(app, org_id, &effect, None, now).await? {
+                // The webhook granted them first: the balance is what it wrote.
+                (Outcome::Duplicate, _) => load_org(&app.store, org_id).await?.credits,
+                (_, org) => org.credits,
+            };
+            let paid = TopUp {
+                status: TopUpStatus::Paid,
+                payment_intent_id,
+                quantity,
+                credits_granted: credits,
+                amount_charged: amount,
+                currency: currency.to_string(),
+                balance,
+            };
+            Answer::fresh(serde_json::to_value(paid).map_err(|e| ApiError::internal(e.to_string())))
+        }
+        CardOnFilePayment::Refused { reason, payment_intent_id } => {
+            Answer::fresh(Err(payment_failed(app, principal, quantity, reason.code(), payment_intent_id, now).await?))
+        }
+        CardOnFilePayment::NoCardOnFile => Answer::fresh(Err(payment_failed(app, principal, quantity, NO_CARD_ON_FILE, None, now).await?)),
+    };
+    let Some(key) = key else { return replayed(answer) };
+    // The payment and its grant are done; failing to keep the answer for a retry must not
+    // make this one look failed (a retry replays Stripe's payment and finds the grant made).
+    match app.store.put_idempotent_answer(org_id, &key.hash, &answer.record(&fingerprint, now), now).await {
+        Ok(Some(first)) => replayed(Answer::replay(&first, &fingerprint)?),
+        Ok(None) => replayed(answer),
+        Err(error) => {
+            tracing::warn!(org_id, error = %error, "a top-up's answer could not be kept for its Idempotency-Key");
+            replayed(answer)
+        }
+    }
+}
+
+/// The PaymentIntent's idempotency key: from the client's `Idempotency-Key` when there is one
+/// (so its retries, and only they, are the same payment: another quantity under the same key is
+/// refused by Stripe), or fresh for a request the client did not mark as retryable.
+fn payment_key(org_id: &str, key: Option<&IdempotencyKey>) -> String {
+    match key {
+        Some(key) => idempotency_key(&["top_up", org_id, &key.hash]),
+        None => idempotency_key(&["top_up", org_id, &crate::domain::api_key::random_hex(16)]),
+    }
+}
+
+/// The answer as the caller gets it, fresh or replayed.
+fn replayed(answer: Answer) -> Result<TopUp, ApiError> {
+    let body = answer.result?;
+    serde_json::from_value(body).map_err(|e| ApiError::internal(format!("A stored top-up answer could not be read: {e}.")))
+}
+
+/// 402 `payment_failed`: the card on file could not pay; a credits Checkout for the same
+/// quantity can.
+async fn payment_failed(
+    app: &App,
+    principal: &Principal,
+    quantity: u32,
+    reason: &str,
+    payment_intent_id: Option<String>,
+    now: i64,
+) -> Result<ApiError, ApiError> {
+    let body = CreditsCheckoutBody { quantity, success_url: None, cancel_url: None, payment: Payment::Checkout };
+    let link = credits_checkout(app, principal, &body, now).await?;
+    let message = match reason {
+        NO_CARD_ON_FILE => "The org has no card on file to charge. Pay for the credits at `details.checkout_url`.",
+        "authentication_required" => {
+            "The card on file needs its holder to authenticate this payment. Pay for the credits at `details.checkout_url`."
+        }
+        _ => "The card on file was declined. Pay for the credits at `details.checkout_url` with another card.",
+    };
+    let mut details = json!({ "reason": reason, "checkout_url": link.url, "session_id": link.session_id });
+    if let Some(id) = payment_intent_id {
+        details["payment_intent_id"] = json!(id);
+    }
+    Ok(ApiError::new(ErrorKind::PaymentFailed, message).with_details(details))
+}
+
+/// Stripe may have taken the payment, though it did not say so: the answer must not say that
+/// nothing happened. A retry with the same `Idempotency-Key` replays the payment; the webhook
+/// grants its credits either way.
+fn outcome_unknown(err: crate::stripe::GatewayError) -> ApiError {
+    let mut error = ApiError::from(err);
+    error.message = "Stripe did not confirm the payment, which may still have gone through: retry with the same Idempotency-Key to \
+                     see its outcome (it is not charged twice). Credits of a payment that went through are granted either way."
+        .into();
+    error
+}
