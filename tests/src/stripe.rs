@@ -4,6 +4,7 @@ use billing_infra::template::Template;
 use billing_shared::App;
 use billing_shared::config::aws_sdk_config;
 use billing_shared::stripe::StripeGateway;
+use stripe_core::customer::{UpdateCustomer, UpdateCustomerInvoiceSettings};
 use stripe_standin::Standin;
 
 use crate::{TestApi, require_env, test_config_with, unique_table};
@@ -68,6 +69,17 @@ impl StripeTestApi {
         api.standin.webhooks_settled().await;
         assert_eq!(api.get("/billing", Some(&human)).await.body["status"], "active");
         (api, human, agent)
+    }
+
+    /// Makes Stripe's test payment method `card` (`pm_card_visa`, `pm_card_chargeDeclined`,
+    /// `pm_card_authenticationRequired`) the default card of `org_id`'s customer, as a human
+    /// does in the Customer Portal.
+    pub async fn set_card(&self, org_id: &str, card: &str) {
+        let org = self.app.store.get_org(org_id).await.unwrap().expect("the org exists");
+        let customer = org.stripe_customer_id.expect("the org has a Stripe customer");
+        let mut settings = UpdateCustomerInvoiceSettings::new();
+        settings.default_payment_method = Some(card.to_string());
+        UpdateCustomer::new(customer.as_str()).invoice_settings(settings).send(&self.stripe_client()).await.expect("set the default card");
     }
 
     /// The subscription `subscribed` created.

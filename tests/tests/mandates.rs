@@ -364,3 +364,79 @@ async fn a_change_that_charges_nothing_runs_inside_the_mandate_too() {
     assert_eq!(down.body["mandate"]["mandate_id"], granted.body["mandate_id"]);
     assert_eq!(mandates(&api, &agent).await[0]["used"]["charged_this_month"], 0, "nothing charged, nothing counted");
 }
+
+/// `acme` with a Stripe customer whose default card is `card`; its HUMAN key and an AGENT key
+/// `(key id, token)`.
+async fn org_with_card(api: &StripeTestApi, card: &str) -> (String, (String, String)) {
+    let human = api.org_with_key("acme").await;
+    let agent = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
+    assert_eq!(api.post_json("/billing/credits/checkout", &human, r#"{"quantity":1}"#).await.status, 200, "a customer is made");
+    api.set_card("acme", card).await;
+    (human, agent)
+}
+
+async fn buy(api: &TestApi, agent: &str, quantity: u32) -> Reply {
+    api.post_json("/billing/credits/checkout", agent, &serde_json::json!({ "quantity": quantity, "payment": "card_on_file" }).to_string())
+        .await
+}
+
+/// The PaymentIntents the API made to charge the card on file.
+fn card_payments(api: &StripeTestApi) -> usize {
+    api.standin.payment_intents().into_iter().filter(|pi| pi["metadata"]["payment"] == "card_on_file").count()
+}
+
+#[tokio::test]
+async fn an_agent_tops_up_inside_its_mandate_up_to_the_month_s_bundles() {
+    let api = StripeTestApi::with_webhooks().await;
+    let (human, (agent_key, agent)) = org_with_card(&api, "pm_card_visa").await;
+    let price = api.app.config.catalog.credits.unit_amount;
+    let limits = serde_json::json!({ "credit_bundles_per_month": 3, "max_charge_per_month": 3 * price });
+    let granted = grant(&api, &human, &agent_key, limits, in_days(30)).await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+
+    let paid = buy(&api, &agent, 2).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert_eq!(paid.body["status"], "paid");
+    assert_eq!(
+        paid.body["mandate"]["remaining"],
+        parse(&format!(r#"{{"charge_this_month":{price},"credit_bundles_this_month":1,"credits_spend_today":null}}"#))
+    );
+    let over = buy(&api, &agent, 2).await;
+    assert_envelope(&over, 402, "mandate_limit_reached");
+    assert_eq!(over.body["details"]["mandate_limit"], "credit_bundles_per_month");
+    assert_eq!(buy(&api, &agent, 1).await.status, 200, "the one that exactly fits");
+    assert_eq!(card_payments(&api), 2, "a refusal charges nothing");
+    let used = &mandates(&api, &agent).await[0]["used"];
+    assert_eq!((used["credit_bundles_this_month"].as_u64(), used["charged_this_month"].as_u64()), (Some(3), Some(3 * price)));
+}
+
+#[tokio::test]
+async fn a_declined_card_gives_the_mandate_its_draw_back() {
+    let api = StripeTestApi::with_webhooks().await;
+    let (human, (agent_key, agent)) = org_with_card(&api, "pm_card_chargeDeclined").await;
+    let granted = grant(&api, &human, &agent_key, parse(r#"{"credit_bundles_per_month":1}"#), in_days(30)).await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    let declined = buy(&api, &agent, 1).await;
+    assert_envelope(&declined, 402, "payment_failed");
+    assert!(declined.body["details"]["checkout_url"].as_str().is_some_and(|url| url.starts_with("http")));
+    assert_eq!(mandates(&api, &agent).await[0]["used"]["credit_bundles_this_month"], 0, "nothing bought, nothing drawn");
+    assert_eq!(api.get("/billing/credits", Some(&human)).await.body["balance"], 0);
+}
+
+#[tokio::test]
+async fn twenty_racing_top_ups_against_a_charge_limit_that_fits_three_buy_exactly_three() {
+    let api = StripeTestApi::with_webhooks().await;
+    let (human, (agent_key, agent)) = org_with_card(&api, "pm_card_visa").await;
+    let credits = api.app.config.catalog.credits.clone();
+    let limits = serde_json::json!({ "credit_bundles_per_month": 100, "max_charge_per_month": 3 * credits.unit_amount });
+    assert_eq!(grant(&api, &human, &agent_key, limits, in_days(30)).await.status, 201);
+
+    let replies = join_all((0..20).map(|_| buy(&api, &agent, 1))).await;
+    let paid = replies.iter().filter(|r| r.status == 200).count();
+    let refused = replies.iter().filter(|r| r.status == 402 && r.body["details"]["mandate_limit"] == "max_charge_per_month").count();
+    assert_eq!((paid, refused), (3, 17), "{:?}", replies.iter().map(|r| (r.status, r.body["error"].clone())).collect::<Vec<_>>());
+    assert_eq!(card_payments(&api), 3, "charged exactly three times");
+    api.standin.webhooks_settled().await;
+    assert_eq!(api.get("/billing/credits", Some(&human)).await.body["balance"], 3 * credits.credits_per_bundle, "granted once each");
+    assert_eq!(mandates(&api, &agent).await[0]["used"]["charged_this_month"], 3 * credits.unit_amount);
+}

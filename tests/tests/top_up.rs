@@ -1,12 +1,12 @@
 //! Buying credits with the card on file (`"payment": "card_on_file"`): charged once, granted
 //! once (by the answer or by the webhook, whichever comes first), a refused card answered with a
-//! Checkout to pay with instead, and nothing for an AGENT or a bad body.
+//! Checkout to pay with instead, and nothing for a bad body or an AGENT outside its mandate
+//! (inside it: `tests/tests/mandates.rs`).
 
 use billing_shared::domain::org::PrincipalKind;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{Reply, assert_envelope, json};
 use serde_json::Value;
-use stripe_core::customer::{UpdateCustomer, UpdateCustomerInvoiceSettings};
 
 const TOP_UP: &str = "/billing/credits/checkout";
 
@@ -17,19 +17,9 @@ async fn org_with_card(api: &StripeTestApi, card: Option<&str>) -> String {
     let reply = api.post_json(TOP_UP, &token, r#"{"quantity":1}"#).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     if let Some(card) = card {
-        set_card(api, card).await;
+        api.set_card("acme", card).await;
     }
     token
-}
-
-/// Makes Stripe's test payment method `card` the default card of acme's customer, as a human
-/// does in the Customer Portal.
-async fn set_card(api: &StripeTestApi, card: &str) {
-    let org = api.app.store.get_org("acme").await.unwrap().unwrap();
-    let customer = org.stripe_customer_id.expect("acme has a Stripe customer");
-    let mut settings = UpdateCustomerInvoiceSettings::new();
-    settings.default_payment_method = Some(card.to_string());
-    UpdateCustomer::new(customer.as_str()).invoice_settings(settings).send(&api.stripe_client()).await.expect("set the default card");
 }
 
 async fn top_up(api: &StripeTestApi, token: &str, quantity: u32, key: Option<&str>) -> Reply {
@@ -212,11 +202,13 @@ async fn without_a_card_on_file_it_is_402_no_card_on_file() {
 }
 
 #[tokio::test]
-async fn an_agent_gets_403_and_bad_bodies_are_400_changing_nothing() {
+async fn an_agent_without_a_mandate_gets_402_and_bad_bodies_are_400_changing_nothing() {
     let api = StripeTestApi::with_webhooks().await;
     let token = org_with_card(&api, Some("pm_card_visa")).await;
     let (_, agent) = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
-    assert_envelope(&top_up(&api, &agent, 1, None).await, 403, "forbidden");
+    let refused = top_up(&api, &agent, 1, None).await;
+    assert_envelope(&refused, 402, "mandate_limit_reached");
+    assert_eq!(refused.body["details"]["mandate_limit"], "no_mandate");
     let (_, admin) = api.issue_key("acme", "root", PrincipalKind::Admin).await;
     for body in [
         json!({"quantity": 0, "payment": "card_on_file"}),

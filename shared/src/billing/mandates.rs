@@ -73,7 +73,7 @@ pub struct MandateList {
 }
 
 /// What an action done inside a mandate says about it: which one, and what is left.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MandateUsed {
     pub mandate_id: String,
     pub remaining: Remaining,

@@ -21,10 +21,12 @@ use crate::App;
 use crate::billing::credits_checkout::{CreditsCheckoutBody, Payment, credits_checkout};
 use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
 use crate::billing::load_org;
+use crate::billing::mandates::{self, MandateUsed};
 use crate::billing::webhook_sync::{Outcome, apply};
 use crate::domain::events::{CARD_ON_FILE, Effect};
-use crate::domain::org::Principal;
-use crate::error::{ApiError, ErrorKind};
+use crate::domain::mandate::{MandateUse, Uncovered};
+use crate::domain::org::{Principal, PrincipalKind};
+use crate::error::{ApiError, ErrorKind, FieldProblem};
 use crate::stripe::{CardOnFileCharge, CardOnFilePayment, idempotency_key};
 
 /// The answer of a top-up that charged the card on file.
@@ -41,6 +43,9 @@ pub struct TopUp {
     pub currency: String,
     /// The org's credits after the grant.
     pub balance: i64,
+    /// An AGENT's top-up inside its mandate: which one, and what remains of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<MandateUsed>,
 }
 
 const KEY_REUSED: &str = "This Idempotency-Key was used for a different request in the last 24 hours; use a new key for a new request.";
@@ -55,9 +60,74 @@ pub enum TopUpStatus {
 /// Why a top-up could not charge the card on file (`details.reason` of `payment_failed`).
 const NO_CARD_ON_FILE: &str = "no_card_on_file";
 
+/// `POST /billing/credits/checkout` with `"payment": "card_on_file"`: a HUMAN or ADMIN buys at
+/// once; an AGENT only inside its mandate (`credit_bundles_per_month`, and the month's
+/// `max_charge_per_month` if set), the draw taken before the charge and given back if the card
+/// refuses. Outside it (or with none) an agent gets 402 `mandate_limit_reached`: it buys through
+/// Checkout for its human instead.
+pub async fn card_on_file(
+    app: &App,
+    principal: &Principal,
+    body: &CreditsCheckoutBody,
+    key: Option<&IdempotencyKey>,
+    now: i64,
+) -> Result<TopUp, ApiError> {
+    // The redirect URLs are a Checkout's: a card payment has no page to return from.
+    let stray: Vec<FieldProblem> = [("success_url", &body.success_url), ("cancel_url", &body.cancel_url)]
+        .into_iter()
+        .filter(|(_, url)| url.is_some())
+        .map(|(field, _)| FieldProblem::new(field, "only with \"payment\": \"checkout\""))
+        .collect();
+    if !stray.is_empty() {
+        return Err(ApiError::validation(stray));
+    }
+    if principal.kind != PrincipalKind::Agent {
+        return top_up(app, principal, body.quantity, key, None, now).await;
+    }
+    let bundle = &app.config.catalog.credits;
+    if !(1..=bundle.max_bundles).contains(&body.quantity) {
+        return Err(ApiError::field("quantity", format!("must be 1 to {} bundles", bundle.max_bundles)));
+    }
+    let org_id = principal.org_id.as_str();
+    let (_, record, mandate) = app.store.org_idempotency_and_mandate(org_id, key.map(|k| k.hash.as_str()), &principal.key_id, now).await?;
+    if record.is_some() {
+        // A retry: its first answer is replayed, and nothing is drawn again.
+        return top_up(app, principal, body.quantity, key, None, now).await;
+    }
+    let bundles = u64::from(body.quantity);
+    let action = MandateUse::CreditBundles { bundles, charge: bundles * bundle.unit_amount };
+    let (mandate, draw) =
+        match mandate.as_ref().ok_or(Uncovered("no_mandate")).and_then(|m| Ok((m, m.draw(&action, &app.config.catalog, now)?))) {
+            Ok(covered) => covered,
+            Err(limit) => return Err(mandates::outside(limit)),
+        };
+    if !app.store.draw_mandate(org_id, &draw, now).await? {
+        // A racing action drew the envelope first (or the mandate was revoked): say which limit.
+        let again = app.store.get_mandate(org_id, &principal.key_id).await?;
+        let limit = mandates::cover(app, again.as_ref(), &action, now).err().ok_or_else(ApiError::contended)?;
+        return Err(mandates::outside(limit));
+    }
+    let used = mandates::used_for(mandate, &draw, now);
+    let bought = top_up(app, principal, body.quantity, key, Some(used), now).await;
+    if bought.as_ref().is_err_and(|error| matches!(error.kind, ErrorKind::PaymentFailed | ErrorKind::ValidationFailed)) {
+        // Nothing was charged: the envelope gets its draw back (if this fails, it stays lower).
+        if let Err(error) = app.store.release_mandate(org_id, &draw).await {
+            tracing::warn!(org_id, mandate_id = %draw.mandate_id, error = %error, "a refused top-up's draw was not given back");
+        }
+    }
+    bought
+}
+
 /// Buys `quantity` credit bundles with the org's card on file: the paid `TopUp`, or 402
 /// `payment_failed` with a Checkout URL for the same bundles.
-pub async fn top_up(app: &App, principal: &Principal, quantity: u32, key: Option<&IdempotencyKey>, now: i64) -> Result<TopUp, ApiError> {
+async fn top_up(
+    app: &App,
+    principal: &Principal,
+    quantity: u32,
+    key: Option<&IdempotencyKey>,
+    under: Option<MandateUsed>,
+    now: i64,
+) -> Result<TopUp, ApiError> {
     let bundle = &app.config.catalog.credits;
     if !(1..=bundle.max_bundles).contains(&quantity) {
         return Err(ApiError::field("quantity", format!("must be 1 to {} bundles", bundle.max_bundles)));
@@ -118,6 +188,7 @@ pub async fn top_up(app: &App, principal: &Principal, quantity: u32, key: Option
                 amount_charged: amount,
                 currency: currency.to_string(),
                 balance,
+                mandate: under,
             };
             Answer::fresh(serde_json::to_value(paid).map_err(|e| ApiError::internal(e.to_string())))
         }

@@ -155,7 +155,7 @@ pub struct Draw {
 pub struct Uncovered(pub &'static str);
 
 /// What remains of each bounded limit this period (`None`: not bounded).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Remaining {
     pub charge_this_month: Option<u64>,
     pub credit_bundles_this_month: Option<u64>,

@@ -161,6 +161,7 @@ pub fn top_up() -> TopUp {
         amount_charged: 2000,
         currency: "usd".into(),
         balance: 450,
+        mandate: None,
     }
 }
 

@@ -642,8 +642,10 @@ fn operations() -> Vec<Operation> {
                 (an off-session payment) and the answer is `TopUp`, the credits granted. A card that is declined or wants its \
                 holder to authenticate, or no card on file, is 402 `payment_failed` with `details.reason` \
                 (`card_declined`, `authentication_required`, `no_card_on_file`) and a Checkout for the same bundles in \
-                `details.checkout_url`; nothing is granted. An AGENT key gets 403 there. Send an `Idempotency-Key` to retry \
-                safely: the same key answers the first answer again and never charges twice.",
+                `details.checkout_url`; nothing is granted. An AGENT key buys so only inside its mandate \
+                (`credit_bundles_per_month`, and `max_charge_per_month` if set; the answer's `mandate` says what remains), \
+                otherwise 402 `mandate_limit_reached`. Send an `Idempotency-Key` to retry safely: the same key answers the \
+                first answer again and never charges (or draws from a mandate) twice.",
             keyless: false,
             parameters: vec![card_on_file_key()],
             body: body(
@@ -667,12 +669,11 @@ fn operations() -> Vec<Operation> {
             errors: kinds(&[
                 &KEYED,
                 &BODY,
-                &[Forbidden, NotFound, Conflict, PaymentFailed, IdempotencyKeyReused, StripeError, ServiceUnavailable],
+                &[NotFound, Conflict, PaymentFailed, MandateLimitReached, IdempotencyKeyReused, StripeError, ServiceUnavailable],
             ]),
             others: Vec::new(),
             samples: vec![
                 ApiError::field("quantity", "must be 1 to 10 bundles"),
-                ApiError::forbidden("An AGENT key cannot charge the card on file; buy through Checkout and hand `checkout_url` to your human."),
                 examples::top_up_failed(),
             ],
         },

@@ -28,9 +28,8 @@ fn draw_expr(draw: &Draw, now: i64) -> Expr {
     // condition, always happen.
     let last_used = e.path(&["last_used_at"]);
     e.set(format!("{last_used} = {now}"));
-    let zero = e.num(0);
     for item in &draw.items {
-        let (counter, amount) = (e.path(&["used", &item.key]), e.num(item.amount));
+        let (counter, amount, zero) = (e.path(&["used", &item.key]), e.num(item.amount), e.num(0));
         e.set(format!("{counter} = if_not_exists({counter}, {zero}) + {amount}"));
         if let Some(most) = item.at_most_used {
             let most = e.num(most);
