@@ -12,15 +12,16 @@ use crate::billing::Caller;
 use crate::billing::load_org;
 use crate::billing::mandates::MandateView;
 use crate::domain::activity::{Activity, Actor, Consent, Event};
-use crate::domain::api_key::{hash, random_bytes, random_hex};
 use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, binding_code};
 use crate::domain::calendar::{format_instant, parse_instant};
+use crate::domain::ids::{hash, random_bytes, random_hex};
 use crate::domain::mandate::{EnvelopeLine, Mandate, MandateAsk, MandateLimits, check_grant, envelope_lines};
 use crate::domain::org::{Principal, PrincipalKind};
 use crate::domain::signals::clean_reason;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::store::ApprovalRecord;
+use crate::telemetry::current_request_id;
 
 /// 128 random bits, as a plan change's approval.
 const ID_BYTES: usize = 16;
@@ -120,7 +121,7 @@ pub async fn request(app: &App, caller: &Caller<'_>, body: &MandateRequestBody, 
         result: None,
     };
     let event = Event::MandateRequested { agent_key_id: principal.key_id.clone(), limits: ask.limits.clone(), expires_at: valid_until };
-    app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event)).await?;
+    app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event, current_request_id())).await?;
     metrics::approval_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, "mandate requested");
     let base = caller.base_url.trim_end_matches('/');
@@ -169,7 +170,7 @@ pub(crate) async fn approve(
         expires_at: mandate.valid_until,
     };
     let consent = Consent::WebApproval { approved_by: human.principal_id.clone(), approval_id: Some(record.id_hash.clone()) };
-    let granted = Activity::new(&record.org_id, now, Actor::of(human), event).under(Some(consent));
+    let granted = Activity::new(&record.org_id, now, Actor::of(human), event, current_request_id()).under(Some(consent));
     let view = MandateView::of(&mandate, now);
     let result = serde_json::to_string(&view).map_err(|e| ApiError::internal(e.to_string()))?;
     let written =

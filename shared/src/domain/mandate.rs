@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use crate::domain::calendar::civil_from_days;
 use crate::domain::catalog::Catalog;
+use crate::domain::invalid::{FieldProblem, Invalid};
 use crate::domain::plan_change::money;
-use crate::error::{ApiError, FieldProblem};
 
 /// The longest a mandate may run.
 pub const MAX_DAYS: i64 = 90;
@@ -249,7 +249,7 @@ impl Mandate {
 
 /// Checks a grant's envelope and expiry: a plan of the catalog, a quantity the plan allows, at
 /// least one action covered, an expiry in the future and at most `MAX_DAYS` ahead.
-pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, now: i64) -> Result<(), ApiError> {
+pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, now: i64) -> Result<(), Invalid> {
     let mut problems = Vec::new();
     if let Some(plan_id) = &limits.max_plan {
         if catalog.plan(plan_id).is_none() {
@@ -272,7 +272,7 @@ pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, n
     } else if expires_at > now + MAX_DAYS * DAY {
         problems.push(FieldProblem::new("expires_at", format!("must be at most {MAX_DAYS} days ahead")));
     }
-    if problems.is_empty() { Ok(()) } else { Err(ApiError::validation(problems)) }
+    Invalid::unless_any(problems)
 }
 
 /// What an agent asks its human for: an envelope, an expiry, and why.
@@ -418,7 +418,7 @@ mod tests {
         let unknown = MandateLimits { max_plan: Some("gold".into()), max_quantity: Some(0), ..Default::default() };
         assert!(check_grant(&unknown, NOW + DAY, &c, NOW).is_err());
         let err = check_grant(&MandateLimits { max_charge_per_month: Some(10), ..Default::default() }, NOW, &c, NOW).unwrap_err();
-        assert_eq!(err.details.unwrap()["fields"].as_array().unwrap().len(), 2);
+        assert_eq!(err.problems.len(), 2);
     }
 
     #[test]
