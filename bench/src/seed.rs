@@ -16,6 +16,7 @@ use billing_shared::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, POLL_IN
 use billing_shared::domain::catalog::Interval;
 use billing_shared::domain::change::{self, Change, ChangeKind};
 use billing_shared::domain::events::Effect;
+use billing_shared::domain::ids;
 use billing_shared::domain::mandate::{Mandate, MandateLimits};
 use billing_shared::domain::org::{Org, Principal, PrincipalKind};
 use billing_shared::store::{ACTIVITY_PREFIX, ApprovalRecord, PK, SK};
@@ -86,7 +87,7 @@ fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
         proration_date: 0,
     };
     ApprovalRecord {
-        id_hash: auth::hash(id),
+        id_hash: ids::hash(id),
         org_id: ORG_ID.to_string(),
         principal_id: "bench-agent".to_string(),
         key_id: None,
@@ -168,7 +169,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
             limits: mandate.limits.clone(),
             expires_at: mandate.valid_until,
         };
-        app.store.put_mandate(&mandate, &Activity::new(ORG_ID, now(), Actor::System, event), now()).await?;
+        app.store.put_mandate(&mandate, &Activity::new(ORG_ID, now(), Actor::System, event, None), now()).await?;
     }
 
     let checkout = subscription_checkout(&app, &principal, &serde_json::from_str(SUBSCRIPTION_CHECKOUT)?, now()).await?;
@@ -191,7 +192,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         let record = approval(id, state);
         let to = record.change.as_ref().map_or_else(change::Config::free, |change| change.to.clone());
         let event = Event::ApprovalRequested { action: record.action.clone(), to, expires_at: record.valid_until };
-        app.store.put_approval(&record, &Activity::new(ORG_ID, now(), Actor::System, event)).await?;
+        app.store.put_approval(&record, &Activity::new(ORG_ID, now(), Actor::System, event, None)).await?;
     }
 
     let org_item = (format!("ORG#{ORG_ID}"), "ORG".to_string());

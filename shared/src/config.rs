@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use url::{Origin, Url};
 
+use crate::domain::activity::DEFAULT_ACTIVITY_RETENTION_DAYS;
 use crate::domain::catalog::{Catalog, CatalogError};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -159,7 +160,7 @@ impl Config {
             })?,
         };
         let activity_retention_days = match lookup("ACTIVITY_RETENTION_DAYS") {
-            None => crate::store::DEFAULT_ACTIVITY_RETENTION_DAYS,
+            None => DEFAULT_ACTIVITY_RETENTION_DAYS,
             Some(text) => text.parse::<i64>().ok().filter(|days| (1..=36_500).contains(days)).ok_or_else(|| ConfigError::Invalid {
                 name: "ACTIVITY_RETENTION_DAYS",
                 problem: format!("`{text}` is not a whole number of days from 1 to 36500"),

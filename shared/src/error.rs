@@ -1,8 +1,8 @@
 //! The one error type of the API and its one JSON envelope:
 //! `{"error": "<type>", "message": "...", "details": {...}?, "request_id": "..."}`.
 //!
-//! The use cases answer in `ApiError`; the store's and the Stripe gateway's own errors become
-//! one here, at this one edge (`From`), and nowhere else.
+//! The use cases answer in `ApiError`; the store's and the Stripe gateway's own errors, and the
+//! pure rules' `Invalid`, become one here, at this one edge (`From`), and nowhere else.
 
 use std::borrow::Cow;
 
@@ -12,22 +12,10 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::domain::invalid::{FieldProblem, Invalid};
 use crate::retry::Failure;
 use crate::store::StoreError;
 use crate::stripe::GatewayError;
-
-/// A field-level validation problem, listed in `details.fields[]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldProblem {
-    pub field: String,
-    pub problem: String,
-}
-
-impl FieldProblem {
-    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { field: field.into(), problem: problem.into() }
-    }
-}
 
 /// Every error kind the API answers with. The snake_case name is part of the public contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,6 +284,12 @@ impl ApiError {
     pub fn envelope(&self, request_id: &str) -> Value {
         let envelope = ErrorEnvelope { error: self.kind, message: &self.message, details: self.details.as_ref(), request_id };
         serde_json::to_value(envelope).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        Self::validation(invalid.problems)
     }
 }
 

@@ -30,28 +30,9 @@ pub fn paid_plan_or_null() -> Schema {
         .into()
 }
 
-/// Any plan of the catalog, or `null`.
-pub fn plan_or_null() -> Schema {
-    let mut plans: Vec<Value> = built_in().plans.iter().map(|plan| Value::from(plan.id.clone())).collect();
-    plans.push(Value::Null);
-    let description = "A plan of the catalog (`GET /billing/plans`): the highest the agent may move to.";
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(plans))
-        .description(Some(description))
-        .into()
-}
-
 /// The largest `per_unit.max_quantity` of the catalog (other plans take only 1).
 fn most_units() -> u32 {
     built_in().plans.iter().filter_map(|plan| plan.per_unit.as_ref()).map(|unit| unit.max_quantity).max().unwrap_or(1)
-}
-
-/// A mandate's `max_quantity`: 1 to `most_units`, or `null`.
-pub fn mandate_quantity() -> Schema {
-    let description = "The most units of a per-unit plan the agent may move to (absent: 1).";
-    let types = SchemaType::from_iter([Type::Integer, Type::Null]);
-    ObjectBuilder::new().schema_type(types).minimum(Some(1)).maximum(Some(most_units())).description(Some(description)).into()
 }
 
 /// 1 to `most_units` (other plans take only 1).

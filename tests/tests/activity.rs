@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use billing_shared::domain::api_key::{self, key_activity};
+use billing_shared::domain::ids;
 use billing_shared::domain::org::PrincipalKind;
 use billing_shared::now;
 use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
@@ -116,13 +117,13 @@ async fn every_action_leaves_one_record_with_the_consent_that_allowed_it() {
 
     let upgrade = records.iter().find(|r| r["action"] == "billing.plan_changed" && r["params"]["kind"] == "upgrade").unwrap();
     assert_eq!(upgrade["actor"], serde_json::json!({ "key_id": agent_key, "kind": "AGENT", "name": "assistant" }));
-    assert_eq!(upgrade["consent"], serde_json::json!({ "approval_id": api_key::hash(&approval_id), "approved_by": "owner" }));
+    assert_eq!(upgrade["consent"], serde_json::json!({ "approval_id": ids::hash(&approval_id), "approved_by": "owner" }));
     assert_eq!((&upgrade["outcome"], &upgrade["request_id"]), (&"executed".into(), &approved.request_id.as_str().into()));
     let decided = only(&records, "billing.approval_decided");
     assert_eq!((&decided["actor"]["key_id"], &decided["outcome"]), (&human_key.as_str().into(), &"approved".into()));
 
     let downgrade = records.iter().find(|r| r["action"] == "billing.plan_changed" && r["params"]["kind"] == "downgrade").unwrap();
-    assert_eq!(downgrade["consent"], serde_json::json!({ "confirm_token_hash": api_key::hash(&token) }), "the hash, never the token");
+    assert_eq!(downgrade["consent"], serde_json::json!({ "confirm_token_hash": ids::hash(&token) }), "the hash, never the token");
     assert_eq!((&downgrade["outcome"], &downgrade["request_id"]), (&"scheduled".into(), &confirmed.request_id.as_str().into()));
     assert!(!serde_json::to_string(&records).unwrap().contains(&token), "no record holds a token");
     let asked = only(&records, "billing.consent_requested");

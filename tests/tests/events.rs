@@ -5,7 +5,7 @@
 
 use billing_infra::outbox::StreamPump;
 use billing_shared::config::aws_sdk_config;
-use billing_shared::domain::api_key;
+use billing_shared::domain::{api_key, ids};
 use billing_tests::events::Pipeline;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{TestApi, assert_envelope, require_env};
@@ -195,7 +195,7 @@ async fn an_approval_reports_its_request_its_decision_and_the_change_under_it() 
     assert_eq!(events[1].1["actor"]["principal_id"], "owner");
     let change = &events[2].1;
     assert_eq!(change["actor"], agent_actor, "the change is the agent's, made under the human's consent");
-    let consent = serde_json::json!({"kind": "web_approval", "approved_by": "owner", "approval_id": api_key::hash(&id)});
+    let consent = serde_json::json!({"kind": "web_approval", "approved_by": "owner", "approval_id": ids::hash(&id)});
     assert_eq!(change["consent"], consent, "the approval by its hash, never its id");
     assert_eq!(events[4].1["data"]["decision"], "denied");
 }

@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::credits::DEFAULT_PAGE;
 use crate::domain::activity::ActivityView;
+use crate::domain::invalid::FieldProblem;
 use crate::domain::org::{Principal, PrincipalKind};
-use crate::error::{ApiError, FieldProblem};
+use crate::error::ApiError;
 use crate::store::{ACTIVITY_PAGE_MAX, ActivityFilter};
 
 /// A page of the history, newest first.

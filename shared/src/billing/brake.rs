@@ -13,6 +13,7 @@ use crate::domain::brake::{self, MAX_REFUSALS_PER_MINUTE};
 use crate::domain::org::{Principal, PrincipalKind};
 use crate::error::ApiError;
 use crate::retry::{Failure, Policy, retry};
+use crate::telemetry::current_request_id;
 
 /// Counts the answer `status` given to `principal` toward its key's brake, and pauses the key
 /// when it passes the org's threshold. Never changes the answer: a failure is logged, and the
@@ -45,7 +46,7 @@ async fn count(app: &App, principal: &Principal, now: i64) -> Result<(), ApiErro
         max_refusals_per_minute: settings.max_refusals_per_minute,
         paused_until: until,
     };
-    let activity = Activity::new(&principal.org_id, now, Actor::of(principal), event);
+    let activity = Activity::new(&principal.org_id, now, Actor::of(principal), event, current_request_id());
     if app.store.pause_agent(&principal.key_id, minute, settings.max_refusals_per_minute, until, now, &activity).await? {
         crate::metrics::agent_paused();
         tracing::warn!(key_id = %principal.key_id, refusals, paused_until = until, "the brake paused an agent key");
@@ -102,7 +103,7 @@ pub async fn resume_key(app: &App, org_id: &str, key_id: &str, actor: Actor, now
             let paused = brake::retry_after(record.paused_until, now).is_some();
             let activity = paused.then(|| {
                 let event = Event::AgentResumed { key_id: record.key_id.clone(), principal_id: record.principal_id.clone() };
-                Activity::new(org_id, now, actor, event)
+                Activity::new(org_id, now, actor, event, current_request_id())
             });
             match app.store.resume_agent(key_id, record.paused_until, activity.as_ref()).await? {
                 true if paused => {

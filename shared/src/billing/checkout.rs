@@ -18,12 +18,14 @@ use crate::billing::load_org;
 use crate::domain::activity::{Activity, Actor, Event};
 use crate::domain::catalog::{Interval, Plan, Price};
 use crate::domain::change::Config;
+use crate::domain::invalid::FieldProblem;
 use crate::domain::org::{Org, PendingCheckout, Principal};
 use crate::domain::redirect;
-use crate::error::{ApiError, ErrorKind, FieldProblem};
+use crate::error::{ApiError, ErrorKind};
 use crate::retry::{Policy, retry};
 use crate::store::OnceMarkers;
 use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, StripeGateway, idempotency_key};
+use crate::telemetry::current_request_id;
 
 /// Identical requests within one window share an idempotency key (double clicks, retries).
 const WINDOW_SECS: i64 = 60;
@@ -220,8 +222,13 @@ pub async fn subscription_checkout(
             expires_at,
         });
         let to = Config { plan: choice.plan.id.clone(), interval: Some(choice.interval), quantity: choice.quantity };
-        let started =
-            [Activity::new(&org.org_id, now, Actor::of(principal), Event::CheckoutStarted { session_id: link.session_id.clone(), to })];
+        let started = [Activity::new(
+            &org.org_id,
+            now,
+            Actor::of(principal),
+            Event::CheckoutStarted { session_id: link.session_id.clone(), to },
+            current_request_id(),
+        )];
         app.store.apply_once(&mut org, OnceMarkers { activities: &started, ..OnceMarkers::default() }, now).await?;
         Ok(link)
     })

@@ -16,13 +16,15 @@ use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
 use crate::billing::load_org;
 use crate::billing::mandates::{self, MandateUsed};
 use crate::domain::activity::{Activity, Actor, Consent, Event, credits_went_low};
+use crate::domain::invalid::FieldProblem;
 use crate::domain::ledger::{LedgerEntry, entry_version};
 use crate::domain::mandate::{MandateStatus, MandateUse, Uncovered};
 use crate::domain::org::{Principal, PrincipalKind};
 use crate::domain::signals::clean_reason;
-use crate::error::{ApiError, ErrorKind, FieldProblem};
+use crate::error::{ApiError, ErrorKind};
 use crate::retry::{Failure, Policy, retry};
 use crate::store::{LEDGER_PAGE_MAX, Written};
+use crate::telemetry::current_request_id;
 
 /// The most one spend may take.
 pub const MAX_SPEND: u64 = 1_000_000_000;
@@ -125,7 +127,7 @@ pub async fn spend(app: &App, principal: &Principal, body: &SpendBody, key: Opti
             .map(|(mandate, _)| Consent::Mandate { mandate_id: mandate.mandate_id.clone(), approved_by: mandate.granted_by.clone() });
         let activities: Vec<Activity> = std::iter::once(spent)
             .chain(low)
-            .map(|event| Activity::new(org_id, now, Actor::of(principal), event).under(consent.clone()))
+            .map(|event| Activity::new(org_id, now, Actor::of(principal), event, current_request_id()).under(consent.clone()))
             .collect();
         let draw = drawn.as_ref().map(|(_, draw)| draw);
         match app.store.spend_credits(&org, &entry, record.as_ref().map(|(hash, r)| (*hash, r)), &activities, draw, now).await? {

@@ -3,8 +3,9 @@
 
 use crate::App;
 use crate::billing::load_org;
+use crate::domain::invalid::FieldProblem;
 use crate::domain::org::Principal;
-use crate::error::{ApiError, FieldProblem};
+use crate::error::ApiError;
 use crate::stripe::InvoicePage;
 
 pub const DEFAULT_LIMIT: u8 = 10;

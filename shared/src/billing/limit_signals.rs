@@ -12,11 +12,13 @@ use crate::billing::load_org;
 use crate::domain::activity::{Activity, Actor, Event};
 use crate::domain::calendar::{INSTANT_FORMS, parse_instant};
 use crate::domain::entitlements::{effective_plan, limit};
+use crate::domain::invalid::FieldProblem;
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::domain::signals::{KindDemand, Signal, SignalKind, aggregate, clean_reason, with_bursts};
-use crate::error::{ApiError, FieldProblem};
+use crate::error::ApiError;
 use crate::retry::{Failure, Policy, retry};
 use crate::store::Repeat;
+use crate::telemetry::current_request_id;
 
 /// The largest `desiredValue`: far above any cap, and within what every JSON reader holds exactly.
 pub const MAX_DESIRED_VALUE: u64 = 1_000_000_000_000;
@@ -142,7 +144,7 @@ pub async fn request_increase(app: &App, principal: &Principal, body: &IncreaseB
             requested: signal.desired_value,
             signal_id: signal.signal_id.clone(),
         };
-        let requested = Activity::new(org_id, now, Actor::of(principal), event);
+        let requested = Activity::new(org_id, now, Actor::of(principal), event, current_request_id());
         if !app.store.record_signal(&signal, read.as_ref(), &requested).await? {
             return Err(Failure::Transient(ApiError::contended()));
         }

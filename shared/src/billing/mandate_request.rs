@@ -20,6 +20,7 @@ use crate::domain::signals::clean_reason;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::store::ApprovalRecord;
+use crate::telemetry::current_request_id;
 
 /// The body of `POST /billing/mandates/request`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -99,7 +100,7 @@ pub async fn request(app: &App, caller: &Caller<'_>, body: &MandateRequestBody, 
     let (id, mut record) = ApprovalRecord::ask(principal, &org, "mandate", "", message, now);
     record.mandate = Some(ask.clone());
     let event = Event::MandateRequested { agent_key_id: principal.key_id.clone(), limits: ask.limits.clone(), expires_at: valid_until };
-    app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event)).await?;
+    app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event, current_request_id())).await?;
     metrics::approval_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, "mandate requested");
     let base = caller.base_url.trim_end_matches('/');
@@ -137,7 +138,7 @@ pub(crate) async fn approve(
         expires_at: mandate.valid_until,
     };
     let consent = Consent::WebApproval { approved_by: human.principal_id.clone(), approval_id: Some(record.id_hash.clone()) };
-    let granted = Activity::new(&record.org_id, now, Actor::of(human), event).under(Some(consent));
+    let granted = Activity::new(&record.org_id, now, Actor::of(human), event, current_request_id()).under(Some(consent));
     let view = MandateView::of(&mandate, now);
     let result = serde_json::to_string(&view).map_err(|e| ApiError::internal(e.to_string()))?;
     let written =

@@ -8,11 +8,12 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::domain::activity::{Activity, Actor, Event};
-use crate::domain::api_key::random_hex;
 use crate::domain::calendar::{format_instant, parse_instant};
+use crate::domain::ids::random_hex;
 use crate::domain::mandate::{Draw, Mandate, MandateLimits, MandateStatus, MandateUse, Remaining, Uncovered, Used, check_grant};
 use crate::domain::org::{Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
+use crate::telemetry::current_request_id;
 
 /// 128 random bits.
 const ID_BYTES: usize = 16;
@@ -126,7 +127,7 @@ pub async fn grant(app: &App, principal: &Principal, body: &GrantBody, now: i64)
         limits: mandate.limits.clone(),
         expires_at,
     };
-    let granted = Activity::new(&principal.org_id, now, Actor::of(principal), event);
+    let granted = Activity::new(&principal.org_id, now, Actor::of(principal), event, current_request_id());
     if !app.store.put_mandate(&mandate, &granted, now).await? {
         return Err(mandate_exists());
     }
@@ -178,7 +179,7 @@ pub async fn revoke_as(app: &App, org_id: &str, mandate_id: &str, by: (Actor, &s
     }
     let event = Event::MandateRevoked { mandate_id: mandate.mandate_id.clone(), agent_key_id: mandate.agent_key_id.clone() };
     let (actor, revoked_by) = by;
-    let revoked = Activity::new(org_id, now, actor, event);
+    let revoked = Activity::new(org_id, now, actor, event, current_request_id());
     if app.store.revoke_mandate(&mandate, revoked_by, now, &revoked).await? {
         tracing::info!(org_id, mandate_id, "mandate revoked");
         mandate.revoked_at = Some(now);

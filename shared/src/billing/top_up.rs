@@ -24,9 +24,11 @@ use crate::billing::load_org;
 use crate::billing::mandates::{self, MandateUsed};
 use crate::billing::webhook_sync::{Outcome, apply};
 use crate::domain::events::{CARD_ON_FILE, Effect};
+use crate::domain::ids::random_hex;
+use crate::domain::invalid::FieldProblem;
 use crate::domain::mandate::{MandateUse, Uncovered};
 use crate::domain::org::{Principal, PrincipalKind};
-use crate::error::{ApiError, ErrorKind, FieldProblem};
+use crate::error::{ApiError, ErrorKind};
 use crate::stripe::{CardOnFileCharge, CardOnFilePayment, idempotency_key};
 
 /// The answer of a top-up that charged the card on file.
@@ -216,7 +218,7 @@ async fn top_up(
 fn payment_key(org_id: &str, key: Option<&IdempotencyKey>) -> String {
     match key {
         Some(key) => idempotency_key(&["top_up", org_id, &key.hash]),
-        None => idempotency_key(&["top_up", org_id, &crate::domain::api_key::random_hex(16)]),
+        None => idempotency_key(&["top_up", org_id, &random_hex(16)]),
     }
 }
 

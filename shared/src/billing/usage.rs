@@ -22,6 +22,7 @@ use crate::domain::org::{Org, Principal};
 use crate::error::{ApiError, ErrorKind};
 use crate::retry::{Failure, Policy, retry};
 use crate::store::{Counted, Delta, ExactCount, Written};
+use crate::telemetry::current_request_id;
 
 /// The most one call may count.
 pub const MAX_COUNT: u64 = 1000;
@@ -107,7 +108,10 @@ async fn plan_limit_reached(app: &App, principal: &Principal, org: &Org, plan: &
     let event =
         Event::LimitReached { resource: resource.to_string(), plan: plan.id.clone(), active: limit.active, cap: limit.cap.unwrap_or(0) };
     let once = format!("limit_reached#{}#{resource}#{}", org.org_id, now.div_euclid(60));
-    if let Err(err) = app.store.record_activity_once(&Activity::new(&org.org_id, now, Actor::of(principal), event), &once, now + 120).await
+    if let Err(err) = app
+        .store
+        .record_activity_once(&Activity::new(&org.org_id, now, Actor::of(principal), event, current_request_id()), &once, now + 120)
+        .await
     {
         tracing::warn!(org_id = %org.org_id, resource, error = %err, "the limit_reached record could not be written");
     }
@@ -136,7 +140,11 @@ async fn report_thresholds(app: &App, org: &Org, resource: Resource, counted: u6
         };
         let once = format!("usage_threshold#{}#{}#{period}#{percent}", org.org_id, resource.as_str());
         let keep_until = period.max(now) + THRESHOLD_MARKER_SECS;
-        if let Err(err) = app.store.record_activity_once(&Activity::new(&org.org_id, now, Actor::System, event), &once, keep_until).await {
+        if let Err(err) = app
+            .store
+            .record_activity_once(&Activity::new(&org.org_id, now, Actor::System, event, current_request_id()), &once, keep_until)
+            .await
+        {
             tracing::warn!(org_id = %org.org_id, resource = resource.as_str(), error = %err, "a usage threshold record could not be written");
         }
     }

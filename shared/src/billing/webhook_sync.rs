@@ -26,6 +26,7 @@ use crate::error::ApiError;
 use crate::metrics::{self, CheckoutKind};
 use crate::retry::{Policy, retry};
 use crate::store::{Applied, OnceMarkers};
+use crate::telemetry::current_request_id;
 
 /// What a delivery came to; all of them are answered 200.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +135,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 markers.credits_granted = *credits;
                 let (session_id, payment_intent_id) = credits_payment(payment_id);
                 let event = Event::CreditsGranted { session_id, payment_intent_id, credits: *credits, balance: org.credits };
-                granted = Some(Activity::new(org_id, now, Actor::Stripe, event));
+                granted = Some(Activity::new(org_id, now, Actor::Stripe, event, current_request_id()));
             }
             Effect::PaymentFailed { subscription_id, message, .. } => {
                 org.last_payment_error = Some(message.clone());
@@ -176,7 +177,11 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
         events.extend(org_changes(&before, &org, kind, app.config.credits_low_level));
         let activities: Vec<Activity> = granted
             .into_iter()
-            .chain(events.into_iter().map(|event| Activity::new(org_id, now, actor.clone(), event).under(consent.clone())))
+            .chain(
+                events
+                    .into_iter()
+                    .map(|event| Activity::new(org_id, now, actor.clone(), event, current_request_id()).under(consent.clone())),
+            )
             .collect();
         markers.activities = &activities;
         match app.store.apply_once(&mut org, markers, now).await? {

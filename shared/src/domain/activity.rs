@@ -7,10 +7,13 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::api_key::random_hex;
 use crate::domain::change::{ChangeKind, Config, IntentClaim};
+use crate::domain::ids::random_hex;
 use crate::domain::mandate::MandateLimits;
 use crate::domain::org::{Org, Principal, PrincipalKind, SubscriptionStatus};
+
+/// How long the history keeps a record unless the deployment says (`ACTIVITY_RETENTION_DAYS`).
+pub const DEFAULT_ACTIVITY_RETENTION_DAYS: i64 = 400;
 
 /// The `source` of every event on the bus.
 pub const EVENT_SOURCE: &str = "stripe-billing-api";
@@ -253,10 +256,11 @@ pub struct Activity {
 impl Activity {
     /// A record with a fresh id: the clock's microseconds, then randomness, so that records of
     /// one org written in the same second (`now`) still sort in the order they were written.
-    pub fn new(org_id: &str, now: i64, actor: Actor, event: Event) -> Self {
+    /// `request_id` is the API request being served, if any: the caller knows it, the rule
+    /// does not.
+    pub fn new(org_id: &str, now: i64, actor: Actor, event: Event, request_id: Option<String>) -> Self {
         let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
         let id = format!("act_{:014x}{}", micros & 0xff_ffff_ffff_ffff, random_hex(5));
-        let request_id = crate::telemetry::current_request_id();
         Self { id, org_id: org_id.to_string(), occurred_at: now, actor, consent: None, request_id, event }
     }
 

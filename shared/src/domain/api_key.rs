@@ -2,12 +2,12 @@
 //! (256 bits) is shown once and stored only as the SHA-256 of the whole key.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::domain::activity::{Activity, Actor, Event};
+use crate::domain::ids::{hash, random_hex};
+use crate::domain::invalid::Invalid;
 use crate::domain::org::{Principal, PrincipalKind, valid_id};
-use crate::error::ApiError;
 
 const PREFIX: &str = "bk_";
 const KEY_ID_BYTES: usize = 8;
@@ -36,27 +36,12 @@ pub struct IssuedKey {
     pub record: ApiKeyRecord,
 }
 
-pub(crate) fn random_bytes(count: usize) -> Vec<u8> {
-    let mut buf = vec![0u8; count];
-    getrandom::fill(&mut buf).expect("the OS random source is available");
-    buf
-}
-
-pub(crate) fn random_hex(bytes: usize) -> String {
-    hex::encode(random_bytes(bytes))
-}
-
-/// The hex SHA-256 under which a secret (key, confirm token, approval id) is stored.
-pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-pub fn issue(org_id: &str, principal_id: &str, kind: PrincipalKind, now: i64) -> Result<IssuedKey, ApiError> {
+pub fn issue(org_id: &str, principal_id: &str, kind: PrincipalKind, now: i64) -> Result<IssuedKey, Invalid> {
     if !valid_id(org_id) {
-        return Err(ApiError::field("org_id", "must be 1-64 of a-z, 0-9, - and _"));
+        return Err(Invalid::field("org_id", "must be 1-64 of a-z, 0-9, - and _"));
     }
     if !valid_id(principal_id) {
-        return Err(ApiError::field("principal_id", "must be 1-64 of a-z, 0-9, - and _"));
+        return Err(Invalid::field("principal_id", "must be 1-64 of a-z, 0-9, - and _"));
     }
     let key_id = random_hex(KEY_ID_BYTES);
     let token = format!("{PREFIX}{key_id}_{}", random_hex(SECRET_BYTES));
@@ -105,7 +90,8 @@ pub fn key_activity(record: &ApiKeyRecord, revoked: bool, now: i64) -> Activity 
         false => Event::ApiKeyIssued { key_id, principal_id, principal_kind },
         true => Event::ApiKeyRevoked { key_id, principal_id, principal_kind },
     };
-    Activity::new(&record.org_id, now, Actor::System, event)
+    // The operator acts from the admin CLI, outside any API request.
+    Activity::new(&record.org_id, now, Actor::System, event, None)
 }
 
 /// The bearer token of an `Authorization` header value.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, FieldProblem};
+use crate::domain::invalid::{FieldProblem, Invalid};
 
 /// The statuses that count as a refusal: the caller asked for something it may not have now
 /// (a cap, a conflict, a reused key, too fast). Bad input and auth failures are not counted.
@@ -49,7 +49,7 @@ pub struct AgentBrakeChange {
 
 impl AgentBrakeChange {
     /// Refuses values outside the bounds, naming each field at fault.
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         let mut problems = Vec::new();
         if let Some(n) = self.max_refusals_per_minute.filter(|n| !MAX_REFUSALS_PER_MINUTE.contains(n)) {
             let (low, high) = (MAX_REFUSALS_PER_MINUTE.start(), MAX_REFUSALS_PER_MINUTE.end());
@@ -59,7 +59,7 @@ impl AgentBrakeChange {
             let (low, high) = (PAUSE_MINUTES.start(), PAUSE_MINUTES.end());
             problems.push(FieldProblem::new("agent_brake.pause_minutes", format!("must be from {low} to {high}, not {m}")));
         }
-        if problems.is_empty() { Ok(()) } else { Err(ApiError::validation(problems)) }
+        Invalid::unless_any(problems)
     }
 }
 
@@ -119,9 +119,7 @@ mod tests {
         let ok = AgentBrakeChange { max_refusals_per_minute: Some(5), pause_minutes: Some(1440) };
         assert!(ok.validate().is_ok());
         let bad = AgentBrakeChange { max_refusals_per_minute: Some(4), pause_minutes: Some(0) };
-        let err = bad.validate().unwrap_err();
-        let fields = err.details.unwrap()["fields"].clone();
-        assert_eq!(fields[0]["field"], "agent_brake.max_refusals_per_minute");
-        assert_eq!(fields[1]["field"], "agent_brake.pause_minutes");
+        let fields: Vec<_> = bad.validate().unwrap_err().problems.into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["agent_brake.max_refusals_per_minute", "agent_brake.pause_minutes"]);
     }
 }

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use crate::domain::calendar::civil_from_days;
 use crate::domain::catalog::Catalog;
+use crate::domain::invalid::{FieldProblem, Invalid};
 use crate::domain::plan_change::money;
-use crate::error::{ApiError, FieldProblem};
 
 /// The longest a mandate may run.
 pub const MAX_DAYS: i64 = 90;
@@ -28,11 +28,11 @@ const DAY: i64 = 86_400;
 pub struct MandateLimits {
     /// The highest plan of the catalog the agent may move to (any lower one too).
     #[serde(default)]
-    #[schema(schema_with = crate::field_schemas::plan_or_null)]
+    #[schema(example = "pro")]
     pub max_plan: Option<String>,
     /// The most units of a per-unit plan (absent: 1).
     #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
-    #[schema(schema_with = crate::field_schemas::mandate_quantity)]
+    #[schema(minimum = 1, example = 3)]
     pub max_quantity: Option<u32>,
     /// The most the agent's actions may cause to be charged per calendar month (UTC).
     #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
@@ -250,7 +250,7 @@ impl Mandate {
 /// Checks a grant's envelope and expiry: a plan of the catalog, a quantity some plan allows, an
 /// expiry in the future and at most `MAX_DAYS` ahead. An envelope that covers nothing is valid
 /// (and useless): every limit is optional.
-pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, now: i64) -> Result<(), ApiError> {
+pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, now: i64) -> Result<(), Invalid> {
     let mut problems = Vec::new();
     if let Some(plan_id) = limits.max_plan.as_ref().filter(|id| catalog.plan(id).is_none()) {
         problems.push(FieldProblem::new("limits.max_plan", format!("`{plan_id}` is not a plan of the catalog")));
@@ -264,7 +264,7 @@ pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, n
     } else if expires_at > now + MAX_DAYS * DAY {
         problems.push(FieldProblem::new("expires_at", format!("must be at most {MAX_DAYS} days ahead")));
     }
-    if problems.is_empty() { Ok(()) } else { Err(ApiError::validation(problems)) }
+    Invalid::unless_any(problems)
 }
 
 /// What an agent asks its human for: an envelope, an expiry, and why.
@@ -409,7 +409,7 @@ mod tests {
         assert!(check_grant(&ok, NOW, &c, NOW).is_err());
         let unknown = MandateLimits { max_plan: Some("gold".into()), max_quantity: Some(0), ..Default::default() };
         let err = check_grant(&unknown, NOW, &c, NOW).unwrap_err();
-        assert_eq!(err.details.unwrap()["fields"].as_array().unwrap().len(), 3, "plan, quantity and expiry, each named");
+        assert_eq!(err.problems.len(), 3, "plan, quantity and expiry, each named");
         assert!(check_grant(&MandateLimits::default(), NOW + DAY, &c, NOW).is_ok(), "an envelope may cover nothing");
     }
 

@@ -10,6 +10,8 @@ pub mod change;
 pub mod drift;
 pub mod entitlements;
 pub mod events;
+pub mod ids;
+pub mod invalid;
 pub mod ledger;
 pub mod mandate;
 pub mod org;

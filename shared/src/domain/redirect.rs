@@ -3,7 +3,7 @@
 
 use url::{Origin, Url};
 
-use crate::error::FieldProblem;
+use crate::domain::invalid::FieldProblem;
 
 const MAX_URL_LEN: usize = 2048;
 

@@ -7,8 +7,9 @@ use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::domain::invalid::FieldProblem;
 use crate::domain::org::{Principal, PrincipalKind};
-use crate::error::{ApiError, ErrorKind, FieldProblem};
+use crate::error::{ApiError, ErrorKind};
 
 /// JSON bodies larger than this are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

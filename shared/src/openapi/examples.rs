@@ -126,7 +126,7 @@ pub fn activity_page() -> ActivityPageView {
     let pro = Config { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
     let scale = Config { plan: "scale".into(), ..pro.clone() };
     let record = |id: &str, at: i64, event: Event, consent: Option<Consent>| {
-        let mut activity = Activity::new("org_acme", at, Actor::of(&agent()), event).under(consent);
+        let mut activity = Activity::new("org_acme", at, Actor::of(&agent()), event, None).under(consent);
         (activity.id, activity.request_id) = (id.to_string(), Some(REQUEST_ID.to_string()));
         activity.view("usd")
     };

@@ -12,9 +12,6 @@ use crate::domain::activity::Activity;
 /// The sort-key prefix of activity records (the stream filter of the publisher names it).
 pub const ACTIVITY_PREFIX: &str = "ACTIVITY#";
 
-/// How long the history keeps a record unless the deployment says (`ACTIVITY_RETENTION_DAYS`).
-pub const DEFAULT_ACTIVITY_RETENTION_DAYS: i64 = 400;
-
 /// The most records one page of the history holds.
 pub const ACTIVITY_PAGE_MAX: i32 = 100;
 
@@ -155,6 +152,7 @@ mod tests {
             1_700_000_000,
             Actor::Stripe,
             Event::PlanChanged { kind: crate::domain::activity::PlanChangeKind::Stripe, from: Config::free(), to, effective_at: None },
+            None,
         );
         activity.id = "act_1".into();
         let item = activity_item("t", &activity, 86_400).unwrap();

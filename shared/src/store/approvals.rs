@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Key, Store, StoreError, TTL, built, classify, decode, keyed, org_key};
 use crate::domain::activity::Activity;
-use crate::domain::api_key::{hash, random_bytes, random_hex};
 use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN, POLL_INTERVAL_SECS, binding_code};
 use crate::domain::change::Change;
+use crate::domain::ids::{hash, random_bytes, random_hex};
 use crate::domain::mandate::{Mandate, MandateAsk};
 use crate::domain::org::{Org, Principal};
 

@@ -48,9 +48,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteIt
 use serde::{Serialize, de::DeserializeOwned};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
+use crate::domain::activity::DEFAULT_ACTIVITY_RETENTION_DAYS;
 use crate::metrics;
 
-pub use activity::{ACTIVITY_PAGE_MAX, ACTIVITY_PREFIX, ActivityFilter, ActivityPage, DEFAULT_ACTIVITY_RETENTION_DAYS};
+pub use activity::{ACTIVITY_PAGE_MAX, ACTIVITY_PREFIX, ActivityFilter, ActivityPage};
 pub use approvals::ApprovalRecord;
 pub use consents::{ConsentRecord, ConsentState};
 pub use credits::{LEDGER_PAGE_MAX, LedgerPage};
@@ -159,7 +160,7 @@ fn unavailable(operation: &'static str, code: Option<&str>, err: impl std::error
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>, rules: crate::domain::entitlements::CapRules) -> Self {
-        let activity_retention_secs = activity::DEFAULT_ACTIVITY_RETENTION_DAYS * 86_400;
+        let activity_retention_secs = DEFAULT_ACTIVITY_RETENTION_DAYS * 86_400;
         Self { client, table: table.into(), rules: std::sync::Arc::new(caps::Rules::new(rules)), activity_retention_secs }
     }
 

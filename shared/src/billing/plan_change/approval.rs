@@ -12,14 +12,15 @@ use super::{Asked, Caller, Change, change_view, public_change};
 use crate::App;
 use crate::billing::{load_org, mandate_request};
 use crate::domain::activity::{Activity, Actor, Decision, Event};
-use crate::domain::api_key::hash;
 use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, POLL_INTERVAL_SECS, Pace, PublicStatus, pace, public_status};
 use crate::domain::change::IntentClaim;
+use crate::domain::ids::hash;
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics;
 use crate::store::ApprovalRecord;
 use crate::stripe::idempotency_key;
+use crate::telemetry::current_request_id;
 
 /// The body of approve and deny: nothing (`{}`, or no body), so a misspelt field is refused
 /// rather than ignored.
@@ -43,7 +44,7 @@ pub(super) async fn ask(
     record.change = Some(change.clone());
     let to = change.to.clone();
     let event = Event::ApprovalRequested { action: asked.action.to_string(), to, expires_at: record.valid_until };
-    app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(caller.principal), event)).await?;
+    app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(caller.principal), event, current_request_id())).await?;
     metrics::approval_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %record.principal_id, action = asked.action, "web approval required");
     let base = caller.base_url.trim_end_matches('/');
@@ -161,7 +162,7 @@ fn decision(record: &ApprovalRecord, by: &Principal, decision: Decision, now: i6
         Some(change) => Event::ApprovalDecided { action: record.action.clone(), to: change.to.clone(), decision },
         None => Event::MandateRequestDecided { agent_key_id: record.key_id.clone().unwrap_or_default(), decision },
     };
-    Activity::new(&record.org_id, now, Actor::of(by), event)
+    Activity::new(&record.org_id, now, Actor::of(by), event, current_request_id())
 }
 
 /// Why an approval could not be claimed: decided (or lapsed) first. One executing is settled

@@ -8,13 +8,14 @@ use super::{Asked, Change, change_view, public_change};
 use crate::App;
 use crate::billing::load_org;
 use crate::domain::activity::{Activity, Actor, Event};
-use crate::domain::api_key::{hash, random_hex};
 use crate::domain::change::IntentClaim;
+use crate::domain::ids::{hash, random_hex};
 use crate::domain::org::{Org, Principal};
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics;
 use crate::store::{ConsentRecord, ConsentState};
 use crate::stripe::idempotency_key;
+use crate::telemetry::current_request_id;
 
 /// How long a confirm token is valid.
 pub const TOKEN_TTL_SECS: i64 = 60;
@@ -63,7 +64,7 @@ pub(super) async fn ask(
         amount_due_now: change.amount_due_now,
         expires_at: record.valid_until,
     };
-    app.store.put_consent(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event)).await?;
+    app.store.put_consent(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event, current_request_id())).await?;
     metrics::consent_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, action = asked.action, "confirmation required");
     Ok(json!({

@@ -23,6 +23,7 @@ use crate::metrics;
 use crate::retry::{Failure, Policy, retry};
 use crate::store::{Begun, ClaimOutcome, Finished, StoreError};
 use crate::stripe::{ChangeOutcome, GatewayError, PlanItem, StripeGateway};
+use crate::telemetry::current_request_id;
 
 /// What a client is asked to wait before asking again about a change being confirmed.
 const CONFIRMING_RETRY_AFTER_SECS: u64 = 5;
@@ -208,7 +209,7 @@ fn changed(app: &App, intent: &ChangeIntent, before: &Org, after: &Org, now: i64
     let consent = intent.claim.as_ref().map(Consent::of);
     org_changes(before, after, PlanChangeKind::of(intent.change.kind), app.config.credits_low_level)
         .into_iter()
-        .map(|event| Activity::new(&after.org_id, now, actor.clone(), event).under(consent.clone()))
+        .map(|event| Activity::new(&after.org_id, now, actor.clone(), event, current_request_id()).under(consent.clone()))
         .collect()
 }
 

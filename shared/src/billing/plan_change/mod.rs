@@ -25,11 +25,12 @@ use crate::billing::{Caller, load_org_and_mandate, mandates};
 use crate::domain::activity::Actor;
 use crate::domain::catalog::Interval;
 use crate::domain::change::{Change, ChangeKind as Kind, Config, IntentClaim};
+use crate::domain::invalid::FieldProblem;
 use crate::domain::mandate::{Draw, Mandate, MandateUse, Uncovered};
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::domain::plan_change::{UpgradeDecision, decide_upgrade, describe, money};
 use crate::domain::summary::billing_summary;
-use crate::error::{ApiError, FieldProblem};
+use crate::error::ApiError;
 use crate::stripe::{PlanItem, idempotency_key};
 
 pub use consent::TOKEN_TTL_SECS;
