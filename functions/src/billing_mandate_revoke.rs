@@ -7,7 +7,12 @@ use billing_shared::http::{self, ok, only_query_params, path_param, principal};
 use billing_shared::{ApiError, App, now};
 use lambda_http::{Body, Request, Response};
 
+use crate::{literal_route_of_another_method, not_found};
+
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    if literal_route_of_another_method(req.method().as_str(), req.uri().path()) {
+        return not_found::answer(req).await;
+    }
     http::serve(req, |req| async move {
         let principal = principal(&req)?;
         only_query_params(&req, &[])?;

@@ -10,16 +10,15 @@ use lambda_http::{Body, Request, Response};
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::serve(req, |req| async move {
         let principal = principal(&req)?;
+        // Checked for both ways of paying, though only the card on file uses it.
+        let key = idempotency_key(&req)?;
         let body: CreditsCheckoutBody = json_body(&req)?;
         match body.payment {
             Payment::Checkout => {
                 let link = credits_checkout(app, &principal, &body, now()).await?;
                 ok(&CreditsCheckoutSession::from(link))
             }
-            Payment::CardOnFile => {
-                let key = idempotency_key(&req)?;
-                ok(&card_on_file(app, &principal, &body, key.as_ref(), now()).await?)
-            }
+            Payment::CardOnFile => ok(&card_on_file(app, &principal, &body, key.as_ref(), now()).await?),
         }
     })
     .await

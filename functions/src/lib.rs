@@ -65,6 +65,13 @@ include!(concat!(env!("OUT_DIR"), "/functions.rs"));
 /// API Gateway's catch-all route.
 pub const DEFAULT_ROUTE: &str = "$default";
 
+/// Whether another method has `path` as a literal route (`POST /billing/mandates/request`):
+/// API Gateway sends the request's method to a parameter route that also matches
+/// (`DELETE /billing/mandates/{mandate_id}`), whose handler then answers that path's 405.
+pub fn literal_route_of_another_method(method: &str, path: &str) -> bool {
+    ROUTES.iter().any(|route| route.method != method && route.path == path.trim_end_matches('/'))
+}
+
 /// The path parameters if `path` matches the route pattern `pattern` (`/billing/limits/{resource}`,
 /// `{name+}` greedy), as API Gateway matches them.
 pub fn match_path(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {

@@ -1264,11 +1264,14 @@ fn operations() -> Vec<Operation> {
             body: None,
             ok: ok("MandateView", "The mandate, revoked.", vec![("revoked", examples::revoked_mandate())]),
             created: false,
-            errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden, NotFound]]),
+            errors: kinds(&[&KEYED, &[ValidationFailed, Forbidden, NotFound, MethodNotAllowed]]),
             others: Vec::new(),
             samples: vec![
                 ApiError::field("verbose", "is not a parameter of this route"),
                 ApiError::not_found("No mandate with this id in your org."),
+                // API Gateway routes DELETE /billing/mandates/request here: that path is POST's.
+                ApiError::new(MethodNotAllowed, "DELETE is not a method of /billing/mandates/request: use POST.")
+                    .with_details(json!({ "allow": ["POST"] })),
             ],
         },
         Operation {
