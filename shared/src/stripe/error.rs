@@ -62,16 +62,7 @@ impl GatewayError {
     /// A failure on our side of the call (a request we could not build, an answer without a
     /// field Stripe always sends): not worth a retry.
     pub fn local(operation: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            operation,
-            status: None,
-            error_type: None,
-            code: None,
-            request_id: None,
-            description: description.into(),
-            payment_intent_id: None,
-            retryable: false,
-        }
+        Self { retryable: false, ..Self::unreachable(operation, description) }
     }
 
     /// 429, 5xx, timeouts and connection errors: the same call may succeed in a moment.
