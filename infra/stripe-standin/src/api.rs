@@ -9,12 +9,13 @@ use serde_json::{Value, json};
 
 use crate::account::{Account, CustomerFields, LineItem, Origin};
 use crate::billing::{ItemChange, SubscriptionChange};
+use crate::cards::TestCard;
 use crate::checkout::CheckoutRequest;
 use crate::error::StripeApiError;
 use crate::expand::expand;
 use crate::objects::{self, InvoiceData};
 use crate::params::Params;
-use crate::payments::{PaymentIntentRequest, TestCard};
+use crate::payments::PaymentIntentRequest;
 use crate::plan_changes::{PhaseRequest, PreviewRequest};
 
 /// Answers one API request; `path` includes the `/v1` prefix.

@@ -6,12 +6,12 @@ use serde_json::{Value, json};
 
 use crate::account::{Account, CustomerFields, LineItem, Origin, SessionDetails};
 use crate::billing::{BillingLine, InvoiceSpec};
+use crate::cards::TestCard;
 use crate::catalog::Price;
 use crate::clock;
 use crate::error::StripeApiError;
 use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem};
 use crate::params::MetadataUpdate;
-use crate::payments::TestCard;
 
 /// Stripe's largest charge in the smallest currency unit (999,999.99 for two-decimal
 /// currencies).

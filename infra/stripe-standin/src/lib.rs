@@ -116,6 +116,7 @@
 mod account;
 mod api;
 mod billing;
+mod cards;
 mod catalog;
 mod checkout;
 mod clock;

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
+use crate::cards::TestCard;
 use crate::catalog::{Price, Product};
-use crate::payments::TestCard;
 
 /// The API version events are rendered at: the one async-stripe 1.0.0-rc.10 is generated
 /// for, so its webhook parser does not warn about a version mismatch.
