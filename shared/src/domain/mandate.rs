@@ -17,6 +17,8 @@ use crate::domain::plan_change::money;
 
 /// The longest a mandate may run.
 pub const MAX_DAYS: i64 = 90;
+/// The most any counted limit may be (the schema's `maximum` of each).
+pub const MAX_LIMIT: u64 = 1_000_000_000_000;
 const DAY: i64 = 86_400;
 
 /// The envelope. A limit left out does not cover its action (`max_plan` absent: no plan
@@ -36,13 +38,13 @@ pub struct MandateLimits {
     pub max_quantity: Option<u32>,
     /// The most the agent's actions may cause to be charged per calendar month (UTC).
     #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
-    #[schema(minimum = 0, example = 5000)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_u64, example = 5000)]
     pub max_charge_per_month: Option<u64>,
     #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
-    #[schema(minimum = 0, example = 2)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_u64, example = 2)]
     pub credit_bundles_per_month: Option<u64>,
     #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
-    #[schema(minimum = 0, example = 500)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_u64, example = 500)]
     pub credits_spend_per_day: Option<u64>,
 }
 
@@ -259,6 +261,14 @@ pub fn check_grant(limits: &MandateLimits, expires_at: i64, catalog: &Catalog, n
     if let Some(q) = limits.max_quantity.filter(|q| !(1..=most).contains(q)) {
         problems.push(FieldProblem::new("limits.max_quantity", format!("must be 1 to {most}, not {q}")));
     }
+    let counted = [
+        ("limits.max_charge_per_month", limits.max_charge_per_month),
+        ("limits.credit_bundles_per_month", limits.credit_bundles_per_month),
+        ("limits.credits_spend_per_day", limits.credits_spend_per_day),
+    ];
+    for (field, _) in counted.into_iter().filter(|(_, limit)| limit.is_some_and(|n| n > MAX_LIMIT)) {
+        problems.push(FieldProblem::new(field, format!("must be at most {MAX_LIMIT}")));
+    }
     if expires_at <= now {
         problems.push(FieldProblem::new("expires_at", "must be in the future"));
     } else if expires_at > now + MAX_DAYS * DAY {
@@ -411,6 +421,9 @@ mod tests {
         let err = check_grant(&unknown, NOW, &c, NOW).unwrap_err();
         assert_eq!(err.problems.len(), 3, "plan, quantity and expiry, each named");
         assert!(check_grant(&MandateLimits::default(), NOW + DAY, &c, NOW).is_ok(), "an envelope may cover nothing");
+        let huge =
+            MandateLimits { max_charge_per_month: Some(MAX_LIMIT + 1), credits_spend_per_day: Some(MAX_LIMIT), ..Default::default() };
+        assert_eq!(check_grant(&huge, NOW + DAY, &c, NOW).unwrap_err().problems.len(), 1, "the schema's maximum holds");
     }
 
     #[test]
