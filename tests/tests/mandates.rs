@@ -83,6 +83,8 @@ async fn a_human_grants_lists_and_revokes_and_an_agent_can_do_none_of_it() {
         (&human, agent_key.as_str(), limits.clone(), Value::from("2020-01-01"), 400, "validation_failed"),
         (&human, agent_key.as_str(), parse(r#"{"max_plan":"gold"}"#), in_days(30), 400, "validation_failed"),
         (&human, agent_key.as_str(), parse(r#"{"max_quantity":1000}"#), in_days(30), 400, "validation_failed"),
+        (&human, agent_key.as_str(), parse("[null, null]"), in_days(30), 400, "validation_failed"),
+        (&human, agent_key.as_str(), parse(r#"{"max_charge_per_month":9223372036854775808}"#), in_days(30), 400, "validation_failed"),
         (&human, agent_key.as_str(), parse(r#"{"credits_spend_per_day":-1}"#), in_days(30), 400, "validation_failed"),
         (&human, agent_key.as_str(), parse(r#"{"max_plan":"pro","extra":1}"#), in_days(30), 400, "validation_failed"),
     ] {

@@ -26,6 +26,7 @@ use crate::telemetry::current_request_id;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MandateRequestBody {
+    #[serde(deserialize_with = "MandateLimits::object")]
     pub limits: MandateLimits,
     /// At most 90 days ahead: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.
     #[schema(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?|[0-9]{1,18})$", example = "2027-03-01")]

@@ -24,6 +24,7 @@ const ID_BYTES: usize = 16;
 pub struct GrantBody {
     /// The AGENT key of the org the mandate is for (its key id, as `billing-admin` prints it).
     pub agent_key_id: String,
+    #[serde(deserialize_with = "MandateLimits::object")]
     pub limits: MandateLimits,
     /// At most 90 days ahead: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or epoch seconds.
     #[schema(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?|[0-9]{1,18})$", example = "2027-03-01")]

@@ -48,6 +48,15 @@ pub struct MandateLimits {
     pub credits_spend_per_day: Option<u64>,
 }
 
+impl MandateLimits {
+    /// For `#[serde(deserialize_with)]` in request bodies: a JSON object only (a derived
+    /// `Deserialize` also takes an array of the fields in order, which the API does not offer).
+    pub fn object<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        serde_json::from_value(serde_json::Value::Object(fields)).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A mandate as stored. `used` maps a counter and its period (`charge:2026-12`,
 /// `bundles:2026-12`, `spend:2026-12-06`) to what was drawn in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -440,6 +449,19 @@ mod tests {
         assert_eq!(lines[1], ("Charges".into(), "up to $50.00 a month".into()));
         assert_eq!(lines[2], ("Credit bundles".into(), "none".into()));
         assert_eq!(lines[3], ("Credits spent".into(), "up to 500 a day".into()));
+    }
+
+    #[test]
+    fn limits_in_a_body_are_an_object_only() {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "MandateLimits::object")]
+            limits: MandateLimits,
+        }
+        let parsed: Body = serde_json::from_str(r#"{"limits":{"max_plan":"pro","credits_spend_per_day":5}}"#).unwrap();
+        assert_eq!(parsed.limits.credits_spend_per_day, Some(5));
+        assert!(serde_json::from_str::<Body>(r#"{"limits":[null,null]}"#).is_err());
+        assert!(serde_json::from_str::<Body>(r#"{"limits":{"max_plan":"pro","colour":1}}"#).is_err());
     }
 
     #[test]
