@@ -194,8 +194,9 @@ pub async fn revoke_as(app: &App, org_id: &str, mandate_id: &str, by: (Actor, &s
 
 /// Whether `mandate` (the agent's, as read) covers `action`: the draw to write with it, or
 /// the limit that stops it (`no_mandate` without one).
-pub fn cover(app: &App, mandate: Option<&Mandate>, action: &MandateUse<'_>, now: i64) -> Result<Draw, Uncovered> {
-    mandate.ok_or(Uncovered("no_mandate"))?.draw(action, &app.config.catalog, now)
+pub fn cover<'m>(app: &App, mandate: Option<&'m Mandate>, action: &MandateUse<'_>, now: i64) -> Result<(&'m Mandate, Draw), Uncovered> {
+    let mandate = mandate.ok_or(Uncovered("no_mandate"))?;
+    Ok((mandate, mandate.draw(action, &app.config.catalog, now)?))
 }
 
 /// What an action drawn from `mandate` leaves of it.

@@ -26,7 +26,7 @@ use crate::billing::webhook_sync::{Outcome, apply};
 use crate::domain::events::{CARD_ON_FILE, Effect};
 use crate::domain::ids::random_hex;
 use crate::domain::invalid::FieldProblem;
-use crate::domain::mandate::{MandateUse, Uncovered};
+use crate::domain::mandate::MandateUse;
 use crate::domain::org::{Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::stripe::{CardOnFileCharge, CardOnFilePayment, idempotency_key};
@@ -98,11 +98,10 @@ pub async fn card_on_file(
     }
     let bundles = u64::from(body.quantity);
     let action = MandateUse::CreditBundles { bundles, charge: bundles * bundle.unit_amount };
-    let (mandate, draw) =
-        match mandate.as_ref().ok_or(Uncovered("no_mandate")).and_then(|m| Ok((m, m.draw(&action, &app.config.catalog, now)?))) {
-            Ok(covered) => covered,
-            Err(limit) => return Err(mandates::outside(limit)),
-        };
+    let (mandate, draw) = match mandates::cover(app, mandate.as_ref(), &action, now) {
+        Ok(covered) => covered,
+        Err(limit) => return Err(mandates::outside(limit)),
+    };
     if !app.store.draw_mandate(org_id, &draw, now).await? {
         // A racing action drew the envelope first (or the mandate was revoked): say which limit.
         let again = app.store.get_mandate(org_id, &principal.key_id).await?;

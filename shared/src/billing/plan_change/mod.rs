@@ -26,7 +26,7 @@ use crate::domain::activity::Actor;
 use crate::domain::catalog::Interval;
 use crate::domain::change::{Change, ChangeKind as Kind, Config, IntentClaim};
 use crate::domain::invalid::FieldProblem;
-use crate::domain::mandate::{Draw, Mandate, MandateUse, Uncovered};
+use crate::domain::mandate::{Draw, Mandate, MandateUse};
 use crate::domain::org::{Org, Principal, PrincipalKind};
 use crate::domain::plan_change::{UpgradeDecision, decide_upgrade, describe, money};
 use crate::domain::summary::billing_summary;
@@ -288,7 +288,7 @@ async fn consent_or_execute(
     }
     let charge = u64::try_from(change.amount_due_now).unwrap_or(0);
     let action = MandateUse::PlanChange { plan: &change.to.plan, quantity: change.to.quantity, charge };
-    let covered = mandate.ok_or(Uncovered("no_mandate")).and_then(|m| Ok((m, m.draw(&action, &app.config.catalog, now)?)));
+    let covered = mandates::cover(app, mandate, &action, now);
     let limit = match covered {
         Ok((mandate, draw)) => match under_mandate(app, principal, org, &change, &key, mandate, draw, now).await? {
             Some(answer) => return Ok(answer),
