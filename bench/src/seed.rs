@@ -174,7 +174,8 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
 
     let checkout = subscription_checkout(&app, &principal, &serde_json::from_str(SUBSCRIPTION_CHECKOUT)?, now()).await?;
     // Credits for every spend the measurement makes (granted as a paid credits Checkout does).
-    let grant = Effect::GrantCredits { customer_id: String::new(), payment_id: "cs_bench_seed".into(), credits: CREDITS_SEEDED };
+    let grant =
+        Effect::GrantCredits { customer_id: String::new(), payment_id: "cs_bench_seed".into(), credits: CREDITS_SEEDED, bought_by: None };
     apply(&app, ORG_ID, &grant, None, now()).await?;
     let credits = credits_checkout(&app, &principal, &serde_json::from_str(CREDITS_CHECKOUT)?, now()).await?;
     standin.pay_checkout(&credits.session_id).await?;

@@ -8,6 +8,7 @@
 pub mod admin_limit_signals;
 pub mod approve_page;
 pub mod authorizer;
+pub mod auto_top_up;
 pub mod billing_activity;
 pub mod billing_agent_resume;
 pub mod billing_agents;
@@ -38,6 +39,7 @@ pub mod mcp;
 pub mod not_found;
 pub mod openapi;
 pub mod reconciler;
+pub mod stream;
 pub mod stripe_webhook;
 pub mod usage_release;
 pub mod usage_reserve;

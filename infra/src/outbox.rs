@@ -1,8 +1,9 @@
 //! The outbox, locally: what AWS does between the table and the bus. `LocalBus` makes the bus
 //! in moto with a rule forwarding every billing event to an SQS queue; `StreamPump` reads the
-//! table's stream in DynamoDB Local, keeps the records the publisher's filter keeps (new items
-//! under `ACTIVITY#`) and hands them to the publisher's own code, redelivering from the first
-//! record it reports failed, as Lambda's event source mapping does.
+//! table's stream in DynamoDB Local, keeps the records the stream functions' filters keep (new
+//! items under `ACTIVITY#`) and hands them to a stream function's own code (the publisher's, the
+//! automatic top-up's), redelivering from the first record it reports failed, as Lambda's event
+//! source mapping does. Each function reads the stream with a pump of its own.
 
 use std::collections::HashMap;
 
@@ -138,15 +139,27 @@ impl StreamPump {
     /// Publishes what the stream holds (after any records left from a failed delivery) through
     /// the publisher; the activities it put on the bus.
     pub async fn pump(&mut self, bus: &EventBus) -> Result<Vec<Activity>, BoxError> {
+        let delivered = self.deliver(|batch| publish(bus, batch)).await?;
+        let delivered = delivered.into_iter().filter_map(|r| serde_dynamo::from_item::<_, Activity>(r.image).ok());
+        Ok(delivered.filter(|activity| activity.event.on_bus()).collect())
+    }
+
+    /// Hands what the stream holds (after any records left from a failed delivery) to
+    /// `consumer`, a stream function's own code, which answers the sequence numbers to deliver
+    /// again; the records it took.
+    pub async fn deliver<F, Fut>(&mut self, consumer: F) -> Result<Vec<Streamed>, BoxError>
+    where
+        F: FnOnce(Vec<Streamed>) -> Fut,
+        Fut: std::future::Future<Output = Vec<String>>,
+    {
         let mut batch = std::mem::take(&mut self.pending);
         batch.extend(self.read().await?);
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let failed = publish(bus, batch.clone()).await;
+        let failed = consumer(batch.clone()).await;
         let first_failed = batch.iter().position(|r| failed.first() == Some(&r.sequence_number)).unwrap_or(batch.len());
         self.pending = batch.split_off(first_failed);
-        let delivered = batch.into_iter().filter_map(|r| serde_dynamo::from_item::<_, Activity>(r.image).ok());
-        Ok(delivered.filter(|activity| activity.event.on_bus()).collect())
+        Ok(batch)
     }
 }

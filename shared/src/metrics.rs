@@ -81,6 +81,7 @@ pub fn describe() {
     describe_counter!("reconcile_failures", "Reconciler runs that failed");
     describe_counter!("events_published", "Outbox events published, by type");
     describe_counter!("events_publish_failed", "Outbox events that could not be published");
+    describe_counter!("auto_top_ups", "Automatic top-ups set off by a spend, by what became of them");
 }
 
 /// At the start of an invocation: the org and principal of the one before are no longer this
@@ -290,6 +291,11 @@ pub fn events_published(event_type: &str) {
 /// An outbox event that could not be published (it is tried again).
 pub fn events_publish_failed() {
     ::metrics::counter!("events_publish_failed").increment(1);
+}
+
+/// An automatic top-up a spend set off, by what became of it (`billing::auto_top_up::Outcome`).
+pub fn auto_top_ups(outcome: &'static str) {
+    ::metrics::counter!("auto_top_ups", "outcome" => outcome).increment(1);
 }
 
 #[cfg(test)]

@@ -154,6 +154,16 @@ impl TestApi {
         self.request(req.body(body.as_bytes().to_vec()).unwrap()).await
     }
 
+    /// `PATCH path` with a JSON body.
+    pub async fn patch_json(&self, path: &str, token: &str, body: &str) -> Reply {
+        let req = http::Request::builder()
+            .method("PATCH")
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        self.request(req.body(body.as_bytes().to_vec()).unwrap()).await
+    }
+
     /// Changes the stored org with `edit` (a whole-org write, as the webhook does).
     pub async fn edit_org(&self, org_id: &str, edit: impl FnOnce(&mut Org)) -> Org {
         let mut org = self.app.store.get_org(org_id).await.expect("read org").expect("org exists");

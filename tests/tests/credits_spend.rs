@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// Grants credits as a paid credits Checkout does (the webhook's own effect).
 async fn grant(api: &TestApi, org_id: &str, session_id: &str, credits: u64) {
-    let effect = Effect::GrantCredits { customer_id: String::new(), payment_id: session_id.into(), credits };
+    let effect = Effect::GrantCredits { customer_id: String::new(), payment_id: session_id.into(), credits, bought_by: None };
     apply(&api.app, org_id, &effect, None, now()).await.expect("grant credits");
 }
 

@@ -58,7 +58,7 @@ async fn mandate_items(api: &TestApi) -> usize {
 }
 
 async fn grant_credits(api: &TestApi, org_id: &str, credits: u64) {
-    let effect = Effect::GrantCredits { customer_id: String::new(), payment_id: "cs_test_mandate".into(), credits };
+    let effect = Effect::GrantCredits { customer_id: String::new(), payment_id: "cs_test_mandate".into(), credits, bought_by: None };
     apply(&api.app, org_id, &effect, None, now()).await.expect("grant credits");
 }
 

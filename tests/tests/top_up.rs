@@ -60,9 +60,12 @@ async fn a_top_up_charges_the_card_on_file_and_grants_once() {
         (charged[0]["id"].as_str(), charged[0]["amount"].as_u64(), charged[0]["status"].as_str()),
         (Some(pi.as_str()), Some(2000), Some("succeeded"))
     );
+    // The buyer too, so that whichever of this answer and the webhook grants names them.
+    let key_id = token.split('_').nth(1).unwrap();
     assert_eq!(
         charged[0]["metadata"],
-        json!({"org_id": "acme", "purpose": "credits", "bundles": "2", "credits": "200", "payment": "card_on_file"})
+        json!({"org_id": "acme", "purpose": "credits", "bundles": "2", "credits": "200", "payment": "card_on_file",
+               "principal_id": "owner", "key_id": key_id, "principal_kind": "HUMAN"})
     );
     let request = &api.calls("POST", "/v1/payment_intents")[0];
     assert_eq!((request.params["off_session"].as_str(), request.params["confirm"].as_str()), (Some("true"), Some("true")));
@@ -86,6 +89,7 @@ async fn a_top_up_charges_the_card_on_file_and_grants_once() {
         activity.body["data"].as_array().unwrap().iter().filter(|a| a["action"] == "billing.credits_granted").collect();
     assert_eq!(granted.len(), 1, "{}", activity.body);
     assert_eq!(granted[0]["stripe"], json!({"payment_intent_id": pi}));
+    assert_eq!((granted[0]["actor"]["kind"].as_str(), granted[0]["actor"]["key_id"].as_str()), (Some("HUMAN"), Some(key_id)));
 }
 
 #[tokio::test]

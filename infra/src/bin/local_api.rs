@@ -1,8 +1,8 @@
 //! `local-api`: creates the table from template.yaml in DynamoDB Local, starts the offline
 //! Stripe stand-in (delivering signed events to this API's /stripe/webhook), seeds the demo
 //! org and keys, serves every route of template.yaml on 127.0.0.1 and runs the reconciler
-//! every minute (its schedule in AWS) and the events publisher on the table's stream (into moto,
-//! when it runs) until Ctrl-C. It counts the metrics of every function (`metric_counts`) for
+//! every minute (its schedule in AWS), and the events publisher (into moto, when it runs) and the
+//! automatic top-up on the table's stream, until Ctrl-C. It counts the metrics of every function (`metric_counts`) for
 //! the events page.
 //! Started by `scripts/run-local` (and by `scripts/test` for the contract test), which start
 //! DynamoDB Local first. `PORT=0` takes a free port.
@@ -17,9 +17,10 @@ use billing_infra::seed::{DemoKeys, seed_demo};
 use billing_infra::standin;
 use billing_infra::template::Template;
 use billing_infra::{local_pages, metric_counts};
+use billing_shared::billing::auto_top_up::on_spends;
 use billing_shared::config::{Config, aws_sdk_config};
 use billing_shared::stripe::StripeGateway;
-use billing_shared::{App, telemetry};
+use billing_shared::{App, now, telemetry};
 use tokio::net::TcpListener;
 use tokio::time::{Instant, interval_at};
 
@@ -66,6 +67,23 @@ async fn publish_events(app: &App) -> Result<String, Box<dyn std::error::Error +
         }
     });
     Ok(said)
+}
+
+/// The automatic top-up's function on the table's stream, as its event source mapping runs it in
+/// AWS.
+async fn top_up_automatically(app: &App) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut pump = StreamPump::new(&app.sdk, app.store.table()).await?;
+    let app = app.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PUBLISH_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(err) = pump.deliver(|batch| on_spends(&app, batch, now())).await {
+                tracing::error!(error = %err, "reading the table's stream failed; trying again");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// With `DEMO_KEYS_FILE` set, the URL and demo keys go there too (shell `NAME=value` lines),
@@ -118,12 +136,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     });
     let outbox = publish_events(&app).await?;
+    top_up_automatically(&app).await?;
     let gateway = Arc::new(Gateway::new(app));
 
     println!("\nBilling API listening on {base} (table `{table}` in DynamoDB Local)");
     println!("Stripe stand-in on {} delivering signed events to {base}/stripe/webhook", stripe.base_url());
     println!("Reconciler: runs every minute here (ReconcileSchedule in AWS), its report in the log");
-    println!("Events: {outbox}; the newest, and the metrics counted since start, on {base}/local/events\n");
+    println!("Events: {outbox}; the newest, and the metrics counted since start, on {base}/local/events");
+    println!("Automatic top-up: runs on the table's stream here, as in AWS (PATCH /billing/settings turns it on)\n");
     println!("Routes (from template.yaml):");
     for route in gateway.routes() {
         println!("  {:<6} {:<34} -> {}", route.method, route.path, route.binary);

@@ -52,6 +52,7 @@ pub async fn sync_checkout(app: &App, principal: &Principal, session_id: &str, n
             customer_id: String::new(),
             payment_id: session.id.clone(),
             credits,
+            bought_by: None,
         }),
         _ => None,
     };

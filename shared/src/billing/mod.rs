@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod agents;
 pub mod authenticate;
+pub mod auto_top_up;
 pub mod brake;
 pub mod checkout;
 pub mod checkout_sync;

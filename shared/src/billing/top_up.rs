@@ -23,7 +23,7 @@ use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
 use crate::billing::load_org;
 use crate::billing::mandates::{self, MandateUsed};
 use crate::billing::webhook_sync::{Outcome, apply};
-use crate::domain::events::{CARD_ON_FILE, Effect};
+use crate::domain::events::{Buyer, CARD_ON_FILE, Effect};
 use crate::domain::ids::random_hex;
 use crate::domain::invalid::FieldProblem;
 use crate::domain::mandate::MandateUse;
@@ -83,20 +83,40 @@ pub async fn card_on_file(
     if !stray.is_empty() {
         return Err(ApiError::validation(stray));
     }
+    buy(app, principal, body.quantity, key, None, now).await
+}
+
+/// Buys `quantity` bundles with the card on file for `principal`, an AGENT only inside its
+/// mandate; `auto_top_up_of`: the activity id of the spend that set off an automatic top-up.
+pub async fn buy(
+    app: &App,
+    principal: &Principal,
+    quantity: u32,
+    key: Option<&IdempotencyKey>,
+    auto_top_up_of: Option<&str>,
+    now: i64,
+) -> Result<TopUp, ApiError> {
+    let buyer = |mandate: Option<(String, String)>| Buyer {
+        principal_id: principal.principal_id.clone(),
+        key_id: principal.key_id.clone(),
+        kind: principal.kind,
+        mandate,
+        auto_top_up_of: auto_top_up_of.map(str::to_string),
+    };
     if principal.kind != PrincipalKind::Agent {
-        return top_up(app, principal, body.quantity, key, None, now).await;
+        return top_up(app, principal, quantity, key, buyer(None), None, now).await;
     }
     let bundle = &app.config.catalog.credits;
-    if !(1..=bundle.max_bundles).contains(&body.quantity) {
+    if !(1..=bundle.max_bundles).contains(&quantity) {
         return Err(ApiError::field("quantity", format!("must be 1 to {} bundles", bundle.max_bundles)));
     }
     let org_id = principal.org_id.as_str();
     let (_, record, mandate) = app.store.org_idempotency_and_mandate(org_id, key.map(|k| k.hash.as_str()), &principal.key_id, now).await?;
     if record.is_some() {
         // A retry: its first answer is replayed, and nothing is drawn again.
-        return top_up(app, principal, body.quantity, key, None, now).await;
+        return top_up(app, principal, quantity, key, buyer(None), None, now).await;
     }
-    let bundles = u64::from(body.quantity);
+    let bundles = u64::from(quantity);
     let action = MandateUse::CreditBundles { bundles, charge: bundles * bundle.unit_amount };
     let (mandate, draw) = match mandates::cover(app, mandate.as_ref(), &action, now) {
         Ok(covered) => covered,
@@ -109,7 +129,8 @@ pub async fn card_on_file(
         return Err(mandates::outside(limit));
     }
     let used = mandates::used_for(mandate, &draw, now);
-    let bought = top_up(app, principal, body.quantity, key, Some(used), now).await;
+    let buyer = buyer(Some((mandate.mandate_id.clone(), mandate.granted_by.clone())));
+    let bought = top_up(app, principal, quantity, key, buyer, Some(used), now).await;
     if bought.as_ref().is_err_and(|error| matches!(error.kind, ErrorKind::PaymentFailed | ErrorKind::ValidationFailed)) {
         // Nothing was charged: the envelope gets its draw back (if this fails, it stays lower).
         if let Err(error) = app.store.release_mandate(org_id, &draw).await {
@@ -126,6 +147,7 @@ async fn top_up(
     principal: &Principal,
     quantity: u32,
     key: Option<&IdempotencyKey>,
+    buyer: Buyer,
     under: Option<MandateUsed>,
     now: i64,
 ) -> Result<TopUp, ApiError> {
@@ -158,7 +180,7 @@ async fn top_up(
                 customer_id,
                 amount,
                 currency,
-                metadata: metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                metadata: metadata.into_iter().chain(buyer.metadata()).map(|(k, v)| (k.to_string(), v)).collect(),
                 idempotency_key: payment_key(org_id, key),
             };
             stripe.charge_card_on_file(&charge).await.map_err(|err| {
@@ -175,7 +197,8 @@ async fn top_up(
     };
     let answer = match payment {
         CardOnFilePayment::Succeeded { payment_intent_id } => {
-            let effect = Effect::GrantCredits { customer_id: String::new(), payment_id: payment_intent_id.clone(), credits };
+            let effect =
+                Effect::GrantCredits { customer_id: String::new(), payment_id: payment_intent_id.clone(), credits, bought_by: Some(buyer) };
             let balance = match apply(app, org_id, &effect, None, now).await? {
                 // The webhook granted them first: the balance is what it wrote.
                 (Outcome::Duplicate, _) => load_org(&app.store, org_id).await?.credits,

@@ -115,7 +115,8 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
         let before = org.clone();
         let mut markers = OnceMarkers { event_id, ..OnceMarkers::default() };
         let mut events = Vec::new();
-        // Granted credits are Stripe's doing (a paid Checkout or card), whatever else is executing.
+        // Granted credits are the buyer's doing when a top-up names one, else Stripe's (a paid
+        // Checkout), whatever else is executing.
         let mut granted = None;
         match effect {
             Effect::SyncSubscription { subscription_id, .. } => {
@@ -129,13 +130,26 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
                 }
                 terms.void_consents_if_changed(&mut org);
             }
-            Effect::GrantCredits { payment_id, credits, .. } => {
+            Effect::GrantCredits { payment_id, credits, bought_by, .. } => {
                 org.credits += i64::try_from(*credits).unwrap_or(i64::MAX);
                 markers.credits_payment_id = Some(payment_id);
                 markers.credits_granted = *credits;
                 let (session_id, payment_intent_id) = credits_payment(payment_id);
-                let event = Event::CreditsGranted { session_id, payment_intent_id, credits: *credits, balance: org.credits };
-                granted = Some(Activity::new(org_id, now, Actor::Stripe, event, current_request_id()));
+                let auto_top_up_of = bought_by.as_ref().and_then(|buyer| buyer.auto_top_up_of.clone());
+                let event =
+                    Event::CreditsGranted { session_id, payment_intent_id, credits: *credits, balance: org.credits, auto_top_up_of };
+                let (actor, consent) = match bought_by {
+                    Some(buyer) => (
+                        Actor::Principal {
+                            principal_id: buyer.principal_id.clone(),
+                            principal_kind: buyer.kind,
+                            key_id: Some(buyer.key_id.clone()),
+                        },
+                        buyer.mandate.clone().map(|(mandate_id, approved_by)| Consent::Mandate { mandate_id, approved_by }),
+                    ),
+                    None => (Actor::Stripe, None),
+                };
+                granted = Some(Activity::new(org_id, now, actor, event, current_request_id()).under(consent));
             }
             Effect::PaymentFailed { subscription_id, message, .. } => {
                 org.last_payment_error = Some(message.clone());

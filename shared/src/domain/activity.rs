@@ -165,7 +165,8 @@ pub enum Event {
     #[serde(rename = "billing.checkout_started")]
     CheckoutStarted { session_id: String, to: Config },
     /// Bought credits were granted: a paid credits Checkout Session's (`session_id`), or a
-    /// top-up of the card on file's (`payment_intent_id`).
+    /// top-up of the card on file's (`payment_intent_id`; an automatic one names the spend's
+    /// record that set it off in `auto_top_up_of`).
     #[serde(rename = "billing.credits_granted")]
     CreditsGranted {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +175,8 @@ pub enum Event {
         payment_intent_id: Option<String>,
         credits: u64,
         balance: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auto_top_up_of: Option<String>,
     },
     #[serde(rename = "billing.credits_spent")]
     CreditsSpent { entry_id: String, amount: u64, balance: i64 },

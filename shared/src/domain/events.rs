@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::domain::org::PrincipalKind;
+
 /// `metadata.payment` of a top-up's PaymentIntent: the card on file was charged off session.
 pub const CARD_ON_FILE: &str = "card_on_file";
 
@@ -30,6 +32,8 @@ pub enum Effect {
         customer_id: String,
         payment_id: String,
         credits: u64,
+        /// A top-up's buyer (from its PaymentIntent's metadata); `None`: a Checkout's.
+        bought_by: Option<Buyer>,
     },
     /// Record the failure, then sync the subscription (it goes past_due).
     PaymentFailed {
@@ -41,6 +45,50 @@ pub enum Effect {
         customer_id: String,
     },
     Ignore(String),
+}
+
+/// Who bought a top-up of the card on file, as the PaymentIntent's metadata keeps it, so that
+/// the record of its grant names the key, the mandate it was bought under and, for an automatic
+/// top-up, the spend's record that set it off, whichever of the top-up or the webhook grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buyer {
+    pub principal_id: String,
+    pub key_id: String,
+    pub kind: PrincipalKind,
+    /// The mandate's id and the human who granted it.
+    pub mandate: Option<(String, String)>,
+    /// The activity id of the spend that took the balance under the automatic top-up's level.
+    pub auto_top_up_of: Option<String>,
+}
+
+impl Buyer {
+    /// The PaymentIntent metadata that keeps the buyer.
+    pub fn metadata(&self) -> Vec<(&'static str, String)> {
+        let kind = match self.kind {
+            PrincipalKind::Human => "HUMAN",
+            PrincipalKind::Agent => "AGENT",
+            PrincipalKind::Admin => "ADMIN",
+        };
+        let mut metadata =
+            vec![("principal_id", self.principal_id.clone()), ("key_id", self.key_id.clone()), ("principal_kind", kind.into())];
+        if let Some((mandate_id, approved_by)) = &self.mandate {
+            metadata.extend([("mandate_id", mandate_id.clone()), ("approved_by", approved_by.clone())]);
+        }
+        metadata.extend(self.auto_top_up_of.clone().map(|id| ("auto_top_up_of", id)));
+        metadata
+    }
+
+    /// The buyer a PaymentIntent's metadata names (none for one made before buyers were kept).
+    pub fn from_metadata(metadata: &Value) -> Option<Self> {
+        let text = |name: &str| metadata[name].as_str().map(str::to_string);
+        Some(Self {
+            principal_id: text("principal_id")?,
+            key_id: text("key_id")?,
+            kind: PrincipalKind::parse(&text("principal_kind")?)?,
+            mandate: text("mandate_id").zip(text("approved_by")),
+            auto_top_up_of: text("auto_top_up_of"),
+        })
+    }
 }
 
 fn id_of(value: &Value) -> Option<String> {
@@ -67,7 +115,7 @@ pub fn effect(event: &VerifiedEvent) -> Effect {
                 (Some("payment"), _) if !paid => Effect::Ignore("checkout session not paid yet".into()),
                 (Some("payment"), _) if object["metadata"]["purpose"] == "credits" => {
                     match (id_of(&object["id"]), object["metadata"]["credits"].as_str().and_then(|c| c.parse().ok())) {
-                        (Some(payment_id), Some(credits)) => Effect::GrantCredits { customer_id, payment_id, credits },
+                        (Some(payment_id), Some(credits)) => Effect::GrantCredits { customer_id, payment_id, credits, bought_by: None },
                         _ => Effect::Ignore("credits session without a credit count".into()),
                     }
                 }
@@ -82,7 +130,9 @@ pub fn effect(event: &VerifiedEvent) -> Effect {
                 return Effect::Ignore("a credits Checkout's payment: its session grants the credits".into());
             }
             match (id_of(&object["id"]), object["metadata"]["credits"].as_str().and_then(|c| c.parse().ok())) {
-                (Some(payment_id), Some(credits)) => Effect::GrantCredits { customer_id, payment_id, credits },
+                (Some(payment_id), Some(credits)) => {
+                    Effect::GrantCredits { customer_id, payment_id, credits, bought_by: Buyer::from_metadata(&object["metadata"]) }
+                }
                 _ => Effect::Ignore("credits payment without a credit count".into()),
             }
         }
@@ -146,13 +196,28 @@ mod tests {
         let credits = json!({"id": "cs_2", "customer": "cus_1", "mode": "payment", "payment_status": "paid", "metadata": {"purpose": "credits", "credits": "300"}});
         assert_eq!(
             effect(&event("checkout.session.completed", credits.clone())),
-            Effect::GrantCredits { customer_id: "cus_1".into(), payment_id: "cs_2".into(), credits: 300 }
+            Effect::GrantCredits { customer_id: "cus_1".into(), payment_id: "cs_2".into(), credits: 300, bought_by: None }
         );
         let top_up =
             json!({"id": "pi_1", "customer": "cus_1", "metadata": {"purpose": "credits", "credits": "200", "payment": "card_on_file"}});
         assert_eq!(
-            effect(&event("payment_intent.succeeded", top_up)),
-            Effect::GrantCredits { customer_id: "cus_1".into(), payment_id: "pi_1".into(), credits: 200 }
+            effect(&event("payment_intent.succeeded", top_up.clone())),
+            Effect::GrantCredits { customer_id: "cus_1".into(), payment_id: "pi_1".into(), credits: 200, bought_by: None }
+        );
+        let buyer = Buyer {
+            principal_id: "bot".into(),
+            key_id: "k1".into(),
+            kind: PrincipalKind::Agent,
+            mandate: Some(("md_1".into(), "alice".into())),
+            auto_top_up_of: Some("act_1".into()),
+        };
+        let mut by_agent = top_up;
+        for (name, value) in buyer.metadata() {
+            by_agent["metadata"][name] = json!(value);
+        }
+        assert_eq!(
+            effect(&event("payment_intent.succeeded", by_agent)),
+            Effect::GrantCredits { customer_id: "cus_1".into(), payment_id: "pi_1".into(), credits: 200, bought_by: Some(buyer) }
         );
         let checkouts = json!({"id": "pi_2", "customer": "cus_1", "metadata": {"purpose": "credits", "credits": "200"}});
         assert!(matches!(effect(&event("payment_intent.succeeded", checkouts)), Effect::Ignore(_)));

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod api_key;
 pub mod approval;
+pub mod auto_top_up;
 pub mod brake;
 pub mod calendar;
 pub mod catalog;

@@ -313,7 +313,12 @@ pub fn error(kind: ErrorKind) -> ApiError {
 pub const KEY_ID: &str = "3f9a0c2b7d1e4f5a";
 
 pub fn settings() -> crate::billing::settings::Settings {
-    crate::billing::settings::Settings { agent_brake: crate::domain::brake::AgentBrake::default() }
+    let auto_top_up = crate::domain::auto_top_up::AutoTopUp { below: 100, bundles: 1, max_per_month: 3, agent_key_id: KEY_ID.into() };
+    crate::billing::settings::Settings {
+        agent_brake: crate::domain::brake::AgentBrake::default(),
+        auto_top_up: Some(auto_top_up),
+        auto_top_ups_this_month: 1,
+    }
 }
 
 pub fn resumed() -> crate::billing::brake::Resumed {

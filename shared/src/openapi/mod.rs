@@ -1094,7 +1094,10 @@ fn operations() -> Vec<Operation> {
             summary: "The org's settings",
             description: "The brake for the org's AGENT keys: a key refused (402, 409, 422, 429) more than \
                 `max_refusals_per_minute` times within one minute is paused for `pause_minutes`, every request of it \
-                answering 429 `agent_paused` with `Retry-After` meanwhile. Any key of the org reads them.",
+                answering 429 `agent_paused` with `Retry-After` meanwhile. Automatic top-up (`null` when off): a spend \
+                that takes the credits balance under `below` buys `bundles` with the card on file, shortly after (the \
+                spend never waits), at most `max_per_month` times a month, inside the mandate of the AGENT key \
+                `agent_key_id`. Any key of the org reads them.",
             keyless: false,
             parameters: Vec::new(),
             body: None,
@@ -1110,14 +1113,21 @@ fn operations() -> Vec<Operation> {
             id: "changeSettings",
             tag: "agents",
             summary: "Change the org's settings (a human)",
-            description: "A HUMAN or ADMIN key sets the settings it names; the others stay. Every value is checked before \
-                any is written: one out of bounds is 400 and nothing changes. An AGENT key is 403.",
+            description: "A HUMAN or ADMIN key sets the settings it names; the others stay. `auto_top_up` is given whole \
+                (it replaces the org's) or `null` (off); its `agent_key_id` must be an AGENT key of the org that is not \
+                revoked. Every value is checked before any is written: one out of bounds is 400 and nothing changes. An \
+                AGENT key is 403.",
             keyless: false,
             parameters: Vec::new(),
             body: body(
                 "SettingsChange",
                 false,
-                vec![("looser", json!({ "agent_brake": { "max_refusals_per_minute": 50, "pause_minutes": 2 } })), ("threshold", json!({ "agent_brake": { "max_refusals_per_minute": 30 } }))],
+                vec![
+                    ("looser", json!({ "agent_brake": { "max_refusals_per_minute": 50, "pause_minutes": 2 } })),
+                    ("threshold", json!({ "agent_brake": { "max_refusals_per_minute": 30 } })),
+                    ("auto-top-up", json!({ "auto_top_up": { "below": 100, "bundles": 1, "max_per_month": 3, "agent_key_id": examples::KEY_ID } })),
+                    ("auto-top-up-off", json!({ "auto_top_up": null })),
+                ],
             ),
             ok: ok("Settings", "The settings after the change.", vec![("changed", examples::settings())]),
             created: false,
@@ -1125,6 +1135,7 @@ fn operations() -> Vec<Operation> {
             others: Vec::new(),
             samples: vec![
                 ApiError::field("agent_brake.pause_minutes", "must be from 1 to 1440, not 0"),
+                ApiError::field("auto_top_up.agent_key_id", "must be the key id of one of the org's AGENT keys that is not revoked"),
                 ApiError::forbidden("An agent key cannot change the org's settings: a human of the org does, with their own key."),
             ],
         },

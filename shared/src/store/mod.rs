@@ -15,7 +15,8 @@
 //! | event cursor | `RECONCILER`  | `EVENTS` | `created` of the newest Stripe event the reconciler went through |
 //! | activity  | `ORG#<org_id>`   | `ACTIVITY#<epoch secs, 12 digits>#<id>` | what changed, who did it, under which consent; written with the change (the outbox the publisher streams); `GSI3PK = ACTOR#<org>#<key id>` when a key acted; TTL `ActivityRetentionDays` |
 //! | once marker | `ONCE#<what>#<org>#...` | `ONCE` | an activity reported at most once per minute or period; TTL |
-//! | settings  | `ORG#<org_id>`   | `SETTINGS` | the org's settings (the agent brake), each absent until set |
+//! | settings  | `ORG#<org_id>`   | `SETTINGS` | the org's settings (the agent brake, automatic top-up), each absent until set; automatic top-ups per month |
+//! | top-up claim | `ORG#<org_id>` | `AUTO_TOP_UP#<spend's activity id>` | the automatic top-up a spend caused, once; TTL 7 days |
 //! | mandate   | `ORG#<org_id>`   | `MANDATE#<agent key id>` | an AGENT key's standing consent and what it used, per period |
 //!
 //! The org item also carries its materialised caps and headroom (`caps`), so a reservation is
@@ -60,6 +61,7 @@ pub use idempotency::{IDEMPOTENCY_TTL_SECS, IdempotencyRecord};
 pub use intents::{Begun, ClaimOutcome, Finished};
 pub use orgs::{Applied, EVENT_TTL_SECS, OnceMarkers};
 pub use reconciler::EventCursor;
+pub use settings::{OrgSettings, TopUpClaim};
 pub use signals::{Demand, Repeat};
 pub use usage::{Counted, Delta, ExactCount, Written};
 
