@@ -31,7 +31,8 @@ const USAGE: &str = "usage:
   billing-admin reconcile [--org <org_id>]
   billing-admin activity --org <org_id>
   billing-admin mandates --org <org_id>
-  billing-admin revoke-mandate <org_id> <mandate_id>";
+  billing-admin revoke-mandate <org_id> <mandate_id>
+  billing-admin index-keys   (once, after upgrading: lists keys issued before GET /billing/agents)";
 
 #[derive(Debug)]
 enum Command {
@@ -47,6 +48,8 @@ enum Command {
     RevokeKey {
         key_id: String,
     },
+    /// Puts keys issued before the keys' index existed into it.
+    IndexKeys,
     /// Lifts the brake's pause of an AGENT key now.
     ResumeAgent {
         key_id: String,
@@ -123,6 +126,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
             kind: PrincipalKind::parse(kind).ok_or_else(|| format!("unknown kind `{kind}`: HUMAN, AGENT or ADMIN"))?,
         },
         ["revoke-key", key_id] => Command::RevokeKey { key_id: key_id.to_string() },
+        ["index-keys"] => Command::IndexKeys,
         ["resume-agent", key_id] => Command::ResumeAgent { key_id: key_id.to_string() },
         ["show-org", org_id] => Command::ShowOrg { org_id: org_id.to_string() },
         ["set-design-partner", org_id, flag] => Command::SetDesignPartner {
@@ -198,6 +202,7 @@ async fn run(app: &App, command: Command) -> Result<String, ApiError> {
                 .ok_or_else(|| ApiError::not_found(format!("No API key `{key_id}`.")))?;
             Ok(format!("revoked {} ({} of org {})", record.key_id, record.principal_id, record.org_id))
         }
+        Command::IndexKeys => Ok(format!("indexed {} keys", app.store.index_unlisted_keys().await?)),
         Command::SetDesignPartner { org_id, on } => {
             billing_shared::retry::retry(billing_shared::retry::Policy::WRITE_RACE, "set_design_partner", |_| async {
                 let mut org = billing_shared::billing::load_org(&app.store, &org_id).await?;
@@ -282,6 +287,7 @@ mod tests {
         assert!(matches!(parse(&args(&["create-org", "acme"])), Ok(Command::CreateOrg { name, .. }) if name == "acme"));
         assert!(matches!(parse(&args(&["issue-key", "acme", "bot", "agent"])), Ok(Command::IssueKey { kind: PrincipalKind::Agent, .. })));
         assert!(matches!(parse(&args(&["revoke-key", "abc"])), Ok(Command::RevokeKey { .. })));
+        assert!(matches!(parse(&args(&["index-keys"])), Ok(Command::IndexKeys)));
         assert!(matches!(parse(&args(&["resume-agent", "abc"])), Ok(Command::ResumeAgent { .. })));
         assert!(matches!(parse(&args(&["set-design-partner", "acme", "on"])), Ok(Command::SetDesignPartner { on: true, .. })));
         assert!(parse(&args(&["set-design-partner", "acme", "yes"])).unwrap_err().contains("on or off"));

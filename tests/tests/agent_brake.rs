@@ -205,7 +205,8 @@ async fn only_a_human_of_the_org_resumes_an_agent_or_changes_the_settings() {
     assert_envelope(&api.post_json(&format!("/billing/agents/{key_id}/resume"), &human, r#"{"note":1}"#).await, 400, "validation_failed");
     assert_eq!(resume(&api, &key_id, &admin).await.body["status"], "not_paused");
 
-    let defaults = json!({"agent_brake": {"max_refusals_per_minute": 20, "pause_minutes": 5}, "auto_top_up": null, "auto_top_ups_this_month": 0});
+    let defaults =
+        json!({"agent_brake": {"max_refusals_per_minute": 20, "pause_minutes": 5}, "auto_top_up": null, "auto_top_ups_this_month": 0});
     let read = api.get("/billing/settings", Some(&agent)).await;
     assert_eq!((read.status, &read.body), (200, &defaults), "any key of the org reads the settings");
     assert_envelope(&patch_settings(&api, &agent, r#"{"agent_brake":{"max_refusals_per_minute":1000}}"#).await, 403, "forbidden");

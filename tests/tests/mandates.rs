@@ -4,6 +4,7 @@
 //! very next request, another agent key cannot use it, an agent can never grant or revoke one,
 //! and racing spends never draw more than the envelope holds.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use billing_shared::billing::Caller;
 use billing_shared::billing::plan_change::{UpgradeBody, upgrade};
 use billing_shared::billing::webhook_sync::apply;
@@ -352,6 +353,32 @@ async fn a_human_lists_the_orgs_agents_with_their_mandate_and_spend() {
     assert_eq!(assistant["paused_until"], Value::Null);
     let helper = data.iter().find(|a| a["key_id"] == other_key.as_str()).unwrap();
     assert_eq!((helper["mandate"].is_null(), helper["spent_today"].as_u64()), (true, Some(0)));
+}
+
+#[tokio::test]
+async fn keys_issued_before_the_index_are_listed_once_the_operator_indexes_them() {
+    let api = TestApi::new().await;
+    let human = api.org_with_key("acme").await;
+    let (old_key, _) = api.issue_key("acme", "veteran", PrincipalKind::Agent).await;
+    // As a key was stored before the index existed: without its GSI3 attributes.
+    api.app
+        .store
+        .client()
+        .update_item()
+        .table_name(api.app.store.table())
+        .key("PK", AttributeValue::S(format!("APIKEY#{old_key}")))
+        .key("SK", AttributeValue::S("APIKEY".into()))
+        .update_expression("REMOVE GSI3PK, GSI3SK")
+        .send()
+        .await
+        .unwrap();
+    let listed =
+        |reply: Reply| reply.body["data"].as_array().unwrap().iter().map(|a| a["key_id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(listed(api.get("/billing/agents", Some(&human)).await).is_empty());
+
+    assert_eq!(api.app.store.index_unlisted_keys().await.unwrap(), 1);
+    assert_eq!(listed(api.get("/billing/agents", Some(&human)).await), vec![old_key]);
+    assert_eq!(api.app.store.index_unlisted_keys().await.unwrap(), 0, "indexed keys are left as they are");
 }
 
 #[tokio::test]

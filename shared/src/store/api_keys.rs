@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::expr::{Expr, with_expr};
-use super::{GSI3, GSI3_PK, GSI3_SK, Key, PK, SK, Store, StoreError, built, classify, keyed};
+use super::{GSI3, GSI3_PK, GSI3_SK, Key, PK, SK, Store, StoreError, built, classify, decode, error_code, keyed};
 use crate::domain::activity::Activity;
 use crate::domain::api_key::ApiKeyRecord;
 use crate::domain::org::PrincipalKind;
@@ -40,6 +40,44 @@ impl Store {
 
     pub async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.get("get_api_key", api_key_key(key_id)).await
+    }
+
+    /// Puts every key issued before GSI3 listed keys into it (a Scan of the table, once, by
+    /// the operator): answers how many it indexed. A key indexed meanwhile is left as it is.
+    pub async fn index_unlisted_keys(&self) -> Result<u64, StoreError> {
+        const OPERATION: &str = "index_unlisted_keys";
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(#pk, :prefix) AND attribute_not_exists(#gsi)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#gsi", GSI3_PK)
+            .expression_attribute_values(":prefix", AttributeValue::S("APIKEY#".into()));
+        let mut indexed = 0;
+        let mut start = None;
+        loop {
+            let out = scan.clone().set_exclusive_start_key(start).send().await.map_err(|e| classify(OPERATION, e))?;
+            for item in out.items.unwrap_or_default() {
+                let record: ApiKeyRecord = decode(OPERATION, item)?;
+                let mut e = Expr::new();
+                let (key, pk, sk) = (e.path(&[PK]), e.path(&[GSI3_PK]), e.path(&[GSI3_SK]));
+                let (partition, sort) =
+                    (e.text(keys_partition(&record.org_id)), e.text(format!("{}{}", kind_prefix(record.kind), record.key_id)));
+                e.set(format!("{pk} = {partition}"));
+                e.set(format!("{sk} = {sort}"));
+                e.condition(format!("attribute_exists({key}) AND attribute_not_exists({pk})"));
+                match with_expr!(self.update_request(api_key_key(&record.key_id)), e, update).send().await {
+                    Ok(_) => indexed += 1,
+                    Err(err) if error_code(&err) == Some("ConditionalCheckFailedException") => {}
+                    Err(err) => return Err(classify(OPERATION, err)),
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(indexed),
+            }
+        }
     }
 
     /// The org's keys of one kind (revoked ones too), from GSI3.
