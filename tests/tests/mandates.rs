@@ -452,6 +452,49 @@ async fn a_declined_card_gives_the_mandate_its_draw_back() {
     assert_eq!(api.get("/billing/credits", Some(&human)).await.body["balance"], 0);
 }
 
+/// Upgrades and top-ups of one agent racing for one month's money: the charges drawn never pass
+/// the limit, each one drawn is one made, and no top-up that still fitted was refused.
+#[tokio::test]
+async fn racing_upgrades_and_top_ups_share_the_month_s_money_and_never_pass_it() {
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let agent_key = key_id_of(&agent).unwrap().to_string();
+    api.set_card("acme", "pm_card_visa").await;
+    let credits = api.app.config.catalog.credits.clone();
+    let price = i64::try_from(credits.unit_amount).unwrap();
+    let to_scale = r#"{"plan":"scale","quantity":2}"#;
+    let quoted = api.post_json("/billing/upgrade", &agent, to_scale).await;
+    let due = quoted.body["change"]["amount_due_now"].as_i64().expect("a quote");
+    let limit = due + 2 * price + 1;
+    let limits =
+        serde_json::json!({ "max_plan": "scale", "max_quantity": 2, "credit_bundles_per_month": 100, "max_charge_per_month": limit });
+    assert_eq!(grant(&api, &human, &agent_key, limits, in_days(30)).await.status, 201);
+
+    let upgrades = join_all((0..3).map(|_| api.post_json("/billing/upgrade", &agent, to_scale)));
+    let top_ups = join_all((0..17).map(|_| buy(&api, &agent, 1)));
+    let (upgrades, top_ups) = futures::join!(upgrades, top_ups);
+    for reply in upgrades.iter().chain(&top_ups) {
+        assert!(reply.status < 500, "{}", reply.body);
+    }
+    api.standin.webhooks_settled().await;
+    // Paid: answered so, or charged with the grant left to the webhook (the org's item contended).
+    let paid = top_ups.iter().filter(|r| r.status == 200 || r.body["error"] == "change_in_progress").count();
+    let seen: Vec<_> = top_ups.iter().map(|r| (r.status, r.body["error"].clone())).collect();
+    assert!(top_ups.iter().all(|r| [200, 402, 409].contains(&r.status) && r.body["error"] != "conflict"), "{seen:?}");
+    assert_eq!(card_payments(&api), paid, "each top-up drawn is one charged, and says so: {seen:?}");
+    let paid = i64::try_from(paid).unwrap();
+    let charged = mandates(&api, &agent).await[0]["used"]["charged_this_month"].as_i64().unwrap();
+    assert!(charged <= limit, "drawn {charged} of {limit}");
+    let upgraded = api.get("/billing", Some(&human)).await.body["plan"] == "scale";
+    let upgrade_charge = charged - paid * price;
+    match upgraded {
+        true => assert!((due - 2..=due + 2).contains(&upgrade_charge), "the upgrade drew {upgrade_charge}, quoted {due}"),
+        false => assert_eq!(upgrade_charge, 0, "no upgrade, no draw for one"),
+    }
+    assert!(limit - charged < price, "a top-up that fitted was refused: {charged} of {limit}");
+    let balance = api.get("/billing/credits", Some(&human)).await.body["balance"].as_i64().unwrap();
+    assert_eq!(balance, paid * i64::try_from(credits.credits_per_bundle).unwrap(), "granted once each");
+}
+
 #[tokio::test]
 async fn twenty_racing_top_ups_against_a_charge_limit_that_fits_three_buy_exactly_three() {
     let api = StripeTestApi::with_webhooks().await;

@@ -199,11 +199,16 @@ async fn top_up(
         CardOnFilePayment::Succeeded { payment_intent_id } => {
             let effect =
                 Effect::GrantCredits { customer_id: String::new(), payment_id: payment_intent_id.clone(), credits, bought_by: Some(buyer) };
-            let balance = match apply(app, org_id, &effect, None, now).await? {
+            let granted = match apply(app, org_id, &effect, None, now).await {
                 // The webhook granted them first: the balance is what it wrote.
-                (Outcome::Duplicate, _) => load_org(&app.store, org_id).await?.credits,
-                (_, org) => org.credits,
+                Ok((Outcome::Duplicate, _)) => load_org(&app.store, org_id).await.map(|org| org.credits),
+                Ok((_, org)) => Ok(org.credits),
+                Err(error) => Err(error),
             };
+            let balance = granted.map_err(|cause| {
+                tracing::warn!(org_id, payment_intent_id, cause = cause.kind.code(), problem = %cause.message, "a paid top-up's credits are not granted yet; the webhook grants them");
+                being_granted(&payment_intent_id)
+            })?;
             let paid = TopUp {
                 status: TopUpStatus::Paid,
                 payment_intent_id,
@@ -275,6 +280,21 @@ async fn payment_failed(
     }
     Ok(ApiError::new(ErrorKind::PaymentFailed, message).with_details(details))
 }
+
+/// The card was charged but the grant could not be written now (the org's item contended, or
+/// the table unavailable): the answer must not say that nothing happened. The webhook grants
+/// the credits; a retry with the same `Idempotency-Key` replays the payment and shows them.
+pub fn being_granted(payment_intent_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::ChangeInProgress,
+        "The card was charged and the credits are being granted: do not buy again. Call again with the same Idempotency-Key \
+         after `Retry-After` seconds to see the balance (it is not charged twice), or read GET /billing/credits.",
+    )
+    .with_details(json!({ "payment_intent_id": payment_intent_id, "retry_after": GRANTING_RETRY_AFTER_SECS }))
+}
+
+/// How long a client waits before asking again about a paid top-up whose grant is pending.
+const GRANTING_RETRY_AFTER_SECS: u64 = 2;
 
 /// Stripe may have taken the payment, though it did not say so: the answer must not say that
 /// nothing happened. A retry with the same `Idempotency-Key` replays the payment; the webhook

@@ -21,7 +21,9 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
                 `details.checkout_url`; nothing is granted. An AGENT key buys so only inside its mandate \
                 (`credit_bundles_per_month`, and `max_charge_per_month` if set; the answer's `mandate` says what remains), \
                 otherwise 402 `mandate_limit_reached`. Send an `Idempotency-Key` to retry safely: the same key answers the \
-                first answer again and never charges (or draws from a mandate) twice.",
+                first answer again and never charges (or draws from a mandate) twice. A card charged whose credits could not \
+                be granted at once is 409 `change_in_progress` with `Retry-After`: do not buy again; the same key then shows \
+                the balance.",
             keyless: false,
             parameters: vec![card_on_file_key()],
             body: body(
@@ -42,10 +44,23 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
             errors: kinds(&[
                 &KEYED,
                 &BODY,
-                &[NotFound, Conflict, PaymentFailed, MandateLimitReached, IdempotencyKeyReused, StripeError, ServiceUnavailable],
+                &[
+                    NotFound,
+                    Conflict,
+                    ChangeInProgress,
+                    PaymentFailed,
+                    MandateLimitReached,
+                    IdempotencyKeyReused,
+                    StripeError,
+                    ServiceUnavailable,
+                ],
             ]),
             others: Vec::new(),
-            samples: vec![ApiError::field("quantity", "must be 1 to 10 bundles"), examples::top_up_failed()],
+            samples: vec![
+                ApiError::field("quantity", "must be 1 to 10 bundles"),
+                examples::top_up_failed(),
+                crate::billing::top_up::being_granted("pi_3QYhLq2eZvKYlo2C0pJ1nA8s"),
+            ],
         },
         Operation {
             method: HttpMethod::Post,
