@@ -15,7 +15,7 @@ use billing_shared::config::Config;
 use billing_shared::domain::api_key as auth;
 use billing_shared::domain::calendar::civil_from_days;
 use billing_shared::domain::catalog::Interval;
-use billing_shared::domain::change::{Change, ChangeIntent, ChangeKind, Config as PlanConfig};
+use billing_shared::domain::change::{Change, ChangeIntent, ChangeKind, PlanConfig};
 use billing_shared::domain::entitlements::CapRules;
 use billing_shared::domain::org::{Org, PrincipalKind};
 use billing_shared::store::Store;

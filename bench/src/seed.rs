@@ -76,10 +76,10 @@ pub struct Fixture {
 
 /// An agent's web approval of the org, stored as the upgrade use case stores one.
 fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
-    let pro = change::Config { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
+    let pro = change::PlanConfig { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
     let change = Change {
         kind: ChangeKind::SwitchNow,
-        to: change::Config { plan: "scale".into(), quantity: 2, ..pro.clone() },
+        to: change::PlanConfig { plan: "scale".into(), quantity: 2, ..pro.clone() },
         from: pro,
         amount_due_now: 6142,
         recurring_amount: 9800,
@@ -191,7 +191,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
     let (pending_approval, denied_approval) = (format!("ap_{:032x}", 1), format!("ap_{:032x}", 2));
     for (id, state) in [(&pending_approval, ApprovalState::Pending), (&denied_approval, ApprovalState::Denied)] {
         let record = approval(id, state);
-        let to = record.change.as_ref().map_or_else(change::Config::free, |change| change.to.clone());
+        let to = record.change.as_ref().map_or_else(change::PlanConfig::free, |change| change.to.clone());
         let event = Event::ApprovalRequested { action: record.action.clone(), to, expires_at: record.valid_until };
         app.store.put_approval(&record, &Activity::new(ORG_ID, now(), Actor::System, event, None)).await?;
     }

@@ -17,7 +17,7 @@ use crate::App;
 use crate::billing::load_org;
 use crate::domain::activity::{Activity, Actor, Event};
 use crate::domain::catalog::{Interval, Plan, Price};
-use crate::domain::change::Config;
+use crate::domain::change::PlanConfig;
 use crate::domain::invalid::FieldProblem;
 use crate::domain::org::{Org, PendingCheckout, Principal};
 use crate::domain::redirect;
@@ -221,7 +221,7 @@ pub async fn subscription_checkout(
             fingerprint: fingerprint.clone(),
             expires_at,
         });
-        let to = Config { plan: choice.plan.id.clone(), interval: Some(choice.interval), quantity: choice.quantity };
+        let to = PlanConfig { plan: choice.plan.id.clone(), interval: Some(choice.interval), quantity: choice.quantity };
         let started = [Activity::new(
             &org.org_id,
             now,

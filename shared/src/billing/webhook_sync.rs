@@ -17,7 +17,7 @@ use crate::billing::load_org;
 use crate::billing::plan_change::settle;
 use crate::domain::activity::{Activity, Actor, Consent, Event, PlanChangeKind, org_changes};
 use crate::domain::catalog::FREE_PLAN;
-use crate::domain::change::Config;
+use crate::domain::change::PlanConfig;
 use crate::domain::events::{Effect, VerifiedEvent, effect};
 use crate::domain::ledger::credits_payment;
 use crate::domain::org::{Org, ScheduledChange, SubscriptionStatus};
@@ -213,7 +213,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
 /// voids every consent and approval computed before it, as an executed change does.
 #[derive(PartialEq)]
 struct Terms {
-    config: Config,
+    config: PlanConfig,
     status: SubscriptionStatus,
     cancel_at_period_end: bool,
     scheduled_change: Option<ScheduledChange>,
@@ -223,7 +223,7 @@ struct Terms {
 impl Terms {
     fn of(org: &Org) -> Self {
         Self {
-            config: Config::of(org),
+            config: PlanConfig::of(org),
             status: org.status,
             cancel_at_period_end: org.cancel_at_period_end,
             scheduled_change: org.scheduled_change.clone(),

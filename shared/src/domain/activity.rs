@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::change::{ChangeKind, Config, IntentClaim};
+use crate::domain::change::{ChangeKind, IntentClaim, PlanConfig};
 use crate::domain::ids::random_hex;
 use crate::domain::mandate::MandateLimits;
 use crate::domain::org::{Org, Principal, PrincipalKind, SubscriptionStatus};
@@ -122,7 +122,7 @@ pub enum Event {
     /// The org's plan, interval or quantity changed, or a change of them was scheduled or
     /// called off (`effective_at` set for a change at the period end).
     #[serde(rename = "billing.plan_changed")]
-    PlanChanged { kind: PlanChangeKind, from: Config, to: Config, effective_at: Option<i64> },
+    PlanChanged { kind: PlanChangeKind, from: PlanConfig, to: PlanConfig, effective_at: Option<i64> },
     #[serde(rename = "billing.subscription_status_changed")]
     SubscriptionStatusChanged { from: SubscriptionStatus, to: SubscriptionStatus, subscription_id: Option<String> },
     #[serde(rename = "billing.payment_failed")]
@@ -137,9 +137,9 @@ pub enum Event {
     #[serde(rename = "billing.credits_low")]
     CreditsLow { balance: i64, level: i64 },
     #[serde(rename = "billing.approval_requested")]
-    ApprovalRequested { action: String, to: Config, expires_at: i64 },
+    ApprovalRequested { action: String, to: PlanConfig, expires_at: i64 },
     #[serde(rename = "billing.approval_decided")]
-    ApprovalDecided { action: String, to: Config, decision: Decision },
+    ApprovalDecided { action: String, to: PlanConfig, decision: Decision },
     #[serde(rename = "billing.limit_increase_requested")]
     LimitIncreaseRequested { resource: String, plan: String, requested: Option<u64>, signal_id: String },
     /// The brake paused an AGENT key: `refusals` within one minute passed the org's threshold.
@@ -163,7 +163,7 @@ pub enum Event {
     // status it changes, spends as `credits_low`).
     /// A subscription Checkout Session was created for the org.
     #[serde(rename = "billing.checkout_started")]
-    CheckoutStarted { session_id: String, to: Config },
+    CheckoutStarted { session_id: String, to: PlanConfig },
     /// Bought credits were granted: a paid credits Checkout Session's (`session_id`), or a
     /// top-up of the card on file's (`payment_intent_id`; an automatic one names the spend's
     /// record that set it off in `auto_top_up_of`).
@@ -182,7 +182,7 @@ pub enum Event {
     CreditsSpent { entry_id: String, amount: u64, balance: i64 },
     /// An agent was given a confirm token to show its human (chat-mode consent).
     #[serde(rename = "billing.consent_requested")]
-    ConsentRequested { action: String, to: Config, amount_due_now: i64, expires_at: i64 },
+    ConsentRequested { action: String, to: PlanConfig, amount_due_now: i64, expires_at: i64 },
     #[serde(rename = "billing.api_key_issued")]
     ApiKeyIssued { key_id: String, principal_id: String, principal_kind: PrincipalKind },
     #[serde(rename = "billing.api_key_revoked")]
@@ -424,7 +424,7 @@ impl Activity {
 /// its credits going below `credits_low`.
 pub fn org_changes(before: &Org, after: &Org, kind: PlanChangeKind, credits_low: i64) -> Vec<Event> {
     let mut events = Vec::new();
-    let (from, to) = (Config::of(before), Config::of(after));
+    let (from, to) = (PlanConfig::of(before), PlanConfig::of(after));
     let scheduled = |org: &Org| org.scheduled_change.clone().map(|s| (s.plan, s.effective_at));
     let cancel = |org: &Org| org.cancel_at_period_end;
     if from != to {
@@ -436,12 +436,12 @@ pub fn org_changes(before: &Org, after: &Org, kind: PlanChangeKind, credits_low:
             .map(|s| s.effective_at)
             .or(after.cancel_at_period_end.then_some(after.current_period_end).flatten());
         let to = match (&after.scheduled_change, after.cancel_at_period_end) {
-            (Some(change), _) => Config {
+            (Some(change), _) => PlanConfig {
                 plan: change.plan.clone(),
                 interval: change.interval.or(to.interval),
                 quantity: change.quantity.unwrap_or(to.quantity),
             },
-            (None, true) => Config::free(),
+            (None, true) => PlanConfig::free(),
             (None, false) => to,
         };
         events.push(Event::PlanChanged { kind, from, to, effective_at });

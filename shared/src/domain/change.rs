@@ -3,22 +3,24 @@
 //! attempt replays exactly the same requests).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::mandate::Draw;
 
 use crate::domain::activity::Actor;
 use crate::domain::catalog::{Catalog, FREE_PLAN, Interval};
 
-/// A configuration: plan, interval, quantity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Config {
+/// A plan configuration: plan, interval, quantity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlanConfig {
     pub plan: String,
+    /// Absent for Free.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Interval>,
     pub quantity: u32,
 }
 
-impl Config {
+impl PlanConfig {
     pub fn free() -> Self {
         Self { plan: FREE_PLAN.to_string(), interval: None, quantity: 1 }
     }
@@ -81,8 +83,8 @@ impl ChangeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub kind: ChangeKind,
-    pub from: Config,
-    pub to: Config,
+    pub from: PlanConfig,
+    pub to: PlanConfig,
     pub amount_due_now: i64,
     pub recurring_amount: u64,
     pub effective_at: Option<i64>,
@@ -154,11 +156,11 @@ mod tests {
     use super::*;
 
     fn intent(claim: Option<IntentClaim>) -> ChangeIntent {
-        let pro = Config { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
+        let pro = PlanConfig { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
         let change = Change {
             kind: ChangeKind::SwitchNow,
             from: pro.clone(),
-            to: Config { plan: "scale".into(), ..pro },
+            to: PlanConfig { plan: "scale".into(), ..pro },
             amount_due_now: 1500,
             recurring_amount: 4900,
             effective_at: Some(100),

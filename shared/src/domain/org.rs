@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::catalog::{FREE_PLAN, Interval, Resource};
-use crate::domain::change::{ChangeIntent, Config};
+use crate::domain::change::{ChangeIntent, PlanConfig};
 
 /// Stripe's subscription statuses, plus `none` for an org that never subscribed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
@@ -123,7 +123,7 @@ pub struct Org {
     pub created_at: i64,
 }
 
-impl Config {
+impl PlanConfig {
     /// The configuration the org is on.
     pub fn of(org: &Org) -> Self {
         Self { plan: org.plan.clone(), interval: org.interval, quantity: org.quantity }

@@ -2,7 +2,7 @@
 //! comes to (switch now, at period end, nothing), plus the sentence a human agrees to.
 
 use crate::domain::catalog::{Catalog, Interval, Plan};
-pub use crate::domain::change::Config;
+pub use crate::domain::change::PlanConfig;
 use crate::domain::org::Org;
 
 /// What an upgrade request comes to for an org with a live subscription.
@@ -19,8 +19,8 @@ pub enum UpgradeDecision {
 
 /// Month -> year and anything dearer per year applies now; year -> month and anything cheaper
 /// (or equal) waits for the period end, so the org keeps what it paid for.
-pub fn decide_upgrade(org: &Org, target: &Config, catalog: &Catalog) -> UpgradeDecision {
-    let current = Config::of(org);
+pub fn decide_upgrade(org: &Org, target: &PlanConfig, catalog: &Catalog) -> UpgradeDecision {
+    let current = PlanConfig::of(org);
     if current == *target {
         return match org.cancel_at_period_end || org.scheduled_change.is_some() {
             true => UpgradeDecision::Resume,
@@ -47,7 +47,7 @@ pub fn money(amount: i64, currency: &str) -> String {
 }
 
 /// `Scale ×3 (monthly)`, `Pro (annual)`, `Free`.
-pub fn describe(config: &Config, catalog: &Catalog) -> String {
+pub fn describe(config: &PlanConfig, catalog: &Catalog) -> String {
     let plan: Option<&Plan> = catalog.plan(&config.plan);
     let name = plan.map_or(config.plan.as_str(), |p| p.name.as_str());
     let units = match plan.and_then(|p| p.per_unit.as_ref()) {
@@ -75,8 +75,8 @@ mod tests {
         org
     }
 
-    fn config(plan: &str, interval: Interval, quantity: u32) -> Config {
-        Config { plan: plan.into(), interval: Some(interval), quantity }
+    fn config(plan: &str, interval: Interval, quantity: u32) -> PlanConfig {
+        PlanConfig { plan: plan.into(), interval: Some(interval), quantity }
     }
 
     #[test]
@@ -104,6 +104,6 @@ mod tests {
         assert_eq!(money(5, "eur"), "0.05 EUR");
         assert_eq!(describe(&config("scale", Interval::Month, 3), &catalog), "Scale ×3 servers (monthly)");
         assert_eq!(describe(&config("pro", Interval::Year, 1), &catalog), "Pro (annual)");
-        assert_eq!(describe(&Config::free(), &catalog), "Free");
+        assert_eq!(describe(&PlanConfig::free(), &catalog), "Free");
     }
 }

@@ -20,7 +20,7 @@ use crate::billing::usage::{Released, Reserved};
 use crate::billing::webhook_sync::{Outcome, WebhookReceipt};
 use crate::domain::activity::{Activity, Actor, Consent, Event, PlanChangeKind};
 use crate::domain::catalog::{Catalog, Interval, Resource};
-use crate::domain::change::Config;
+use crate::domain::change::PlanConfig;
 use crate::domain::entitlements::{LimitStatus, PlanLimitReached, effective_plan, limit};
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::org::{Card, Org, PendingCheckout, Principal, PrincipalKind, SubscriptionStatus};
@@ -123,8 +123,8 @@ pub fn credits_page() -> CreditsPage {
 
 /// A page of an org's history: the agent's spend and the upgrade it made with its human's yes.
 pub fn activity_page() -> ActivityPageView {
-    let pro = Config { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
-    let scale = Config { plan: "scale".into(), ..pro.clone() };
+    let pro = PlanConfig { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
+    let scale = PlanConfig { plan: "scale".into(), ..pro.clone() };
     let record = |id: &str, at: i64, event: Event, consent: Option<Consent>| {
         let mut activity = Activity::new("org_acme", at, Actor::of(&agent()), event, None).under(consent);
         (activity.id, activity.request_id) = (id.to_string(), Some(REQUEST_ID.to_string()));

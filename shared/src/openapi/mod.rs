@@ -48,6 +48,7 @@ use crate::billing::usage::{CountBody, Released, Reserved};
 use crate::billing::webhook_sync::WebhookReceipt;
 use crate::domain::calendar::{INSTANT_FORMS, MAX_EPOCH_DIGITS};
 use crate::domain::catalog::{Interval, Resource};
+use crate::domain::change::PlanConfig;
 use crate::domain::entitlements::{LimitStatus, PlanLimitReached};
 use crate::domain::invalid::FieldProblem;
 use crate::domain::signals::SignalKind;
@@ -60,8 +61,8 @@ use mcp::{JsonRpcRequest, JsonRpcResponse};
 use plan_changes::{
     ApprovalDecided, ApprovalStatus, ApprovalView, CheckoutRequired, CheckoutRequiredStatus, ConfirmationRequired,
     ConfirmationRequiredStatus, ConsentChange, ConsentMode, DecisionStatus, DesignPartner, DesignPartnerStatus, DowngradeAnswer,
-    DowngradeApplied, DowngradeBody, DowngradeStatus, PlanConfig, UpgradeAnswer, UpgradeApplied, UpgradeBody, UpgradeStatus,
-    WebApproveRequired, WebApproveRequiredStatus,
+    DowngradeApplied, DowngradeBody, DowngradeStatus, UpgradeAnswer, UpgradeApplied, UpgradeBody, UpgradeStatus, WebApproveRequired,
+    WebApproveRequiredStatus,
 };
 
 /// `next_cursor` of `GET /billing/activity`.

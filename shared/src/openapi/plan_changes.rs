@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::billing::mandate_request::MandateAsked;
 use crate::billing::mandates::{AskForMandate, MandateUsed};
 use crate::domain::catalog::Interval;
+use crate::domain::change::PlanConfig;
 use crate::domain::summary::BillingSummary;
 
 /// How an AGENT's human consents: `chat` (a confirm token the agent repeats) or `web` (an
@@ -137,16 +138,6 @@ pub struct DesignPartner {
 #[serde(rename_all = "snake_case")]
 pub enum ConfirmationRequiredStatus {
     ConfirmationRequired,
-}
-
-/// A paid configuration.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PlanConfig {
-    pub plan: String,
-    /// Absent for Free.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval: Option<Interval>,
-    pub quantity: u32,
 }
 
 /// The change a confirm token executes, with Stripe's preview of what it costs.

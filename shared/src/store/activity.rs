@@ -142,16 +142,16 @@ mod tests {
     use super::*;
     use crate::domain::activity::{Actor, Event};
     use crate::domain::catalog::Interval;
-    use crate::domain::change::Config;
+    use crate::domain::change::PlanConfig;
 
     #[test]
     fn a_record_round_trips_through_its_item_and_sorts_by_time() {
-        let to = Config { plan: "pro".into(), interval: Some(Interval::Month), quantity: 2 };
+        let to = PlanConfig { plan: "pro".into(), interval: Some(Interval::Month), quantity: 2 };
         let mut activity = Activity::new(
             "acme",
             1_700_000_000,
             Actor::Stripe,
-            Event::PlanChanged { kind: crate::domain::activity::PlanChangeKind::Stripe, from: Config::free(), to, effective_at: None },
+            Event::PlanChanged { kind: crate::domain::activity::PlanChangeKind::Stripe, from: PlanConfig::free(), to, effective_at: None },
             None,
         );
         activity.id = "act_1".into();

@@ -24,7 +24,7 @@ use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
 use crate::billing::{Caller, load_org_and_mandate, mandates};
 use crate::domain::activity::Actor;
 use crate::domain::catalog::Interval;
-use crate::domain::change::{Change, ChangeKind as Kind, Config, IntentClaim};
+use crate::domain::change::{Change, ChangeKind as Kind, IntentClaim, PlanConfig};
 use crate::domain::invalid::FieldProblem;
 use crate::domain::mandate::{Draw, Mandate, MandateUse};
 use crate::domain::org::{Org, Principal, PrincipalKind};
@@ -84,7 +84,7 @@ fn status(name: &str) -> Value {
 
 /// The configuration an upgrade asks for, validated against the catalog (nothing is
 /// written or sent to Stripe for bad input).
-fn target_of(app: &App, org: &Org, body: &UpgradeBody) -> Result<Config, ApiError> {
+fn target_of(app: &App, org: &Org, body: &UpgradeBody) -> Result<PlanConfig, ApiError> {
     let catalog = &app.config.catalog;
     let plan_id = body.plan.as_deref().unwrap_or("pro");
     let Some(plan) = catalog.plan(plan_id) else {
@@ -116,7 +116,7 @@ fn target_of(app: &App, org: &Org, body: &UpgradeBody) -> Result<Config, ApiErro
         _ => 1,
     };
     match problems.is_empty() {
-        true => Ok(Config { plan: plan.id.clone(), interval: Some(interval), quantity }),
+        true => Ok(PlanConfig { plan: plan.id.clone(), interval: Some(interval), quantity }),
         false => Err(ApiError::validation(problems)),
     }
 }
@@ -149,7 +149,7 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
         let link = subscription_checkout(app, principal, &checkout, now).await?;
         return Ok(json!({ "status": "checkout-required", "checkout_url": link.url, "session_id": link.session_id }));
     }
-    let from = Config::of(&org);
+    let from = PlanConfig::of(&org);
     let kind = match decide_upgrade(&org, &target, &app.config.catalog) {
         UpgradeDecision::AlreadyOnPlan => return Ok(with_billing(app, status("already-on-plan"), &org, now)),
         UpgradeDecision::Resume => Kind::Resume,
@@ -179,7 +179,7 @@ pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now
         answer["effective_at"] = json!(org.current_period_end);
         return Ok(answer);
     }
-    let change = compute(app, &org, Kind::ToFree, Config::of(&org), Config::free(), now).await?;
+    let change = compute(app, &org, Kind::ToFree, PlanConfig::of(&org), PlanConfig::free(), now).await?;
     let asked = Asked { action: "downgrade", params: &params, mode: body.mode };
     consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await
 }
@@ -195,7 +195,7 @@ fn with_billing(app: &App, mut answer: Value, org: &Org, now: i64) -> Value {
 
 /// The change's amounts: Stripe's invoice preview for one applied now (prorated at `now`,
 /// which the update then uses too), nothing due now for one at period end.
-async fn compute(app: &App, org: &Org, kind: Kind, from: Config, to: Config, now: i64) -> Result<Change, ApiError> {
+async fn compute(app: &App, org: &Org, kind: Kind, from: PlanConfig, to: PlanConfig, now: i64) -> Result<Change, ApiError> {
     let catalog = &app.config.catalog;
     let recurring_amount = to.amount(catalog);
     let (amount_due_now, effective_at) = match kind {
@@ -211,7 +211,7 @@ async fn compute(app: &App, org: &Org, kind: Kind, from: Config, to: Config, now
     Ok(Change { kind, from, to, amount_due_now, recurring_amount, effective_at, proration_date: now })
 }
 
-fn price_of(app: &App, config: &Config) -> Result<String, ApiError> {
+fn price_of(app: &App, config: &PlanConfig) -> Result<String, ApiError> {
     app.config
         .catalog
         .plan(&config.plan)
