@@ -2,6 +2,7 @@
 //! polling pace (`interval`, `slow_down`), and the binding code a human compares.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// How long a human has to approve or deny.
 pub const APPROVAL_TTL_SECS: i64 = 600;
@@ -25,9 +26,13 @@ pub enum ApprovalState {
     Failed,
 }
 
-/// What a poller is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where a web approval stands, as a poller is told: `pending` until a human decides;
+/// `approved` (the change ran, `result` is its answer); `denied`; `expired` (not decided within
+/// 10 minutes); `failed` (its change failed, or another change ran first and the plan it was for
+/// is gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ApprovalStatus)]
 pub enum PublicStatus {
     Pending,
     Approved,

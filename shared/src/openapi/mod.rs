@@ -6,7 +6,6 @@
 
 mod examples;
 pub mod mcp;
-pub mod plan_changes;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,12 +39,19 @@ use crate::billing::limit_signals::{IncreaseBody, IncreaseRecorded, SignalReport
 use crate::billing::limits::LimitsView;
 use crate::billing::mandate_request::{MandateRequestBody, MandateRequested};
 use crate::billing::mandates::{GrantBody, MandateList, MandateView};
+use crate::billing::plan_change::answer::{
+    ApprovalDecided, ApprovalView, CheckoutRequired, CheckoutRequiredStatus, ConfirmationRequired, ConfirmationRequiredStatus,
+    ConsentChange, DecisionStatus, DesignPartner, DesignPartnerStatus, DowngradeAnswer, DowngradeApplied, DowngradeStatus, UpgradeAnswer,
+    UpgradeApplied, UpgradeStatus, WebApproveRequired, WebApproveRequiredStatus,
+};
 use crate::billing::plan_change::approval::DecisionBody;
+use crate::billing::plan_change::{ConsentMode, DowngradeBody, UpgradeBody};
 use crate::billing::portal::{PortalBody, PortalSession};
 use crate::billing::settings::{Settings, SettingsChange};
 use crate::billing::top_up::TopUp;
 use crate::billing::usage::{CountBody, Released, Reserved};
 use crate::billing::webhook_sync::WebhookReceipt;
+use crate::domain::approval::PublicStatus;
 use crate::domain::calendar::{INSTANT_FORMS, MAX_EPOCH_DIGITS};
 use crate::domain::catalog::{Interval, Resource};
 use crate::domain::change::PlanConfig;
@@ -58,12 +64,6 @@ use crate::http::REPLAYED_HEADER;
 use crate::stripe::InvoicePage;
 use examples::value;
 use mcp::{JsonRpcRequest, JsonRpcResponse};
-use plan_changes::{
-    ApprovalDecided, ApprovalStatus, ApprovalView, CheckoutRequired, CheckoutRequiredStatus, ConfirmationRequired,
-    ConfirmationRequiredStatus, ConsentChange, ConsentMode, DecisionStatus, DesignPartner, DesignPartnerStatus, DowngradeAnswer,
-    DowngradeApplied, DowngradeBody, DowngradeStatus, UpgradeAnswer, UpgradeApplied, UpgradeBody, UpgradeStatus, WebApproveRequired,
-    WebApproveRequiredStatus,
-};
 
 /// `next_cursor` of `GET /billing/activity`.
 const CURSOR_PATTERN: &str = "^act_[0-9a-f]{24}-[0-9]{1,12}$";

@@ -12,12 +12,14 @@
 //! while the lock is held, so of two uses exactly one executes; every executed change bumps the
 //! org's `change_generation`, which voids every consent computed before it in O(1).
 
+pub mod answer;
 pub mod approval;
 mod consent;
 mod execute;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
@@ -38,36 +40,48 @@ pub use execute::complete_stuck_intents;
 pub(crate) use execute::settle;
 use execute::{AskedBy, NotRun};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// How an AGENT's human consents: `chat` (a confirm token the agent repeats) or `web` (an
+/// approval page the human opens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsentMode {
     Chat,
     Web,
 }
 
-/// `POST /billing/upgrade`.
-#[derive(Debug, Deserialize)]
+/// `POST /billing/upgrade`: every field optional.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeBody {
-    #[serde(default)]
+    /// A paid plan of the catalog; default `pro`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::field_schemas::paid_plan_or_null)]
     pub plan: Option<String>,
-    #[serde(default)]
+    /// Default: the current interval, else `month`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Interval>,
-    #[serde(default, deserialize_with = "crate::domain::whole_number::optional")]
+    /// Per-unit plans: the units (default: the current quantity on the same plan, else the
+    /// plan's minimum); other plans: 1 or left out.
+    #[serde(default, deserialize_with = "crate::domain::whole_number::optional", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::field_schemas::plan_quantity)]
     pub quantity: Option<u32>,
-    #[serde(default)]
+    /// The token of a `confirmation_required` answer: executes the change it was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^ct_[0-9a-f]{48}$")]
     pub confirm_token: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ConsentMode>,
 }
 
-/// `POST /billing/downgrade`.
-#[derive(Debug, Deserialize)]
+/// `POST /billing/downgrade`: every field optional.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DowngradeBody {
-    #[serde(default)]
+    /// The token of a `confirmation_required` answer: executes the change it was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^ct_[0-9a-f]{48}$")]
     pub confirm_token: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ConsentMode>,
 }
 

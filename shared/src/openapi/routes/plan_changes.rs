@@ -308,9 +308,9 @@ fn approval_views() -> Vec<(&'static str, ApprovalView)> {
         result,
     };
     vec![
-        ("pending", view(ApprovalStatus::Pending, None, None)),
-        ("approved", view(ApprovalStatus::Approved, Some("owner"), Some(switched()))),
-        ("denied", view(ApprovalStatus::Denied, Some("owner"), None)),
+        ("pending", view(PublicStatus::Pending, None, None)),
+        ("approved", view(PublicStatus::Approved, Some("owner"), Some(switched()))),
+        ("denied", view(PublicStatus::Denied, Some("owner"), None)),
     ]
 }
 

@@ -1,7 +1,5 @@
-//! The schemas of `POST /billing/upgrade`, `POST /billing/downgrade` and the web approvals.
-//! Their use case (`billing::plan_change`) answers in JSON values, so its shapes are written out
-//! here; the tests parse these request examples with the real body types and compare their
-//! fields, and every answer the integration tests see is held to these schemas.
+//! The answers of `POST /billing/upgrade`, `POST /billing/downgrade` and the web approvals, as
+//! types: the use case builds them, and the OpenAPI document describes them from the same types.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -9,54 +7,9 @@ use utoipa::ToSchema;
 
 use crate::billing::mandate_request::MandateAsked;
 use crate::billing::mandates::{AskForMandate, MandateUsed};
-use crate::domain::catalog::Interval;
-use crate::domain::change::PlanConfig;
+use crate::domain::approval::PublicStatus;
+use crate::domain::change::{Change, PlanConfig};
 use crate::domain::summary::BillingSummary;
-
-/// How an AGENT's human consents: `chat` (a confirm token the agent repeats) or `web` (an
-/// approval page the human opens).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ConsentMode {
-    Chat,
-    Web,
-}
-
-/// `POST /billing/upgrade`: every field optional.
-#[derive(Debug, Default, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpgradeBody {
-    /// A paid plan of the catalog; default `pro`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = crate::field_schemas::paid_plan_or_null)]
-    pub plan: Option<String>,
-    /// Default: the current interval, else `month`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval: Option<Interval>,
-    /// Per-unit plans: the units (default: the current quantity on the same plan, else the
-    /// plan's minimum); other plans: 1 or left out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = crate::field_schemas::plan_quantity)]
-    pub quantity: Option<u32>,
-    /// The token of a `confirmation_required` answer: executes the change it was issued for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^ct_[0-9a-f]{48}$")]
-    pub confirm_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<ConsentMode>,
-}
-
-/// `POST /billing/downgrade`: every field optional.
-#[derive(Debug, Default, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DowngradeBody {
-    /// The token of a `confirmation_required` answer: executes the change it was issued for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^ct_[0-9a-f]{48}$")]
-    pub confirm_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<ConsentMode>,
-}
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -154,6 +107,20 @@ pub struct ConsentChange {
     pub effective_at: Option<i64>,
 }
 
+impl ConsentChange {
+    /// The change as the agent and its human see it, in the catalog's `currency`.
+    pub fn of(change: &Change, currency: &str) -> Self {
+        Self {
+            from: change.from.clone(),
+            to: change.to.clone(),
+            amount_due_now: change.amount_due_now,
+            recurring_amount: change.recurring_amount,
+            currency: currency.to_string(),
+            effective_at: change.effective_at,
+        }
+    }
+}
+
 /// For an AGENT key: nothing changed. Show `message` to the human and, on yes, repeat the same
 /// call with `confirm_token` within `expires_in` seconds.
 #[derive(Debug, Serialize, ToSchema)]
@@ -198,24 +165,11 @@ pub struct WebApproveRequired {
     pub ask_for_mandate: AskForMandate,
 }
 
-/// Where a web approval stands: `pending` until a human decides; `approved` (the change ran,
-/// `result` is its answer); `denied`; `expired` (not decided within 10 minutes); `failed` (its
-/// change failed, or another change ran first and the plan it was for is gone).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    Pending,
-    Approved,
-    Denied,
-    Expired,
-    Failed,
-}
-
 /// `GET /billing/approvals/{id}`: what the agent polls and the approval page shows.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApprovalView {
     pub approval_id: String,
-    pub status: ApprovalStatus,
+    pub status: PublicStatus,
     /// `upgrade`, `downgrade` or `mandate`.
     pub action: String,
     pub org_id: String,
