@@ -7,7 +7,7 @@ use billing_tests::stripe::StripeTestApi;
 use billing_tests::{TestApi, assert_envelope, json, require_env};
 use serde_json::Value;
 
-const TOOLS: [&str; 15] = [
+const TOOLS: [&str; 16] = [
     "get_billing",
     "list_plans",
     "get_limits",
@@ -20,6 +20,7 @@ const TOOLS: [&str; 15] = [
     "list_invoices",
     "request_limit_increase",
     "spend_credits",
+    "buy_credits",
     "list_activity",
     "request_mandate",
     "get_mandate",
@@ -93,6 +94,7 @@ async fn the_python_sdk_initializes_lists_valid_tools_and_calls_every_one() {
             { "tool": "list_activity", "arguments": { "limit": 10 } },
             { "tool": "request_mandate", "arguments": { "limits": { "max_plan": "scale" }, "expires_at": billing_shared::domain::calendar::format_instant(billing_shared::now() + 86_400), "reason": "to stop asking" } },
             { "tool": "get_mandate" },
+            { "tool": "buy_credits", "arguments": { "quantity": 1 } },
         ],
     });
     let out = client(&base, &agent, plan).await;
@@ -134,6 +136,7 @@ async fn the_python_sdk_initializes_lists_valid_tools_and_calls_every_one() {
     assert_eq!(asked["status"], "web-approve-required", "{asked}");
     assert_eq!(asked["mandate"]["envelope"][0]["value"], "up to Scale");
     assert!(ok(&results[15])["data"].as_array().unwrap().is_empty(), "nothing granted before the human approves");
+    assert_eq!(ok(&results[16])["mandate_limit"], "no_mandate", "no mandate: a Checkout for the human");
 
     assert_eq!(api.subscription_updates(), 0, "an agent's plan changes wait for consent");
     assert_eq!(api.get("/billing/limits/agents", Some(&agent)).await.body["active"], 1, "the same store as REST");
@@ -180,6 +183,47 @@ async fn the_chat_consent_handshake_runs_through_mcp_once() {
     // A HUMAN key executes directly, as over REST.
     let downgrade = call(&base, &human, "downgrade_plan", json!({})).await;
     assert_eq!(ok(&downgrade)["status"], "downgrade-scheduled");
+}
+
+#[tokio::test]
+async fn buy_credits_charges_the_card_inside_the_mandate_once_and_outside_it_links_a_checkout() {
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let base = api.serve_http().await;
+    api.set_card("acme", "pm_card_visa").await;
+    let agent_key_id = agent.split('_').nth(1).unwrap();
+    let limits = json!({ "credit_bundles_per_month": 1 });
+    let expires_at = billing_shared::domain::calendar::format_instant(billing_shared::now() + 86_400);
+    let body = json!({ "agent_key_id": agent_key_id, "limits": limits, "expires_at": expires_at }).to_string();
+    let granted = api.post_json("/billing/mandates", &human, &body).await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+    let mandate_id = granted.body["mandate_id"].as_str().unwrap();
+    let card_payments = || api.standin.payment_intents().into_iter().filter(|pi| pi["metadata"]["payment"] == "card_on_file").count();
+
+    let buy = |key: &str| json!({ "tool": "buy_credits", "arguments": { "quantity": 1, "idempotency_key": key } });
+    let results = calls(&base, &agent, json!([buy("buy-1"), buy("buy-1"), buy("buy-2")])).await;
+    let paid = ok(&results[0]);
+    assert_eq!((paid["status"].as_str(), paid["mandate"]["mandate_id"].as_str()), (Some("paid"), Some(mandate_id)), "{paid}");
+    assert_eq!(paid["mandate"]["remaining"]["credit_bundles_this_month"], 0);
+    assert_eq!(ok(&results[1]), paid, "the retry replays the first answer");
+    let over = ok(&results[2]);
+    assert_eq!((over["status"].as_str(), over["mandate_limit"].as_str()), (Some("checkout-required"), Some("credit_bundles_per_month")));
+    let checkout_url = over["checkout_url"].as_str().unwrap();
+    let step = results[2]["text"][0].as_str().unwrap();
+    assert!(step.contains(checkout_url) && step.contains("request_mandate"), "{step}");
+
+    assert_eq!(card_payments(), 1, "charged once, and not outside the mandate");
+    let balance = api.get("/billing/credits", Some(&human)).await.body["balance"].clone();
+    assert_eq!(balance, api.app.config.catalog.credits.credits_per_bundle, "granted once");
+
+    // Revoked: the very next purchase charges nothing.
+    let revoke = http::Request::builder()
+        .method("DELETE")
+        .uri(format!("/billing/mandates/{mandate_id}"))
+        .header("authorization", format!("Bearer {human}"));
+    assert_eq!(api.request(revoke.body(Vec::new()).unwrap()).await.status, 200);
+    let revoked = call(&base, &agent, "buy_credits", json!({ "quantity": 1, "idempotency_key": "buy-3" })).await;
+    assert_eq!(ok(&revoked)["mandate_limit"], "revoked");
+    assert_eq!(card_payments(), 1);
 }
 
 #[tokio::test]

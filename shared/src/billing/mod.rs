@@ -6,6 +6,7 @@ pub mod agents;
 pub mod authenticate;
 pub mod auto_top_up;
 pub mod brake;
+pub mod buy_credits;
 pub mod checkout;
 pub mod checkout_sync;
 pub mod credits;

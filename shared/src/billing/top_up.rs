@@ -26,7 +26,7 @@ use crate::billing::webhook_sync::{Outcome, apply};
 use crate::domain::events::{Buyer, CARD_ON_FILE, Effect};
 use crate::domain::ids::random_hex;
 use crate::domain::invalid::FieldProblem;
-use crate::domain::mandate::MandateUse;
+use crate::domain::mandate::{MandateUse, Uncovered};
 use crate::domain::org::{Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::stripe::{CardOnFileCharge, CardOnFilePayment, idempotency_key};
@@ -87,7 +87,8 @@ pub async fn card_on_file(
 }
 
 /// Buys `quantity` bundles with the card on file for `principal`, an AGENT only inside its
-/// mandate; `auto_top_up_of`: the activity id of the spend that set off an automatic top-up.
+/// mandate (402 `mandate_limit_reached` outside it); `auto_top_up_of`: the activity id of the
+/// spend that set off an automatic top-up.
 pub async fn buy(
     app: &App,
     principal: &Principal,
@@ -96,6 +97,19 @@ pub async fn buy(
     auto_top_up_of: Option<&str>,
     now: i64,
 ) -> Result<TopUp, ApiError> {
+    buy_within_mandate(app, principal, quantity, key, auto_top_up_of, now).await?.map_err(mandates::outside)
+}
+
+/// `buy`, telling an AGENT's action outside its mandate (nothing drawn, nothing charged) apart
+/// from a failure: which limit stopped it.
+pub async fn buy_within_mandate(
+    app: &App,
+    principal: &Principal,
+    quantity: u32,
+    key: Option<&IdempotencyKey>,
+    auto_top_up_of: Option<&str>,
+    now: i64,
+) -> Result<Result<TopUp, Uncovered>, ApiError> {
     let buyer = |mandate: Option<(String, String)>| Buyer {
         principal_id: principal.principal_id.clone(),
         key_id: principal.key_id.clone(),
@@ -104,7 +118,7 @@ pub async fn buy(
         auto_top_up_of: auto_top_up_of.map(str::to_string),
     };
     if principal.kind != PrincipalKind::Agent {
-        return top_up(app, principal, quantity, key, buyer(None), None, now).await;
+        return top_up(app, principal, quantity, key, buyer(None), None, now).await.map(Ok);
     }
     let bundle = &app.config.catalog.credits;
     if !(1..=bundle.max_bundles).contains(&quantity) {
@@ -114,19 +128,19 @@ pub async fn buy(
     let (_, record, mandate) = app.store.org_idempotency_and_mandate(org_id, key.map(|k| k.hash.as_str()), &principal.key_id, now).await?;
     if record.is_some() {
         // A retry: its first answer is replayed, and nothing is drawn again.
-        return top_up(app, principal, quantity, key, buyer(None), None, now).await;
+        return top_up(app, principal, quantity, key, buyer(None), None, now).await.map(Ok);
     }
     let bundles = u64::from(quantity);
     let action = MandateUse::CreditBundles { bundles, charge: bundles * bundle.unit_amount };
     let (mandate, draw) = match mandates::cover(app, mandate.as_ref(), &action, now) {
         Ok(covered) => covered,
-        Err(limit) => return Err(mandates::outside(limit)),
+        Err(limit) => return Ok(Err(limit)),
     };
     if !app.store.draw_mandate(org_id, &draw, now).await? {
         // A racing action drew the envelope first (or the mandate was revoked): say which limit.
         let again = app.store.get_mandate(org_id, &principal.key_id).await?;
         let limit = mandates::cover(app, again.as_ref(), &action, now).err().ok_or_else(ApiError::contended)?;
-        return Err(mandates::outside(limit));
+        return Ok(Err(limit));
     }
     let used = mandates::used_for(mandate, &draw, now);
     let buyer = buyer(Some((mandate.mandate_id.clone(), mandate.granted_by.clone())));
@@ -137,7 +151,7 @@ pub async fn buy(
             tracing::warn!(org_id, mandate_id = %draw.mandate_id, error = %error, "a refused top-up's draw was not given back");
         }
     }
-    bought
+    bought.map(Ok)
 }
 
 /// Buys `quantity` credit bundles with the org's card on file: the paid `TopUp`, or 402

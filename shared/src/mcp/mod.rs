@@ -8,7 +8,10 @@
 //! tool acts as that key's principal: an AGENT's plan changes need its human's consent exactly as
 //! over REST.
 
+#[cfg(test)]
 mod schema;
+#[cfg(test)]
+mod table;
 pub mod tools;
 
 use std::sync::Arc;
@@ -34,7 +37,9 @@ use crate::{App, now};
 const INSTRUCTIONS: &str = "Billing for this org: its plan, limits and usage, invoices, credits. Before creating something \
 the plan caps, call reserve_usage; a plan_limit_reached error names the next step in details.upgrade.mcpTool and \
 details.increase.mcpTool. Plan changes cost money: upgrade_plan and downgrade_plan never change anything on an agent's \
-first call; they return a message to show your human and a confirm_token to send back only on their yes.";
+first call; they return a message to show your human and a confirm_token to send back only on their yes. buy_credits \
+charges the org's card only inside a mandate your human granted (request_mandate asks for one); otherwise it gives you a \
+Checkout link for your human.";
 
 /// One request's MCP server: the tools, acting as the key's principal.
 #[derive(Clone)]

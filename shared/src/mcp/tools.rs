@@ -5,16 +5,16 @@
 
 use std::sync::OnceLock;
 
-use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
+use rmcp::model::{CallToolResult, ContentBlock, Tool};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::schema;
 use crate::App;
 use crate::billing::Caller;
 use crate::billing::activity::{ActivityQuery, history};
+use crate::billing::buy_credits::buy_credits;
 use crate::billing::credits::{SpendBody, spend};
 use crate::billing::idempotency::{IdempotencyKey, MAX_KEY_LEN};
 use crate::billing::invoices::{InvoiceQuery, list};
@@ -77,6 +77,21 @@ pub struct SpendArgs {
     pub idempotency_key: Option<String>,
 }
 
+/// `buy_credits`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuyCreditsArgs {
+    /// Credit bundles to buy: 1 to the catalog's `credits.max_bundles`.
+    #[serde(deserialize_with = "crate::domain::whole_number::required")]
+    #[schema(schema_with = crate::field_schemas::credit_bundles)]
+    pub quantity: u32,
+    /// Send one per intended purchase and repeat it when retrying after a timeout: the same key
+    /// within 24 hours answers the first answer again and charges once.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub idempotency_key: Option<String>,
+}
+
 /// `check_approval`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -115,32 +130,6 @@ pub struct ActivityArgs {
     pub actor: Option<String>,
 }
 
-/// One tool of the table.
-struct Spec {
-    name: &'static str,
-    title: &'static str,
-    description: &'static str,
-    /// Built only when the tool is listed: a call needs the name alone.
-    input: fn() -> Map<String, Value>,
-    output: fn() -> Map<String, Value>,
-    read_only: bool,
-    destructive: bool,
-}
-
-impl Spec {
-    fn tool(self) -> Tool {
-        let annotations = ToolAnnotations::with_title(self.title)
-            .read_only(self.read_only)
-            .destructive(self.destructive)
-            .idempotent(self.read_only)
-            .open_world(false);
-        Tool::new(self.name, self.description, (self.input)())
-            .with_title(self.title)
-            .with_raw_output_schema((self.output)().into())
-            .with_annotations(annotations)
-    }
-}
-
 pub const GET_BILLING: &str = "get_billing";
 pub const LIST_PLANS: &str = "list_plans";
 pub const GET_LIMITS: &str = "get_limits";
@@ -154,197 +143,46 @@ pub const CHECK_APPROVAL: &str = "check_approval";
 pub const OPEN_BILLING_PORTAL: &str = "open_billing_portal";
 pub const LIST_INVOICES: &str = "list_invoices";
 pub const SPEND_CREDITS: &str = "spend_credits";
+pub const BUY_CREDITS: &str = "buy_credits";
 pub const LIST_ACTIVITY: &str = "list_activity";
 pub const REQUEST_MANDATE: &str = "request_mandate";
 pub const GET_MANDATE: &str = "get_mandate";
 
-fn specs() -> Vec<Spec> {
-    vec![
-        Spec {
-            name: GET_BILLING,
-            title: "Billing summary",
-            description: "The org's plan, subscription status, price, billing interval, period end, any scheduled change, \
-                card on file, credits balance, and `active` vs `cap` for every gated resource. Free, read-only: call it \
-                first to learn where the org stands.",
-            input: schema::none,
-            output: || schema::named("BillingSummary"),
-            read_only: true,
-            destructive: false,
-        },
-        Spec {
-            name: LIST_PLANS,
-            title: "Plan catalog",
-            description: "The plans (free, pro, scale) with monthly and annual prices in cents, their caps (`null` is unlimited) \
-                and per-server pricing, and the credit bundle. Free, read-only: use it to explain options to your human \
-                before proposing an upgrade.",
-            input: schema::none,
-            output: || schema::named("CatalogView"),
-            read_only: true,
-            destructive: false,
-        },
-        Spec {
-            name: GET_LIMITS,
-            title: "Limits and usage",
-            description: "Caps vs usage under the plan in effect. With `resource`: that one resource and whether one more fits \
-                (`can_create`); without: every resource. Free, read-only: call it before creating something the plan caps.",
-            input: schema::of::<LimitsArgs>,
-            output: || schema::any_of(&["LimitsView", "LimitStatus"]),
-            read_only: true,
-            destructive: false,
-        },
-        Spec {
-            name: RESERVE_USAGE,
-            title: "Reserve usage",
-            description: "Counts `count` more of a resource (an agent, a workspace, rows...) before you create it, atomically \
-                within the plan's cap. At the cap it changes nothing and returns an error `plan_limit_reached` whose \
-                `details` name the next step: `upgrade.mcpTool` (upgrade_plan, needs your human's consent) or \
-                `increase.mcpTool` (request_limit_increase). Costs nothing. Pass an `idempotency_key` and reuse it when \
-                retrying, so a retry never counts twice.",
-            input: schema::of::<UsageArgs>,
-            output: || schema::named("Reserved"),
-            read_only: false,
-            destructive: false,
-        },
-        Spec {
-            name: RELEASE_USAGE,
-            title: "Release usage",
-            description: "Frees `count` of a resource after you deleted what it counted (never below 0; not for `api_calls`). \
-                Costs nothing. Pass an `idempotency_key` and reuse it when retrying.",
-            input: schema::of::<UsageArgs>,
-            output: || schema::named("Released"),
-            read_only: false,
-            destructive: false,
-        },
-        Spec {
-            name: UPGRADE_PLAN,
-            title: "Upgrade the plan",
-            description: "Changes the subscription to a paid plan (`plan`: pro or scale, `interval`, `quantity` of servers for \
-                scale). This costs money, so an agent key never changes anything on the first call: it returns \
-                `confirmation_required` with a `message` stating the real amounts and a `confirm_token`. Show the \
-                message to your human word for word; only if they say yes, call upgrade_plan again with the same \
-                arguments plus `confirm_token` within 60 seconds (the token works once). With `mode: \"web\"` it returns \
-                an `approval_url` and a `binding_code` for your human to approve in a browser instead; then poll \
-                check_approval. An org without a subscription gets a Checkout link for its human (`checkout-required`).",
-            input: || schema::named("UpgradeBody"),
-            output: || schema::named("UpgradeAnswer"),
-            read_only: false,
-            destructive: true,
-        },
-        Spec {
-            name: DOWNGRADE_PLAN,
-            title: "Downgrade to Free",
-            description: "Schedules the move to the Free plan at the end of the paid period (its caps then apply). An agent key \
-                gets `confirmation_required` first, exactly like upgrade_plan: show the `message` to your human and call \
-                again with `confirm_token` only on their yes. Idempotent: `already-scheduled`, `already-free`.",
-            input: || schema::named("DowngradeBody"),
-            output: || schema::named("DowngradeAnswer"),
-            read_only: false,
-            destructive: true,
-        },
-        Spec {
-            name: CHECK_APPROVAL,
-            title: "Check a web approval",
-            description: "The status of a web approval (`pending`, `approved`, `denied`, `expired`, `failed`) that \
-                upgrade_plan or downgrade_plan with `mode: \"web\"` created; `result` once approved. Poll no faster than \
-                its `interval` seconds (faster is refused with `slow_down`). Read-only; only your human can approve, on \
-                the approval page.",
-            input: schema::of::<ApprovalArgs>,
-            output: || schema::named("ApprovalView"),
-            read_only: true,
-            destructive: false,
-        },
-        Spec {
-            name: OPEN_BILLING_PORTAL,
-            title: "Billing portal link",
-            description: "A Stripe Customer Portal link for your human (card, invoices, cancellation). Give the `url` to your \
-                human; do not open it yourself. Logged with your key; a deployment may refuse agents (`forbidden`).",
-            input: || schema::named("PortalBody"),
-            output: || schema::named("PortalSession"),
-            read_only: false,
-            destructive: false,
-        },
-        Spec {
-            name: LIST_INVOICES,
-            title: "Invoices",
-            description: "The org's invoices, newest first: number, status, amounts, currency, hosted and PDF links, dates. \
-                Read-only; page with `starting_after` while `has_more`.",
-            input: schema::of::<InvoicesArgs>,
-            output: || schema::named("InvoicePage"),
-            read_only: true,
-            destructive: false,
-        },
-        Spec {
-            name: REQUEST_LIMIT_INCREASE,
-            title: "Ask for a higher limit",
-            description: "Tells the provider the org needs more of a resource than its plan gives (`kind`, `desiredValue`, \
-                `reason`). Costs nothing and changes no cap by itself: it is recorded for a human at the provider. Use it \
-                when a plan_limit_reached error names it in `details.increase.mcpTool`, or when no plan fits.",
-            input: || schema::named("IncreaseBody"),
-            output: || schema::named("IncreaseRecorded"),
-            read_only: false,
-            destructive: false,
-        },
-        Spec {
-            name: SPEND_CREDITS,
-            title: "Spend credits",
-            description: "Takes `amount` of the org's prepaid credits (bought by your human through Checkout), never below zero \
-                (`insufficient_credits` with the balance otherwise). Each spend is a ledger entry with your `reason`. \
-                Pass an `idempotency_key` and reuse it when retrying, so a retry never spends twice.",
-            input: schema::of::<SpendArgs>,
-            output: || schema::named("Spent"),
-            read_only: false,
-            destructive: false,
-        },
-        Spec {
-            name: LIST_ACTIVITY,
-            title: "Activity history",
-            description: "What was done to the org's billing, newest first: who (key id, kind, name), what, under which \
-                consent, Stripe ids, amount and outcome. An AGENT key sees its own actions only. Read-only; page with \
-                `starting_after` = `next_cursor` while `has_more`.",
-            input: schema::of::<ActivityArgs>,
-            output: || schema::named("ActivityPageView"),
-            read_only: true,
-            destructive: false,
-        },
-        Spec {
-            name: REQUEST_MANDATE,
-            title: "Ask for a mandate",
-            description: "Asks your human, once, for standing consent within an envelope (`limits`: `max_plan`, \
-                `max_quantity`, `max_charge_per_month` in cents, `credit_bundles_per_month`, `credits_spend_per_day`; \
-                `expires_at` at most 90 days ahead; a `reason`), so that your plan changes inside it run at once instead \
-                of asking each time. Nothing is granted until your human approves on the page: give them the \
-                `approval_url` and the `binding_code`, then poll check_approval; its `result` is then the mandate.",
-            input: || schema::named("MandateRequestBody"),
-            output: || schema::named("MandateRequested"),
-            read_only: false,
-            destructive: false,
-        },
-        Spec {
-            name: GET_MANDATE,
-            title: "Your mandate",
-            description: "Your key's mandate, if your human granted one: its `status`, `limits`, what you `used` this month and \
-                today and what `remaining` of each limit. Read-only.",
-            input: schema::none,
-            output: || schema::named("MandateList"),
-            read_only: true,
-            destructive: false,
-        },
-    ]
-}
+/// Every tool's name, in the table's order.
+pub const NAMES: [&str; 16] = [
+    GET_BILLING,
+    LIST_PLANS,
+    GET_LIMITS,
+    RESERVE_USAGE,
+    RELEASE_USAGE,
+    UPGRADE_PLAN,
+    DOWNGRADE_PLAN,
+    CHECK_APPROVAL,
+    OPEN_BILLING_PORTAL,
+    LIST_INVOICES,
+    REQUEST_LIMIT_INCREASE,
+    SPEND_CREDITS,
+    BUY_CREDITS,
+    LIST_ACTIVITY,
+    REQUEST_MANDATE,
+    GET_MANDATE,
+];
 
-/// Every tool, built once.
+/// Every tool, read once from `tools.json`: the table (`table.rs`) with its schemas built from
+/// the document's types when the tests run, so that the function carries text, not the code
+/// that builds it.
 pub fn all() -> &'static [Tool] {
     static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
-    TOOLS.get_or_init(|| specs().into_iter().map(Spec::tool).collect())
+    TOOLS.get_or_init(|| serde_json::from_str(include_str!("tools.json")).unwrap_or_default())
 }
 
 pub fn find(name: &str) -> Option<&'static Tool> {
     all().iter().find(|tool| tool.name == name)
 }
 
-/// `name` if it is a tool's, without building any schema (on a cold start's first request).
+/// `name` if it is a tool's, without reading the table (on a cold start's first request).
 pub fn known(name: &str) -> Option<&'static str> {
-    specs().into_iter().map(|spec| spec.name).find(|known| *known == name)
+    NAMES.into_iter().find(|known| *known == name)
 }
 
 /// The tool's arguments as its type, refused like a REST body (the field at fault named).
@@ -396,6 +234,10 @@ pub async fn call(app: &App, caller: &Caller<'_>, name: &str, arguments: &Map<St
             let key = key(credits.idempotency_key.as_deref())?;
             spend(app, principal, &SpendBody { amount: credits.amount, reason: credits.reason }, key.as_ref(), now).await?.result
         }
+        BUY_CREDITS => {
+            let buy: BuyCreditsArgs = args(arguments)?;
+            value(buy_credits(app, principal, buy.quantity, key(buy.idempotency_key.as_deref())?.as_ref(), now).await?)
+        }
         LIST_ACTIVITY => {
             let page: ActivityArgs = args(arguments)?;
             let limit = page.limit.map(|limit| limit.to_string());
@@ -430,6 +272,12 @@ fn next_step(tool: &str, answer: &Value) -> Option<String> {
             text("message"),
             text("approval_id"),
             answer["interval"]
+        )),
+        "checkout-required" if tool == BUY_CREDITS => Some(format!(
+            "Nothing was charged: your mandate does not cover this ({}). Give your human this Checkout link to pay: {} To \
+             buy without asking each time, ask your human once for a mandate with {REQUEST_MANDATE}.",
+            text("mandate_limit"),
+            text("checkout_url")
         )),
         "checkout-required" => {
             Some(format!("The org has no subscription yet: give your human this Checkout link to pay: {}", text("checkout_url")))
@@ -483,6 +331,7 @@ mod tests {
                 "list_invoices",
                 "request_limit_increase",
                 "spend_credits",
+                "buy_credits",
                 "list_activity",
                 "request_mandate",
                 "get_mandate"

@@ -30,6 +30,7 @@ use utoipa::openapi::{
 use crate::billing::activity::ActivityPageView;
 use crate::billing::agents::AgentList;
 use crate::billing::brake::{ResumeBody, Resumed};
+use crate::billing::buy_credits::CreditsBought;
 use crate::billing::checkout::{CheckoutSession, SubscriptionCheckoutBody};
 use crate::billing::checkout_sync::CheckoutSync;
 use crate::billing::credits::{CreditsPage, SpendBody, Spent};
@@ -155,6 +156,7 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<Released>(&mut all);
     add::<SpendBody>(&mut all);
     add::<Spent>(&mut all);
+    add::<CreditsBought>(&mut all);
     add::<CreditsPage>(&mut all);
     add::<ActivityPageView>(&mut all);
     add::<IncreaseBody>(&mut all);
