@@ -353,6 +353,9 @@ one DynamoDB round trip for `GET /billing`, `GET /billing/limits[/{{resource}}]`
 (`POST /billing/usage/{{resource}}/reserve`), a cap check through MCP, a page of the activity history
 (`GET /billing/activity`) and the authorizer. The events publisher is shown
 but not judged against the floor: its request is a stream batch put on the bus, not one read.
+`credits-spend:agent` is the same spend asked by an AGENT key whose mandate bounds its spends per
+day: beside `credits-spend`, what the mandate's check and draw add (the mandate is read in the
+org's BatchGetItem, and drawn in the spend's transaction).
 
 {verdict_text}
 ## Summary

@@ -34,6 +34,8 @@ const EVENT_BUS: &str = "billing-bench-events";
 const PRINCIPAL_ID: &str = "bench-owner";
 /// More than the spends of a run (15 cold starts and 1000 warm requests, by default).
 const CREDITS_SEEDED: u64 = 1_000_000;
+/// The AGENT key's principal.
+pub const AGENT_PRINCIPAL_ID: &str = "bench-agent";
 /// The bodies of the org's Checkouts; the requests of `POST /billing/checkout` and
 /// `POST /billing/credits/checkout` repeat them.
 pub const SUBSCRIPTION_CHECKOUT: &str = r#"{"plan":"pro","interval":"month"}"#;
@@ -89,7 +91,7 @@ fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
     ApprovalRecord {
         id_hash: ids::hash(id),
         org_id: ORG_ID.to_string(),
-        principal_id: "bench-agent".to_string(),
+        principal_id: AGENT_PRINCIPAL_ID.to_string(),
         key_id: None,
         action: "upgrade".to_string(),
         params: "bench".to_string(),
@@ -141,7 +143,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         kind: PrincipalKind::Human,
     };
 
-    let agent_key = auth::issue(ORG_ID, "bench-agent", PrincipalKind::Agent, now())?;
+    let agent_key = auth::issue(ORG_ID, AGENT_PRINCIPAL_ID, PrincipalKind::Agent, now())?;
     app.store.put_api_key(&agent_key.record, &auth::key_activity(&agent_key.record, false, now())).await?;
     // The agent holds an active mandate (a second grant is refused after its full check); a
     // second agent's was revoked (revoking it again answers it as it is).

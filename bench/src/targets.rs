@@ -14,7 +14,7 @@ use hyper::body::Bytes;
 use serde_json::{Value, json};
 
 use crate::events::{self, Body, Request};
-use crate::seed::{CREDITS_CHECKOUT, Fixture, SUBSCRIPTION_CHECKOUT};
+use crate::seed::{AGENT_PRINCIPAL_ID, CREDITS_CHECKOUT, Fixture, SUBSCRIPTION_CHECKOUT};
 
 pub const FLOOR: &str = "floor";
 /// The floor's code making the calls the writing functions must make (`FLOOR_CALLS`): what
@@ -31,6 +31,10 @@ pub const REFERENCES: [(&str, &str, &str); 2] = [
 /// The floor with the functions' metrics (`bench/src/bin/floor_metrics.rs`): beside the floor,
 /// what metrics cost a request.
 pub const METRICS_FLOOR: &str = "floor-metrics";
+/// A second measurement of a function, with another principal: its row's name, then the
+/// function it runs.
+pub const AGENT_SPEND: (&str, &str) = ("credits-spend:agent", "credits-spend");
+
 /// The function the table's stream feeds: measured per batch of template.yaml's `BatchSize`.
 pub const PUBLISHER: &str = "events-publisher";
 
@@ -342,5 +346,22 @@ pub fn targets(fixture: &Fixture, bin_dir: &Path) -> Result<Vec<Target>, Templat
         };
         targets.push(target);
     }
+    targets.push(agent_spend(fixture, bin_dir, &context));
     Ok(targets)
+}
+
+/// `credits-spend` asked by the AGENT key, whose mandate bounds its spends per day: what the
+/// mandate's draw adds to a spend (one more item in the spend's transaction).
+fn agent_spend(fixture: &Fixture, bin_dir: &Path, context: &Value) -> Target {
+    let route = ROUTES.iter().find(|r| r.binary == AGENT_SPEND.1);
+    let plan = route.ok_or_else(|| format!("no route of {} in template.yaml", AGENT_SPEND.1)).and_then(|route| {
+        let mut context = context.clone();
+        context[CTX_KEY_ID] = json!(fixture.agent_key_id);
+        context[CTX_PRINCIPAL_ID] = json!(AGENT_PRINCIPAL_ID);
+        context[CTX_KIND] = json!(PrincipalKind::Agent);
+        let event = events::authorized(events::http(&request(route, fixture)?, &fixture.token), context);
+        plan(bin_dir, AGENT_SPEND.1, event, Expect::Status(200), Vec::new())
+    });
+    let request = "POST /billing/credits/spend by the AGENT key, drawn from its mandate's `credits_spend_per_day`".to_string();
+    Target { binary: AGENT_SPEND.0.to_string(), request, dynamo_budget: None, plan }
 }

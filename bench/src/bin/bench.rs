@@ -80,7 +80,8 @@ async fn main() -> Result<(), Error> {
                     None => Status::Failed("no result".into()),
                 },
             };
-            let arm64_bytes = std::fs::metadata(lambda_dir.join(&target.binary).join("bootstrap")).ok().map(|m| m.len());
+            let function = target.binary.split(':').next().unwrap_or_default();
+            let arm64_bytes = std::fs::metadata(lambda_dir.join(function).join("bootstrap")).ok().map(|m| m.len());
             let log_bytes_per_invocation = match &status {
                 // The first request, the warm ones and one per cold start.
                 Status::Measured(figures) => std::fs::metadata(settings.log_dir.join(format!("{}.log", target.binary)))
