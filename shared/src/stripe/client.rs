@@ -54,7 +54,7 @@ struct ErrorDetail {
     code: Option<String>,
     message: Option<String>,
     /// A card error's payment intent (Stripe sends the whole object).
-    payment_intent: Option<super::objects::Object>,
+    payment_intent: Option<super::wire::Object>,
 }
 
 impl StripeHttp {

@@ -1,16 +1,18 @@
 //! The Stripe gateway: the only place that talks to Stripe (or the offline stand-in: the base URL
 //! is config). Requests are described by async-stripe's request builders and sent by `client`;
-//! answers are read into the few fields the API uses (`objects`). Create calls carry an
+//! answers are read into the few fields the API uses (`wire`) and handed out in the API's terms
+//! (`answers`); `requests` is what callers ask it to send. Create calls carry an
 //! idempotency key derived from the request, so a retried Lambda or a double click never makes
 //! two customers or sessions; retryable failures (429, 5xx, connection errors, timeouts) are
 //! retried with backoff under the same key; whatever still fails is a `GatewayError` carrying
 //! Stripe's status and request id.
 
+mod answers;
 mod client;
 mod error;
-mod model;
-mod objects;
 mod plan_change;
+mod requests;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,15 +35,13 @@ use stripe_core::event::ListEvent;
 use stripe_shared::CheckoutSessionMode;
 use url::Url;
 
+pub use answers::{CardOnFilePayment, CardRefusal, CheckoutLink, CheckoutSessionState, EventPage, InvoicePage, InvoiceView};
 pub use error::GatewayError;
-pub use model::{
-    CardOnFileCharge, CardOnFilePayment, CardRefusal, CheckoutLink, CheckoutMode, CheckoutRequest, CheckoutSessionState, EventPage,
-    InvoicePage, InvoiceView,
-};
 pub use plan_change::{ChangeOutcome, PlanItem};
+pub use requests::{CardOnFileCharge, CheckoutMode, CheckoutRequest};
 
 use self::client::{Answer, StripeHttp};
-use self::objects::{CheckoutSession, Customer, CustomerCard, Event, List, Object, PaymentIntent, Subscription, UrlSession};
+use self::wire::{CheckoutSession, Customer, CustomerCard, Event, List, Object, PaymentIntent, Subscription, UrlSession};
 use crate::config::ConfigError;
 use crate::domain::events::VerifiedEvent;
 use crate::domain::subscription::SubscriptionState;

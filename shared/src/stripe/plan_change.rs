@@ -17,7 +17,7 @@ use stripe_billing::subscription_schedule::{
 use serde::de::IgnoredAny;
 use stripe_shared::SubscriptionScheduleEndBehavior;
 
-use super::objects::{Object, PreviewInvoice, Subscription};
+use super::wire::{Object, PreviewInvoice, Subscription};
 use super::{GatewayError, StripeGateway};
 use crate::domain::subscription::SubscriptionState;
 

@@ -1,5 +1,5 @@
-//! The Stripe objects in the shapes the billing API uses: what it sends (a Checkout request) and
-//! the few fields it reads back (links, subscription state, invoices, sessions).
+//! What the gateway hands back, in the API's terms: links, Checkout and event pages, invoices,
+//! a card payment's outcome. (Stripe's own answers, as read off the wire, are `wire.rs`.)
 
 use std::collections::HashMap;
 
@@ -15,32 +15,11 @@ pub struct CheckoutLink {
     pub url: String,
 }
 
-/// What a Checkout Session is for; the price and quantity always come from the catalog.
-pub struct CheckoutRequest<'a> {
-    pub customer_id: &'a str,
-    pub org_id: &'a str,
-    pub mode: CheckoutMode,
-    pub price_id: &'a str,
-    pub quantity: u32,
-    pub success_url: &'a str,
-    pub cancel_url: &'a str,
-    pub metadata: HashMap<String, String>,
-    /// Epoch seconds; Stripe accepts 30 minutes to 24 hours from now.
-    pub expires_at: i64,
-    pub idempotency_key: String,
-}
-
 /// One page of Stripe's events, newest first as Stripe lists them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
     pub events: Vec<VerifiedEvent>,
     pub has_more: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckoutMode {
-    Subscription,
-    Payment,
 }
 
 // Read from Stripe's invoice list as it is: these are the fields of Stripe's invoice it keeps.
@@ -78,18 +57,6 @@ pub struct CheckoutSessionState {
     pub complete: bool,
     pub paid: bool,
     pub metadata: HashMap<String, String>,
-}
-
-/// A payment of the card on file without the customer present (an off-session PaymentIntent,
-/// confirmed at once). The amount always comes from the catalog.
-pub struct CardOnFileCharge<'a> {
-    pub customer_id: &'a str,
-    /// In the currency's smallest unit.
-    pub amount: u64,
-    pub currency: &'a str,
-    pub metadata: HashMap<String, String>,
-    /// Derived from the action: the same action is the same payment, however often it is sent.
-    pub idempotency_key: String,
 }
 
 /// What charging the card on file came to. Failures that are Stripe's (not the card's) stay a

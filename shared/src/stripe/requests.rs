@@ -1,0 +1,37 @@
+//! What the gateway is asked to send to Stripe, in the API's terms: a Checkout, a payment of the
+//! card on file. The prices and amounts always come from the catalog.
+
+use std::collections::HashMap;
+
+/// What a Checkout Session is for; the price and quantity always come from the catalog.
+pub struct CheckoutRequest<'a> {
+    pub customer_id: &'a str,
+    pub org_id: &'a str,
+    pub mode: CheckoutMode,
+    pub price_id: &'a str,
+    pub quantity: u32,
+    pub success_url: &'a str,
+    pub cancel_url: &'a str,
+    pub metadata: HashMap<String, String>,
+    /// Epoch seconds; Stripe accepts 30 minutes to 24 hours from now.
+    pub expires_at: i64,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutMode {
+    Subscription,
+    Payment,
+}
+
+/// A payment of the card on file without the customer present (an off-session PaymentIntent,
+/// confirmed at once). The amount always comes from the catalog.
+pub struct CardOnFileCharge<'a> {
+    pub customer_id: &'a str,
+    /// In the currency's smallest unit.
+    pub amount: u64,
+    pub currency: &'a str,
+    pub metadata: HashMap<String, String>,
+    /// Derived from the action: the same action is the same payment, however often it is sent.
+    pub idempotency_key: String,
+}
