@@ -17,7 +17,7 @@ use crate::billing::idempotency::{Answer, IdempotencyKey, fingerprint};
 use crate::billing::limits::parse_resource;
 use crate::domain::activity::{Activity, Actor, Event, thresholds_crossed};
 use crate::domain::catalog::{Plan, Resource};
-use crate::domain::entitlements::{Limit, PlanLimitReached, effective_plan, limit, usage_period_end, usage_period_over};
+use crate::domain::entitlements::{Call, Limit, NextCalls, PlanLimitReached, effective_plan, limit, usage_period_end, usage_period_over};
 use crate::domain::org::{Org, Principal};
 use crate::error::{ApiError, ErrorKind};
 use crate::retry::{Failure, Policy, retry};
@@ -98,12 +98,19 @@ fn counted_body(app: &App, org: &Org, resource: Resource, operation: Operation, 
     body.unwrap_or(Value::Null)
 }
 
+/// The next steps a 402 `plan_limit_reached` names: the upgrade and the limit-increase request,
+/// as routes and as MCP tools (`mcp::tools` lists these names).
+pub const NEXT_CALLS: NextCalls = NextCalls {
+    upgrade: Call { api: "POST /billing/upgrade", mcp_tool: "upgrade_plan" },
+    increase: Call { api: "POST /billing/request-limit-increase", mcp_tool: "request_limit_increase" },
+};
+
 /// 402 `plan_limit_reached`, with the next step in `details`. The refusal changes nothing, so
 /// its `billing.limit_reached` record is written alone, once per org, resource and minute (a
 /// looping client cannot flood the bus); failing to write it does not change the answer.
 async fn plan_limit_reached(app: &App, principal: &Principal, org: &Org, plan: &Plan, limit: &Limit, requested: u64, now: i64) -> ApiError {
     crate::metrics::plan_limit_reached(limit.resource, &plan.id);
-    let details = PlanLimitReached::new(org, &app.config.catalog, plan, limit, requested);
+    let details = PlanLimitReached::new(org, &app.config.catalog, plan, limit, requested, NEXT_CALLS);
     let resource = limit.resource.as_str();
     let event =
         Event::LimitReached { resource: resource.to_string(), plan: plan.id.clone(), active: limit.active, cap: limit.cap.unwrap_or(0) };

@@ -203,16 +203,25 @@ pub struct UpgradeOption {
     pub quantity: Option<u32>,
 }
 
-pub const UPGRADE_API: &str = "POST /billing/upgrade";
-pub const INCREASE_API: &str = "POST /billing/request-limit-increase";
-/// The MCP tools of the same two calls (`POST /mcp`).
-pub const UPGRADE_MCP_TOOL: &str = "upgrade_plan";
-pub const INCREASE_MCP_TOOL: &str = "request_limit_increase";
+/// A call a refusal names as the next step: its route and its MCP tool. The layers that serve
+/// them name them (`billing::usage::NEXT_CALLS`); the rules only say which comes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    pub api: &'static str,
+    pub mcp_tool: &'static str,
+}
+
+/// The two next steps of a 402 `plan_limit_reached`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextCalls {
+    pub upgrade: Call,
+    pub increase: Call,
+}
 
 /// The cheapest paid plan (by monthly price, annual / 12 where it has no monthly one) whose cap
 /// of `resource` fits `needed`; `None` when none does, or when an admin override fixes the
 /// org's cap whatever the plan.
-pub fn cheapest_upgrade(org: &Org, catalog: &Catalog, resource: Resource, needed: u64) -> Option<UpgradeOption> {
+pub fn cheapest_upgrade(org: &Org, catalog: &Catalog, resource: Resource, needed: u64, upgrade: Call) -> Option<UpgradeOption> {
     if org.cap_overrides.contains_key(&resource) {
         return None;
     }
@@ -236,7 +245,7 @@ pub fn cheapest_upgrade(org: &Org, catalog: &Catalog, resource: Resource, needed
             let monthly = plan.prices.month.as_ref().map(|p| p.unit_amount).or(plan.prices.year.as_ref().map(|p| p.unit_amount / 12))?;
             Some((
                 monthly.saturating_mul(units),
-                UpgradeOption { api: UPGRADE_API, mcp_tool: UPGRADE_MCP_TOOL, plan: plan.id.clone(), cap, quantity },
+                UpgradeOption { api: upgrade.api, mcp_tool: upgrade.mcp_tool, plan: plan.id.clone(), cap, quantity },
             ))
         })
         .min_by_key(|(price, _)| *price)
@@ -268,7 +277,7 @@ pub struct PlanLimitReached {
 }
 
 impl PlanLimitReached {
-    pub fn new(org: &Org, catalog: &Catalog, plan: &Plan, limit: &Limit, requested: u64) -> Self {
+    pub fn new(org: &Org, catalog: &Catalog, plan: &Plan, limit: &Limit, requested: u64, calls: NextCalls) -> Self {
         Self {
             plan: plan.id.clone(),
             resource: limit.resource,
@@ -276,8 +285,8 @@ impl PlanLimitReached {
             cap: limit.cap,
             requested,
             over_cap: limit.over_cap(),
-            upgrade: cheapest_upgrade(org, catalog, limit.resource, limit.active.saturating_add(requested)),
-            increase: IncreaseOption { api: INCREASE_API, mcp_tool: INCREASE_MCP_TOOL, kind: limit.resource },
+            upgrade: cheapest_upgrade(org, catalog, limit.resource, limit.active.saturating_add(requested), calls.upgrade),
+            increase: IncreaseOption { api: calls.increase.api, mcp_tool: calls.increase.mcp_tool, kind: limit.resource },
         }
     }
 
@@ -287,13 +296,15 @@ impl PlanLimitReached {
         let resource = self.resource.as_str();
         let situation =
             format!("The {plan_name} plan allows {cap} {resource}; {} are in use and {} more were requested.", self.active, self.requested);
+        let increase = self.increase.api;
         match &self.upgrade {
             Some(upgrade) => format!(
-                "{situation} Upgrade to `{}` ({} {resource}) with {UPGRADE_API}, or ask for more with {INCREASE_API}.",
+                "{situation} Upgrade to `{}` ({} {resource}) with {}, or ask for more with {increase}.",
                 upgrade.plan,
-                upgrade.cap.map_or("unlimited".to_string(), |c| c.to_string())
+                upgrade.cap.map_or("unlimited".to_string(), |c| c.to_string()),
+                upgrade.api
             ),
-            None => format!("{situation} No plan change raises this cap: ask for more with {INCREASE_API}."),
+            None => format!("{situation} No plan change raises this cap: ask for more with {increase}."),
         }
     }
 }
@@ -303,6 +314,8 @@ mod tests {
     use super::*;
 
     const GRACE: i64 = 7 * 86_400;
+    const CALLS: NextCalls =
+        NextCalls { upgrade: Call { api: "POST /upgrade", mcp_tool: "upgrade" }, increase: Call { api: "POST /more", mcp_tool: "more" } };
 
     fn pro_org(status: SubscriptionStatus) -> Org {
         let mut org = Org::new("acme", "Acme", 0);
@@ -402,14 +415,15 @@ mod tests {
         let plan = effective_plan(&org, &catalog, 0, GRACE);
         assert_eq!((cap_of(&org, plan, Resource::Agents), cap_of(&org, plan, Resource::Rows)), (Some(3), None));
         assert_eq!(cap_of(&org, plan, Resource::Members), Some(20));
-        assert_eq!(cheapest_upgrade(&org, &catalog, Resource::Agents, 4), None, "an override is not moved by a plan");
+        assert_eq!(cheapest_upgrade(&org, &catalog, Resource::Agents, 4, CALLS.upgrade), None, "an override is not moved by a plan");
     }
 
     #[test]
     fn the_cheapest_fitting_paid_plan_is_offered() {
         let catalog = Catalog::built_in().unwrap();
         let org = Org::new("acme", "Acme", 0);
-        let upgrade = |resource, needed| cheapest_upgrade(&org, &catalog, resource, needed).map(|u| (u.plan, u.cap, u.quantity));
+        let upgrade =
+            |resource, needed| cheapest_upgrade(&org, &catalog, resource, needed, CALLS.upgrade).map(|u| (u.plan, u.cap, u.quantity));
         assert_eq!(upgrade(Resource::Agents, 2), Some(("pro".into(), Some(10), None)));
         assert_eq!(upgrade(Resource::Agents, 11), Some(("scale".into(), None, None)));
         assert_eq!(upgrade(Resource::Servers, 3), Some(("pro".into(), Some(3), None)), "pro (19) is cheaper than scale x3 (147)");
@@ -454,12 +468,12 @@ mod tests {
         let catalog = Catalog::built_in().unwrap();
         let org = Org::new("acme", "Acme", 0);
         let limit = Limit { resource: Resource::Agents, active: 1, cap: Some(1) };
-        let refusal = PlanLimitReached::new(&org, &catalog, catalog.free(), &limit, 2);
+        let refusal = PlanLimitReached::new(&org, &catalog, catalog.free(), &limit, 2, CALLS);
         assert_eq!(refusal.upgrade.as_ref().unwrap().plan, "pro");
-        assert_eq!(refusal.upgrade.as_ref().unwrap().mcp_tool, "upgrade_plan");
-        assert_eq!(refusal.increase.mcp_tool, "request_limit_increase");
+        assert_eq!(refusal.upgrade.as_ref().unwrap().mcp_tool, "upgrade");
+        assert_eq!(refusal.increase.mcp_tool, "more");
         let message = refusal.message("Free");
         assert!(message.starts_with("The Free plan allows 1 agents; 1 are in use and 2 more were requested."), "{message}");
-        assert!(message.contains("`pro`") && message.contains(INCREASE_API));
+        assert!(message.contains("`pro`") && message.contains("POST /upgrade") && message.contains("POST /more"));
     }
 }

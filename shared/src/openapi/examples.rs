@@ -283,7 +283,14 @@ pub fn error(kind: ErrorKind) -> ApiError {
         ErrorKind::PlanLimitReached => {
             let org = free_org();
             let plan = effective_plan(&org, &catalog, NOW, GRACE_SECS);
-            let details = PlanLimitReached::new(&org, &catalog, plan, &limit(&org, plan, Resource::Agents, NOW), 1);
+            let details = PlanLimitReached::new(
+                &org,
+                &catalog,
+                plan,
+                &limit(&org, plan, Resource::Agents, NOW),
+                1,
+                crate::billing::usage::NEXT_CALLS,
+            );
             ApiError::new(kind, details.message(&plan.name)).with_details(value(&details))
         }
         ErrorKind::InsufficientCredits => insufficient(250, 400),
