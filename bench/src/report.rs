@@ -370,7 +370,8 @@ Figures with their ratio to the floor. Details, and what each function was asked
 The brief's floor makes one GetItem. A function that must write makes other calls, and on
 DynamoDB Local a write costs more than a read. The references are the floor's code making a
 writing function's calls (`floor-write`: one conditional UpdateItem; `floor-transact`: a GetItem,
-then a two-item TransactWriteItems). Each function whose DynamoDB calls per warm request are
+then a two-item TransactWriteItems; `floor-batch-transact`: a BatchGetItem of two items, then a
+three-item TransactWriteItems, as an AGENT's spend drawn from its mandate). Each function whose DynamoDB calls per warm request are
 exactly a reference's is compared with it here, which shows what the function costs beyond the
 calls it makes. These comparisons are information: the brief's targets are the ones above.
 

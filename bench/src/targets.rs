@@ -19,12 +19,17 @@ use crate::seed::{AGENT_PRINCIPAL_ID, CREDITS_CHECKOUT, Fixture, SUBSCRIPTION_CH
 pub const FLOOR: &str = "floor";
 /// The floor's code making the calls the writing functions must make (`FLOOR_CALLS`): what
 /// those calls cost by themselves on this DynamoDB. Measured beside the functions, not judged.
-pub const REFERENCES: [(&str, &str, &str); 2] = [
+pub const REFERENCES: [(&str, &str, &str); 3] = [
     ("floor-write", "update", "GET /floor (one conditional UpdateItem of the org item, returning it)"),
     (
         "floor-transact",
         "get-transact",
         "GET /floor (a GetItem of the org item, then a TransactWriteItems: the org item if unchanged, and a new item)",
+    ),
+    (
+        "floor-batch-transact",
+        "batch-transact",
+        "GET /floor (a BatchGetItem of the org item and a counter item, then a TransactWriteItems: the org item if unchanged, a new item, and the counter counted below its bound)",
     ),
 ];
 
