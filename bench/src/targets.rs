@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use billing_functions::{BINARIES, DEFAULT_ROUTE, ROUTES, Route};
 use billing_infra::template::{TEMPLATE, TemplateError};
-use billing_shared::domain::org::PrincipalKind;
+use billing_shared::domain::principal::PrincipalKind;
 use billing_shared::http::{CTX_KEY_ID, CTX_KIND, CTX_ORG_ID, CTX_PRINCIPAL_ID};
 use hyper::body::Bytes;
 use serde_json::{Value, json};

@@ -1,7 +1,8 @@
 //! Demo data for the local run: one org with a HUMAN, an AGENT and an ADMIN key.
 
 use billing_shared::domain::api_key as auth;
-use billing_shared::domain::org::{Org, PrincipalKind};
+use billing_shared::domain::org::Org;
+use billing_shared::domain::principal::PrincipalKind;
 use billing_shared::store::Store;
 use billing_shared::{ApiError, now};
 

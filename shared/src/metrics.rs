@@ -20,7 +20,7 @@ use metrics_cloudwatch_embedded::{Builder, Collector};
 use crate::config;
 use crate::domain::catalog::Resource;
 use crate::domain::change::ChangeKind;
-use crate::domain::org::Principal;
+use crate::domain::principal::Principal;
 use crate::domain::signals::SignalKind;
 
 /// EMF takes at most 100 values of a metric in one document, and the collector keeps at most
@@ -303,7 +303,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::domain::org::PrincipalKind;
+    use crate::domain::principal::PrincipalKind;
 
     #[test]
     fn labels_are_bounded_names() {

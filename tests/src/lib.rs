@@ -11,7 +11,8 @@ use billing_infra::gateway::Gateway;
 use billing_infra::template::Template;
 use billing_shared::config::{Config, aws_sdk_config};
 use billing_shared::domain::api_key as auth;
-use billing_shared::domain::org::{Org, PrincipalKind};
+use billing_shared::domain::org::Org;
+use billing_shared::domain::principal::PrincipalKind;
 use billing_shared::{App, now};
 use serde_json::Value;
 

@@ -62,7 +62,7 @@ impl StripeTestApi {
     pub async fn subscribed(body: &str) -> (Self, String, String) {
         let api = Self::with_webhooks().await;
         let human = api.org_with_key("acme").await;
-        let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::org::PrincipalKind::Agent).await;
+        let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::principal::PrincipalKind::Agent).await;
         let reply = api.post_json("/billing/checkout", &human, body).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         api.standin.pay_checkout(reply.body["session_id"].as_str().unwrap()).await.unwrap();

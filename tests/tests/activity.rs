@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use billing_shared::domain::api_key::{self, key_activity};
 use billing_shared::domain::ids;
-use billing_shared::domain::org::PrincipalKind;
+use billing_shared::domain::principal::PrincipalKind;
 use billing_shared::now;
 use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
 use billing_tests::{TestApi, assert_envelope};

@@ -6,7 +6,7 @@
 
 use billing_functions::{DEFAULT_ROUTE, ROUTES};
 use billing_shared::billing::brake::count_refusal;
-use billing_shared::domain::org::{Principal, PrincipalKind};
+use billing_shared::domain::principal::{Principal, PrincipalKind};
 use billing_shared::now;
 use billing_tests::events::Pipeline;
 use billing_tests::{Reply, TestApi, assert_envelope, json};

@@ -4,7 +4,7 @@
 
 use billing_shared::billing::plan_change::approval;
 use billing_shared::domain::approval::APPROVAL_TTL_SECS;
-use billing_shared::domain::org::{Principal, PrincipalKind};
+use billing_shared::domain::principal::{Principal, PrincipalKind};
 use billing_shared::now;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{Reply, assert_envelope, json};

@@ -1,7 +1,7 @@
 //! The authorizer in front of every /billing route: who gets in, and that an org never sees another.
 
 use billing_shared::domain::api_key as auth;
-use billing_shared::domain::org::PrincipalKind;
+use billing_shared::domain::principal::PrincipalKind;
 use billing_shared::now;
 use billing_tests::{TestApi, assert_envelope};
 

@@ -8,7 +8,7 @@ use billing_shared::billing::auto_top_up::on_spends;
 use billing_shared::billing::webhook_sync::apply;
 use billing_shared::config::aws_sdk_config;
 use billing_shared::domain::events::Effect;
-use billing_shared::domain::org::PrincipalKind;
+use billing_shared::domain::principal::PrincipalKind;
 use billing_shared::now;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{Reply, TestApi, assert_envelope, json, require_env};

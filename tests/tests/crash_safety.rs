@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use billing_shared::billing::reconcile;
-use billing_shared::domain::activity::{Activity, Actor, Consent, Event};
+use billing_shared::domain::activity::{Activity, Consent, Event};
+use billing_shared::domain::principal::Actor;
 use billing_shared::now;
 use billing_tests::stripe::{StripeTestApi, WEBHOOK_SECRET};
 use billing_tests::{Reply, assert_envelope, json};

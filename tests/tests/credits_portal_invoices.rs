@@ -71,7 +71,7 @@ async fn portal_needs_a_customer_then_opens_with_an_allowed_return_url() {
     assert_eq!(portal[0].params["customer"], customer.as_str());
 
     // An agent may fetch the link for its human.
-    let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::org::PrincipalKind::Agent).await;
+    let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::principal::PrincipalKind::Agent).await;
     let reply = api.post_json("/billing/portal", &agent, "{}").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(api.calls("POST", "/v1/billing_portal/sessions").len(), 2);
@@ -89,7 +89,7 @@ async fn a_deployment_can_keep_agents_out_of_the_portal() {
     let api = StripeTestApi::with_config(&[("AGENT_PORTAL_ACCESS", "off")]).await;
     let token = api.org_with_key("acme").await;
     assert_eq!(api.post_json("/billing/credits/checkout", &token, r#"{"quantity":1}"#).await.status, 200);
-    let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::org::PrincipalKind::Agent).await;
+    let (_, agent) = api.issue_key("acme", "assistant", billing_shared::domain::principal::PrincipalKind::Agent).await;
     let calls = api.standin.requests().len();
     assert_envelope(&api.post_json("/billing/portal", &agent, "{}").await, 403, "forbidden");
     assert_eq!(api.standin.requests().len(), calls, "no portal session for an agent here");

@@ -208,7 +208,7 @@ async fn events_of_an_org_arrive_in_order_and_a_dead_publisher_loses_none() {
     let mut signal_ids = Vec::new();
     for (n, kind) in kinds.iter().enumerate() {
         // Another principal for the repeats, so each is a request of its own, not a burst.
-        let (_, key) = api.issue_key("acme", &format!("p{n}"), billing_shared::domain::org::PrincipalKind::Agent).await;
+        let (_, key) = api.issue_key("acme", &format!("p{n}"), billing_shared::domain::principal::PrincipalKind::Agent).await;
         let key = if n < 8 { token.clone() } else { key };
         let reply = api.post_json("/billing/request-limit-increase", &key, &format!(r#"{{"kind":"{kind}"}}"#)).await;
         assert_eq!(reply.status, 200, "{}", reply.body);

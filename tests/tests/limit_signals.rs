@@ -1,7 +1,7 @@
 //! `POST /billing/request-limit-increase` and the admin's aggregate (`GET /admin/limit-signals`).
 
 use billing_shared::billing::limit_signals::{IncreaseBody, request_increase};
-use billing_shared::domain::org::{Principal, PrincipalKind};
+use billing_shared::domain::principal::{Principal, PrincipalKind};
 use billing_shared::now;
 use billing_tests::{Reply, TestApi, assert_envelope, json};
 

@@ -11,7 +11,7 @@ use billing_shared::billing::webhook_sync::apply;
 use billing_shared::domain::api_key::key_id_of;
 use billing_shared::domain::calendar::format_instant;
 use billing_shared::domain::events::Effect;
-use billing_shared::domain::org::{Principal, PrincipalKind};
+use billing_shared::domain::principal::{Principal, PrincipalKind};
 use billing_shared::now;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{Reply, TestApi, assert_envelope};

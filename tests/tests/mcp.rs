@@ -2,7 +2,7 @@
 //! tools venv), through the local gateway and its authorizer, against DynamoDB Local and the
 //! Stripe stand-in. Plus what a client library would never send: no key, malformed JSON-RPC.
 
-use billing_shared::domain::org::PrincipalKind;
+use billing_shared::domain::principal::PrincipalKind;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{TestApi, assert_envelope, json, require_env};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 
 use billing_shared::billing::Caller;
 use billing_shared::billing::plan_change::{DowngradeBody, TOKEN_TTL_SECS, UpgradeBody, downgrade, upgrade};
-use billing_shared::domain::org::{Principal, PrincipalKind};
+use billing_shared::domain::principal::{Principal, PrincipalKind};
 use billing_shared::now;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{assert_envelope, json};

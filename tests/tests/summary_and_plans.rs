@@ -110,8 +110,9 @@ async fn plans_list_the_catalog_without_stripe_ids() {
 async fn storage_failure_is_503_with_the_envelope() {
     // The table does not exist: every DynamoDB call fails, as in an outage.
     let api = TestApi::over(App::new(test_config("no-such-table"), billing_shared::config::aws_sdk_config().await));
-    let token =
-        billing_shared::domain::api_key::issue("acme", "alice", billing_shared::domain::org::PrincipalKind::Human, now()).unwrap().token;
+    let token = billing_shared::domain::api_key::issue("acme", "alice", billing_shared::domain::principal::PrincipalKind::Human, now())
+        .unwrap()
+        .token;
     let reply = api.get("/billing", Some(&token)).await;
     assert_envelope(&reply, 503, "storage_unavailable");
     // With no key there is nothing to look up: still the plain 401.

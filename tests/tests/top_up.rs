@@ -3,7 +3,7 @@
 //! Checkout to pay with instead, and nothing for a bad body or an AGENT outside its mandate
 //! (inside it: `tests/tests/mandates.rs`).
 
-use billing_shared::domain::org::PrincipalKind;
+use billing_shared::domain::principal::PrincipalKind;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{Reply, assert_envelope, json};
 use serde_json::Value;

@@ -9,7 +9,7 @@ use crate::App;
 use crate::billing::credits::DEFAULT_PAGE;
 use crate::domain::activity::ActivityView;
 use crate::domain::invalid::FieldProblem;
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::ApiError;
 use crate::store::{ACTIVITY_PAGE_MAX, ActivityFilter};
 

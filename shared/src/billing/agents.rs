@@ -9,7 +9,7 @@ use crate::App;
 use crate::billing::mandates::MandateView;
 use crate::domain::calendar::format_instant;
 use crate::domain::mandate::MandateStatus;
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::ApiError;
 
 /// One AGENT key of the org.

@@ -2,7 +2,7 @@
 
 use crate::domain::api_key::{accepts, key_id_of};
 use crate::domain::brake;
-use crate::domain::org::Principal;
+use crate::domain::principal::Principal;
 use crate::error::ApiError;
 use crate::store::Store;
 

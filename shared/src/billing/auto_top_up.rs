@@ -18,7 +18,7 @@ use crate::billing::top_up;
 use crate::domain::activity::{Activity, Event};
 use crate::domain::ids::hash;
 use crate::domain::mandate::MandateUse;
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::store::{OrgSettings, TopUpClaim};
 

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::App;
-use crate::domain::activity::{Activity, Actor, Event};
+use crate::domain::activity::{Activity, Event};
 use crate::domain::api_key::{ApiKeyRecord, is_key_id};
 use crate::domain::brake::{self, MAX_REFUSALS_PER_MINUTE};
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::Actor;
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::ApiError;
 use crate::retry::{Failure, Policy, retry};
 use crate::telemetry::current_request_id;

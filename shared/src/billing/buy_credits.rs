@@ -13,7 +13,7 @@ use crate::billing::idempotency::IdempotencyKey;
 use crate::billing::mandates::{AskForMandate, ask_for_mandate};
 use crate::billing::plan_change::answer::CheckoutRequiredStatus;
 use crate::billing::top_up::{TopUp, buy_within_mandate};
-use crate::domain::org::Principal;
+use crate::domain::principal::Principal;
 use crate::error::ApiError;
 
 /// Nothing was charged: the agent's mandate does not cover these bundles, so its human pays

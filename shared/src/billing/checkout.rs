@@ -15,11 +15,13 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
-use crate::domain::activity::{Activity, Actor, Event};
+use crate::domain::activity::{Activity, Event};
 use crate::domain::catalog::{Interval, Plan, Price};
 use crate::domain::change::PlanConfig;
 use crate::domain::invalid::FieldProblem;
-use crate::domain::org::{Org, PendingCheckout, Principal};
+use crate::domain::org::{Org, PendingCheckout};
+use crate::domain::principal::Actor;
+use crate::domain::principal::Principal;
 use crate::domain::redirect;
 use crate::error::{ApiError, ErrorKind};
 use crate::retry::{Policy, retry};

@@ -9,7 +9,7 @@ use crate::App;
 use crate::billing::load_org;
 use crate::billing::webhook_sync::{Outcome, apply};
 use crate::domain::events::Effect;
-use crate::domain::org::Principal;
+use crate::domain::principal::Principal;
 use crate::domain::summary::{BillingSummary, billing_summary};
 use crate::error::ApiError;
 

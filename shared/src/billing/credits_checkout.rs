@@ -10,7 +10,7 @@ use crate::App;
 use crate::billing::checkout::{customer_of, record_customer, urls, window_expiry};
 use crate::billing::load_org;
 use crate::domain::invalid::FieldProblem;
-use crate::domain::org::Principal;
+use crate::domain::principal::Principal;
 use crate::error::ApiError;
 use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, idempotency_key};
 

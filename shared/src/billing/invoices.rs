@@ -4,7 +4,7 @@
 use crate::App;
 use crate::billing::load_org;
 use crate::domain::invalid::FieldProblem;
-use crate::domain::org::Principal;
+use crate::domain::principal::Principal;
 use crate::error::ApiError;
 use crate::stripe::InvoicePage;
 

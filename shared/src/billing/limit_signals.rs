@@ -9,11 +9,13 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
-use crate::domain::activity::{Activity, Actor, Event};
+use crate::domain::activity::{Activity, Event};
 use crate::domain::calendar::{INSTANT_FORMS, parse_instant};
 use crate::domain::entitlements::{effective_plan, limit};
 use crate::domain::invalid::FieldProblem;
-use crate::domain::org::{Org, Principal, PrincipalKind};
+use crate::domain::org::Org;
+use crate::domain::principal::Actor;
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::signals::{KindDemand, Signal, SignalKind, aggregate, clean_reason, with_bursts};
 use crate::error::ApiError;
 use crate::retry::{Failure, Policy, retry};

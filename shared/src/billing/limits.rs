@@ -9,7 +9,8 @@ use crate::App;
 use crate::billing::load_org;
 use crate::domain::catalog::Resource;
 use crate::domain::entitlements::{LimitStatus, effective_plan, limit};
-use crate::domain::org::{Org, Principal};
+use crate::domain::org::Org;
+use crate::domain::principal::Principal;
 use crate::error::ApiError;
 use crate::retry::{Policy, retry};
 

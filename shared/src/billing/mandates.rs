@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::App;
-use crate::domain::activity::{Activity, Actor, Event};
+use crate::domain::activity::{Activity, Event};
 use crate::domain::calendar::{format_instant, parse_instant};
 use crate::domain::ids::random_hex;
 use crate::domain::mandate::{Draw, Mandate, MandateLimits, MandateStatus, MandateUse, Remaining, Uncovered, Used, check_grant};
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::Actor;
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::telemetry::current_request_id;
 

@@ -28,7 +28,8 @@ pub mod usage;
 pub mod webhook_sync;
 
 use crate::domain::mandate::Mandate;
-use crate::domain::org::{Org, Principal, PrincipalKind};
+use crate::domain::org::Org;
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::ApiError;
 use crate::store::Store;
 

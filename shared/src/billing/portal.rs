@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::redirect;
 use crate::error::{ApiError, ErrorKind};
 use crate::stripe::idempotency_key;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::domain::auto_top_up::AutoTopUp;
 use crate::domain::brake::{AgentBrake, AgentBrakeChange};
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::ApiError;
 use crate::store::OrgSettings;
 

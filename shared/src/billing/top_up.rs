@@ -27,7 +27,7 @@ use crate::domain::events::{Buyer, CARD_ON_FILE, Effect};
 use crate::domain::ids::random_hex;
 use crate::domain::invalid::FieldProblem;
 use crate::domain::mandate::{MandateUse, Uncovered};
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 use crate::stripe::{CardOnFileCharge, CardOnFilePayment, idempotency_key};
 

@@ -10,54 +10,14 @@ use utoipa::ToSchema;
 use crate::domain::change::{ChangeKind, IntentClaim, PlanConfig};
 use crate::domain::ids::random_hex;
 use crate::domain::mandate::MandateLimits;
-use crate::domain::org::{Org, Principal, PrincipalKind, SubscriptionStatus};
+use crate::domain::org::{Org, SubscriptionStatus};
+use crate::domain::principal::{Actor, PrincipalKind};
 
 /// How long the history keeps a record unless the deployment says (`ACTIVITY_RETENTION_DAYS`).
 pub const DEFAULT_ACTIVITY_RETENTION_DAYS: i64 = 400;
 
 /// The `source` of every event on the bus.
 pub const EVENT_SOURCE: &str = "stripe-billing-api";
-
-/// Who made a change happen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Actor {
-    /// An API key of the org (its principal id and key id, never the key). Records written
-    /// before keys were named have no `key_id`.
-    Principal {
-        principal_id: String,
-        principal_kind: PrincipalKind,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        key_id: Option<String>,
-    },
-    /// Stripe, through a webhook or an event the reconciler caught up on.
-    Stripe,
-    /// The service itself (the reconciler completing a change is still the requester's).
-    System,
-}
-
-impl Actor {
-    pub fn of(principal: &Principal) -> Self {
-        Self::Principal {
-            principal_id: principal.principal_id.clone(),
-            principal_kind: principal.kind,
-            key_id: Some(principal.key_id.clone()),
-        }
-    }
-
-    /// The AGENT key that asked for a change a consent or an approval records.
-    pub fn agent(principal_id: &str, key_id: Option<&str>) -> Self {
-        Self::Principal { principal_id: principal_id.to_string(), principal_kind: PrincipalKind::Agent, key_id: key_id.map(str::to_string) }
-    }
-
-    /// The API key that acted, if a key did.
-    pub fn key_id(&self) -> Option<&str> {
-        match self {
-            Self::Principal { key_id, .. } => key_id.as_deref(),
-            Self::Stripe | Self::System => None,
-        }
-    }
-}
 
 /// The consent a change was made under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,10 +4,12 @@
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::domain::activity::{Activity, Actor, Event};
+use crate::domain::activity::{Activity, Event};
 use crate::domain::ids::{hash, random_hex};
 use crate::domain::invalid::Invalid;
-use crate::domain::org::{Principal, PrincipalKind, valid_id};
+use crate::domain::org::valid_id;
+use crate::domain::principal::Actor;
+use crate::domain::principal::{Principal, PrincipalKind};
 
 const PREFIX: &str = "bk_";
 const KEY_ID_BYTES: usize = 8;

@@ -235,9 +235,27 @@ impl Catalog {
     }
 }
 
+/// `$12.34` for usd, `12.34 EUR` otherwise.
+pub fn money(amount: i64, currency: &str) -> String {
+    let sign = if amount < 0 { "-" } else { "" };
+    let abs = amount.unsigned_abs();
+    let figure = format!("{}.{:02}", abs / 100, abs % 100);
+    match currency {
+        "usd" => format!("{sign}${figure}"),
+        other => format!("{sign}{figure} {}", other.to_ascii_uppercase()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_reads_like_a_receipt() {
+        assert_eq!(money(1234, "usd"), "$12.34");
+        assert_eq!(money(5, "eur"), "0.05 EUR");
+        assert_eq!(money(-250, "usd"), "-$2.50");
+    }
 
     #[test]
     fn built_in_catalog_loads_with_the_default_plans() {

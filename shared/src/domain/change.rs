@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::domain::mandate::Draw;
 
-use crate::domain::activity::Actor;
 use crate::domain::catalog::{Catalog, FREE_PLAN, Interval};
+use crate::domain::principal::Actor;
 
 /// A plan configuration: plan, interval, quantity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::domain::org::PrincipalKind;
+use crate::domain::principal::PrincipalKind;
 
 /// `metadata.payment` of a top-up's PaymentIntent: the card on file was charged off session.
 pub const CARD_ON_FILE: &str = "card_on_file";

@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::calendar::civil_from_days;
-use crate::domain::catalog::Catalog;
+use crate::domain::catalog::{Catalog, money};
 use crate::domain::invalid::{FieldProblem, Invalid};
-use crate::domain::plan_change::money;
 
 /// The longest a mandate may run.
 pub const MAX_DAYS: i64 = 90;

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod mandate;
 pub mod org;
 pub mod plan_change;
+pub mod principal;
 pub mod redirect;
 pub mod signals;
 pub mod subscription;

@@ -174,43 +174,6 @@ pub fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PrincipalKind {
-    Human,
-    Agent,
-    Admin,
-}
-
-impl PrincipalKind {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.to_ascii_uppercase().as_str() {
-            "HUMAN" => Some(Self::Human),
-            "AGENT" => Some(Self::Agent),
-            "ADMIN" => Some(Self::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Human => "HUMAN",
-            Self::Agent => "AGENT",
-            Self::Admin => "ADMIN",
-        }
-    }
-}
-
-/// Who is calling: resolved by the authorizer from the bearer key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Principal {
-    pub org_id: String,
-    pub principal_id: String,
-    /// The id of the API key that authenticated the request (`ApiKeyRecord.key_id`).
-    pub key_id: String,
-    pub kind: PrincipalKind,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,12 +195,5 @@ mod tests {
         assert!(!valid_id("Acme"));
         assert!(!valid_id("a#b"));
         assert!(!valid_id(&"a".repeat(65)));
-    }
-
-    #[test]
-    fn principal_kind_serializes_upper_case() {
-        assert_eq!(serde_json::to_string(&PrincipalKind::Agent).unwrap(), "\"AGENT\"");
-        assert_eq!(PrincipalKind::parse("human"), Some(PrincipalKind::Human));
-        assert_eq!(PrincipalKind::parse("root"), None);
     }
 }

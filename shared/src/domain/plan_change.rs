@@ -35,17 +35,6 @@ pub fn decide_upgrade(org: &Org, target: &PlanConfig, catalog: &Catalog) -> Upgr
     }
 }
 
-/// `$12.34` for usd, `12.34 EUR` otherwise.
-pub fn money(amount: i64, currency: &str) -> String {
-    let sign = if amount < 0 { "-" } else { "" };
-    let abs = amount.unsigned_abs();
-    let figure = format!("{}.{:02}", abs / 100, abs % 100);
-    match currency {
-        "usd" => format!("{sign}${figure}"),
-        other => format!("{sign}{figure} {}", other.to_ascii_uppercase()),
-    }
-}
-
 /// `Scale ×3 (monthly)`, `Pro (annual)`, `Free`.
 pub fn describe(config: &PlanConfig, catalog: &Catalog) -> String {
     let plan: Option<&Plan> = catalog.plan(&config.plan);
@@ -98,10 +87,8 @@ mod tests {
     }
 
     #[test]
-    fn money_and_descriptions_read_like_a_receipt() {
+    fn descriptions_read_like_a_receipt() {
         let catalog = Catalog::built_in().unwrap();
-        assert_eq!(money(1234, "usd"), "$12.34");
-        assert_eq!(money(5, "eur"), "0.05 EUR");
         assert_eq!(describe(&config("scale", Interval::Month, 3), &catalog), "Scale ×3 servers (monthly)");
         assert_eq!(describe(&config("pro", Interval::Year, 1), &catalog), "Pro (annual)");
         assert_eq!(describe(&PlanConfig::free(), &catalog), "Free");

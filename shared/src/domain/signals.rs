@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::catalog::Resource;
-use crate::domain::org::PrincipalKind;
+use crate::domain::principal::PrincipalKind;
 
 /// The longest reason kept; longer ones are cut, not refused.
 pub const MAX_REASON_CHARS: usize = 500;

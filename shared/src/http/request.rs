@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::domain::invalid::FieldProblem;
-use crate::domain::org::{Principal, PrincipalKind};
+use crate::domain::principal::{Principal, PrincipalKind};
 use crate::error::{ApiError, ErrorKind};
 
 /// JSON bodies larger than this are refused before parsing.

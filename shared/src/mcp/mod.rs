@@ -30,7 +30,7 @@ use rmcp::{RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::billing::Caller;
-use crate::domain::org::Principal;
+use crate::domain::principal::Principal;
 use crate::http::MAX_BODY_BYTES;
 use crate::{App, now};
 

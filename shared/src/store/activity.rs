@@ -140,9 +140,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::activity::{Actor, Event};
+    use crate::domain::activity::Event;
     use crate::domain::catalog::Interval;
     use crate::domain::change::PlanConfig;
+    use crate::domain::principal::Actor;
 
     #[test]
     fn a_record_round_trips_through_its_item_and_sorts_by_time() {

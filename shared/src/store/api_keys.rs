@@ -10,7 +10,7 @@ use super::expr::{Expr, with_expr};
 use super::{GSI3, GSI3_PK, GSI3_SK, Key, PK, SK, Store, StoreError, built, classify, decode, error_code, keyed};
 use crate::domain::activity::Activity;
 use crate::domain::api_key::ApiKeyRecord;
-use crate::domain::org::PrincipalKind;
+use crate::domain::principal::PrincipalKind;
 
 fn api_key_key(key_id: &str) -> Key {
     (format!("APIKEY#{key_id}"), "APIKEY".to_string())

@@ -11,7 +11,8 @@ use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, BINDING_CODE_LEN
 use crate::domain::change::Change;
 use crate::domain::ids::{hash, random_bytes, random_hex};
 use crate::domain::mandate::{Mandate, MandateAsk};
-use crate::domain::org::{Org, Principal};
+use crate::domain::org::Org;
+use crate::domain::principal::Principal;
 
 /// How long after its expiry an approval is kept, so a late poller is told what became of it.
 const KEEP_SECS: i64 = 86_400;
