@@ -105,10 +105,10 @@ async fn after_spend(app: &App, spend: &Activity, settings: &mut HashMap<String,
     }
     let key = IdempotencyKey { hash: hash(&format!("auto_top_up:{org_id}:{}", spend.id)) };
     match top_up::buy(app, &principal, setting.bundles, Some(&key), Some(&spend.id), now).await {
-        Ok(_) => Ok(Outcome::Paid),
-        Err(error) if matches!(error.kind, ErrorKind::PaymentFailed) => Ok(Outcome::Refused),
+        Ok(Ok(_)) => Ok(Outcome::Paid),
         // A racing action drew the envelope between the look and the draw.
-        Err(error) if matches!(error.kind, ErrorKind::MandateLimitReached) => Ok(Outcome::OutsideMandate),
+        Ok(Err(_)) => Ok(Outcome::OutsideMandate),
+        Err(error) if matches!(error.kind, ErrorKind::PaymentFailed) => Ok(Outcome::Refused),
         Err(error) => Err(error),
     }
 }

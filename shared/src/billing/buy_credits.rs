@@ -12,7 +12,7 @@ use crate::billing::credits_checkout::{CreditsCheckoutBody, Payment, credits_che
 use crate::billing::idempotency::IdempotencyKey;
 use crate::billing::mandates::{AskForMandate, ask_for_mandate};
 use crate::billing::plan_change::answer::CheckoutRequiredStatus;
-use crate::billing::top_up::{TopUp, buy_within_mandate};
+use crate::billing::top_up::{TopUp, buy};
 use crate::domain::principal::Principal;
 use crate::error::ApiError;
 
@@ -46,7 +46,7 @@ pub async fn buy_credits(
     key: Option<&IdempotencyKey>,
     now: i64,
 ) -> Result<CreditsBought, ApiError> {
-    let limit = match buy_within_mandate(app, principal, quantity, key, None, now).await? {
+    let limit = match buy(app, principal, quantity, key, None, now).await? {
         Ok(top_up) => return Ok(CreditsBought::Paid(top_up)),
         Err(limit) => limit,
     };

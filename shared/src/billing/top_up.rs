@@ -83,26 +83,13 @@ pub async fn card_on_file(
     if !stray.is_empty() {
         return Err(ApiError::validation(stray));
     }
-    buy(app, principal, body.quantity, key, None, now).await
+    buy(app, principal, body.quantity, key, None, now).await?.map_err(mandates::outside)
 }
 
 /// Buys `quantity` bundles with the card on file for `principal`, an AGENT only inside its
-/// mandate (402 `mandate_limit_reached` outside it); `auto_top_up_of`: the activity id of the
-/// spend that set off an automatic top-up.
+/// mandate: outside it, nothing drawn and nothing charged, the limit that stopped it.
+/// `auto_top_up_of`: the activity id of the spend that set off an automatic top-up.
 pub async fn buy(
-    app: &App,
-    principal: &Principal,
-    quantity: u32,
-    key: Option<&IdempotencyKey>,
-    auto_top_up_of: Option<&str>,
-    now: i64,
-) -> Result<TopUp, ApiError> {
-    buy_within_mandate(app, principal, quantity, key, auto_top_up_of, now).await?.map_err(mandates::outside)
-}
-
-/// `buy`, telling an AGENT's action outside its mandate (nothing drawn, nothing charged) apart
-/// from a failure: which limit stopped it.
-pub async fn buy_within_mandate(
     app: &App,
     principal: &Principal,
     quantity: u32,
