@@ -68,7 +68,7 @@ async fn an_agent_asks_in_web_mode_and_one_human_approval_executes_the_change_on
     assert_envelope(&api.post_json(&format!("/billing/approvals/{id}/deny"), &human, "").await, 409, "approval_not_pending");
     assert_eq!(api.subscription_updates(), 1, "approved once, executed once");
 
-    let seen = approval::status(&api.app, &agent_principal(), &id, now() + 30).await.unwrap();
+    let seen = json!(approval::status(&api.app, &agent_principal(), &id, now() + 30).await.unwrap());
     assert_eq!(
         (&seen["status"], &seen["result"]["status"], &seen["decided_by"]),
         (&json!("approved"), &json!("switched"), &json!("owner"))
@@ -108,7 +108,7 @@ async fn approvals_are_bound_to_their_org_and_lapse_after_ten_minutes() {
     assert_envelope(&api.post_json(&format!("/billing/approvals/{id}/approve"), &human, r#"{"ok":true}"#).await, 400, "validation_failed");
 
     let late = now() + APPROVAL_TTL_SECS + 1;
-    assert_eq!(approval::status(&api.app, &agent_principal(), &id, late).await.unwrap()["status"], "expired");
+    assert_eq!(json!(approval::status(&api.app, &agent_principal(), &id, late).await.unwrap())["status"], "expired");
     let err = approval::approve(&api.app, &human_principal(), &id, late).await.unwrap_err();
     assert_eq!((err.kind.code(), &err.details.unwrap()["status"]), ("approval_not_pending", &json!("expired")));
     let err = approval::deny(&api.app, &human_principal(), &id, late).await.unwrap_err();
@@ -132,10 +132,10 @@ async fn an_agent_polling_faster_than_the_interval_is_slowed_down() {
     }
     let agent = agent_principal();
     let t = now();
-    assert_eq!(approval::status(&api.app, &agent, &id, t + 12).await.unwrap()["interval"], 10, "the raised interval stays");
+    assert_eq!(json!(approval::status(&api.app, &agent, &id, t + 12).await.unwrap())["interval"], 10, "the raised interval stays");
     let err = approval::status(&api.app, &agent, &id, t + 15).await.unwrap_err();
     assert_eq!((err.kind.code(), err.retry_after()), ("slow_down", Some(15)));
-    assert_eq!(approval::status(&api.app, &agent, &id, t + 40).await.unwrap()["status"], "pending");
+    assert_eq!(json!(approval::status(&api.app, &agent, &id, t + 40).await.unwrap())["status"], "pending");
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use billing_shared::now;
 use billing_tests::stripe::StripeTestApi;
 use billing_tests::{Reply, TestApi, assert_envelope};
 use futures::future::join_all;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
 
@@ -227,7 +227,7 @@ async fn an_expired_mandate_covers_nothing() {
         Principal { org_id: "acme".into(), principal_id: "assistant".into(), key_id: agent_key.clone(), kind: PrincipalKind::Agent };
     let caller = Caller { principal: &principal, base_url: "https://billing.example.com" };
     let body = UpgradeBody { plan: Some("scale".into()), interval: None, quantity: None, confirm_token: None, mode: None };
-    let answer = upgrade(&api.app, &caller, &body, until).await.expect("an answer");
+    let answer = json!(upgrade(&api.app, &caller, &body, until).await.expect("an answer"));
     assert_eq!((answer["status"].as_str(), answer["mandate_limit"].as_str()), (Some("confirmation_required"), Some("expired")), "{answer}");
     assert_eq!(mandates(&api, &agent).await[0]["status"], "active", "still active until then");
 }

@@ -224,7 +224,7 @@ async fn tokens_are_bound_to_org_principal_parameters_and_time() {
     let down = api.post_json("/billing/downgrade", &agent, "{}").await.body["confirm_token"].as_str().unwrap().to_string();
     let down_body = DowngradeBody { confirm_token: None, mode: None };
     assert_eq!(
-        downgrade(&api.app, &Caller { principal: &principal, base_url: "" }, &down_body, now()).await.unwrap()["status"],
+        json!(downgrade(&api.app, &Caller { principal: &principal, base_url: "" }, &down_body, now()).await.unwrap())["status"],
         "confirmation_required"
     );
     assert_eq!(api.post_json("/billing/upgrade", &human, r#"{"plan":"pro","interval":"year"}"#).await.body["status"], "switched");

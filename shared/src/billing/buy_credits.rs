@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::credits_checkout::{CreditsCheckoutBody, Payment, credits_checkout};
 use crate::billing::idempotency::IdempotencyKey;
-use crate::billing::mandates::{AskForMandate, ask_for_mandate};
-use crate::billing::plan_change::answer::CheckoutRequiredStatus;
+use crate::billing::mandates::MandateUncovered;
+use crate::billing::plan_change::answer::CheckoutRequired;
 use crate::billing::top_up::{TopUp, buy};
 use crate::domain::principal::Principal;
 use crate::error::ApiError;
@@ -20,14 +20,10 @@ use crate::error::ApiError;
 /// through the Checkout at `checkout_url`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreditsCheckoutRequired {
-    pub status: CheckoutRequiredStatus,
-    pub checkout_url: String,
-    pub session_id: String,
-    /// Why the mandate did not cover the purchase: `no_mandate`, `expired`, `revoked`, or the
-    /// limit (`credit_bundles_per_month`, `max_charge_per_month`).
-    pub mandate_limit: String,
-    /// How the agent can ask its human for a mandate instead of asking each time.
-    pub ask_for_mandate: AskForMandate,
+    #[serde(flatten)]
+    pub checkout: CheckoutRequired,
+    #[serde(flatten)]
+    pub uncovered: MandateUncovered,
 }
 
 /// The answer of the MCP tool `buy_credits`: `paid` (a `TopUp`), or `checkout-required`.
@@ -53,10 +49,7 @@ pub async fn buy_credits(
     let body = CreditsCheckoutBody { quantity, success_url: None, cancel_url: None, payment: Payment::Checkout };
     let link = credits_checkout(app, principal, &body, now).await?;
     Ok(CreditsBought::CheckoutRequired(CreditsCheckoutRequired {
-        status: CheckoutRequiredStatus::CheckoutRequired,
-        checkout_url: link.url,
-        session_id: link.session_id,
-        mandate_limit: limit.0.to_string(),
-        ask_for_mandate: ask_for_mandate(),
+        checkout: CheckoutRequired::of(link),
+        uncovered: MandateUncovered::of(limit),
     }))
 }

@@ -63,10 +63,7 @@ impl From<CheckoutLink> for CreditsCheckoutSession {
 pub async fn credits_checkout(app: &App, principal: &Principal, body: &CreditsCheckoutBody, now: i64) -> Result<CheckoutLink, ApiError> {
     let stripe = app.stripe()?;
     let credits = &app.config.catalog.credits;
-    let mut problems = Vec::new();
-    if !(1..=credits.max_bundles).contains(&body.quantity) {
-        problems.push(FieldProblem::new("quantity", format!("must be 1 to {} bundles", credits.max_bundles)));
-    }
+    let mut problems: Vec<FieldProblem> = credits.quantity_problem(body.quantity).into_iter().collect();
     let (success_url, cancel_url) = urls(app, body.success_url.as_deref(), body.cancel_url.as_deref(), &mut problems);
     if !problems.is_empty() {
         return Err(ApiError::validation(problems));

@@ -11,8 +11,8 @@ use crate::App;
 use crate::billing::Caller;
 use crate::billing::load_org;
 use crate::billing::mandates::{MandateView, new_mandate};
+use crate::billing::web_approval::WebApproval;
 use crate::domain::activity::{Activity, Consent, Event};
-use crate::domain::approval::{APPROVAL_TTL_SECS, POLL_INTERVAL_SECS};
 use crate::domain::calendar::{format_instant, parse_instant};
 use crate::domain::mandate::{EnvelopeLine, MandateAsk, MandateLimits, check_grant, envelope_lines};
 use crate::domain::principal::Actor;
@@ -48,26 +48,11 @@ pub struct MandateAsked {
     pub envelope: Vec<EnvelopeLine>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum MandateRequestStatus {
-    WebApproveRequired,
-}
-
 /// The answer of a mandate request: nothing is granted until a human approves on the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MandateRequested {
-    pub status: MandateRequestStatus,
-    pub approval_id: String,
-    /// For the human: the page that shows the envelope, where they approve or deny.
-    pub approval_url: String,
-    /// For the agent: poll it every `interval` seconds (`GET /billing/approvals/{id}`).
-    pub polling_url: String,
-    pub expires_in: i64,
-    pub interval: i64,
-    pub binding_code: String,
-    /// The sentence the human approves.
-    pub message: String,
+    #[serde(flatten)]
+    pub approval: WebApproval,
     pub mandate: MandateAsked,
 }
 
@@ -105,18 +90,7 @@ pub async fn request(app: &App, caller: &Caller<'_>, body: &MandateRequestBody, 
     app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event, current_request_id())).await?;
     metrics::approval_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, "mandate requested");
-    let base = caller.base_url.trim_end_matches('/');
-    Ok(MandateRequested {
-        status: MandateRequestStatus::WebApproveRequired,
-        approval_url: format!("{base}/approve/{id}"),
-        polling_url: format!("{base}/billing/approvals/{id}"),
-        approval_id: id,
-        expires_in: APPROVAL_TTL_SECS,
-        interval: POLL_INTERVAL_SECS,
-        binding_code: record.binding_code,
-        message: record.message,
-        mandate: asked(app, &ask),
-    })
+    Ok(MandateRequested { approval: WebApproval::of(caller.base_url, id, &record), mandate: asked(app, &ask) })
 }
 
 /// A human approves a pending mandate request (checked by the caller): grants the mandate as

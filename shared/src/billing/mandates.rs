@@ -82,7 +82,7 @@ pub struct MandateUsed {
     pub remaining: Remaining,
 }
 
-/// The route that asks a human for a mandate, and why an agent would (in every consent answer).
+/// The route that asks a human for a mandate, and why an agent would.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AskForMandate {
     /// `POST /billing/mandates/request`.
@@ -90,10 +90,27 @@ pub struct AskForMandate {
     pub why: &'static str,
 }
 
-pub fn ask_for_mandate() -> AskForMandate {
-    AskForMandate {
-        api: "POST /billing/mandates/request",
-        why: "A human can approve an envelope once (plan, money per month, credits) so that the agent's changes inside it need no confirmation each time.",
+/// Why an AGENT's action needs its human (a consent, or a Checkout), and how to stop asking
+/// each time: part of every such answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MandateUncovered {
+    /// Why the agent's mandate did not cover the action: `no_mandate`, `expired`, `revoked`, or
+    /// the limit it would pass (`max_plan`, `max_quantity`, `credit_bundles_per_month`,
+    /// `max_charge_per_month`).
+    pub mandate_limit: String,
+    /// How the agent can ask its human for a mandate instead of asking each time.
+    pub ask_for_mandate: AskForMandate,
+}
+
+impl MandateUncovered {
+    pub fn of(limit: Uncovered) -> Self {
+        Self {
+            mandate_limit: limit.0.to_string(),
+            ask_for_mandate: AskForMandate {
+                api: "POST /billing/mandates/request",
+                why: "A human can approve an envelope once (plan, money per month, credits) so that the agent's changes inside it need no confirmation each time.",
+            },
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub mod settings;
 pub mod summary;
 pub mod top_up;
 pub mod usage;
+pub mod web_approval;
 pub mod webhook_sync;
 
 use crate::domain::mandate::Mandate;

@@ -104,12 +104,12 @@ pub async fn buy(
         mandate,
         auto_top_up_of: auto_top_up_of.map(str::to_string),
     };
+    let bundle = &app.config.catalog.credits;
+    if let Some(problem) = bundle.quantity_problem(quantity) {
+        return Err(ApiError::validation(vec![problem]));
+    }
     if principal.kind != PrincipalKind::Agent {
         return top_up(app, principal, quantity, key, buyer(None), None, now).await.map(Ok);
-    }
-    let bundle = &app.config.catalog.credits;
-    if !(1..=bundle.max_bundles).contains(&quantity) {
-        return Err(ApiError::field("quantity", format!("must be 1 to {} bundles", bundle.max_bundles)));
     }
     let org_id = principal.org_id.as_str();
     let (_, record, mandate) = app.store.org_idempotency_and_mandate(org_id, key.map(|k| k.hash.as_str()), &principal.key_id, now).await?;
@@ -153,9 +153,6 @@ async fn top_up(
     now: i64,
 ) -> Result<TopUp, ApiError> {
     let bundle = &app.config.catalog.credits;
-    if !(1..=bundle.max_bundles).contains(&quantity) {
-        return Err(ApiError::field("quantity", format!("must be 1 to {} bundles", bundle.max_bundles)));
-    }
     let stripe = app.stripe()?;
     let org_id = principal.org_id.as_str();
     let fingerprint = fingerprint(&["top_up", &quantity.to_string()]);

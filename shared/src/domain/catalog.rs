@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::invalid::FieldProblem;
+
 /// A gated resource: every plan has a cap for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -137,6 +139,14 @@ pub struct CreditBundle {
     pub max_bundles: u32,
 }
 
+impl CreditBundle {
+    /// What is wrong with buying `quantity` bundles at once, if anything.
+    pub fn quantity_problem(&self, quantity: u32) -> Option<FieldProblem> {
+        let allowed = 1..=self.max_bundles;
+        (!allowed.contains(&quantity)).then(|| FieldProblem::new("quantity", format!("must be 1 to {} bundles", self.max_bundles)))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
@@ -255,6 +265,14 @@ mod tests {
         assert_eq!(money(1234, "usd"), "$12.34");
         assert_eq!(money(5, "eur"), "0.05 EUR");
         assert_eq!(money(-250, "usd"), "-$2.50");
+    }
+
+    #[test]
+    fn bundles_are_bought_one_to_the_most_at_once() {
+        let bundle = Catalog::built_in().unwrap().credits;
+        assert!(bundle.quantity_problem(1).is_none() && bundle.quantity_problem(bundle.max_bundles).is_none());
+        assert_eq!(bundle.quantity_problem(0).map(|p| p.field), Some("quantity".to_string()));
+        assert!(bundle.quantity_problem(bundle.max_bundles + 1).is_some());
     }
 
     #[test]

@@ -42,6 +42,24 @@ impl PlanConfig {
     }
 }
 
+/// What a plan change did (or found done). Upgrade: `already-on-plan` (nothing to do),
+/// `resumed` (a scheduled cancel or change was lifted), `switched` (a dearer configuration
+/// applied now, the proration invoiced at once), `change-scheduled` (a cheaper one from the
+/// period end). Downgrade: `downgrade-scheduled` (the subscription ends at the period end, then
+/// the org is on Free), `already-scheduled` (it was set to end already), `already-free` (no
+/// subscription).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppliedStatus {
+    AlreadyOnPlan,
+    Resumed,
+    Switched,
+    ChangeScheduled,
+    DowngradeScheduled,
+    AlreadyScheduled,
+    AlreadyFree,
+}
+
 /// How a change happens at Stripe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,12 +81,12 @@ impl ChangeKind {
     }
 
     /// The `status` of the answer once the change executed.
-    pub fn executed_status(self) -> &'static str {
+    pub fn executed_status(self) -> AppliedStatus {
         match self {
-            Self::SwitchNow => "switched",
-            Self::AtPeriodEnd => "change-scheduled",
-            Self::ToFree => "downgrade-scheduled",
-            Self::Resume => "resumed",
+            Self::SwitchNow => AppliedStatus::Switched,
+            Self::AtPeriodEnd => AppliedStatus::ChangeScheduled,
+            Self::ToFree => AppliedStatus::DowngradeScheduled,
+            Self::Resume => AppliedStatus::Resumed,
         }
     }
 
@@ -198,7 +216,8 @@ mod tests {
         let statuses: Vec<_> = [ChangeKind::SwitchNow, ChangeKind::AtPeriodEnd, ChangeKind::ToFree, ChangeKind::Resume]
             .map(ChangeKind::executed_status)
             .into();
-        assert_eq!(statuses, ["switched", "change-scheduled", "downgrade-scheduled", "resumed"]);
+        let names: Vec<_> = statuses.iter().map(|status| serde_json::to_value(status).unwrap()).collect();
+        assert_eq!(names, ["switched", "change-scheduled", "downgrade-scheduled", "resumed"]);
         assert!(ChangeKind::ToFree.takes_effect_later() && !ChangeKind::SwitchNow.takes_effect_later());
     }
 }

@@ -1,8 +1,10 @@
 //! Plan changes as pure rules: where an org stands, where a request wants it, and what that
 //! comes to (switch now, at period end, nothing), plus the sentence a human agrees to.
 
-use crate::domain::catalog::{Catalog, Interval, Plan};
+use crate::domain::catalog::{Catalog, Interval, Plan, money};
 pub use crate::domain::change::PlanConfig;
+use crate::domain::change::{Change, ChangeKind};
+use crate::domain::invalid::FieldProblem;
 use crate::domain::org::Org;
 
 /// What an upgrade request comes to for an org with a live subscription.
@@ -32,6 +34,62 @@ pub fn decide_upgrade(org: &Org, target: &PlanConfig, catalog: &Catalog) -> Upgr
         (Some(Interval::Year), Some(Interval::Month)) => UpgradeDecision::AtPeriodEnd,
         _ if target.yearly(catalog) > current.yearly(catalog) => UpgradeDecision::SwitchNow,
         _ => UpgradeDecision::AtPeriodEnd,
+    }
+}
+
+/// The configuration an upgrade to the paid `plan` asks for: the interval defaults to the org's
+/// (else monthly), the quantity of a per-unit plan to the org's on the same plan (else the
+/// plan's minimum). Every problem, by field.
+pub fn configure(plan: &Plan, org: &Org, interval: Option<Interval>, quantity: Option<u32>) -> Result<PlanConfig, Vec<FieldProblem>> {
+    let mut problems = Vec::new();
+    let interval = interval.or(org.interval).unwrap_or(Interval::Month);
+    if plan.prices.get(interval).is_none() {
+        problems.push(FieldProblem::new("interval", format!("`{}` is not offered for this plan", interval.as_str())));
+    }
+    let quantity = match (&plan.per_unit, quantity) {
+        (Some(unit), quantity) => {
+            let quantity = quantity.unwrap_or(if org.plan == plan.id { org.quantity } else { unit.min_quantity });
+            if !(unit.min_quantity..=unit.max_quantity).contains(&quantity) {
+                problems.push(FieldProblem::new(
+                    "quantity",
+                    format!("must be {} to {} {}", unit.min_quantity, unit.max_quantity, unit.resource.as_str()),
+                ));
+            }
+            quantity
+        }
+        (None, Some(q)) if q != 1 => {
+            problems.push(FieldProblem::new("quantity", "must be 1 (or left out): this plan is not priced per unit"));
+            q
+        }
+        _ => 1,
+    };
+    match problems.is_empty() {
+        true => Ok(PlanConfig { plan: plan.id.clone(), interval: Some(interval), quantity }),
+        false => Err(problems),
+    }
+}
+
+/// The sentence a human says yes to, with the amounts of `change` in the catalog's currency.
+pub fn consent_message(org_name: &str, change: &Change, catalog: &Catalog) -> String {
+    let currency = &catalog.currency;
+    let (from, to) = (describe(&change.from, catalog), describe(&change.to, catalog));
+    let per = match change.to.interval {
+        Some(Interval::Year) => "year",
+        _ => "month",
+    };
+    let recurring = money(i64::try_from(change.recurring_amount).unwrap_or(i64::MAX), currency);
+    match change.kind {
+        ChangeKind::SwitchNow => format!(
+            "Switch {org_name} from {from} to {to} now: {} is charged today (prorated), then {recurring} per {per}.",
+            money(change.amount_due_now, currency)
+        ),
+        ChangeKind::AtPeriodEnd => format!(
+            "Move {org_name} from {from} to {to} at the end of the current period: nothing is charged today, then {recurring} per {per}."
+        ),
+        ChangeKind::ToFree => format!(
+            "Move {org_name} from {from} to Free at the end of the current period: the subscription ends then and nothing more is charged."
+        ),
+        ChangeKind::Resume => format!("Keep {org_name} on {from}."),
     }
 }
 
@@ -84,6 +142,43 @@ mod tests {
         let mut canceling = org("pro", Interval::Month, 1);
         canceling.cancel_at_period_end = true;
         assert_eq!(decide_upgrade(&canceling, &config("pro", Interval::Month, 1), &catalog), UpgradeDecision::Resume);
+    }
+
+    #[test]
+    fn an_upgrade_is_configured_from_the_org_and_the_plan() {
+        let catalog = Catalog::built_in().unwrap();
+        let (pro, scale) = (catalog.plan("pro").unwrap(), catalog.plan("scale").unwrap());
+        let annual_scale = org("scale", Interval::Year, 4);
+        assert_eq!(configure(scale, &annual_scale, None, None), Ok(config("scale", Interval::Year, 4)), "the org's interval and units");
+        assert_eq!(configure(pro, &annual_scale, None, None), Ok(config("pro", Interval::Year, 1)));
+        let free = Org::new("acme", "Acme", 0);
+        let minimum = scale.per_unit.as_ref().unwrap().min_quantity;
+        assert_eq!(configure(scale, &free, None, None), Ok(config("scale", Interval::Month, minimum)), "a new plan starts at its minimum");
+        let fields = |result: Result<PlanConfig, Vec<FieldProblem>>| result.unwrap_err().into_iter().map(|p| p.field).collect::<Vec<_>>();
+        assert_eq!(fields(configure(pro, &free, None, Some(2))), ["quantity"]);
+        assert_eq!(fields(configure(scale, &free, None, Some(0))), ["quantity"]);
+        assert_eq!(configure(pro, &free, Some(Interval::Month), Some(1)), Ok(config("pro", Interval::Month, 1)), "1 is fine");
+    }
+
+    #[test]
+    fn the_consent_sentence_names_what_is_charged_and_when() {
+        let catalog = Catalog::built_in().unwrap();
+        let change = |kind, to: PlanConfig, amount_due_now| Change {
+            kind,
+            from: config("pro", Interval::Month, 1),
+            recurring_amount: to.amount(&catalog),
+            to,
+            amount_due_now,
+            effective_at: None,
+            proration_date: 0,
+        };
+        let now = consent_message("Acme", &change(ChangeKind::SwitchNow, config("pro", Interval::Year, 1), 17_333), &catalog);
+        assert!(now.starts_with("Switch Acme from Pro (monthly) to Pro (annual) now: $173.33 is charged today"), "{now}");
+        assert!(now.ends_with("per year."), "{now}");
+        let later = consent_message("Acme", &change(ChangeKind::AtPeriodEnd, config("scale", Interval::Month, 2), 0), &catalog);
+        assert!(later.contains("at the end of the current period: nothing is charged today"), "{later}");
+        let free = consent_message("Acme", &change(ChangeKind::ToFree, PlanConfig::free(), 0), &catalog);
+        assert!(free.contains("to Free") && free.contains("nothing more is charged"), "{free}");
     }
 
     #[test]

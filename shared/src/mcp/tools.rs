@@ -218,9 +218,9 @@ pub async fn call(app: &App, caller: &Caller<'_>, name: &str, arguments: &Map<St
             let key = key(usage.idempotency_key.as_deref())?;
             count(app, principal, operation, &usage.resource, &CountBody { count: usage.count }, key.as_ref(), now).await?.result
         }
-        UPGRADE_PLAN => upgrade(app, caller, &args::<UpgradeBody>(arguments)?, now).await,
-        DOWNGRADE_PLAN => downgrade(app, caller, &args::<DowngradeBody>(arguments)?, now).await,
-        CHECK_APPROVAL => approval::status(app, principal, &args::<ApprovalArgs>(arguments)?.approval_id, now).await,
+        UPGRADE_PLAN => value(upgrade(app, caller, &args::<UpgradeBody>(arguments)?, now).await?),
+        DOWNGRADE_PLAN => value(downgrade(app, caller, &args::<DowngradeBody>(arguments)?, now).await?),
+        CHECK_APPROVAL => value(approval::status(app, principal, &args::<ApprovalArgs>(arguments)?.approval_id, now).await?),
         OPEN_BILLING_PORTAL => value(portal_session(app, principal, &args::<PortalBody>(arguments)?, now).await?),
         LIST_INVOICES => {
             let page: InvoicesArgs = args(arguments)?;

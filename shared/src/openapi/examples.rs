@@ -387,19 +387,27 @@ pub fn mandate_list() -> crate::billing::mandates::MandateList {
     crate::billing::mandates::MandateList { data: vec![mandate()] }
 }
 
-pub fn mandate_requested() -> crate::billing::mandate_request::MandateRequested {
-    let id = "ap_2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e";
-    let limits = granted_mandate().limits;
-    let catalog = catalog();
-    crate::billing::mandate_request::MandateRequested {
-        status: crate::billing::mandate_request::MandateRequestStatus::WebApproveRequired,
+/// A web approval's links and codes, as an agent is answered.
+pub fn web_approval(id: &str, message: String) -> crate::billing::web_approval::WebApproval {
+    crate::billing::web_approval::WebApproval {
+        status: crate::billing::web_approval::WebApproveRequiredStatus::WebApproveRequired,
         approval_id: id.into(),
         approval_url: format!("https://billing.example.com/approve/{id}"),
         polling_url: format!("https://billing.example.com/billing/approvals/{id}"),
         expires_in: 600,
         interval: 5,
         binding_code: "K7P-Q3M".into(),
-        message: "Let assistant act for Acme without asking each time, within these limits, until 2026-03-02 00:00 UTC.".into(),
+        message,
+    }
+}
+
+pub fn mandate_requested() -> crate::billing::mandate_request::MandateRequested {
+    let id = "ap_2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e";
+    let limits = granted_mandate().limits;
+    let catalog = catalog();
+    let message = "Let assistant act for Acme without asking each time, within these limits, until 2026-03-02 00:00 UTC.";
+    crate::billing::mandate_request::MandateRequested {
+        approval: web_approval(id, message.into()),
         mandate: crate::billing::mandate_request::MandateAsked {
             envelope: crate::domain::mandate::envelope_lines(&limits, &catalog),
             limits,

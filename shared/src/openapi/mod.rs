@@ -41,9 +41,8 @@ use crate::billing::limits::LimitsView;
 use crate::billing::mandate_request::{MandateRequestBody, MandateRequested};
 use crate::billing::mandates::{GrantBody, MandateList, MandateView};
 use crate::billing::plan_change::answer::{
-    ApprovalDecided, ApprovalView, CheckoutRequired, CheckoutRequiredStatus, ConfirmationRequired, ConfirmationRequiredStatus,
-    ConsentChange, DecisionStatus, DesignPartner, DesignPartnerStatus, DowngradeAnswer, DowngradeApplied, DowngradeStatus, UpgradeAnswer,
-    UpgradeApplied, UpgradeStatus, WebApproveRequired, WebApproveRequiredStatus,
+    Applied, ApprovalDecided, ApprovalView, Approved, CheckoutRequired, ConfirmationRequired, ConfirmationRequiredStatus, ConsentChange,
+    DecisionStatus, DesignPartner, DowngradeAnswer, UpgradeAnswer, WebApproveRequired,
 };
 use crate::billing::plan_change::approval::DecisionBody;
 use crate::billing::plan_change::{ConsentMode, DowngradeBody, UpgradeBody};

@@ -6,10 +6,12 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::billing::mandate_request::MandateAsked;
-use crate::billing::mandates::{AskForMandate, MandateUsed};
+use crate::billing::mandates::{MandateUncovered, MandateUsed, MandateView};
+use crate::billing::web_approval::WebApproval;
 use crate::domain::approval::PublicStatus;
-use crate::domain::change::{Change, PlanConfig};
+use crate::domain::change::{AppliedStatus, Change, PlanConfig};
 use crate::domain::summary::BillingSummary;
+use crate::stripe::CheckoutLink;
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -26,23 +28,18 @@ pub struct CheckoutRequired {
     pub session_id: String,
 }
 
-/// `already-on-plan`: nothing to do; `resumed`: a scheduled cancel or change was lifted;
-/// `switched`: a dearer configuration applied now, the proration invoiced at once;
-/// `change-scheduled`: a cheaper one from the period end (`effective_at`).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum UpgradeStatus {
-    AlreadyOnPlan,
-    Resumed,
-    Switched,
-    ChangeScheduled,
+impl CheckoutRequired {
+    pub fn of(link: CheckoutLink) -> Self {
+        Self { status: CheckoutRequiredStatus::CheckoutRequired, checkout_url: link.url, session_id: link.session_id }
+    }
 }
 
-/// An upgrade done (or found done), with the org's billing after it.
+/// A plan change done (or found done), with the org's billing after it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct UpgradeApplied {
-    pub status: UpgradeStatus,
-    /// `change-scheduled`: when the new configuration starts (epoch seconds).
+pub struct Applied {
+    pub status: AppliedStatus,
+    /// `change-scheduled`, `downgrade-scheduled` and `already-scheduled`: when the new
+    /// configuration (or Free) starts (epoch seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effective_at: Option<i64>,
     pub billing: BillingSummary,
@@ -51,38 +48,15 @@ pub struct UpgradeApplied {
     pub mandate: Option<MandateUsed>,
 }
 
-/// `downgrade-scheduled`: the subscription ends at the period end (`effective_at`), then the
-/// org is on Free; `already-scheduled`: it was set to end already; `already-free`: no
-/// subscription.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum DowngradeStatus {
-    DowngradeScheduled,
-    AlreadyScheduled,
-    AlreadyFree,
-}
-
-/// A downgrade done (or found done), with the org's billing after it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DowngradeApplied {
-    pub status: DowngradeStatus,
-    /// `downgrade-scheduled` and `already-scheduled`: when the org moves to Free (epoch seconds).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub effective_at: Option<i64>,
-    pub billing: BillingSummary,
-    /// An AGENT's change made inside its mandate: which one, and what remains of it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mandate: Option<MandateUsed>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DesignPartnerStatus {
+    #[default]
     DesignPartner,
 }
 
 /// The org is a design partner: it has Scale at no cost, nothing changes and Stripe is not called.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct DesignPartner {
     pub status: DesignPartnerStatus,
 }
@@ -130,39 +104,19 @@ pub struct ConfirmationRequired {
     pub expires_in: i64,
     pub message: String,
     pub change: ConsentChange,
-    /// Why the agent's mandate did not cover this change: `no_mandate`, `expired`, `revoked`, or
-    /// the limit (`max_plan`, `max_quantity`, `max_charge_per_month`).
-    pub mandate_limit: String,
-    /// How the agent can ask its human for a mandate instead of asking each time.
-    pub ask_for_mandate: AskForMandate,
+    #[serde(flatten)]
+    pub uncovered: MandateUncovered,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum WebApproveRequiredStatus {
-    WebApproveRequired,
-}
-
-/// For an AGENT key with `mode: web`: nothing changed. The human opens `approval_url`, checks
-/// `binding_code` and approves with their own key; the agent polls `polling_url` every
-/// `interval` seconds until `expires_in` runs out.
+/// For an AGENT key with `mode: web`: nothing changed; a human of the org approves or denies on
+/// the page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebApproveRequired {
-    pub status: WebApproveRequiredStatus,
-    pub approval_id: String,
-    pub approval_url: String,
-    pub polling_url: String,
-    pub expires_in: i64,
-    pub interval: i64,
-    /// A few characters the page shows too: the agent tells its human, who checks they match.
-    pub binding_code: String,
-    pub message: String,
+    #[serde(flatten)]
+    pub approval: WebApproval,
     pub change: ConsentChange,
-    /// Why the agent's mandate did not cover this change: `no_mandate`, `expired`, `revoked`, or
-    /// the limit (`max_plan`, `max_quantity`, `max_charge_per_month`).
-    pub mandate_limit: String,
-    /// How the agent can ask its human for a mandate instead of asking each time.
-    pub ask_for_mandate: AskForMandate,
+    #[serde(flatten)]
+    pub uncovered: MandateUncovered,
 }
 
 /// `GET /billing/approvals/{id}`: what the agent polls and the approval page shows.
@@ -210,10 +164,18 @@ pub enum DecisionStatus {
 pub struct ApprovalDecided {
     pub status: DecisionStatus,
     pub approval_id: String,
-    /// `approved`: the executed change's answer (as upgrade or downgrade gives it).
+    /// `approved`: the executed change's answer (as upgrade or downgrade gives it), or the
+    /// mandate granted.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub result: Option<Value>,
+    pub result: Option<Approved>,
+}
+
+/// What an approval's approving did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Approved {
+    Change(Applied),
+    Mandate(MandateView),
 }
 
 /// The answer of `POST /billing/upgrade`, by `status`.
@@ -221,7 +183,7 @@ pub struct ApprovalDecided {
 #[serde(untagged)]
 pub enum UpgradeAnswer {
     CheckoutRequired(CheckoutRequired),
-    Applied(UpgradeApplied),
+    Applied(Applied),
     DesignPartner(DesignPartner),
     ConfirmationRequired(ConfirmationRequired),
     WebApproveRequired(WebApproveRequired),
@@ -231,7 +193,7 @@ pub enum UpgradeAnswer {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum DowngradeAnswer {
-    Applied(DowngradeApplied),
+    Applied(Applied),
     DesignPartner(DesignPartner),
     ConfirmationRequired(ConfirmationRequired),
     WebApproveRequired(WebApproveRequired),

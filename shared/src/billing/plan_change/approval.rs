@@ -7,12 +7,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::answer::{ApprovalDecided, ApprovalView, Approved, ConsentChange, DecisionStatus, WebApproveRequired};
 use super::execute::{AskedBy, NotRun, execute, settle};
-use super::{Asked, Caller, Change, change_view, public_change};
+use super::{Asked, Caller, Question};
 use crate::App;
+use crate::billing::web_approval::WebApproval;
 use crate::billing::{load_org, mandate_request};
 use crate::domain::activity::{Activity, Decision, Event};
-use crate::domain::approval::{APPROVAL_TTL_SECS, ApprovalState, POLL_INTERVAL_SECS, Pace, PublicStatus, pace, public_status};
+use crate::domain::approval::{ApprovalState, Pace, PublicStatus, pace, public_status};
 use crate::domain::change::IntentClaim;
 use crate::domain::ids::hash;
 use crate::domain::org::Org;
@@ -37,35 +39,27 @@ pub(super) async fn ask(
     caller: &Caller<'_>,
     org: &Org,
     asked: Asked<'_>,
-    change: &Change,
-    message: String,
+    question: Question<'_>,
     now: i64,
-) -> Result<Value, ApiError> {
-    let view = change_view(change, &app.config.catalog.currency);
-    let (id, mut record) = ApprovalRecord::ask(caller.principal, org, asked.action, asked.params, message, now);
+) -> Result<WebApproveRequired, ApiError> {
+    let change = question.change;
+    let (id, mut record) = ApprovalRecord::ask(caller.principal, org, asked.action, asked.params, question.message, now);
     record.change = Some(change.clone());
     let to = change.to.clone();
     let event = Event::ApprovalRequested { action: asked.action.to_string(), to, expires_at: record.valid_until };
     app.store.put_approval(&record, &Activity::new(&org.org_id, now, Actor::of(caller.principal), event, current_request_id())).await?;
     metrics::approval_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %record.principal_id, action = asked.action, "web approval required");
-    let base = caller.base_url.trim_end_matches('/');
-    Ok(json!({
-        "status": "web-approve-required",
-        "approval_id": id,
-        "approval_url": format!("{base}/approve/{id}"),
-        "polling_url": format!("{base}/billing/approvals/{id}"),
-        "expires_in": APPROVAL_TTL_SECS,
-        "interval": POLL_INTERVAL_SECS,
-        "binding_code": record.binding_code,
-        "message": record.message,
-        "change": public_change(&view),
-    }))
+    Ok(WebApproveRequired {
+        approval: WebApproval::of(caller.base_url, id, &record),
+        change: ConsentChange::of(change, &app.config.catalog.currency),
+        uncovered: question.uncovered,
+    })
 }
 
 /// `GET /billing/approvals/{id}`: any principal of the org. An AGENT polling before its
 /// interval is up gets `slow_down` (429, `Retry-After`) and a longer interval from then on.
-pub async fn status(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
+pub async fn status(app: &App, principal: &Principal, id: &str, now: i64) -> Result<ApprovalView, ApiError> {
     let (record, org) = load_settled(app, principal, id, now).await?;
     let status = status_of(&record, &org, now);
     let mut interval = record.interval;
@@ -108,14 +102,14 @@ fn slow_down(interval: i64) -> ApiError {
 
 /// `POST /billing/approvals/{id}/approve`: a HUMAN (or ADMIN) of the org executes the bound
 /// change, once, as themselves.
-pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
+pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Result<ApprovalDecided, ApiError> {
     let (record, org) = load_for_decision(app, principal, id, now).await?;
     let Some(change) = record.change.clone() else {
         let decided = decision(&record, principal, Decision::Approved, now);
         return match mandate_request::approve(app, principal, &record, decided, now).await? {
             Some(mandate) => {
                 metrics::approval_approved();
-                Ok(json!({ "status": "approved", "approval_id": id, "result": mandate }))
+                Ok(decision_taken(DecisionStatus::Approved, id, Some(Approved::Mandate(mandate))))
             }
             None => Err(decided_meanwhile(app, principal, id, now).await),
         };
@@ -129,7 +123,7 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
     match outcome {
         Ok(answer) => {
             metrics::approval_approved();
-            Ok(json!({ "status": "approved", "approval_id": id, "result": answer }))
+            Ok(decision_taken(DecisionStatus::Approved, id, Some(Approved::Change(answer))))
         }
         Err(NotRun::Failed(error)) => Err(error),
         // Lost to a concurrent decision: say what the approval became (its change settled).
@@ -140,7 +134,7 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
 }
 
 /// `POST /billing/approvals/{id}/deny`: a HUMAN (or ADMIN) of the org refuses; nothing changes.
-pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Result<Value, ApiError> {
+pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Result<ApprovalDecided, ApiError> {
     let (record, _) = load_for_decision(app, principal, id, now).await?;
     let decided = decision(&record, principal, Decision::Denied, now);
     match app.store.decide_approval(&record.id_hash, ApprovalState::Denied, &principal.principal_id, now, &decided).await {
@@ -150,7 +144,11 @@ pub async fn deny(app: &App, principal: &Principal, id: &str, now: i64) -> Resul
     }
     tracing::info!(org_id = %record.org_id, principal_id = %principal.principal_id, "web approval denied");
     metrics::approval_denied();
-    Ok(json!({ "status": "denied", "approval_id": id }))
+    Ok(decision_taken(DecisionStatus::Denied, id, None))
+}
+
+fn decision_taken(status: DecisionStatus, id: &str, result: Option<Approved>) -> ApprovalDecided {
+    ApprovalDecided { status, approval_id: id.to_string(), result }
 }
 
 /// The agent that asked for the approval's change.
@@ -258,30 +256,22 @@ fn stored_result(record: &ApprovalRecord) -> Option<Value> {
 }
 
 /// What a poller and the approval page see.
-fn view(app: &App, id: &str, record: &ApprovalRecord, org: &Org, status: PublicStatus, interval: i64, now: i64) -> Value {
-    let change = record.change.as_ref().map(|change| public_change(&change_view(change, &app.config.catalog.currency)));
-    let mut view = json!({
-        "approval_id": id,
-        "status": status.as_str(),
-        "action": record.action,
-        "org_id": org.org_id,
-        "org_name": org.name,
-        "requested_by": record.principal_id,
-        "binding_code": record.binding_code,
-        "message": record.message,
-        "change": change,
-        "expires_at": record.valid_until,
-        "expires_in": (record.valid_until - now).max(0),
-        "interval": interval,
-    });
-    if let Some(by) = &record.decided_by {
-        view["decided_by"] = json!(by);
+fn view(app: &App, id: &str, record: &ApprovalRecord, org: &Org, status: PublicStatus, interval: i64, now: i64) -> ApprovalView {
+    ApprovalView {
+        approval_id: id.to_string(),
+        status,
+        action: record.action.clone(),
+        org_id: org.org_id.clone(),
+        org_name: org.name.clone(),
+        requested_by: record.principal_id.clone(),
+        binding_code: record.binding_code.clone(),
+        message: record.message.clone(),
+        change: record.change.as_ref().map(|change| ConsentChange::of(change, &app.config.catalog.currency)),
+        mandate: record.mandate.as_ref().map(|ask| mandate_request::asked(app, ask)),
+        expires_at: record.valid_until,
+        expires_in: (record.valid_until - now).max(0),
+        interval,
+        decided_by: record.decided_by.clone(),
+        result: stored_result(record),
     }
-    if let Some(result) = stored_result(record) {
-        view["result"] = result;
-    }
-    if let Some(ask) = &record.mandate {
-        view["mandate"] = json!(mandate_request::asked(app, ask));
-    }
-    view
 }

@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
+use super::answer::{Applied, ConfirmationRequired, ConfirmationRequiredStatus, ConsentChange};
 use super::execute::{AskedBy, NotRun, execute, settle};
-use super::{Asked, Change, change_view, public_change};
+use super::{Asked, Question};
 use crate::App;
 use crate::billing::load_org;
 use crate::domain::activity::{Activity, Event};
@@ -40,12 +41,11 @@ pub(super) async fn ask(
     principal: &Principal,
     org: &Org,
     asked: Asked<'_>,
-    change: &Change,
-    message: String,
+    question: Question<'_>,
     now: i64,
-) -> Result<Value, ApiError> {
+) -> Result<ConfirmationRequired, ApiError> {
     let token = format!("ct_{}", random_hex(TOKEN_BYTES));
-    let view = change_view(change, &app.config.catalog.currency);
+    let change = question.change;
     let record = ConsentRecord {
         token_hash: hash(&token),
         org_id: org.org_id.clone(),
@@ -69,13 +69,14 @@ pub(super) async fn ask(
     app.store.put_consent(&record, &Activity::new(&org.org_id, now, Actor::of(principal), event, current_request_id())).await?;
     metrics::consent_asked();
     tracing::info!(org_id = %org.org_id, principal_id = %principal.principal_id, action = asked.action, "confirmation required");
-    Ok(json!({
-        "status": "confirmation_required",
-        "confirm_token": token,
-        "expires_in": TOKEN_TTL_SECS,
-        "message": message,
-        "change": public_change(&view),
-    }))
+    Ok(ConfirmationRequired {
+        status: ConfirmationRequiredStatus::ConfirmationRequired,
+        confirm_token: token,
+        expires_in: TOKEN_TTL_SECS,
+        message: question.message,
+        change: ConsentChange::of(change, &app.config.catalog.currency),
+        uncovered: question.uncovered,
+    })
 }
 
 /// The second call of the handshake: checks the token, then executes the change it is for.
@@ -86,7 +87,7 @@ pub(super) async fn confirm(
     params: &str,
     token: &str,
     now: i64,
-) -> Result<Value, ApiError> {
+) -> Result<Applied, ApiError> {
     let token_hash = hash(token);
     let record = app.store.get_consent(&token_hash).await?.filter(|r| r.org_id == principal.org_id);
     let Some(record) = record else {

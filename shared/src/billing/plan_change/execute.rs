@@ -8,9 +8,10 @@
 //! While Stripe's answer cannot be had, the intent stays and answers say the outcome is being
 //! confirmed; they never say that nothing changed.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{price_of, with_billing};
+use super::answer::Applied;
+use super::{applied, price_of};
 use crate::App;
 use crate::billing::load_org;
 use crate::domain::activity::{Activity, Consent, PlanChangeKind, org_changes};
@@ -51,7 +52,7 @@ pub(super) async fn execute(
     stripe_key: &str,
     asked_by: AskedBy,
     now: i64,
-) -> Result<Value, NotRun> {
+) -> Result<Applied, NotRun> {
     app.stripe()?;
     let (claim, requested_by, decision) = (&asked_by.claim, &asked_by.requester, &asked_by.decision);
     let (org, intent) = retry(Policy::WRITE_RACE, "begin_plan_change", |attempt| async move {
@@ -142,7 +143,7 @@ pub(crate) async fn settle(app: &App, org: Org, now: i64) -> Result<Org, ApiErro
 /// Replays `intent`'s Stripe requests and records what they came to. The outer error: the
 /// outcome could not be confirmed (the intent stays for the next attempt). The inner result:
 /// the change's own answer, executed or refused by Stripe.
-async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result<Result<Value, ApiError>, ApiError> {
+async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result<Result<Applied, ApiError>, ApiError> {
     let stripe = app.stripe()?;
     let change = &intent.change;
     let fresh = match apply(app, stripe, &org, change, &intent.stripe_key).await {
@@ -168,7 +169,7 @@ async fn complete(app: &App, org: Org, intent: ChangeIntent, now: i64) -> Result
             let activities = changed(app, intent, &before, &org, now);
             let answer = fresh.as_ref().map(|_| executed(app, intent.change.kind, &org, now)).map_err(Clone::clone);
             let result = match &answer {
-                Ok(answer) => answer.clone(),
+                Ok(answer) => json!(answer),
                 Err(error) => json!({ "error": error.kind.code(), "message": error.message }),
             };
             let outcome = ClaimOutcome { executed: answer.is_ok(), result: &result.to_string() };
@@ -215,12 +216,9 @@ fn changed(app: &App, intent: &ChangeIntent, before: &Org, after: &Org, now: i64
 }
 
 /// The answer of an executed change, from the org as it is after it.
-fn executed(app: &App, kind: ChangeKind, org: &Org, now: i64) -> Value {
-    let mut answer = with_billing(app, json!({ "status": kind.executed_status() }), org, now);
-    if kind.takes_effect_later() {
-        answer["effective_at"] = json!(org.current_period_end);
-    }
-    answer
+fn executed(app: &App, kind: ChangeKind, org: &Org, now: i64) -> Applied {
+    let effective_at = if kind.takes_effect_later() { org.current_period_end } else { None };
+    Applied { effective_at, ..applied(app, kind.executed_status(), org, now) }
 }
 
 /// The answer while a change's outcome at Stripe is not known yet.

@@ -18,24 +18,24 @@ mod consent;
 mod execute;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
-use crate::billing::{Caller, load_org_and_mandate, mandates};
-use crate::domain::catalog::{Interval, money};
-use crate::domain::change::{Change, ChangeKind as Kind, IntentClaim, PlanConfig};
-use crate::domain::invalid::FieldProblem;
+use crate::billing::mandates::{self, MandateUncovered};
+use crate::billing::{Caller, load_org_and_mandate};
+use crate::domain::catalog::Interval;
+use crate::domain::change::{AppliedStatus, Change, ChangeKind as Kind, IntentClaim, PlanConfig};
 use crate::domain::mandate::{Draw, Mandate, MandateUse};
 use crate::domain::org::Org;
-use crate::domain::plan_change::{UpgradeDecision, decide_upgrade, describe};
+use crate::domain::plan_change::{UpgradeDecision, configure, consent_message, decide_upgrade};
 use crate::domain::principal::Actor;
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::summary::billing_summary;
 use crate::error::ApiError;
 use crate::stripe::{PlanItem, idempotency_key};
 
+use answer::{Applied, CheckoutRequired, ConfirmationRequired, DesignPartner, DowngradeAnswer, UpgradeAnswer, WebApproveRequired};
 pub use consent::TOKEN_TTL_SECS;
 pub use execute::complete_stuck_intents;
 pub(crate) use execute::settle;
@@ -86,54 +86,17 @@ pub struct DowngradeBody {
     pub mode: Option<ConsentMode>,
 }
 
-/// The `change` as a consent stores it: the change and its currency.
-fn change_view(change: &Change, currency: &str) -> Value {
-    let mut view = json!(change);
-    view["currency"] = json!(currency);
-    view
-}
-
-fn status(name: &str) -> Value {
-    json!({ "status": name })
-}
-
 /// The configuration an upgrade asks for, validated against the catalog (nothing is
 /// written or sent to Stripe for bad input).
 fn target_of(app: &App, org: &Org, body: &UpgradeBody) -> Result<PlanConfig, ApiError> {
-    let catalog = &app.config.catalog;
     let plan_id = body.plan.as_deref().unwrap_or("pro");
-    let Some(plan) = catalog.plan(plan_id) else {
+    let Some(plan) = app.config.catalog.plan(plan_id) else {
         return Err(ApiError::field("plan", format!("`{plan_id}` is not a plan of the catalog")));
     };
     if plan.is_free() {
         return Err(ApiError::field("plan", "is free: use POST /billing/downgrade"));
     }
-    let mut problems = Vec::new();
-    let interval = body.interval.or(org.interval).unwrap_or(Interval::Month);
-    if plan.prices.get(interval).is_none() {
-        problems.push(FieldProblem::new("interval", format!("`{}` is not offered for this plan", interval.as_str())));
-    }
-    let quantity = match (&plan.per_unit, body.quantity) {
-        (Some(unit), quantity) => {
-            let quantity = quantity.unwrap_or(if org.plan == plan.id { org.quantity } else { unit.min_quantity });
-            if !(unit.min_quantity..=unit.max_quantity).contains(&quantity) {
-                problems.push(FieldProblem::new(
-                    "quantity",
-                    format!("must be {} to {} {}", unit.min_quantity, unit.max_quantity, unit.resource.as_str()),
-                ));
-            }
-            quantity
-        }
-        (None, Some(q)) if q != 1 => {
-            problems.push(FieldProblem::new("quantity", "must be 1 (or left out): this plan is not priced per unit"));
-            q
-        }
-        _ => 1,
-    };
-    match problems.is_empty() {
-        true => Ok(PlanConfig { plan: plan.id.clone(), interval: Some(interval), quantity }),
-        false => Err(ApiError::validation(problems)),
-    }
+    configure(plan, org, body.interval, body.quantity).map_err(ApiError::validation)
 }
 
 fn params_of_upgrade(body: &UpgradeBody) -> String {
@@ -142,16 +105,16 @@ fn params_of_upgrade(body: &UpgradeBody) -> String {
     idempotency_key(&["upgrade", body.plan.as_deref().unwrap_or("pro"), interval, &quantity])
 }
 
-pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i64) -> Result<Value, ApiError> {
+pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i64) -> Result<UpgradeAnswer, ApiError> {
     let principal = caller.principal;
     let params = params_of_upgrade(body);
     if let Some(token) = &body.confirm_token {
-        return consent::confirm(app, principal, "upgrade", &params, token, now).await;
+        return consent::confirm(app, principal, "upgrade", &params, token, now).await.map(UpgradeAnswer::Applied);
     }
     let (org, mandate) = load_org_and_mandate(&app.store, principal).await?;
     let target = target_of(app, &org, body)?;
     if org.design_partner {
-        return Ok(status("design-partner"));
+        return Ok(UpgradeAnswer::DesignPartner(DesignPartner::default()));
     }
     if !has_subscription(&org) {
         let checkout = SubscriptionCheckoutBody {
@@ -162,50 +125,50 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
             cancel_url: None,
         };
         let link = subscription_checkout(app, principal, &checkout, now).await?;
-        return Ok(json!({ "status": "checkout-required", "checkout_url": link.url, "session_id": link.session_id }));
+        return Ok(UpgradeAnswer::CheckoutRequired(CheckoutRequired::of(link)));
     }
     let from = PlanConfig::of(&org);
     let kind = match decide_upgrade(&org, &target, &app.config.catalog) {
-        UpgradeDecision::AlreadyOnPlan => return Ok(with_billing(app, status("already-on-plan"), &org, now)),
+        UpgradeDecision::AlreadyOnPlan => return Ok(UpgradeAnswer::Applied(applied(app, AppliedStatus::AlreadyOnPlan, &org, now))),
         UpgradeDecision::Resume => Kind::Resume,
         UpgradeDecision::SwitchNow => Kind::SwitchNow,
         UpgradeDecision::AtPeriodEnd => Kind::AtPeriodEnd,
     };
     let change = compute(app, &org, kind, from, target, now).await?;
     let asked = Asked { action: "upgrade", params: &params, mode: body.mode };
-    consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await
+    Ok(consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await?.into())
 }
 
-pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now: i64) -> Result<Value, ApiError> {
+pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now: i64) -> Result<DowngradeAnswer, ApiError> {
     let principal = caller.principal;
     let params = idempotency_key(&["downgrade"]);
     if let Some(token) = &body.confirm_token {
-        return consent::confirm(app, principal, "downgrade", &params, token, now).await;
+        return consent::confirm(app, principal, "downgrade", &params, token, now).await.map(DowngradeAnswer::Applied);
     }
     let (org, mandate) = load_org_and_mandate(&app.store, principal).await?;
     if org.design_partner {
-        return Ok(status("design-partner"));
+        return Ok(DowngradeAnswer::DesignPartner(DesignPartner::default()));
     }
     if !has_subscription(&org) {
-        return Ok(with_billing(app, status("already-free"), &org, now));
+        return Ok(DowngradeAnswer::Applied(applied(app, AppliedStatus::AlreadyFree, &org, now)));
     }
     if org.cancel_at_period_end {
-        let mut answer = with_billing(app, status("already-scheduled"), &org, now);
-        answer["effective_at"] = json!(org.current_period_end);
-        return Ok(answer);
+        let answer = Applied { effective_at: org.current_period_end, ..applied(app, AppliedStatus::AlreadyScheduled, &org, now) };
+        return Ok(DowngradeAnswer::Applied(answer));
     }
     let change = compute(app, &org, Kind::ToFree, PlanConfig::of(&org), PlanConfig::free(), now).await?;
     let asked = Asked { action: "downgrade", params: &params, mode: body.mode };
-    consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await
+    Ok(consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await?.into())
 }
 
 fn has_subscription(org: &Org) -> bool {
     org.status.is_live() && org.stripe_subscription_id.is_some()
 }
 
-fn with_billing(app: &App, mut answer: Value, org: &Org, now: i64) -> Value {
-    answer["billing"] = json!(billing_summary(org, &app.config.catalog, now, app.config.past_due_grace_secs));
-    answer
+/// The answer `status` with the org's billing as it is now.
+fn applied(app: &App, status: AppliedStatus, org: &Org, now: i64) -> Applied {
+    let billing = billing_summary(org, &app.config.catalog, now, app.config.past_due_grace_secs);
+    Applied { status, effective_at: None, billing, mandate: None }
 }
 
 /// The change's amounts: Stripe's invoice preview for one applied now (prorated at `now`,
@@ -235,40 +198,47 @@ fn price_of(app: &App, config: &PlanConfig) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::internal(format!("plan `{}` has no price for its interval", config.plan)))
 }
 
-/// The sentence a human says yes to.
-fn message(app: &App, org: &Org, change: &Change) -> String {
-    let catalog = &app.config.catalog;
-    let currency = &catalog.currency;
-    let (from, to) = (describe(&change.from, catalog), describe(&change.to, catalog));
-    let per = match change.to.interval {
-        Some(Interval::Year) => "year",
-        _ => "month",
-    };
-    let recurring = money(i64::try_from(change.recurring_amount).unwrap_or(i64::MAX), currency);
-    match change.kind {
-        Kind::SwitchNow => format!(
-            "Switch {} from {from} to {to} now: {} is charged today (prorated), then {recurring} per {per}.",
-            org.name,
-            money(change.amount_due_now, currency)
-        ),
-        Kind::AtPeriodEnd => format!(
-            "Move {} from {from} to {to} at the end of the current period: nothing is charged today, then {recurring} per {per}.",
-            org.name
-        ),
-        Kind::ToFree => format!(
-            "Move {} from {from} to Free at the end of the current period: the subscription ends then and nothing more is charged.",
-            org.name
-        ),
-        Kind::Resume => format!("Keep {} on {from}.", org.name),
-    }
-}
-
 /// What a consent is asked for: the action, the hash of its resolved parameters, the mode.
 #[derive(Clone, Copy)]
 struct Asked<'a> {
     action: &'a str,
     params: &'a str,
     mode: Option<ConsentMode>,
+}
+
+/// What an AGENT's human is asked: the change, the sentence they say yes to, and why the
+/// agent's mandate did not cover it.
+struct Question<'a> {
+    change: &'a Change,
+    message: String,
+    uncovered: MandateUncovered,
+}
+
+/// What `consent_or_execute` came to: the change done, or a consent asked for.
+enum Outcome {
+    Applied(Applied),
+    Confirmation(ConfirmationRequired),
+    WebApproval(WebApproveRequired),
+}
+
+impl From<Outcome> for UpgradeAnswer {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Applied(answer) => Self::Applied(answer),
+            Outcome::Confirmation(answer) => Self::ConfirmationRequired(answer),
+            Outcome::WebApproval(answer) => Self::WebApproveRequired(answer),
+        }
+    }
+}
+
+impl From<Outcome> for DowngradeAnswer {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Applied(answer) => Self::Applied(answer),
+            Outcome::Confirmation(answer) => Self::ConfirmationRequired(answer),
+            Outcome::WebApproval(answer) => Self::WebApproveRequired(answer),
+        }
+    }
 }
 
 /// A HUMAN's change (and an agent's resume, which costs nothing) executes now; an AGENT's
@@ -281,7 +251,7 @@ async fn consent_or_execute(
     asked: Asked<'_>,
     change: Change,
     now: i64,
-) -> Result<Value, ApiError> {
+) -> Result<Outcome, ApiError> {
     let principal = caller.principal;
     let key = idempotency_key(&["plan_change", &org.org_id, asked.action, asked.params, &org.change_generation.to_string()]);
     if principal.kind != PrincipalKind::Agent || change.kind == Kind::Resume {
@@ -295,6 +265,7 @@ async fn consent_or_execute(
             now,
         )
         .await
+        .map(Outcome::Applied)
         .map_err(|not_run| match not_run {
             NotRun::Failed(error) => error,
             // The org moved on since this request read it (no consent to be taken).
@@ -306,7 +277,7 @@ async fn consent_or_execute(
     let covered = mandates::cover(app, mandate, &action, now);
     let limit = match covered {
         Ok((mandate, draw)) => match under_mandate(app, principal, org, &change, &key, mandate, draw, now).await? {
-            Some(answer) => return Ok(answer),
+            Some(applied) => return Ok(Outcome::Applied(applied)),
             // The envelope was drawn from (or the mandate revoked) meanwhile: read it again.
             None => {
                 let again = app.store.get_mandate(&org.org_id, &principal.key_id).await?;
@@ -315,14 +286,15 @@ async fn consent_or_execute(
         },
         Err(limit) => limit,
     };
-    let message = message(app, org, &change);
-    let mut answer = match asked.mode.unwrap_or(ConsentMode::Chat) {
-        ConsentMode::Chat => consent::ask(app, principal, org, asked, &change, message, now).await?,
-        ConsentMode::Web => approval::ask(app, caller, org, asked, &change, message, now).await?,
+    let question = Question {
+        message: consent_message(&org.name, &change, &app.config.catalog),
+        change: &change,
+        uncovered: MandateUncovered::of(limit),
     };
-    answer["mandate_limit"] = json!(limit.0);
-    answer["ask_for_mandate"] = json!(mandates::ask_for_mandate());
-    Ok(answer)
+    Ok(match asked.mode.unwrap_or(ConsentMode::Chat) {
+        ConsentMode::Chat => Outcome::Confirmation(consent::ask(app, principal, org, asked, question, now).await?),
+        ConsentMode::Web => Outcome::WebApproval(approval::ask(app, caller, org, asked, question, now).await?),
+    })
 }
 
 /// Executes an agent's change inside its mandate, the draw taken with the change's intent:
@@ -338,13 +310,13 @@ async fn under_mandate(
     mandate: &Mandate,
     draw: Draw,
     now: i64,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Applied>, ApiError> {
     let used = mandates::used_for(mandate, &draw, now);
     let claim = IntentClaim::Mandate { draw, granted_by: mandate.granted_by.clone(), use_id: key.to_string() };
     let asked_by = AskedBy { requester: Actor::of(principal), claim: Some(claim), decision: None };
     match execute::execute(app, org, change, org.change_generation, key, asked_by, now).await {
         Ok(mut answer) => {
-            answer["mandate"] = json!(used);
+            answer.mandate = Some(used);
             tracing::info!(org_id = %org.org_id, mandate_id = %mandate.mandate_id, "plan change executed inside a mandate");
             Ok(Some(answer))
         }
@@ -352,16 +324,4 @@ async fn under_mandate(
         Err(NotRun::Stale) => Err(ApiError::contended()),
         Err(NotRun::Failed(error)) => Err(error),
     }
-}
-
-/// The `change` a client sees: from, to, amounts, when.
-fn public_change(view: &Value) -> Value {
-    json!({
-        "from": view["from"],
-        "to": view["to"],
-        "amount_due_now": view["amount_due_now"],
-        "recurring_amount": view["recurring_amount"],
-        "currency": view["currency"],
-        "effective_at": view["effective_at"],
-    })
 }

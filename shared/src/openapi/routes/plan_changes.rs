@@ -1,7 +1,11 @@
 //! The plan changes: upgrade, downgrade and their consent (confirm tokens, web approvals).
 
 // The builders and the types the document names.
+use crate::billing::mandates::MandateUncovered;
+use crate::domain::change::AppliedStatus;
+use crate::domain::mandate::Uncovered;
 use crate::openapi::*;
+use crate::stripe::CheckoutLink;
 
 pub(in crate::openapi) fn operations() -> Vec<Operation> {
     use ErrorKind::*;
@@ -199,23 +203,20 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
     ]
 }
 
+fn applied(status: AppliedStatus, effective_at: Option<i64>) -> Applied {
+    Applied { status, effective_at, billing: examples::summary(), mandate: None }
+}
+
 fn upgrade_answers() -> Vec<(&'static str, UpgradeAnswer)> {
-    let applied =
-        |status, effective_at| UpgradeAnswer::Applied(UpgradeApplied { status, effective_at, billing: examples::summary(), mandate: None });
+    let applied = |status, effective_at| UpgradeAnswer::Applied(applied(status, effective_at));
+    let link = CheckoutLink { session_id: examples::SESSION_ID.into(), url: examples::checkout().url };
     vec![
-        (
-            "checkout-required",
-            UpgradeAnswer::CheckoutRequired(CheckoutRequired {
-                status: CheckoutRequiredStatus::CheckoutRequired,
-                checkout_url: examples::checkout().url,
-                session_id: examples::SESSION_ID.into(),
-            }),
-        ),
-        ("already-on-plan", applied(UpgradeStatus::AlreadyOnPlan, None)),
-        ("resumed", applied(UpgradeStatus::Resumed, None)),
-        ("switched", applied(UpgradeStatus::Switched, None)),
-        ("change-scheduled", applied(UpgradeStatus::ChangeScheduled, examples::summary().current_period_end)),
-        ("design-partner", UpgradeAnswer::DesignPartner(DesignPartner { status: DesignPartnerStatus::DesignPartner })),
+        ("checkout-required", UpgradeAnswer::CheckoutRequired(CheckoutRequired::of(link))),
+        ("already-on-plan", applied(AppliedStatus::AlreadyOnPlan, None)),
+        ("resumed", applied(AppliedStatus::Resumed, None)),
+        ("switched", applied(AppliedStatus::Switched, None)),
+        ("change-scheduled", applied(AppliedStatus::ChangeScheduled, examples::summary().current_period_end)),
+        ("design-partner", UpgradeAnswer::DesignPartner(DesignPartner::default())),
         ("confirmation_required", UpgradeAnswer::ConfirmationRequired(confirmation(true))),
         ("web-approve-required", UpgradeAnswer::WebApproveRequired(web_approval())),
     ]
@@ -223,14 +224,12 @@ fn upgrade_answers() -> Vec<(&'static str, UpgradeAnswer)> {
 
 fn downgrade_answers() -> Vec<(&'static str, DowngradeAnswer)> {
     let end = examples::summary().current_period_end;
-    let applied = |status, effective_at| {
-        DowngradeAnswer::Applied(DowngradeApplied { status, effective_at, billing: examples::summary(), mandate: None })
-    };
+    let applied = |status, effective_at| DowngradeAnswer::Applied(applied(status, effective_at));
     vec![
-        ("downgrade-scheduled", applied(DowngradeStatus::DowngradeScheduled, end)),
-        ("already-scheduled", applied(DowngradeStatus::AlreadyScheduled, end)),
-        ("already-free", applied(DowngradeStatus::AlreadyFree, None)),
-        ("design-partner", DowngradeAnswer::DesignPartner(DesignPartner { status: DesignPartnerStatus::DesignPartner })),
+        ("downgrade-scheduled", applied(AppliedStatus::DowngradeScheduled, end)),
+        ("already-scheduled", applied(AppliedStatus::AlreadyScheduled, end)),
+        ("already-free", applied(AppliedStatus::AlreadyFree, None)),
+        ("design-partner", DowngradeAnswer::DesignPartner(DesignPartner::default())),
         ("confirmation_required", DowngradeAnswer::ConfirmationRequired(confirmation(false))),
         ("web-approve-required", DowngradeAnswer::WebApproveRequired(web_approval())),
     ]
@@ -260,8 +259,7 @@ fn confirmation(upgrade: bool) -> ConfirmationRequired {
         expires_in: 60,
         message: message.into(),
         change: ConsentChange { from: pro, to, amount_due_now: due, recurring_amount: recurring, currency: "usd".into(), effective_at },
-        mandate_limit: "no_mandate".into(),
-        ask_for_mandate: crate::billing::mandates::ask_for_mandate(),
+        uncovered: MandateUncovered::of(Uncovered("no_mandate")),
     }
 }
 
@@ -271,22 +269,14 @@ const APPROVAL_ID_PATTERN: &str = "^ap_[0-9a-f]{32}$";
 fn web_approval() -> WebApproveRequired {
     let confirmation = confirmation(true);
     WebApproveRequired {
-        status: WebApproveRequiredStatus::WebApproveRequired,
-        approval_id: APPROVAL_ID.into(),
-        approval_url: format!("https://billing.example.com/approve/{APPROVAL_ID}"),
-        polling_url: format!("https://billing.example.com/billing/approvals/{APPROVAL_ID}"),
-        expires_in: 600,
-        interval: 5,
-        binding_code: "K7P-Q3M".into(),
-        message: confirmation.message,
+        approval: examples::web_approval(APPROVAL_ID, confirmation.message),
         change: confirmation.change,
-        mandate_limit: "max_charge_per_month".into(),
-        ask_for_mandate: confirmation.ask_for_mandate,
+        uncovered: MandateUncovered::of(Uncovered("max_charge_per_month")),
     }
 }
 
-fn switched() -> Value {
-    json!({ "status": "switched", "billing": value(examples::summary()) })
+fn switched() -> Approved {
+    Approved::Change(applied(AppliedStatus::Switched, None))
 }
 
 fn approval_views() -> Vec<(&'static str, ApprovalView)> {
@@ -309,7 +299,7 @@ fn approval_views() -> Vec<(&'static str, ApprovalView)> {
     };
     vec![
         ("pending", view(PublicStatus::Pending, None, None)),
-        ("approved", view(PublicStatus::Approved, Some("owner"), Some(switched()))),
+        ("approved", view(PublicStatus::Approved, Some("owner"), Some(json!(switched())))),
         ("denied", view(PublicStatus::Denied, Some("owner"), None)),
     ]
 }
