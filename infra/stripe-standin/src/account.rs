@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Catalog, PriceSpec};
 use crate::clock;
+use crate::discounts::{PromotionCodeSpec, Redemption};
 use crate::ids::IdGen;
 use crate::objects::{self, InvoiceData, NewCustomer, NewEvent};
 use crate::params::MetadataUpdate;
@@ -66,6 +67,11 @@ pub(crate) struct Account {
     pub(crate) payment_methods: Objects,
     pub(crate) portal_sessions: Objects,
     pub(crate) subscription_schedules: Objects,
+    pub(crate) coupons: Objects,
+    pub(crate) promotion_codes: Objects,
+    pub(crate) discounts: Objects,
+    /// The one tax rate automatic tax charges at (`totals::TAX_PERCENT`).
+    pub(crate) tax_rate: Value,
     pub(crate) events: Objects,
     /// Customers whose card declines every charge (a test hook, like Stripe's decline cards).
     pub(crate) declining_customers: HashSet<String>,
@@ -79,11 +85,17 @@ pub(crate) struct Account {
 }
 
 impl Account {
-    pub(crate) fn new(prices: &[PriceSpec], public_base: String, webhook: Option<Endpoint>) -> Result<Self, String> {
+    pub(crate) fn new(
+        prices: &[PriceSpec],
+        promotion_codes: &[PromotionCodeSpec],
+        public_base: String,
+        webhook: Option<Endpoint>,
+    ) -> Result<Self, String> {
         let mut ids = IdGen::from_entropy();
         let catalog = Catalog::new(prices, &mut ids, clock::now())?;
         let portal_configuration = ids.id("bpc_", 24);
-        Ok(Self {
+        let tax_rate = objects::tax_rate(&ids.id("txr_", 24), clock::now(), crate::totals::TAX_PERCENT);
+        let mut account = Self {
             ids,
             public_base,
             catalog,
@@ -97,13 +109,19 @@ impl Account {
             payment_methods: Objects::default(),
             portal_sessions: Objects::default(),
             subscription_schedules: Objects::default(),
+            coupons: Objects::default(),
+            promotion_codes: Objects::default(),
+            discounts: Objects::default(),
+            tax_rate,
             events: Objects::default(),
             declining_customers: HashSet::new(),
             clock_offset: 0,
             drop_webhooks: false,
             outbox: Vec::new(),
             webhook,
-        })
+        };
+        account.seed_promotion_codes(promotion_codes)?;
+        Ok(account)
     }
 
     /// The account's now: what new objects and events are dated, sessions expire and
@@ -220,6 +238,9 @@ impl Account {
         if let Some(product) = self.catalog.product(id) {
             return Some(objects::product(product));
         }
+        if self.tax_rate["id"] == id {
+            return Some(self.tax_rate.clone());
+        }
         [
             &self.customers,
             &self.subscriptions,
@@ -229,6 +250,9 @@ impl Account {
             &self.sessions,
             &self.portal_sessions,
             &self.subscription_schedules,
+            &self.coupons,
+            &self.promotion_codes,
+            &self.discounts,
             &self.events,
         ]
         .into_iter()
@@ -247,18 +271,33 @@ pub(crate) struct CustomerFields {
 }
 
 /// One line of a Checkout Session: a catalog price and how many of it.
+#[derive(Clone)]
 pub(crate) struct LineItem {
     pub(crate) price: String,
     pub(crate) quantity: u64,
 }
 
 /// What a session keeps beyond its API object: the line items (listed by
-/// `/line_items` and shown on the hosted page) and the metadata destined for what it creates.
+/// `/line_items` and shown on the hosted page) and what it passes on to what it creates.
 pub(crate) struct SessionDetails {
     pub(crate) items: Vec<(String, LineItem)>,
     pub(crate) subscription_metadata: Map<String, Value>,
     pub(crate) payment_intent_metadata: Map<String, Value>,
     pub(crate) invoice_data: Option<InvoiceData>,
+    pub(crate) trial: Option<TrialRequest>,
+    /// The coupon (and code) `discounts[0]` named, checked at creation.
+    pub(crate) discount: Option<Redemption>,
+    pub(crate) automatic_tax: bool,
+    /// Whether Pay records the test billing address on the customer.
+    pub(crate) collects_address: bool,
+}
+
+/// `subscription_data[trial_period_days]` and what ends the trial without a card.
+#[derive(Clone, Debug)]
+pub(crate) struct TrialRequest {
+    pub(crate) days: u64,
+    /// `cancel`, `pause` or `create_invoice`.
+    pub(crate) missing_payment_method: &'static str,
 }
 
 fn outgoing(event: &Value, endpoint: Endpoint) -> Outgoing {

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::account::{Account, CustomerFields, LineItem, Origin};
+use crate::account::{Account, CustomerFields, LineItem, Origin, TrialRequest};
 use crate::billing::{ItemChange, SubscriptionChange};
 use crate::cards::TestCard;
 use crate::checkout::CheckoutRequest;
@@ -17,6 +17,8 @@ use crate::objects::{self, InvoiceData};
 use crate::params::Params;
 use crate::payments::PaymentIntentRequest;
 use crate::plan_changes::{PhaseRequest, PreviewRequest};
+use crate::promotion_api::{discount_choices, hide_unexpanded_applies_to, list_promotion_codes};
+use crate::trials::TrialEnd;
 
 /// Answers one API request; `path` includes the `/v1` prefix.
 pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &Value, origin: &Origin) -> Result<Value, StripeApiError> {
@@ -53,6 +55,10 @@ pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &V
             account.release_schedule(id, origin)
         }
         ("GET", ["invoices", id]) => retrieve(&p, account.invoices.get(id).cloned(), "invoice", id),
+        ("GET", ["promotion_codes"]) => list_promotion_codes(account, &p),
+        ("GET", ["promotion_codes", id]) => retrieve(&p, account.promotion_codes.get(id).cloned(), "promotion code", id),
+        ("GET", ["coupons", id]) => retrieve(&p, account.coupons.get(id).cloned(), "coupon", id),
+        ("GET", ["tax_rates", id]) => retrieve(&p, (account.tax_rate["id"] == *id).then(|| account.tax_rate.clone()), "tax rate", id),
         ("GET", ["prices", id]) => retrieve(&p, account.catalog.price(id).map(objects::price), "price", id),
         ("GET", ["products", id]) => retrieve(&p, account.catalog.product(id).map(objects::product), "product", id),
         ("GET", ["payment_methods", id]) => retrieve(&p, account.payment_methods.get(id).cloned(), "PaymentMethod", id),
@@ -69,6 +75,7 @@ pub(crate) fn handle(account: &mut Account, method: &str, path: &str, params: &V
         response["line_items"] = objects::list(account.checkout_items(&id), false, &format!("/v1/checkout/sessions/{id}/line_items"));
     }
     expand(&mut response, &paths, &|id| account.find(id))?;
+    hide_unexpanded_applies_to(&mut response, &paths);
     Ok(response)
 }
 
@@ -190,12 +197,14 @@ fn update_customer(account: &mut Account, id: &str, p: &Params, origin: &Origin)
 fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, StripeApiError> {
     p.allow_only(&[
         "allow_promotion_codes",
+        "automatic_tax",
         "billing_address_collection",
         "cancel_url",
         "client_reference_id",
         "customer",
         "customer_email",
         "customer_update",
+        "discounts",
         "expand",
         "expires_at",
         "invoice_creation",
@@ -204,10 +213,12 @@ fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, S
         "metadata",
         "mode",
         "payment_intent_data",
+        "payment_method_collection",
         "payment_method_types",
         "subscription_data",
         "submit_type",
         "success_url",
+        "tax_id_collection",
         "ui_mode",
     ])?;
     let mode = p.one_of("mode", &["payment", "setup", "subscription"])?.ok_or_else(|| StripeApiError::missing("mode"))?;
@@ -228,13 +239,13 @@ fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, S
         }
         line_items.push(LineItem { price: item.required_str("price")?.to_string(), quantity });
     }
-    let subscription_metadata = match p.object("subscription_data")? {
+    let (subscription_metadata, trial) = match p.object("subscription_data")? {
         Some(_) if mode == "payment" => {
             return Err(StripeApiError::invalid("subscription_data", "You can not pass `subscription_data` in `payment` mode."));
         }
         Some(data) => {
-            data.allow_only(&["description", "metadata"])?;
-            data.metadata("metadata")?
+            data.allow_only(&["description", "metadata", "trial_period_days", "trial_settings"])?;
+            (data.metadata("metadata")?, trial_request(&data)?)
         }
         None => Default::default(),
     };
@@ -275,6 +286,35 @@ fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, S
         .u64("expires_at")?
         .map(|at| i64::try_from(at).map_err(|_| StripeApiError::invalid_integer("expires_at", &at.to_string())))
         .transpose()?;
+    let allow_promotion_codes = p.bool("allow_promotion_codes")?;
+    let discounts = discount_choices(p)?.unwrap_or_default();
+    if allow_promotion_codes == Some(true) && !discounts.is_empty() {
+        return Err(StripeApiError::invalid(
+            "discounts",
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+        ));
+    }
+    if discounts.len() > 1 {
+        return Err(StripeApiError::invalid("discounts", "Checkout Sessions accept only one discount."));
+    }
+    let saves_customer_address = match p.object("customer_update")? {
+        Some(_) if p.str("customer")?.is_none() => {
+            return Err(StripeApiError::invalid("customer_update", "`customer_update` can only be used with `customer`."));
+        }
+        Some(update) => {
+            update.allow_only(&["address", "name"])?;
+            update.one_of("name", &["auto", "never"])?;
+            update.one_of("address", &["auto", "never"])? == Some("auto")
+        }
+        None => false,
+    };
+    let tax_id_collection = match p.object("tax_id_collection")? {
+        Some(collection) => {
+            collection.allow_only(&["enabled"])?;
+            collection.bool("enabled")?.ok_or_else(|| StripeApiError::missing(&collection.name("enabled")))?
+        }
+        None => false,
+    };
     account.create_checkout_session(CheckoutRequest {
         mode,
         customer: text(p, "customer")?,
@@ -288,7 +328,48 @@ fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, S
         payment_intent_metadata,
         expires_at,
         invoice_data,
+        trial,
+        payment_method_collection: p.one_of("payment_method_collection", &["always", "if_required"])?,
+        discount: discounts.into_iter().next(),
+        allow_promotion_codes,
+        automatic_tax: automatic_tax(p)?.unwrap_or(false),
+        billing_address_collection: p.one_of("billing_address_collection", &["auto", "required"])?,
+        tax_id_collection,
+        saves_customer_address,
     })
+}
+
+/// `subscription_data[trial_period_days]` (1 to 730) and
+/// `[trial_settings][end_behavior][missing_payment_method]`.
+fn trial_request(data: &Params) -> Result<Option<TrialRequest>, StripeApiError> {
+    let missing_payment_method = match data.object("trial_settings")? {
+        Some(settings) => {
+            settings.allow_only(&["end_behavior"])?;
+            let behavior = settings.object("end_behavior")?.ok_or_else(|| StripeApiError::missing(&settings.name("end_behavior")))?;
+            behavior.allow_only(&["missing_payment_method"])?;
+            behavior.one_of("missing_payment_method", &["cancel", "create_invoice", "pause"])?
+        }
+        None => None,
+    };
+    match data.u64("trial_period_days")? {
+        Some(days @ 1..=730) => Ok(Some(TrialRequest { days, missing_payment_method: missing_payment_method.unwrap_or("create_invoice") })),
+        Some(_) => Err(StripeApiError::invalid(
+            data.name("trial_period_days"),
+            "The trial period must be between 1 and 730 days (`trial_period_days`).",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// `automatic_tax[enabled]`.
+fn automatic_tax(p: &Params) -> Result<Option<bool>, StripeApiError> {
+    match p.object("automatic_tax")? {
+        Some(tax) => {
+            tax.allow_only(&["enabled"])?;
+            tax.bool("enabled")?.ok_or_else(|| StripeApiError::missing(&tax.name("enabled"))).map(Some)
+        }
+        None => Ok(None),
+    }
 }
 
 fn create_payment_intent(account: &mut Account, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
@@ -361,7 +442,9 @@ fn create_portal_session(account: &mut Account, p: &Params) -> Result<Value, Str
 
 fn update_subscription(account: &mut Account, id: &str, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
     p.allow_only(&[
+        "automatic_tax",
         "cancel_at_period_end",
+        "discounts",
         "expand",
         "items",
         "metadata",
@@ -369,6 +452,7 @@ fn update_subscription(account: &mut Account, id: &str, p: &Params, origin: &Ori
         "payment_behavior",
         "proration_behavior",
         "proration_date",
+        "trial_end",
     ])?;
     let payment_behavior =
         p.one_of("payment_behavior", &["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"])?;
@@ -379,6 +463,13 @@ fn update_subscription(account: &mut Account, id: &str, p: &Params, origin: &Ori
         proration_date: timestamp(p, "proration_date")?,
         pending_if_incomplete: payment_behavior == Some("pending_if_incomplete"),
         metadata: p.metadata("metadata")?,
+        trial_end: match p.str("trial_end")? {
+            Some("now") => Some(TrialEnd::Now),
+            Some(_) => timestamp(p, "trial_end")?.map(TrialEnd::At),
+            None => None,
+        },
+        discounts: discount_choices(p)?,
+        automatic_tax: automatic_tax(p)?,
     };
     account.update_subscription(id, change, origin)
 }
@@ -403,7 +494,7 @@ fn timestamp(p: &Params, key: &str) -> Result<Option<i64>, StripeApiError> {
 }
 
 fn preview_invoice(account: &mut Account, p: &Params) -> Result<Value, StripeApiError> {
-    p.allow_only(&["customer", "expand", "subscription", "subscription_details"])?;
+    p.allow_only(&["automatic_tax", "customer", "expand", "subscription", "subscription_details"])?;
     let subscription = p.required_str("subscription")?.to_string();
     let (items, proration_date, proration_behavior) = match p.object("subscription_details")? {
         Some(details) => {
@@ -413,7 +504,7 @@ fn preview_invoice(account: &mut Account, p: &Params) -> Result<Value, StripeApi
         }
         None => (Vec::new(), None, None),
     };
-    account.preview_invoice(PreviewRequest { subscription, items, proration_date, proration_behavior })
+    account.preview_invoice(PreviewRequest { subscription, items, proration_date, proration_behavior, automatic_tax: automatic_tax(p)? })
 }
 
 fn create_schedule(account: &mut Account, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {
@@ -545,7 +636,7 @@ fn created_range(p: &Params) -> Result<CreatedRange, StripeApiError> {
 
 /// Stripe's cursor pagination over `items` (already newest first): `limit` (1-100, default
 /// 10) items after `starting_after` or before `ending_before`.
-fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<Value, StripeApiError> {
+pub(crate) fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<Value, StripeApiError> {
     let limit = limit(p)?;
     let position = |param: &str, id: &str| {
         items.iter().position(|item| item["id"] == id).ok_or_else(|| StripeApiError::no_such(400, resource, id, param))

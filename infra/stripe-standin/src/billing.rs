@@ -6,23 +6,28 @@ use serde_json::{Map, Value, json};
 use crate::account::{Account, Origin};
 use crate::catalog::Price;
 use crate::clock;
+use crate::discounts::{DiscountChoice, DiscountHolder};
 use crate::error::StripeApiError;
 use crate::objects::{self, LineSource, NewInvoice, NewInvoiceLine, NewSubscriptionItem};
 use crate::params::MetadataUpdate;
+use crate::totals::{self, AppliedDiscount, TotalsLine};
+use crate::trials::TrialEnd;
 
-/// One invoice line before it is rendered: a price and quantity, billed in full for a period
-/// or as a proration (`amount` given, negative for unused time).
+/// One invoice line before it is rendered: a price and quantity, billed in full for a period,
+/// or for a set amount with its own description (a proration, negative for unused time, or a
+/// trial's zero).
 pub(crate) struct BillingLine {
     price: String,
     quantity: u64,
     subscription_item: Option<String>,
     period: (i64, i64),
-    proration: Option<(i64, String)>,
+    set_amount: Option<(i64, String)>,
+    proration: bool,
 }
 
 impl BillingLine {
     pub(crate) fn full(price: &str, quantity: u64, subscription_item: Option<String>, period: (i64, i64)) -> Self {
-        Self { price: price.to_string(), quantity, subscription_item, period, proration: None }
+        Self { price: price.to_string(), quantity, subscription_item, period, set_amount: None, proration: false }
     }
 
     fn proration(price: &Price, quantity: u64, item: &str, period: (i64, i64), amount: i64, description: String) -> Self {
@@ -31,7 +36,20 @@ impl BillingLine {
             quantity,
             subscription_item: Some(item.to_string()),
             period,
-            proration: Some((amount, description)),
+            set_amount: Some((amount, description)),
+            proration: true,
+        }
+    }
+
+    /// A recurring item during a trial: billed at zero, as `Trial period for Pro`.
+    pub(crate) fn trial(price: &Price, quantity: u64, item: &str, period: (i64, i64)) -> Self {
+        Self {
+            price: price.id.clone(),
+            quantity,
+            subscription_item: Some(item.to_string()),
+            period,
+            set_amount: Some((0, format!("Trial period for {}", price.product_name))),
+            proration: false,
         }
     }
 }
@@ -47,6 +65,11 @@ pub(crate) struct InvoiceSpec {
     pub(crate) created: i64,
     pub(crate) description: Option<String>,
     pub(crate) metadata: Map<String, Value>,
+    /// The discounts of an invoice without a subscription; one with a subscription gets the
+    /// subscription's.
+    pub(crate) discounts: Vec<String>,
+    /// Whether automatic tax applies; `None`: as the subscription says (off without one).
+    pub(crate) automatic_tax: Option<bool>,
 }
 
 impl InvoiceSpec {
@@ -71,6 +94,8 @@ impl InvoiceSpec {
             created: now,
             description: None,
             metadata: Map::new(),
+            discounts: Vec::new(),
+            automatic_tax: None,
         }
     }
 }
@@ -86,6 +111,11 @@ pub(crate) struct SubscriptionChange {
     /// `payment_behavior=pending_if_incomplete`: a change whose invoice is not paid is not applied.
     pub(crate) pending_if_incomplete: bool,
     pub(crate) metadata: MetadataUpdate,
+    pub(crate) trial_end: Option<TrialEnd>,
+    /// `discounts`: the subscription's new discounts (`Some(empty)` removes them all), each
+    /// with its parameter name.
+    pub(crate) discounts: Option<Vec<(String, DiscountChoice)>>,
+    pub(crate) automatic_tax: Option<bool>,
 }
 
 /// `items[i]`: change the price or quantity of item `id`, or add an item when `id` is absent.
@@ -112,26 +142,46 @@ impl Account {
         } else {
             self.emit("invoice.payment_failed", &invoice, None, origin);
         }
+        self.retire_discounts(&invoice, origin);
         invoice
     }
 
     /// The invoice object for `spec`, neither stored nor reported (previews have no number).
     pub(crate) fn render_invoice(&mut self, spec: &InvoiceSpec, customer: &Value, number: Option<String>) -> Value {
-        let subscription_metadata =
-            spec.subscription.as_ref().and_then(|id| self.subscriptions.get(id)).map_or(json!({}), |s| s["metadata"].clone());
-        let mut currency = String::from("usd");
-        let mut total = 0i64;
-        let mut lines = Vec::new();
-        for line in &spec.lines {
-            let Some(price) = self.catalog.price(&line.price) else {
-                continue;
-            };
-            currency.clone_from(&price.currency);
-            let (amount, description) = match &line.proration {
+        let subscription = spec.subscription.as_ref().and_then(|id| self.subscriptions.get(id)).cloned();
+        let subscription_metadata = subscription.as_ref().map_or(json!({}), |s| s["metadata"].clone());
+        let discounts = match &subscription {
+            Some(subscription) => self.discounts_in_force(subscription, spec.created),
+            None => spec
+                .discounts
+                .iter()
+                .filter_map(|id| {
+                    let coupon = self.discounts.get(id)?["source"]["coupon"].as_str()?;
+                    Some((id.clone(), self.coupons.get(coupon)?.clone()))
+                })
+                .collect(),
+        };
+        let automatic_tax =
+            spec.automatic_tax.unwrap_or_else(|| subscription.as_ref().is_some_and(|s| s["automatic_tax"]["enabled"] == true));
+        let tax_rate = self.tax_rate_for(automatic_tax, customer);
+        let priced: Vec<(&Price, &BillingLine)> =
+            spec.lines.iter().filter_map(|line| Some((self.catalog.price(&line.price)?, line))).collect();
+        let amounts: Vec<(i64, String)> = priced
+            .iter()
+            .map(|(price, line)| match &line.set_amount {
                 Some((amount, description)) => (*amount, description.clone()),
                 None => (full_amount(price, line.quantity), describe(price, line.quantity)),
-            };
-            total += amount;
+            })
+            .collect();
+        let totals_lines: Vec<TotalsLine> =
+            priced.iter().zip(&amounts).map(|((price, _), (amount, _))| TotalsLine { product: &price.product, amount: *amount }).collect();
+        let applied: Vec<AppliedDiscount> = discounts.iter().map(|(id, coupon)| AppliedDiscount { id, coupon }).collect();
+        let totals = totals::compute(&totals_lines, &applied, matches!(tax_rate, Some(Some(_))));
+        let currency = priced.last().map_or_else(|| "usd".to_string(), |(price, _)| price.currency.clone());
+        let mut lines = Vec::new();
+        for (i, ((price, line), (amount, description))) in priced.iter().zip(amounts).enumerate() {
+            let taxable = amount - totals.line_discounts[i].iter().map(|(_, off)| off).sum::<i64>();
+            let tax = tax_rate.as_ref().and_then(Option::as_deref).map(|rate| (totals.line_taxes[i], taxable.max(0), rate));
             let id = self.ids.id("il_", 24);
             let invoice_item = self.ids.id("ii_", 24);
             let source = match &line.subscription_item {
@@ -148,7 +198,9 @@ impl Account {
                 period: line.period,
                 subscription: spec.subscription.as_deref(),
                 source,
-                proration: line.proration.is_some(),
+                proration: line.proration,
+                discount_amounts: &totals.line_discounts[i],
+                tax,
             }));
         }
         objects::invoice(NewInvoice {
@@ -158,7 +210,8 @@ impl Account {
             subscription: spec.subscription.as_deref().map(|id| (id, &subscription_metadata)),
             currency: &currency,
             lines,
-            total,
+            totals: &totals,
+            automatic_tax: tax_rate.as_ref().map(Option::as_deref),
             number,
             billing_reason: spec.billing_reason,
             period: spec.period,
@@ -195,15 +248,32 @@ impl Account {
                 "The subscription is managed by the subscription schedule `{schedule}`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead."
             )));
         }
+        if let Some(end) = change.trial_end {
+            self.check_trial_end(&current, end)?;
+        }
+        let customer = current["customer"].as_str().unwrap_or_default().to_string();
+        let redemptions = match &change.discounts {
+            Some(choices) => {
+                let currency = current["currency"].as_str().unwrap_or("usd");
+                let priced = self.priced_items(&items_of(&current));
+                let lines: Vec<TotalsLine> = priced.iter().map(|(product, amount)| TotalsLine { product, amount: *amount }).collect();
+                let checked: Result<Vec<_>, _> =
+                    choices.iter().map(|(param, choice)| self.redeemable(choice, param, Some(&customer), &lines, currency)).collect();
+                Some(checked?)
+            }
+            None => None,
+        };
         let now = self.now();
         let prorate_at = change.proration_date.unwrap_or(now);
         let old_items = items_of(&current);
         let mut items = self.changed_items(&current, &change.items)?;
         let old_interval = interval_of(&old_items);
         let new_interval = interval_of(&items);
+        // A trial costs nothing, so changes during one bill nothing and keep the trial's period.
+        let trialing = current["status"] == "trialing";
         // Switching between monthly and yearly starts a new billing period today, which
         // Stripe always invoices at once; otherwise only `always_invoice` bills the change.
-        let reset = old_interval != new_interval;
+        let reset = !trialing && old_interval != new_interval;
         if reset {
             let period = (now, clock::add_interval(now, &new_interval));
             for item in &mut items {
@@ -211,18 +281,20 @@ impl Account {
             }
         }
         let behavior = change.proration_behavior.unwrap_or("create_prorations");
-        let lines = if reset || behavior == "always_invoice" {
+        let lines = if !trialing && (reset || behavior == "always_invoice") {
             self.proration_lines(&old_items, &items, reset, behavior != "none", prorate_at)
         } else {
             Vec::new()
         };
         let amount: i64 = lines.iter().map(|l| self.line_amount(l)).sum();
-        let customer = current["customer"].as_str().unwrap_or_default().to_string();
         let paid = amount <= 0 || !self.declining_customers.contains(&customer);
         if !paid && change.pending_if_incomplete {
             return Ok(self.leave_pending(id, &customer, items, lines, now, origin));
         }
         let invoice_id = (amount > 0).then(|| self.ids.id("in_", 24));
+        let holder = DiscountHolder { customer: Some(&customer), subscription: Some(id), checkout_session: None };
+        let discount_ids: Option<Vec<String>> =
+            redemptions.map(|redemptions| redemptions.iter().map(|r| self.redeem(r, holder, now, origin)).collect());
         if amount < 0 {
             // A net credit goes to the customer's balance, as with Stripe's prorations.
             self.modify(
@@ -262,6 +334,12 @@ impl Account {
                 if let Some(Value::Object(metadata)) = s.get_mut("metadata") {
                     change.metadata.apply(metadata);
                 }
+                if let Some(discounts) = discount_ids {
+                    s.insert("discounts".into(), json!(discounts));
+                }
+                if let Some(enabled) = change.automatic_tax {
+                    s.insert("automatic_tax".into(), objects::subscription_automatic_tax(enabled));
+                }
             })
             .unwrap_or(current.clone());
         if let Some(invoice_id) = invoice_id {
@@ -269,7 +347,24 @@ impl Account {
             spec.paid = paid;
             self.create_invoice(spec, origin);
         }
-        Ok(updated)
+        match change.trial_end {
+            Some(end) => {
+                self.change_trial_end(id, end, origin);
+                Ok(self.subscriptions.get(id).cloned().unwrap_or(updated))
+            }
+            None => Ok(updated),
+        }
+    }
+
+    /// Each item's product and full amount, as the discount checks see a subscription.
+    pub(crate) fn priced_items(&self, items: &[Value]) -> Vec<(String, i64)> {
+        items
+            .iter()
+            .filter_map(|item| {
+                let (price, quantity, _) = self.item_parts(item)?;
+                Some((price.product.clone(), full_amount(price, quantity)))
+            })
+            .collect()
     }
 
     /// A change whose payment failed under `pending_if_incomplete`: the items stay as they
@@ -394,7 +489,7 @@ impl Account {
     }
 
     pub(crate) fn line_amount(&self, line: &BillingLine) -> i64 {
-        match &line.proration {
+        match &line.set_amount {
             Some((amount, _)) => *amount,
             None => self.catalog.price(&line.price).map_or(0, |p| full_amount(p, line.quantity)),
         }
@@ -429,6 +524,14 @@ impl Account {
                 self.emit("customer.subscription.deleted", &canceled, None, &origin);
             }
             return Ok(());
+        }
+        match current["status"].as_str() {
+            Some("paused") => return Err(format!("subscription {id} is paused")),
+            Some("trialing") => {
+                self.end_trial(id, end, payment_succeeds, "subscription_cycle", &origin);
+                return Ok(());
+            }
+            _ => {}
         }
         let mut items = self.items_for_period(&current, end);
         let next = (end, clock::add_interval(end, &interval_of(&items)));
@@ -469,6 +572,8 @@ impl Account {
                 created: end,
                 description: None,
                 metadata: Map::new(),
+                discounts: Vec::new(),
+                automatic_tax: None,
             },
             &origin,
         );
@@ -476,7 +581,7 @@ impl Account {
     }
 }
 
-fn end_subscription(s: &mut serde_json::Map<String, Value>, ended_at: i64, canceled_at: Value) {
+pub(crate) fn end_subscription(s: &mut serde_json::Map<String, Value>, ended_at: i64, canceled_at: Value) {
     s.insert("status".into(), json!("canceled"));
     s.insert("ended_at".into(), json!(ended_at));
     s.insert("canceled_at".into(), canceled_at);

@@ -93,6 +93,10 @@ impl Catalog {
     pub(crate) fn product(&self, id: &str) -> Option<&Product> {
         self.products.iter().find(|p| p.id == id)
     }
+
+    pub(crate) fn product_named(&self, name: &str) -> Option<&Product> {
+        self.products.iter().find(|p| p.name == name)
+    }
 }
 
 /// Currencies Stripe counts in whole units (no minor unit).

@@ -1,17 +1,24 @@
 //! Checkout sessions: creation with Stripe's validation, expiry, and completion (the hosted
-//! page's Pay button), which creates what a real payment would: a subscription with its first
-//! paid invoice, or a succeeded payment intent (and its invoice when `invoice_creation` asks).
+//! page's Pay button), which creates what a real payment would: a subscription (trialing when
+//! asked) with its first paid invoice, or a succeeded payment intent (and its invoice when
+//! `invoice_creation` asks). A session's discount is checked when it is created and redeemed
+//! when it is paid; Pay enters the test billing address, so automatic tax is computed then.
 
 use serde_json::{Value, json};
 
-use crate::account::{Account, CustomerFields, LineItem, Origin, SessionDetails};
+use crate::account::{Account, CustomerFields, LineItem, Origin, SessionDetails, TrialRequest};
 use crate::billing::{BillingLine, InvoiceSpec};
 use crate::cards::TestCard;
 use crate::catalog::Price;
 use crate::clock;
+use crate::discounts::{DiscountChoice, DiscountHolder, Redemption};
 use crate::error::StripeApiError;
-use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem};
+use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem, SessionAmounts};
 use crate::params::MetadataUpdate;
+use crate::tax;
+use crate::totals::{self, AppliedDiscount, Totals, TotalsLine};
+
+const DAY: i64 = 86_400;
 
 /// Stripe's largest charge in the smallest currency unit (999,999.99 for two-decimal
 /// currencies).
@@ -39,6 +46,17 @@ pub(crate) struct CheckoutRequest {
     pub(crate) expires_at: Option<i64>,
     /// `invoice_creation[enabled]=true` (payment mode): invoice the payment once made.
     pub(crate) invoice_data: Option<InvoiceData>,
+    pub(crate) trial: Option<TrialRequest>,
+    /// `always` or `if_required`.
+    pub(crate) payment_method_collection: Option<&'static str>,
+    /// `discounts[0]` and its parameter name.
+    pub(crate) discount: Option<(String, DiscountChoice)>,
+    pub(crate) allow_promotion_codes: Option<bool>,
+    pub(crate) automatic_tax: bool,
+    pub(crate) billing_address_collection: Option<&'static str>,
+    pub(crate) tax_id_collection: bool,
+    /// `customer_update[address]=auto`: the address entered is saved on the given customer.
+    pub(crate) saves_customer_address: bool,
 }
 
 impl Account {
@@ -55,7 +73,26 @@ impl Account {
                 ));
             }
         }
-        let (currency, amount_total) = self.validate_line_items(request.mode, &request.line_items)?;
+        let currency = self.validate_line_items(request.mode, &request.line_items)?;
+        let customer = request.customer.as_deref().and_then(|c| self.customers.get(c));
+        let located = customer.is_some_and(tax::has_address);
+        if request.automatic_tax && customer.is_some() && !located && !request.saves_customer_address {
+            return Err(StripeApiError::invalid(
+                "customer_update[address]",
+                "Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address to the \
+                 Customer or set `customer_update[address]` to 'auto' to save the address entered in Checkout.",
+            ));
+        }
+        let discount = match &request.discount {
+            Some((param, choice)) => {
+                let priced = self.first_invoice_lines(&request.line_items, request.trial.is_some());
+                let lines: Vec<TotalsLine> = priced.iter().map(|(product, amount)| TotalsLine { product, amount: *amount }).collect();
+                Some(self.redeemable(choice, param, request.customer.as_deref(), &lines, &currency)?)
+            }
+            None => None,
+        };
+        let totals =
+            self.first_invoice_totals(&request.line_items, request.trial.is_some(), discount.as_ref(), request.automatic_tax && located);
         let created = self.now();
         // A session's lifetime runs on the machine's clock, which its caller shares, not on the
         // account's (`Standin::advance_clock`): the caller dates `expires_at` by its own clock.
@@ -89,7 +126,16 @@ impl Account {
             success_url: Some(&request.success_url),
             cancel_url: request.cancel_url.as_deref(),
             currency: &currency,
-            amount_total,
+            amounts: SessionAmounts::of(&totals),
+            discounts: discount.iter().map(|d| (d.coupon.clone(), d.promotion_code.clone())).collect(),
+            allow_promotion_codes: request.allow_promotion_codes,
+            automatic_tax: objects::session_automatic_tax(request.automatic_tax, located),
+            billing_address_collection: request.billing_address_collection,
+            tax_id_collection: request.tax_id_collection,
+            payment_method_collection: match request.mode {
+                "subscription" => Some(request.payment_method_collection.unwrap_or("always")),
+                _ => request.payment_method_collection,
+            },
             metadata: request.metadata.into_map(),
             url: &url,
             expires_at,
@@ -103,15 +149,19 @@ impl Account {
                 subscription_metadata: request.subscription_metadata.into_map(),
                 payment_intent_metadata: request.payment_intent_metadata.into_map(),
                 invoice_data: request.invoice_data,
+                trial: request.trial,
+                discount,
+                automatic_tax: request.automatic_tax,
+                collects_address: request.automatic_tax || request.billing_address_collection.is_some(),
             },
         );
         self.sessions.push(session.clone());
         Ok(session)
     }
 
-    /// Prices exist, fit the mode, share one currency (and one interval for subscriptions);
-    /// returns that currency and the session total.
-    fn validate_line_items(&self, mode: &str, items: &[LineItem]) -> Result<(String, u64), StripeApiError> {
+    /// Prices exist, fit the mode, share one currency (and one interval for subscriptions), and
+    /// add up to what Stripe can charge; returns that currency.
+    fn validate_line_items(&self, mode: &str, items: &[LineItem]) -> Result<String, StripeApiError> {
         if items.is_empty() {
             return Err(StripeApiError::missing("line_items"));
         }
@@ -159,20 +209,59 @@ impl Account {
                 "You must specify at least one recurring price in `subscription` mode when using prices.",
             ));
         }
-        Ok((currency.unwrap_or("usd").to_string(), total))
+        Ok(currency.unwrap_or("usd").to_string())
+    }
+
+    /// What each line of the session's first invoice bills, by product: nothing for a
+    /// recurring price during a trial.
+    fn first_invoice_lines(&self, items: &[LineItem], trial: bool) -> Vec<(String, i64)> {
+        items
+            .iter()
+            .filter_map(|item| {
+                let price = self.catalog.price(&item.price)?;
+                let amount = if trial && price.interval.is_some() { 0 } else { price.unit_amount.saturating_mul(item.quantity) };
+                Some((price.product.clone(), i64::try_from(amount).unwrap_or(i64::MAX)))
+            })
+            .collect()
+    }
+
+    /// The amounts of the session's first invoice or payment: its lines, the discount, and the
+    /// tax when `taxed`.
+    fn first_invoice_totals(&self, items: &[LineItem], trial: bool, discount: Option<&Redemption>, taxed: bool) -> Totals {
+        let priced = self.first_invoice_lines(items, trial);
+        let lines: Vec<TotalsLine> = priced.iter().map(|(product, amount)| TotalsLine { product, amount: *amount }).collect();
+        let applied: Vec<AppliedDiscount> =
+            discount.and_then(|d| Some(AppliedDiscount { id: &d.coupon, coupon: self.coupons.get(&d.coupon)? })).into_iter().collect();
+        totals::compute(&lines, &applied, taxed)
+    }
+
+    /// A session's amounts, with tax when `taxed` (once its customer's address is known).
+    fn session_totals(&self, details: &SessionDetails, taxed: bool) -> Totals {
+        let items: Vec<LineItem> = details.items.iter().map(|(_, item)| item.clone()).collect();
+        self.first_invoice_totals(&items, details.trial.is_some(), details.discount.as_ref(), taxed)
     }
 
     /// The session's line items as Stripe's `item` objects.
     pub(crate) fn checkout_items(&self, session_id: &str) -> Vec<Value> {
-        let Some(details) = self.session_details.get(session_id) else {
+        let (Some(session), Some(details)) = (self.sessions.get(session_id), self.session_details.get(session_id)) else {
             return Vec::new();
         };
+        let totals = self.session_totals(details, session["automatic_tax"]["status"] == "complete");
         details
             .items
             .iter()
-            .filter_map(|(id, item)| {
+            .enumerate()
+            .filter_map(|(i, (id, item))| {
                 let price = self.catalog.price(&item.price)?;
-                Some(objects::checkout_item(id, price, item.quantity, price.unit_amount * item.quantity))
+                let subtotal = if details.trial.is_some() && price.interval.is_some() {
+                    0
+                } else {
+                    i64::try_from(price.unit_amount.saturating_mul(item.quantity)).unwrap_or(i64::MAX)
+                };
+                let discount: i64 = totals.line_discounts[i].iter().map(|(_, amount)| amount).sum();
+                let tax = totals.line_taxes[i];
+                let amounts = SessionAmounts { subtotal, discount, tax, total: subtotal - discount + tax };
+                Some(objects::checkout_item(id, price, item.quantity, amounts))
             })
             .collect()
     }
@@ -192,13 +281,20 @@ impl Account {
         let origin = Origin::default();
         let completion =
             if session["mode"] == "subscription" { self.pay_subscription(&session, &origin)? } else { self.pay_once(&session, &origin)? };
+        let amounts = completion.amounts;
         let completed = self.modify(
             |s| &mut s.sessions,
             id,
             |s| {
+                let automatic_tax = s.get("automatic_tax").is_some_and(|t| t["enabled"] == true);
                 s.insert("status".into(), json!("complete"));
-                s.insert("payment_status".into(), json!("paid"));
+                // A trial or a full discount leaves nothing to pay now.
+                s.insert("payment_status".into(), json!(if amounts.total == 0 { "no_payment_required" } else { "paid" }));
                 s.insert("url".into(), Value::Null);
+                s.insert("amount_subtotal".into(), json!(amounts.subtotal));
+                s.insert("amount_total".into(), json!(amounts.total));
+                s.insert("total_details".into(), objects::total_details(amounts));
+                s.insert("automatic_tax".into(), objects::session_automatic_tax(automatic_tax, true));
                 s.insert("customer_details".into(), completion.customer_details);
                 for (key, value) in completion.links {
                     s.insert(key.into(), value);
@@ -217,12 +313,22 @@ impl Account {
         let details = self.session_details.get(session_id(session)).ok_or("checkout session has no line items")?;
         let lines: Vec<(String, u64)> = details.items.iter().map(|(_, item)| (item.price.clone(), item.quantity)).collect();
         let metadata = Value::Object(details.subscription_metadata.clone());
+        let (trial, discount, automatic_tax, collects_address) =
+            (details.trial.clone(), details.discount.clone(), details.automatic_tax, details.collects_address);
         let customer = self.checkout_customer(session, origin);
-        let payment_method = self.attach_test_card(&customer, true);
+        if collects_address {
+            self.record_test_address(&customer, origin);
+        }
+        // With `if_required`, a trial (nothing to pay now) is started without a card.
+        let saves_card = trial.is_none() || session["payment_method_collection"] != "if_required";
+        let payment_method = saves_card.then(|| self.attach_test_card(&customer, true));
         let now = self.now();
         let prices: Vec<&Price> = lines.iter().filter_map(|(price, _)| self.catalog.price(price)).collect();
         let interval = prices.iter().find_map(|p| p.interval.clone()).unwrap_or_else(|| "month".into());
-        let period = (now, clock::add_interval(now, &interval));
+        let period = match &trial {
+            Some(trial) => (now, now.saturating_add(i64::try_from(trial.days).unwrap_or(0).saturating_mul(DAY))),
+            None => (now, clock::add_interval(now, &interval)),
+        };
 
         let subscription_id = self.ids.id("sub_", 24);
         let invoice_id = self.ids.id("in_", 24);
@@ -244,8 +350,14 @@ impl Account {
                     period,
                 }));
             }
-            billing_lines.push(BillingLine::full(price_id, *quantity, item_id, period));
+            billing_lines.push(match (&trial, item_id) {
+                (Some(_), Some(item_id)) => BillingLine::trial(price, *quantity, &item_id, period),
+                (_, item_id) => BillingLine::full(price_id, *quantity, item_id, period),
+            });
         }
+        let holder =
+            DiscountHolder { customer: Some(&customer), subscription: Some(&subscription_id), checkout_session: Some(session_id(session)) };
+        let discounts: Vec<String> = discount.iter().map(|d| self.redeem(d, holder, now, origin)).collect();
         let subscription = objects::subscription(NewSubscription {
             id: &subscription_id,
             created: now,
@@ -253,8 +365,12 @@ impl Account {
             currency: session["currency"].as_str().unwrap_or("usd"),
             items,
             latest_invoice: &invoice_id,
-            default_payment_method: &payment_method,
+            default_payment_method: payment_method.as_deref(),
             metadata: metadata.as_object().cloned().unwrap_or_default(),
+            trial: trial.as_ref().map(|_| period),
+            missing_payment_method: trial.as_ref().map_or("create_invoice", |t| t.missing_payment_method),
+            discounts,
+            automatic_tax,
         });
         self.subscriptions.push(subscription.clone());
         self.emit("customer.subscription.created", &subscription, None, origin);
@@ -266,10 +382,11 @@ impl Account {
             billing_lines,
             "subscription_create",
         );
-        self.create_invoice(spec, origin);
+        let invoice = self.create_invoice(spec, origin);
         Ok(Completion {
-            customer_details: self.customer_details(session, Some(&customer)),
+            customer_details: self.customer_details(session, Some(&customer), collects_address),
             links: vec![("customer", json!(customer)), ("subscription", json!(subscription_id)), ("invoice", json!(invoice_id))],
+            amounts: invoice_amounts(&invoice),
         })
     }
 
@@ -278,6 +395,9 @@ impl Account {
         let details = self.session_details.get(session_id(session)).ok_or("checkout session has no line items")?;
         let metadata = details.payment_intent_metadata.clone();
         let invoice_data = details.invoice_data.clone();
+        let (discount, automatic_tax, collects_address) = (details.discount.clone(), details.automatic_tax, details.collects_address);
+        // The test address is entered whenever it is collected, so the tax is known now.
+        let totals = self.session_totals(details, automatic_tax);
         let lines: Vec<(String, u64)> = details.items.iter().map(|(_, item)| (item.price.clone(), item.quantity)).collect();
         // An invoice needs a customer, so Checkout creates one for it (`if_required`).
         let customer = match (&invoice_data, session["customer"].as_str()) {
@@ -285,6 +405,9 @@ impl Account {
             (Some(_), None) => Some(self.checkout_customer(session, origin)),
             (None, None) => None,
         };
+        if let Some(customer) = customer.as_deref().filter(|_| collects_address) {
+            self.record_test_address(customer, origin);
+        }
         let payment_method = match &customer {
             Some(customer) => self.attach_test_card(customer, false),
             None => self.create_test_card(None, &TestCard::VISA),
@@ -296,7 +419,7 @@ impl Account {
             id: &id,
             secret: &secret,
             created: now,
-            amount: session["amount_total"].as_u64().unwrap_or_default(),
+            amount: u64::try_from(totals.total).unwrap_or_default(),
             currency: session["currency"].as_str().unwrap_or("usd"),
             customer: customer.as_deref(),
             payment_method: Some(&payment_method),
@@ -308,19 +431,27 @@ impl Account {
         self.payment_intents.push(intent.clone());
         self.emit("payment_intent.succeeded", &intent, None, origin);
         let mut links = vec![("payment_intent", json!(id))];
+        let holder = DiscountHolder { customer: customer.as_deref(), subscription: None, checkout_session: Some(session_id(session)) };
+        let discounts: Vec<String> = discount.iter().map(|d| self.redeem(d, holder, now, origin)).collect();
         if let (Some(data), Some(customer)) = (invoice_data, &customer) {
             let invoice_id = self.ids.id("in_", 24);
             let lines = lines.iter().map(|(price, quantity)| BillingLine::full(price, *quantity, None, (now, now))).collect();
             let spec = InvoiceSpec {
                 description: data.description,
                 metadata: data.metadata,
+                discounts,
+                automatic_tax: Some(automatic_tax),
                 ..InvoiceSpec::paid_at(now, invoice_id.clone(), customer.clone(), None, lines, "manual")
             };
             self.create_invoice(spec, origin);
             links.push(("customer", json!(customer)));
             links.push(("invoice", json!(invoice_id)));
         }
-        Ok(Completion { customer_details: self.customer_details(session, customer.as_deref()), links })
+        Ok(Completion {
+            customer_details: self.customer_details(session, customer.as_deref(), collects_address),
+            links,
+            amounts: SessionAmounts::of(&totals),
+        })
     }
 
     /// `POST /v1/checkout/sessions/{id}/expire`: an open session can no longer be paid.
@@ -395,11 +526,14 @@ impl Account {
         id
     }
 
-    fn customer_details(&self, session: &Value, customer: Option<&str>) -> Value {
+    /// What the page collected: the customer's email and name, and the test billing address
+    /// when it asked for one.
+    fn customer_details(&self, session: &Value, customer: Option<&str>, collected_address: bool) -> Value {
         let customer = customer.and_then(|c| self.customers.get(c));
         let email = customer.and_then(|c| c["email"].as_str()).or(session["customer_email"].as_str());
         let name = customer.and_then(|c| c["name"].as_str());
-        objects::customer_details(email, name)
+        let address = if collected_address { tax::test_address() } else { Value::Null };
+        objects::customer_details(email, name, &address)
     }
 }
 
@@ -407,6 +541,18 @@ impl Account {
 struct Completion {
     customer_details: Value,
     links: Vec<(&'static str, Value)>,
+    amounts: SessionAmounts,
+}
+
+/// A session's amounts as its first invoice charged them.
+fn invoice_amounts(invoice: &Value) -> SessionAmounts {
+    let sum = |key: &str| invoice[key].as_array().into_iter().flatten().filter_map(|a| a["amount"].as_i64()).sum::<i64>();
+    SessionAmounts {
+        subtotal: invoice["subtotal"].as_i64().unwrap_or_default(),
+        discount: sum("total_discount_amounts"),
+        tax: sum("total_taxes"),
+        total: invoice["total"].as_i64().unwrap_or_default(),
+    }
 }
 
 fn session_id(session: &Value) -> &str {

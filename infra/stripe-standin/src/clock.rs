@@ -18,7 +18,8 @@ pub(crate) fn add_interval(start: i64, interval: &str) -> i64 {
     }
 }
 
-fn add_months(ts: i64, months: i64) -> i64 {
+/// `ts` moved `months` calendar months on, clamped to the month's last day.
+pub(crate) fn add_months(ts: i64, months: i64) -> i64 {
     let days = ts.div_euclid(DAY);
     let secs = ts.rem_euclid(DAY);
     let (y, m, d) = civil_from_days(days);

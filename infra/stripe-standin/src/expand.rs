@@ -1,6 +1,6 @@
 //! `expand[]`: replace an id in a response with the object it names, along a dotted path
-//! (`latest_invoice`, `default_payment_method`, `data.customer` for lists,
-//! `subscription.latest_invoice` for nested expansion).
+//! (`latest_invoice`, `default_payment_method`, `discounts` for a list of ids, `data.customer`
+//! for lists, `subscription.latest_invoice` for nested expansion).
 
 use serde_json::Value;
 
@@ -34,10 +34,17 @@ fn expand_path(value: &mut Value, segments: &[&str], find: &dyn Fn(&str) -> Opti
     let Some(field) = value.as_object_mut().and_then(|map| map.get_mut(*first)) else {
         return false;
     };
-    if let Value::String(id) = field
-        && let Some(found) = find(id)
-    {
-        *field = found;
+    // A field holds an id, or a list of ids (a subscription's `discounts`).
+    let ids: Vec<&mut Value> = match &mut *field {
+        Value::Array(items) => items.iter_mut().collect(),
+        single => vec![single],
+    };
+    for slot in ids {
+        if let Value::String(id) = slot
+            && let Some(found) = find(id)
+        {
+            *slot = found;
+        }
     }
     if rest.is_empty() {
         return true;
@@ -69,6 +76,10 @@ mod tests {
         expand(&mut list, &["data.customer".into()], &find).unwrap();
         assert_eq!(list["data"][0]["customer"]["object"], "customer");
         assert_eq!(list["data"][1]["customer"], "cus_2");
+
+        let mut ids = json!({"customers": ["cus_1", "cus_2"]});
+        expand(&mut ids, &["customers".into()], &find).unwrap();
+        assert_eq!((ids["customers"][0]["object"].as_str(), ids["customers"][1].as_str()), (Some("customer"), Some("cus_2")));
 
         let mut subscription = json!({"latest_invoice": "in_1", "schedule": null});
         expand(&mut subscription, &["latest_invoice.customer".into(), "schedule".into()], &find).unwrap();

@@ -11,9 +11,13 @@
 //!   one metadata value (`query=metadata['org_id']:'acme'`, single or double quotes; `limit`;
 //!   Stripe's `search_result`, newest first, in one page: `next_page` is always null)
 //! - `POST /v1/checkout/sessions` (modes `subscription` and `payment`, price line items,
-//!   metadata, `subscription_data[metadata]`, `payment_intent_data[metadata]`,
-//!   `invoice_creation`, `expires_at`), `GET /v1/checkout/sessions/{id}`,
-//!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`
+//!   metadata, `subscription_data[metadata]`, `subscription_data[trial_period_days]` and
+//!   `[trial_settings][end_behavior][missing_payment_method]`, `payment_method_collection`,
+//!   `payment_intent_data[metadata]`, `invoice_creation`, `expires_at`, one
+//!   `discounts[0][promotion_code|coupon]` or `allow_promotion_codes`, `automatic_tax[enabled]`,
+//!   `billing_address_collection`, `tax_id_collection[enabled]`, `customer_update[address|name]`),
+//!   `GET /v1/checkout/sessions/{id}`, `GET /v1/checkout/sessions/{id}/line_items`,
+//!   `POST /v1/checkout/sessions/{id}/expire`
 //! - `POST /v1/billing_portal/sessions`
 //! - `POST /v1/payment_intents` (`amount`, `currency`, `customer`, `payment_method` or the
 //!   customer's `invoice_settings.default_payment_method`, `confirm`, `off_session`,
@@ -25,9 +29,15 @@
 //! - `GET /v1/subscriptions` (customer, price, status, cursor paging),
 //!   `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end, item price/quantity
 //!   changes with `proration_behavior` and `proration_date`, `payment_behavior=
-//!   pending_if_incomplete`, metadata, cancel now)
+//!   pending_if_incomplete`, metadata, `trial_end` (`now` or a later time) of a trialing
+//!   subscription, `discounts[i][promotion_code|coupon]` replacing its discounts,
+//!   `automatic_tax[enabled]`, cancel now)
 //! - `POST /v1/invoices/create_preview` for a change of a subscription
-//!   (`subscription_details[items]`, `[proration_date]`, `[proration_behavior]`)
+//!   (`subscription_details[items]`, `[proration_date]`, `[proration_behavior]`,
+//!   `automatic_tax[enabled]`)
+//! - `GET /v1/promotion_codes` (`code`, `active`, `coupon`, cursor paging),
+//!   `GET /v1/promotion_codes/{id}`, `GET /v1/coupons/{id}` (`applies_to` only when
+//!   expanded, as Stripe includes it), `GET /v1/tax_rates/{id}` (the automatic tax rate)
 //! - `POST /v1/subscription_schedules` (`from_subscription`), `GET|POST
 //!   /v1/subscription_schedules/{id}` (`phases` with items, start and end dates,
 //!   `end_behavior=release`), `POST /v1/subscription_schedules/{id}/release`
@@ -43,6 +53,34 @@
 //! resume), `/invoices/{id}` and its `/pdf`, and `/logs/{request_id}` (what an error's
 //! `request_log_url` points at).
 //!
+//! Trials: a Checkout trial starts the subscription `trialing` (the trial is its current
+//! period, its first invoice a paid $0 one, the session `no_payment_required`); with
+//! `payment_method_collection=if_required` no card is saved. Changes during the trial bill
+//! nothing. Its end ([`Standin::advance_period`] or `trial_end=now`) charges the first full
+//! period to the card; without one, `missing_payment_method` cancels, pauses (`paused`), or
+//! leaves an open invoice (`past_due`), with `customer.subscription.deleted`, `.paused` or
+//! `invoice.payment_failed`. [`Standin::trial_will_end`] sends the reminder Stripe sends three
+//! days before the end (`customer.subscription.trial_will_end`).
+//!
+//! Discounts: coupons and promotion codes are seeded at start ([`StandinConfig`]). Promotion
+//! codes have the shape of the API version async-stripe speaks: `promotion: {type: "coupon",
+//! coupon: "<id>"}`; an expired code keeps `active: true` (its `expires_at` is past), as in
+//! Stripe. Checkout refuses unknown, inactive, expired, used-up, first-time-only (for a
+//! customer who paid before), below-minimum and not-applicable codes with a 400 naming
+//! `discounts[0][promotion_code]`. Paying redeems the code (`times_redeemed`) into a discount
+//! object on the subscription (`discounts`: ids, expandable; `customer.discount.created`,
+//! and `.deleted` when it ends). Invoices carry `discounts`,
+//! `total_discount_amounts` and per line `discount_amounts`: a `once` discount applies to the
+//! first invoice with something to pay and then leaves the subscription, `repeating` to
+//! invoices dated before its `end`, `forever` to all.
+//!
+//! Tax: with `automatic_tax[enabled]` on a session, subscription or preview and an address on
+//! the customer, 10% of the amount after discounts, rounded half up, wherever the address is
+//! (so `total = subtotal - discount + tax`); no address, no tax (`requires_location_inputs`).
+//! Checkout's Pay enters a fixed US billing address (on the customer too) when the session
+//! collects addresses or computes tax. Invoices show `total_taxes` and per line `taxes` at one
+//! tax rate, sessions `total_details.amount_tax`.
+//!
 //! Webhooks: changes record the events Stripe would send and POST them, signed with
 //! `Stripe-Signature`, to one endpoint, retrying a failed delivery a few times over about a
 //! second. [`Standin::drop_webhooks`] loses deliveries on purpose: events are still recorded
@@ -53,17 +91,22 @@
 //! Anything not listed above. In particular: no real payments (every charge succeeds with
 //! the test card 4242 unless a test says otherwise: [`Standin::decline_payments`] makes a
 //! customer's charges fail, and a payment intent's test card can decline or want
-//! authentication; no 3-D Secure flow, charge objects, refunds or disputes); no `setup` mode or embedded Checkout; no creating subscriptions, prices or
-//! products through the API (subscriptions come from Checkout, the catalog is fixed at
-//! start); no trials, coupons, taxes, metered or tiered prices, schedules not made from a
-//! subscription, or invoice drafts (invoices are born finalized, and a credit from a downgrade goes to the
-//! customer's `balance` without later invoices drawing on it); no list endpoints besides
-//! subscriptions, invoices, events and a session's line items; no other search (other
-//! resources, other query syntax, `page`); no Connect, live mode or webhook
-//! endpoint API; webhooks go to plain `http://` endpoints only; nothing persists past the
-//! process. Parameters Stripe has but the stand-in does not model are refused as unknown
-//! parameters rather than silently ignored, except display options (`locale`,
-//! `submit_type`...).
+//! authentication; no 3-D Secure flow, charge objects, refunds or disputes); no `setup` mode
+//! or embedded Checkout; no creating subscriptions, prices, products, coupons or promotion
+//! codes through the API (subscriptions come from Checkout, the catalog and the codes are
+//! fixed at start); no code box on the hosted Checkout page (`allow_promotion_codes` is only
+//! recorded), no customer-level, item-level or `discounts[][discount]` discounts, no
+//! customer-restricted codes; no trials outside Checkout, no `trial_end` on a subscription
+//! that is not trialing, no resuming a paused one; no Stripe Tax jurisdictions, collected tax
+//! ids, tax-inclusive prices or tax on credits; no metered or tiered prices, schedules not
+//! made from a subscription, or invoice drafts (invoices are born finalized, and a credit
+//! from a downgrade goes to the customer's `balance` without later invoices drawing on it);
+//! no list endpoints besides subscriptions, invoices, events, promotion codes and a session's
+//! line items; no other search (other resources, other query syntax, `page`); no Connect,
+//! live mode or webhook endpoint API; webhooks go to plain `http://` endpoints only; nothing
+//! persists past the process. Parameters Stripe has but the stand-in does not model are
+//! refused as unknown parameters rather than silently ignored, except display options
+//! (`locale`, `submit_type`...).
 //!
 //! # Time
 //!
@@ -89,7 +132,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
-//! use stripe_standin::{PriceSpec, Standin, StandinConfig};
+//! use stripe_standin::{PriceSpec, Standin, StandinConfig, demo_promotion_codes};
 //! let standin = Standin::start(
 //!     StandinConfig {
 //!         prices: vec![PriceSpec {
@@ -99,6 +142,7 @@
 //!             currency: "usd".into(),
 //!             interval: Some("month".into()),
 //!         }],
+//!         promotion_codes: demo_promotion_codes(),
 //!         webhook_url: Some("http://127.0.0.1:9000/stripe/webhook".into()),
 //!         webhook_secret: "whsec_test".into(),
 //!     },
@@ -120,6 +164,7 @@ mod cards;
 mod catalog;
 mod checkout;
 mod clock;
+mod discounts;
 mod error;
 mod expand;
 mod form;
@@ -130,9 +175,13 @@ mod params;
 mod payments;
 mod pdf;
 mod plan_changes;
+mod promotion_api;
 mod response;
 mod server;
 mod state;
+mod tax;
+mod totals;
+mod trials;
 mod webhook;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -141,6 +190,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use catalog::PriceSpec;
+pub use discounts::{CouponDuration, CouponSpec, CouponValue, PromotionCodeSpec, demo_promotion_codes};
 pub use state::RecordedRequest;
 pub use webhook::Delivery;
 
@@ -151,6 +201,9 @@ use crate::webhook::{Deliverer, Endpoint};
 #[derive(Clone, Debug)]
 pub struct StandinConfig {
     pub prices: Vec<PriceSpec>,
+    /// Coupons and promotion codes the account starts with ([`demo_promotion_codes`] is the
+    /// project's set). Coupons limited to products name them by `product_name`.
+    pub promotion_codes: Vec<PromotionCodeSpec>,
     /// Where events are POSTed; `None` records events without delivering them.
     pub webhook_url: Option<String>,
     /// The endpoint's signing secret (`whsec_...`).
@@ -177,7 +230,7 @@ impl Standin {
         };
         let public_base = format!("http://{}", SocketAddr::new(host, local.port()));
         let webhook = config.webhook_url.map(|url| Endpoint { url, secret: config.webhook_secret });
-        let account = Account::new(&config.prices, public_base.clone(), webhook)
+        let account = Account::new(&config.prices, &config.promotion_codes, public_base.clone(), webhook)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let shared = Arc::new(Shared::new(format!("{public_base}/"), account, Deliverer::start()));
         tokio::spawn(server::serve(listener, shared.clone()));
@@ -231,9 +284,17 @@ impl Standin {
     /// Ends the current billing period of a subscription: one set to cancel at period end is
     /// canceled (`customer.subscription.deleted`); otherwise it renews and the renewal invoice
     /// is paid (`invoice.paid`) or, with `payment_succeeds: false`, fails
-    /// (`invoice.payment_failed`, subscription `past_due`).
+    /// (`invoice.payment_failed`, subscription `past_due`). A trialing subscription's trial
+    /// ends: charged to its card as a renewal would be, or, without a card, canceled, paused
+    /// or invoiced as its `trial_settings` say. A paused one cannot advance.
     pub async fn advance_period(&self, subscription_id: &str, payment_succeeds: bool) -> Result<(), String> {
         self.shared.with_account(|account| account.advance_period(subscription_id, payment_succeeds))
+    }
+
+    /// Sends `customer.subscription.trial_will_end` for a trialing subscription, which Stripe
+    /// sends three days before a trial ends (the stand-in has no scheduler to do it).
+    pub async fn trial_will_end(&self, subscription_id: &str) -> Result<(), String> {
+        self.shared.with_account(|account| account.trial_will_end(subscription_id))
     }
 
     /// From now on every charge to `customer_id` is declined, as with Stripe's decline test cards.

@@ -7,13 +7,14 @@
 //!
 //! `PRICES_JSON` is a file holding a JSON array of prices in the `PriceSpec` shape:
 //! `[{"id": "price_pro_monthly", "product_name": "Pro", "unit_amount": 2000, "currency": "usd",
-//! "interval": "month"}]`. Environment: `PORT` (default 12111), `STRIPE_WEBHOOK_URL` (no
+//! "interval": "month"}]`. The account starts with the demo promotion codes
+//! (`demo_promotion_codes`). Environment: `PORT` (default 12111), `STRIPE_WEBHOOK_URL` (no
 //! deliveries when unset), `STRIPE_WEBHOOK_SECRET` (default `whsec_standin`).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use stripe_standin::{PriceSpec, Standin, StandinConfig};
+use stripe_standin::{PriceSpec, Standin, StandinConfig, demo_promotion_codes};
 
 const USAGE: &str = "usage: stripe-standin [PRICES_JSON]  (env: PORT, STRIPE_WEBHOOK_URL, STRIPE_WEBHOOK_SECRET)";
 
@@ -46,6 +47,7 @@ async fn run() -> Result<(), String> {
     };
     let config = StandinConfig {
         prices,
+        promotion_codes: demo_promotion_codes(),
         webhook_url: std::env::var("STRIPE_WEBHOOK_URL").ok().filter(|url| !url.is_empty()),
         webhook_secret: std::env::var("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|_| "whsec_standin".into()),
     };

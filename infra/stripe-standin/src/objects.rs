@@ -9,15 +9,19 @@ use serde_json::{Map, Value, json};
 
 use crate::cards::TestCard;
 use crate::catalog::{Price, Product};
+use crate::discounts::{CouponDuration, CouponSpec, CouponValue, PromotionCodeSpec};
+use crate::totals::Totals;
 
 /// The API version events are rendered at: the one async-stripe 1.0.0-rc.10 is generated
 /// for, so its webhook parser does not warn about a version mismatch.
 pub(crate) const API_VERSION: &str = "2026-09-30.endive";
 
-const FIXTURES: [(&str, &str); 11] = [
+const FIXTURES: [(&str, &str); 15] = [
     ("billing_portal.session", include_str!("../fixtures/billing_portal.session.json")),
     ("checkout.session", include_str!("../fixtures/checkout.session.json")),
+    ("coupon", include_str!("../fixtures/coupon.json")),
     ("customer", include_str!("../fixtures/customer.json")),
+    ("discount", include_str!("../fixtures/discount.json")),
     ("event", include_str!("../fixtures/event.json")),
     ("invoice", include_str!("../fixtures/invoice.json")),
     ("item", include_str!("../fixtures/item.json")),
@@ -25,7 +29,9 @@ const FIXTURES: [(&str, &str); 11] = [
     ("payment_method", include_str!("../fixtures/payment_method.json")),
     ("price", include_str!("../fixtures/price.json")),
     ("product", include_str!("../fixtures/product.json")),
+    ("promotion_code", include_str!("../fixtures/promotion_code.json")),
     ("subscription", include_str!("../fixtures/subscription.json")),
+    ("tax_rate", include_str!("../fixtures/tax_rate.json")),
 ];
 
 fn fixture(name: &str) -> Map<String, Value> {
@@ -185,12 +191,46 @@ pub(crate) struct NewCheckoutSession<'a> {
     pub(crate) success_url: Option<&'a str>,
     pub(crate) cancel_url: Option<&'a str>,
     pub(crate) currency: &'a str,
-    pub(crate) amount_total: u64,
+    pub(crate) amounts: SessionAmounts,
+    /// `(coupon, promotion code)` of each discount the session applies.
+    pub(crate) discounts: Vec<(String, Option<String>)>,
+    pub(crate) allow_promotion_codes: Option<bool>,
+    /// `session_automatic_tax`'s answer for the session.
+    pub(crate) automatic_tax: Value,
+    pub(crate) billing_address_collection: Option<&'a str>,
+    pub(crate) tax_id_collection: bool,
+    pub(crate) payment_method_collection: Option<&'a str>,
     pub(crate) metadata: Map<String, Value>,
     pub(crate) url: &'a str,
     pub(crate) expires_at: i64,
     /// Payment mode: the `invoice_creation[invoice_data]` to invoice the payment with, if asked.
     pub(crate) invoice_data: Option<&'a InvoiceData>,
+}
+
+/// A Checkout Session's amounts: `amount_subtotal`, `total_details` and `amount_total`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SessionAmounts {
+    pub(crate) subtotal: i64,
+    pub(crate) discount: i64,
+    pub(crate) tax: i64,
+    pub(crate) total: i64,
+}
+
+impl SessionAmounts {
+    pub(crate) fn of(totals: &Totals) -> Self {
+        Self { subtotal: totals.subtotal, discount: totals.discount, tax: totals.tax, total: totals.total }
+    }
+}
+
+/// A session's `automatic_tax`: off, waiting for the customer's address, or computed.
+pub(crate) fn session_automatic_tax(enabled: bool, located: bool) -> Value {
+    match (enabled, located) {
+        (false, _) => json!({"enabled": false, "liability": null, "provider": null, "status": null}),
+        (true, false) => {
+            json!({"enabled": true, "liability": {"type": "self"}, "provider": "stripe", "status": "requires_location_inputs"})
+        }
+        (true, true) => json!({"enabled": true, "liability": {"type": "self"}, "provider": "stripe", "status": "complete"}),
+    }
 }
 
 /// What `invoice_creation[invoice_data]` asks the post-payment invoice to carry.
@@ -202,14 +242,16 @@ pub(crate) struct InvoiceData {
 
 pub(crate) fn checkout_session(s: NewCheckoutSession) -> Value {
     let subscription = s.mode == "subscription";
-    build(
+    let mut session = build(
         fixture("checkout.session"),
         json!({
             "adaptive_pricing": {"enabled": false},
             "after_expiration": null,
-            "amount_subtotal": s.amount_total,
-            "amount_total": s.amount_total,
-            "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+            "allow_promotion_codes": s.allow_promotion_codes,
+            "amount_subtotal": s.amounts.subtotal,
+            "amount_total": s.amounts.total,
+            "automatic_tax": s.automatic_tax,
+            "billing_address_collection": s.billing_address_collection,
             "cancel_url": s.cancel_url,
             "client_reference_id": s.client_reference_id,
             "collected_information": null,
@@ -228,7 +270,7 @@ pub(crate) fn checkout_session(s: NewCheckoutSession) -> Value {
             },
             "customer_details": null,
             "customer_email": s.customer_email,
-            "discounts": [],
+            "discounts": s.discounts.iter().map(|(coupon, code)| json!({"coupon": coupon, "promotion_code": code})).collect::<Vec<_>>(),
             "expires_at": s.expires_at,
             "id": s.id,
             "invoice_creation": if subscription {
@@ -244,32 +286,41 @@ pub(crate) fn checkout_session(s: NewCheckoutSession) -> Value {
             "metadata": s.metadata,
             "mode": s.mode,
             "payment_intent": null,
-            "payment_method_collection": if subscription { json!("always") } else { Value::Null },
+            "payment_method_collection": s.payment_method_collection,
             "payment_method_configuration_details": null,
             "permissions": null,
             "saved_payment_method_options": null,
             "shipping_address_collection": null,
             "shipping_cost": null,
             "success_url": s.success_url,
-            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+            "total_details": total_details(s.amounts),
             "ui_mode": "hosted_page",
             "url": s.url,
             "wallet_options": null,
         }),
-    )
+    );
+    // Stripe's fixture leaves this optional field out; it is shown when tax ids are collected.
+    if s.tax_id_collection {
+        session["tax_id_collection"] = json!({"enabled": true, "required": "never"});
+    }
+    session
+}
+
+pub(crate) fn total_details(amounts: SessionAmounts) -> Value {
+    json!({"amount_discount": amounts.discount, "amount_shipping": 0, "amount_tax": amounts.tax})
 }
 
 /// A checkout session line item (`object: "item"`), as listed by
 /// `GET /v1/checkout/sessions/{id}/line_items`.
-pub(crate) fn checkout_item(id: &str, price: &Price, quantity: u64, amount: u64) -> Value {
+pub(crate) fn checkout_item(id: &str, price: &Price, quantity: u64, amounts: SessionAmounts) -> Value {
     build(
         fixture("item"),
         json!({
             "adjustable_quantity": null,
-            "amount_discount": 0,
-            "amount_subtotal": amount,
-            "amount_tax": 0,
-            "amount_total": amount,
+            "amount_discount": amounts.discount,
+            "amount_subtotal": amounts.subtotal,
+            "amount_tax": amounts.tax,
+            "amount_total": amounts.total,
             "currency": price.currency,
             "description": price.product_name,
             "id": id,
@@ -281,9 +332,9 @@ pub(crate) fn checkout_item(id: &str, price: &Price, quantity: u64, amount: u64)
 }
 
 /// The customer details Checkout collects, for a completed session.
-pub(crate) fn customer_details(email: Option<&str>, name: Option<&str>) -> Value {
+pub(crate) fn customer_details(email: Option<&str>, name: Option<&str>, address: &Value) -> Value {
     let mut details = nested("checkout.session", &["customer_details"]);
-    details.insert("address".into(), Value::Null);
+    details.insert("address".into(), address.clone());
     details.insert("email".into(), json!(email));
     details.insert("name".into(), json!(name));
     details.insert("tax_ids".into(), json!([]));
@@ -428,15 +479,25 @@ pub(crate) struct NewSubscription<'a> {
     pub(crate) currency: &'a str,
     pub(crate) items: Vec<Value>,
     pub(crate) latest_invoice: &'a str,
-    pub(crate) default_payment_method: &'a str,
+    pub(crate) default_payment_method: Option<&'a str>,
     pub(crate) metadata: Map<String, Value>,
+    /// The trial's start and end, when it starts with one.
+    pub(crate) trial: Option<(i64, i64)>,
+    /// `trial_settings[end_behavior][missing_payment_method]`.
+    pub(crate) missing_payment_method: &'a str,
+    pub(crate) discounts: Vec<String>,
+    pub(crate) automatic_tax: bool,
+}
+
+pub(crate) fn subscription_automatic_tax(enabled: bool) -> Value {
+    json!({"disabled_reason": null, "enabled": enabled, "liability": if enabled { json!({"type": "self"}) } else { Value::Null }})
 }
 
 pub(crate) fn subscription(s: NewSubscription) -> Value {
     build(
         fixture("subscription"),
         json!({
-            "automatic_tax": {"disabled_reason": null, "enabled": false, "liability": null},
+            "automatic_tax": subscription_automatic_tax(s.automatic_tax),
             "billing_cycle_anchor": s.created,
             "billing_cycle_anchor_config": null,
             "billing_mode": {"flexible": null, "type": "classic"},
@@ -450,6 +511,7 @@ pub(crate) fn subscription(s: NewSubscription) -> Value {
             "currency": s.currency,
             "customer": s.customer,
             "default_payment_method": s.default_payment_method,
+            "discounts": s.discounts,
             "ended_at": null,
             "id": s.id,
             "invoice_settings": {"account_tax_ids": null, "issuer": {"type": "self"}},
@@ -463,10 +525,11 @@ pub(crate) fn subscription(s: NewSubscription) -> Value {
             "pending_invoice_item_interval": null,
             "pending_update": null,
             "start_date": s.created,
-            "status": "active",
+            "status": if s.trial.is_some() { "trialing" } else { "active" },
             "transfer_data": null,
-            "trial_end": null,
-            "trial_start": null,
+            "trial_end": s.trial.map(|(_, end)| end),
+            "trial_settings": {"end_behavior": {"missing_payment_method": s.missing_payment_method}},
+            "trial_start": s.trial.map(|(start, _)| start),
         }),
     )
 }
@@ -567,6 +630,10 @@ pub(crate) struct NewInvoiceLine<'a> {
     /// What the line bills: a subscription item, or else this invoice item (`ii_...`).
     pub(crate) source: LineSource<'a>,
     pub(crate) proration: bool,
+    /// What each discount took off this line.
+    pub(crate) discount_amounts: &'a [(String, i64)],
+    /// This line's tax, when it is taxed: (amount, taxable amount, tax rate id).
+    pub(crate) tax: Option<(i64, i64, &'a str)>,
 }
 
 pub(crate) enum LineSource<'a> {
@@ -605,6 +672,8 @@ pub(crate) fn invoice_line(l: NewInvoiceLine) -> Value {
             "amount": l.amount,
             "currency": l.price.currency,
             "description": l.description,
+            "discount_amounts": discount_amounts(l.discount_amounts),
+            "discounts": [],
             "id": l.id,
             "invoice": l.invoice,
             "parent": parent,
@@ -619,7 +688,7 @@ pub(crate) fn invoice_line(l: NewInvoiceLine) -> Value {
             "quantity_decimal": l.quantity.to_string(),
             "subscription": l.subscription,
             "subtotal": l.amount,
-            "taxes": [],
+            "taxes": l.tax.map(|(amount, taxable, rate)| vec![tax_amount(amount, taxable, rate)]).unwrap_or_default(),
         }),
     )
 }
@@ -631,7 +700,10 @@ pub(crate) struct NewInvoice<'a> {
     pub(crate) subscription: Option<(&'a str, &'a Value)>,
     pub(crate) currency: &'a str,
     pub(crate) lines: Vec<Value>,
-    pub(crate) total: i64,
+    pub(crate) totals: &'a Totals,
+    /// Whether automatic tax is on, and the tax rate it charged at when the customer has an
+    /// address.
+    pub(crate) automatic_tax: Option<Option<&'a str>>,
     pub(crate) number: Option<String>,
     pub(crate) billing_reason: &'a str,
     pub(crate) period: (i64, i64),
@@ -643,7 +715,19 @@ pub(crate) struct NewInvoice<'a> {
 
 /// A finalized invoice that was charged once: `paid`, or `open` after a failed attempt.
 pub(crate) fn invoice(i: NewInvoice) -> Value {
-    let paid_amount = if i.paid { i.total } else { 0 };
+    let total = i.totals.total;
+    let paid_amount = if i.paid { total } else { 0 };
+    let automatic_tax = match i.automatic_tax {
+        None => json!({"disabled_reason": null, "enabled": false, "liability": null, "provider": null, "status": null}),
+        Some(rate) => json!({
+            "disabled_reason": null, "enabled": true, "liability": {"type": "self"}, "provider": "stripe",
+            "status": if rate.is_some() { "complete" } else { "requires_location_inputs" },
+        }),
+    };
+    let total_taxes: Vec<Value> = match i.automatic_tax {
+        Some(Some(rate)) => vec![tax_amount(i.totals.tax, i.totals.taxable(), rate)],
+        _ => Vec::new(),
+    };
     let parent = i.subscription.map(|(id, metadata)| {
         json!({
             "quote_details": null,
@@ -655,23 +739,24 @@ pub(crate) fn invoice(i: NewInvoice) -> Value {
         fixture("invoice"),
         json!({
             "account_name": "Stripe stand-in",
-            "amount_due": i.total,
+            "amount_due": total,
             "amount_overpaid": 0,
             "amount_paid": paid_amount,
-            "amount_remaining": i.total - paid_amount,
+            "amount_remaining": total - paid_amount,
             "attempt_count": 1,
             "attempted": true,
             "auto_advance": !i.paid,
-            "automatic_tax": {"disabled_reason": null, "enabled": false, "liability": null, "provider": null, "status": null},
+            "automatic_tax": automatic_tax,
             "billing_reason": i.billing_reason,
             "created": i.created,
             "currency": i.currency,
             "customer": i.customer["id"],
-            "customer_address": null,
+            "customer_address": i.customer["address"],
             "customer_email": i.customer["email"],
             "customer_name": i.customer["name"],
             "customer_shipping": null,
             "description": i.description,
+            "discounts": i.totals.by_discount.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
             "due_date": null,
             "effective_at": i.created,
             "ending_balance": 0,
@@ -699,13 +784,164 @@ pub(crate) fn invoice(i: NewInvoice) -> Value {
                 "voided_at": null,
             },
             "subscription": i.subscription.map(|(id, _)| id),
-            "subtotal": i.total,
-            "subtotal_excluding_tax": i.total,
-            "total": i.total,
-            "total_excluding_tax": i.total,
+            "subtotal": i.totals.subtotal,
+            "subtotal_excluding_tax": i.totals.subtotal,
+            "total": total,
+            "total_discount_amounts": discount_amounts(&i.totals.by_discount),
+            "total_excluding_tax": i.totals.subtotal - i.totals.discount,
             "total_pretax_credit_amounts": [],
-            "total_taxes": [],
+            "total_taxes": total_taxes,
             "webhooks_delivered_at": i.created,
+        }),
+    )
+}
+
+/// `discount_amounts` / `total_discount_amounts`: what each discount took off.
+fn discount_amounts(amounts: &[(String, i64)]) -> Vec<Value> {
+    amounts.iter().map(|(discount, amount)| json!({"amount": amount, "discount": discount})).collect()
+}
+
+/// One entry of `taxes` / `total_taxes`: automatic tax at the stand-in's one rate.
+fn tax_amount(amount: i64, taxable: i64, tax_rate: &str) -> Value {
+    json!({
+        "amount": amount,
+        "tax_behavior": "exclusive",
+        "tax_rate_details": {"tax_rate": tax_rate},
+        "taxability_reason": "standard_rated",
+        "taxable_amount": taxable,
+        "type": "tax_rate_details",
+    })
+}
+
+/// The tax rate automatic tax charges at: the stand-in's rule, as a US sales tax.
+pub(crate) fn tax_rate(id: &str, created: i64, percentage: i64) -> Value {
+    build(
+        fixture("tax_rate"),
+        json!({
+            "active": true,
+            "country": "US",
+            "created": created,
+            "description": "Automatic tax (Stripe stand-in rule)",
+            "display_name": "Sales tax",
+            "effective_percentage": percentage,
+            "flat_amount": null,
+            "id": id,
+            "inclusive": false,
+            "jurisdiction": "US",
+            "jurisdiction_level": "country",
+            "percentage": percentage,
+            "rate_type": "percentage",
+            "state": null,
+            "tax_type": "sales_tax",
+        }),
+    )
+}
+
+pub(crate) struct NewCoupon<'a> {
+    pub(crate) spec: &'a CouponSpec,
+    pub(crate) created: i64,
+    /// The product ids of `applies_to`; empty for every product.
+    pub(crate) products: &'a [String],
+}
+
+/// A coupon. `applies_to` is one of Stripe's includable fields, shown only when expanded:
+/// it is kept on the stored object and removed from answers that did not ask for it.
+pub(crate) fn coupon(c: NewCoupon) -> Value {
+    let (percent_off, amount_off, currency) = match &c.spec.value {
+        CouponValue::PercentOff(percent) => (json!(percent), Value::Null, Value::Null),
+        CouponValue::AmountOff { amount, currency } => (Value::Null, json!(amount), json!(currency)),
+    };
+    let (duration, months) = match c.spec.duration {
+        CouponDuration::Once => ("once", Value::Null),
+        CouponDuration::Repeating { months } => ("repeating", json!(months)),
+        CouponDuration::Forever => ("forever", Value::Null),
+    };
+    let mut coupon = build(
+        fixture("coupon"),
+        json!({
+            "amount_off": amount_off,
+            "created": c.created,
+            "currency": currency,
+            "duration": duration,
+            "duration_in_months": months,
+            "id": c.spec.id,
+            "max_redemptions": null,
+            "metadata": {},
+            "name": c.spec.name,
+            "percent_off": percent_off,
+            "redeem_by": null,
+            "times_redeemed": 0,
+            "valid": true,
+        }),
+    );
+    coupon["applies_to"] = if c.products.is_empty() { Value::Null } else { json!({"products": c.products}) };
+    coupon
+}
+
+pub(crate) struct NewPromotionCode<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) created: i64,
+    pub(crate) spec: &'a PromotionCodeSpec,
+}
+
+/// A promotion code in the shape of the API version async-stripe speaks: the coupon sits in
+/// `promotion.coupon` (an id, expandable), not in a top-level `coupon`.
+pub(crate) fn promotion_code(p: NewPromotionCode) -> Value {
+    let (minimum_amount, minimum_currency) = match &p.spec.minimum_amount {
+        Some((amount, currency)) => (json!(amount), json!(currency)),
+        None => (Value::Null, Value::Null),
+    };
+    build(
+        fixture("promotion_code"),
+        json!({
+            "active": p.spec.active,
+            "code": p.spec.code,
+            "created": p.created,
+            "customer": null,
+            "customer_account": null,
+            "expires_at": p.spec.expires_at,
+            "id": p.id,
+            "max_redemptions": p.spec.max_redemptions,
+            "metadata": {},
+            "promotion": {"coupon": p.spec.coupon.id, "type": "coupon"},
+            "restrictions": {
+                "first_time_transaction": p.spec.first_time_transaction,
+                "minimum_amount": minimum_amount,
+                "minimum_amount_currency": minimum_currency,
+            },
+            "times_redeemed": p.spec.times_redeemed,
+        }),
+    )
+}
+
+pub(crate) struct NewDiscount<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) coupon: &'a str,
+    pub(crate) promotion_code: Option<&'a str>,
+    pub(crate) customer: Option<&'a str>,
+    pub(crate) subscription: Option<&'a str>,
+    pub(crate) checkout_session: Option<&'a str>,
+    pub(crate) start: i64,
+    /// When a `repeating` coupon's months are over; `None` otherwise.
+    pub(crate) end: Option<i64>,
+}
+
+pub(crate) fn discount(d: NewDiscount) -> Value {
+    build(
+        fixture("discount"),
+        json!({
+            "checkout_session": d.checkout_session,
+            "customer": d.customer,
+            "customer_account": null,
+            "end": d.end,
+            "id": d.id,
+            "invoice": null,
+            "invoice_item": null,
+            "promotion_code": d.promotion_code,
+            "source": {"coupon": d.coupon, "type": "coupon"},
+            "start": d.start,
+            "subscription": d.subscription,
+            "subscription_item": null,
         }),
     )
 }

@@ -16,6 +16,8 @@ pub(crate) struct PreviewRequest {
     pub(crate) items: Vec<ItemChange>,
     pub(crate) proration_date: Option<i64>,
     pub(crate) proration_behavior: Option<&'static str>,
+    /// `automatic_tax[enabled]`; `None`: as the subscription has it.
+    pub(crate) automatic_tax: Option<bool>,
 }
 
 /// `phases[i]` of a schedule update.
@@ -28,7 +30,8 @@ pub(crate) struct PhaseRequest {
 impl Account {
     /// The invoice the change would produce, neither stored nor charged: with
     /// `always_invoice` (or a new billing interval) the prorations billed now; otherwise the
-    /// next renewal invoice with the prorations added to it.
+    /// next renewal invoice with the prorations added to it. During a trial the change costs
+    /// nothing: the preview bills the changed items at zero for the rest of the trial.
     pub(crate) fn preview_invoice(&mut self, request: PreviewRequest) -> Result<Value, StripeApiError> {
         let id = request.subscription.as_str();
         let current =
@@ -41,15 +44,27 @@ impl Account {
         let old_items = billing::items_of(&current);
         let mut items = self.changed_items(&current, &request.items)?;
         let new_interval = billing::interval_of(&items);
-        let reset = billing::interval_of(&old_items) != new_interval;
+        let trialing = current["status"] == "trialing";
+        let reset = !trialing && billing::interval_of(&old_items) != new_interval;
         if reset {
             for item in &mut items {
                 billing::set_period(item, (prorate_at, clock::add_interval(prorate_at, &new_interval)));
             }
         }
         let behavior = request.proration_behavior.unwrap_or("create_prorations");
-        let mut lines = self.proration_lines(&old_items, &items, reset, behavior != "none", prorate_at);
-        let billed_now = reset || behavior == "always_invoice";
+        let trial_lines = || {
+            let (_, trial_end) = billing::current_period(&current);
+            let priced = items.iter().filter_map(|item| Some((self.catalog.price(item["price"]["id"].as_str()?)?, item)));
+            priced
+                .map(|(price, item)| {
+                    let quantity = item["quantity"].as_u64().unwrap_or(1);
+                    BillingLine::trial(price, quantity, billing::item_id(item), (prorate_at, trial_end))
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut lines =
+            if trialing { trial_lines() } else { self.proration_lines(&old_items, &items, reset, behavior != "none", prorate_at) };
+        let billed_now = trialing || reset || behavior == "always_invoice";
         let (created, period) = if billed_now {
             (now, (now, now))
         } else {
@@ -74,6 +89,8 @@ impl Account {
             created,
             description: None,
             metadata: Default::default(),
+            discounts: Vec::new(),
+            automatic_tax: request.automatic_tax,
         };
         let mut invoice = self.render_invoice(&spec, &customer, None);
         // A preview is a draft: nothing attempted, nothing hosted; a net credit is due as 0.

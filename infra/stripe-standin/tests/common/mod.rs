@@ -16,7 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-use stripe_standin::{PriceSpec, Standin, StandinConfig};
+use stripe_standin::{PriceSpec, Standin, StandinConfig, demo_promotion_codes};
 
 pub const SECRET: &str = "whsec_test_secret";
 pub const PRO_MONTHLY: &str = "price_pro_monthly";
@@ -34,6 +34,7 @@ pub async fn start(webhook_url: Option<String>) -> (Standin, stripe::Client) {
             price(PRO_YEARLY, "Pro", 20000, Some("year")),
             price(CREDITS, "Credit bundle", 1000, None),
         ],
+        promotion_codes: demo_promotion_codes(),
         webhook_url,
         webhook_secret: SECRET.into(),
     };
@@ -105,6 +106,9 @@ fn fixture(name: &str) -> &'static str {
         "payment_method" => include_str!("../../fixtures/payment_method.json"),
         "price" => include_str!("../../fixtures/price.json"),
         "product" => include_str!("../../fixtures/product.json"),
+        "promotion_code" => include_str!("../../fixtures/promotion_code.json"),
+        "coupon" => include_str!("../../fixtures/coupon.json"),
+        "discount" => include_str!("../../fixtures/discount.json"),
         "subscription" => include_str!("../../fixtures/subscription.json"),
         other => panic!("no fixture for {other}"),
     }
