@@ -23,6 +23,6 @@ pub async fn start(catalog: &Catalog) -> std::io::Result<Standin> {
         .flat_map(|plan| plan.prices.iter().map(|(interval, p)| price(&p.price_id, &plan.name, p.unit_amount, Some(interval.as_str()))))
         .collect();
     prices.push(price(&catalog.credits.price_id, "Credits", catalog.credits.unit_amount, None));
-    let config = StandinConfig { prices, webhook_url: None, webhook_secret: WEBHOOK_SECRET.into() };
+    let config = StandinConfig { prices, promotion_codes: Vec::new(), webhook_url: None, webhook_secret: WEBHOOK_SECRET.into() };
     Standin::start(config, ([127, 0, 0, 1], 0).into()).await
 }

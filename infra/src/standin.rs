@@ -2,7 +2,7 @@
 //! tests do.
 
 use billing_shared::domain::catalog::Catalog;
-use stripe_standin::{PriceSpec, Standin, StandinConfig};
+use stripe_standin::{PriceSpec, Standin, StandinConfig, demo_promotion_codes};
 
 /// The stand-in's prices are the catalog's: every plan price and the credit bundle.
 pub fn price_specs(catalog: &Catalog) -> Vec<PriceSpec> {
@@ -25,12 +25,19 @@ pub fn price_specs(catalog: &Catalog) -> Vec<PriceSpec> {
     plan_prices.chain(std::iter::once(credits)).collect()
 }
 
-/// Starts the stand-in on `bind`, delivering events to `webhook_url` signed with `webhook_secret`.
+/// Starts the stand-in on `bind` with the catalog's prices and the demo promotion codes,
+/// delivering events to `webhook_url` signed with `webhook_secret`.
 pub async fn start(
     catalog: &Catalog,
     bind: std::net::SocketAddr,
     webhook_url: Option<String>,
     webhook_secret: &str,
 ) -> std::io::Result<Standin> {
-    Standin::start(StandinConfig { prices: price_specs(catalog), webhook_url, webhook_secret: webhook_secret.to_string() }, bind).await
+    let config = StandinConfig {
+        prices: price_specs(catalog),
+        promotion_codes: demo_promotion_codes(),
+        webhook_url,
+        webhook_secret: webhook_secret.to_string(),
+    };
+    Standin::start(config, bind).await
 }
