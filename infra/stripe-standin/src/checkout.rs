@@ -7,12 +7,12 @@
 use serde_json::{Value, json};
 
 use crate::account::{Account, CustomerFields, LineItem, Origin, SessionDetails, TrialRequest};
-use crate::billing::{BillingLine, InvoiceSpec};
 use crate::cards::TestCard;
 use crate::catalog::Price;
 use crate::clock;
 use crate::discounts::{DiscountChoice, DiscountHolder, Redemption};
 use crate::error::StripeApiError;
+use crate::invoices::{BillingLine, InvoiceSpec};
 use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem, SessionAmounts};
 use crate::params::MetadataUpdate;
 use crate::tax;

@@ -5,9 +5,10 @@
 use serde_json::{Value, json};
 
 use crate::account::{Account, Origin};
-use crate::billing::{self, BillingLine, InvoiceSpec, ItemChange};
+use crate::billing::{self, ItemChange};
 use crate::clock;
 use crate::error::StripeApiError;
+use crate::invoices::{BillingLine, InvoiceSpec};
 use crate::objects::{self, NewSchedule, NewSubscriptionItem, SchedulePhase};
 
 /// A validated `POST /v1/invoices/create_preview` for a change of a subscription.

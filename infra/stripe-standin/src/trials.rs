@@ -7,9 +7,10 @@
 use serde_json::{Value, json};
 
 use crate::account::{Account, Origin};
-use crate::billing::{self, BillingLine, InvoiceSpec};
+use crate::billing;
 use crate::clock;
 use crate::error::StripeApiError;
+use crate::invoices::{BillingLine, InvoiceSpec};
 
 /// `trial_end` of a subscription update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
