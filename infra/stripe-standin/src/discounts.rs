@@ -268,9 +268,10 @@ impl Account {
         Ok(Redemption { coupon: coupon_id, promotion_code })
     }
 
-    /// Whether `customer` has ever paid anything (what `first_time_transaction` rules out).
+    /// Whether `customer` has a successful payment or a paid invoice, even one of zero (what
+    /// `first_time_transaction` rules out).
     fn has_paid_before(&self, customer: &str) -> bool {
-        let invoiced = self.invoices.all().iter().any(|i| i["customer"] == customer && i["amount_paid"].as_i64().is_some_and(|a| a > 0));
+        let invoiced = self.invoices.all().iter().any(|i| i["customer"] == customer && i["status"] == "paid");
         let charged = self.payment_intents.all().iter().any(|p| p["customer"] == customer && p["status"] == "succeeded");
         invoiced || charged
     }

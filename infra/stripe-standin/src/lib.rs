@@ -65,14 +65,14 @@
 //! Discounts: coupons and promotion codes are seeded at start ([`StandinConfig`]). Promotion
 //! codes have the shape of the API version async-stripe speaks: `promotion: {type: "coupon",
 //! coupon: "<id>"}`; an expired code keeps `active: true` (its `expires_at` is past), as in
-//! Stripe. Checkout refuses unknown, inactive, expired, used-up, first-time-only (for a
-//! customer who paid before), below-minimum and not-applicable codes with a 400 naming
-//! `discounts[0][promotion_code]`. Paying redeems the code (`times_redeemed`) into a discount
-//! object on the subscription (`discounts`: ids, expandable; `customer.discount.created`,
-//! and `.deleted` when it ends). Invoices carry `discounts`,
-//! `total_discount_amounts` and per line `discount_amounts`: a `once` discount applies to the
-//! first invoice with something to pay and then leaves the subscription, `repeating` to
-//! invoices dated before its `end`, `forever` to all.
+//! Stripe. Checkout and subscription updates refuse unknown, inactive, expired, used-up,
+//! first-time-only (for a customer with a paid invoice or payment, even of zero),
+//! below-minimum and not-applicable codes with a 400 naming `discounts[0][promotion_code]`.
+//! Paying redeems the code (`times_redeemed`) into a discount object on the subscription
+//! (`discounts`: ids, expandable; `customer.discount.created`, and `.deleted` when it ends).
+//! Invoices carry `discounts`, `total_discount_amounts` and per line `discount_amounts`: a
+//! `once` discount applies to the first invoice with something to pay and then leaves the
+//! subscription, `repeating` to invoices dated before its `end`, `forever` to all.
 //!
 //! Tax: with `automatic_tax[enabled]` on a session, subscription or preview and an address on
 //! the customer, 10% of the amount after discounts, rounded half up, wherever the address is
@@ -200,6 +200,8 @@ use crate::account::Account;
 use crate::state::Shared;
 use crate::webhook::{Deliverer, Endpoint};
 
+/// What a stand-in starts with: its catalog, its coupons and promotion codes (both fixed for
+/// its lifetime), and where its events go.
 #[derive(Clone, Debug)]
 pub struct StandinConfig {
     pub prices: Vec<PriceSpec>,

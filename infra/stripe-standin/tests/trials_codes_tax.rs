@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use stripe_shared::{CheckoutSession, Coupon, Discount, Invoice, PromotionCode, Subscription};
-use stripe_standin::Standin;
+use stripe_standin::{CouponDuration, CouponSpec, CouponValue, PromotionCodeSpec, Standin};
 
 const AUTH: (&str, &str) = ("authorization", "Bearer sk_test_standin");
 
@@ -259,6 +259,8 @@ async fn a_once_code_discounts_the_first_invoice_only() {
     let now = get_json(&standin, &format!("/v1/subscriptions/{}", id(&subscription))).await;
     assert_eq!(now["discounts"], Value::Array(Vec::new()));
     assert!(event_types(&standin).iter().any(|t| t == "customer.discount.deleted"));
+    let (status, again) = checkout(&standin, &customer, &format!("&discounts[0][promotion_code]={first_month}")).await;
+    assert_eq!((status, again["error"]["param"].as_str()), (400, Some("discounts[0][promotion_code]")));
     standin.advance_period(id(&subscription), true).await.unwrap();
     assert_eq!(latest_invoice(&standin, &subscription).await["total"], 2000);
 
@@ -382,4 +384,63 @@ async fn payment_mode_checkout_is_taxed_and_discounted_too() {
         (Some(400), Some(160), Some(1760))
     );
     assert_eq!(get_json(&standin, "/v1/coupons/LAUNCH20").await["times_redeemed"], 1);
+}
+
+fn coupon(id: &str, value: CouponValue, duration: CouponDuration, products: &[&str]) -> CouponSpec {
+    CouponSpec { id: id.into(), name: None, value, duration, applies_to_products: products.iter().map(|p| p.to_string()).collect() }
+}
+
+#[tokio::test]
+async fn repeating_and_product_limited_coupons_follow_their_terms() {
+    let codes = vec![
+        PromotionCodeSpec::new(
+            "HALFTWO",
+            coupon("HALF_TWO_MONTHS", CouponValue::PercentOff(50.0), CouponDuration::Repeating { months: 2 }, &[]),
+        ),
+        PromotionCodeSpec::new(
+            "CREDITSONLY",
+            coupon("CREDITS_ONLY", CouponValue::PercentOff(10.0), CouponDuration::Forever, &["Credit bundle"]),
+        ),
+    ];
+    let (standin, _) = start_with_codes(None, codes).await.unwrap();
+    let customer = customer(&standin).await;
+
+    let credits_only = promotion_code(&standin, "CREDITSONLY").await;
+    let (status, refused) = checkout(&standin, &customer, &format!("&discounts[0][promotion_code]={credits_only}")).await;
+    assert_eq!(status, 400);
+    assert!(refused["error"]["message"].as_str().unwrap().contains("does not apply"), "{refused}");
+    let hidden = get_json(&standin, "/v1/coupons/CREDITS_ONLY").await;
+    assert_eq!(hidden.get("applies_to"), None);
+    let shown: Coupon = assert_shape(&get_json(&standin, "/v1/coupons/CREDITS_ONLY?expand[]=applies_to").await);
+    assert_eq!(shown.applies_to.map(|a| a.products.len()), Some(1));
+
+    let half = promotion_code(&standin, "HALFTWO").await;
+    let (_, subscription) = subscribe(&standin, &customer, &format!("&discounts[0][promotion_code]={half}")).await;
+    let discount = get_json(&standin, &format!("/v1/subscriptions/{}?expand[]=discounts", id(&subscription))).await["discounts"][0].clone();
+    let discount: Discount = assert_shape(&discount);
+    assert!(discount.end.is_some_and(|end| end > discount.start));
+    let mut totals = vec![latest_invoice(&standin, &subscription).await["total"].as_i64().unwrap()];
+    for _ in 0..2 {
+        standin.advance_period(id(&subscription), true).await.unwrap();
+        totals.push(latest_invoice(&standin, &subscription).await["total"].as_i64().unwrap());
+    }
+    // Months one and two at half price, then the discount has ended and left the subscription.
+    assert_eq!(totals, [1000, 1000, 2000]);
+    let now = get_json(&standin, &format!("/v1/subscriptions/{}", id(&subscription))).await;
+    assert_eq!(now["discounts"], Value::Array(Vec::new()));
+}
+
+#[tokio::test]
+async fn contradictory_or_unknown_seeds_are_refused_at_start() {
+    let unknown_product = coupon("X", CouponValue::PercentOff(10.0), CouponDuration::Forever, &["No such product"]);
+    assert!(start_with_codes(None, vec![PromotionCodeSpec::new("X", unknown_product)]).await.is_err());
+    let ten = coupon("TEN", CouponValue::PercentOff(10.0), CouponDuration::Once, &[]);
+    let twenty = coupon("TEN", CouponValue::PercentOff(20.0), CouponDuration::Once, &[]);
+    assert!(start_with_codes(None, vec![PromotionCodeSpec::new("A", ten.clone()), PromotionCodeSpec::new("B", twenty)]).await.is_err());
+    assert!(
+        start_with_codes(None, vec![PromotionCodeSpec::new("A", ten.clone()), PromotionCodeSpec::new("a", ten.clone())]).await.is_err()
+    );
+    let (standin, _) =
+        start_with_codes(None, vec![PromotionCodeSpec::new("A", ten.clone()), PromotionCodeSpec::new("B", ten)]).await.unwrap();
+    assert_eq!(get_json(&standin, "/v1/promotion_codes?coupon=TEN").await["data"].as_array().map(Vec::len), Some(2));
 }

@@ -16,7 +16,7 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-use stripe_standin::{PriceSpec, Standin, StandinConfig, demo_promotion_codes};
+use stripe_standin::{PriceSpec, PromotionCodeSpec, Standin, StandinConfig, demo_promotion_codes};
 
 pub const SECRET: &str = "whsec_test_secret";
 pub const PRO_MONTHLY: &str = "price_pro_monthly";
@@ -28,19 +28,27 @@ fn price(id: &str, product: &str, unit_amount: u64, interval: Option<&str>) -> P
 }
 
 pub async fn start(webhook_url: Option<String>) -> (Standin, stripe::Client) {
+    start_with_codes(webhook_url, demo_promotion_codes()).await.unwrap()
+}
+
+/// The same catalog with other promotion codes; an error when the stand-in refuses them.
+pub async fn start_with_codes(
+    webhook_url: Option<String>,
+    promotion_codes: Vec<PromotionCodeSpec>,
+) -> std::io::Result<(Standin, stripe::Client)> {
     let config = StandinConfig {
         prices: vec![
             price(PRO_MONTHLY, "Pro", 2000, Some("month")),
             price(PRO_YEARLY, "Pro", 20000, Some("year")),
             price(CREDITS, "Credit bundle", 1000, None),
         ],
-        promotion_codes: demo_promotion_codes(),
+        promotion_codes,
         webhook_url,
         webhook_secret: SECRET.into(),
     };
-    let standin = Standin::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let standin = Standin::start(config, "127.0.0.1:0".parse().unwrap()).await?;
     let client = stripe::ClientBuilder::new("sk_test_standin").url(standin.base_url()).build().unwrap();
-    (standin, client)
+    Ok((standin, client))
 }
 
 pub fn metadata(pairs: &[(&str, &str)]) -> HashMap<String, String> {
