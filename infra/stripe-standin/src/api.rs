@@ -329,15 +329,23 @@ fn timestamp(p: &Params, key: &str) -> Result<Option<i64>, StripeApiError> {
 fn preview_invoice(account: &mut Account, p: &Params) -> Result<Value, StripeApiError> {
     p.allow_only(&["automatic_tax", "customer", "expand", "subscription", "subscription_details"])?;
     let subscription = p.required_str("subscription")?.to_string();
-    let (items, proration_date, proration_behavior) = match p.object("subscription_details")? {
+    let (items, proration_date, proration_behavior, trial_end_now) = match p.object("subscription_details")? {
         Some(details) => {
-            details.allow_only(&["items", "proration_behavior", "proration_date"])?;
+            details.allow_only(&["items", "proration_behavior", "proration_date", "trial_end"])?;
             let behavior = details.one_of("proration_behavior", &["always_invoice", "create_prorations", "none"])?;
-            (item_changes(&details)?, timestamp(&details, "proration_date")?, behavior)
+            let trial_end_now = match details.str("trial_end")? {
+                None => false,
+                Some("now") => true,
+                Some(_) => {
+                    return Err(StripeApiError::invalid(details.name("trial_end"), "The Stripe stand-in previews `trial_end=now` only."));
+                }
+            };
+            (item_changes(&details)?, timestamp(&details, "proration_date")?, behavior, trial_end_now)
         }
-        None => (Vec::new(), None, None),
+        None => (Vec::new(), None, None, false),
     };
-    account.preview_invoice(PreviewRequest { subscription, items, proration_date, proration_behavior, automatic_tax: automatic_tax(p)? })
+    let automatic_tax = automatic_tax(p)?;
+    account.preview_invoice(PreviewRequest { subscription, items, proration_date, proration_behavior, automatic_tax, trial_end_now })
 }
 
 fn create_schedule(account: &mut Account, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {

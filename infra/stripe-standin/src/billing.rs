@@ -57,6 +57,12 @@ impl Account {
         }
         if let Some(end) = change.trial_end {
             self.check_trial_end(&current, end)?;
+            if end == TrialEnd::Now
+                && change.pending_if_incomplete
+                && let Some(pending) = self.end_trial_pending(id, origin)
+            {
+                return Ok(pending);
+            }
         }
         let customer = current["customer"].as_str().unwrap_or_default().to_string();
         let redemptions = match &change.discounts {
@@ -177,7 +183,15 @@ impl Account {
     /// A change whose payment failed under `pending_if_incomplete`: the items stay as they
     /// were, the failed invoice stays open, and the change waits in `pending_update` (Stripe
     /// drops it after 23 hours unless the invoice is paid).
-    fn leave_pending(&mut self, id: &str, customer: &str, items: Vec<Value>, lines: Vec<BillingLine>, now: i64, origin: &Origin) -> Value {
+    pub(crate) fn leave_pending(
+        &mut self,
+        id: &str,
+        customer: &str,
+        items: Vec<Value>,
+        lines: Vec<BillingLine>,
+        now: i64,
+        origin: &Origin,
+    ) -> Value {
         let invoice_id = self.ids.id("in_", 24);
         let mut spec =
             InvoiceSpec::paid_at(now, invoice_id.clone(), customer.to_string(), Some(id.to_string()), lines, "subscription_update");

@@ -30,10 +30,13 @@
 //!   `GET|POST|DELETE /v1/subscriptions/{id}` (cancel at period end, item price/quantity
 //!   changes with `proration_behavior` and `proration_date`, `payment_behavior=
 //!   pending_if_incomplete`, metadata, `trial_end` (`now` or a later time) of a trialing
-//!   subscription, `discounts[i][promotion_code|coupon]` replacing its discounts,
+//!   subscription (`now` with `pending_if_incomplete` and no way to pay: the first period's
+//!   invoice stays open and the trial goes on), `discounts[i][promotion_code|coupon]`
+//!   replacing its discounts,
 //!   `automatic_tax[enabled]`, cancel now)
 //! - `POST /v1/invoices/create_preview` for a change of a subscription
 //!   (`subscription_details[items]`, `[proration_date]`, `[proration_behavior]`,
+//!   `[trial_end]=now` for a trialing one: its first full period, billed now,
 //!   `automatic_tax[enabled]`)
 //! - `GET /v1/promotion_codes` (`code`, `active`, `coupon`, cursor paging),
 //!   `GET /v1/promotion_codes/{id}`, `GET /v1/coupons/{id}` (`applies_to` only when

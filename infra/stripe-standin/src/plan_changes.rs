@@ -19,6 +19,9 @@ pub(crate) struct PreviewRequest {
     pub(crate) proration_behavior: Option<&'static str>,
     /// `automatic_tax[enabled]`; `None`: as the subscription has it.
     pub(crate) automatic_tax: Option<bool>,
+    /// `subscription_details[trial_end]=now`: the first full period of the current items,
+    /// billed now.
+    pub(crate) trial_end_now: bool,
 }
 
 /// `phases[i]` of a schedule update.
@@ -46,6 +49,9 @@ impl Account {
         let mut items = self.changed_items(&current, &request.items)?;
         let new_interval = billing::interval_of(&items);
         let trialing = current["status"] == "trialing";
+        if request.trial_end_now && !trialing {
+            return Err(StripeApiError::invalid("subscription_details[trial_end]", "The subscription is not trialing."));
+        }
         let reset = !trialing && billing::interval_of(&old_items) != new_interval;
         if reset {
             for item in &mut items {
@@ -63,8 +69,13 @@ impl Account {
                 })
                 .collect::<Vec<_>>()
         };
-        let mut lines =
-            if trialing { trial_lines() } else { self.proration_lines(&old_items, &items, reset, behavior != "none", prorate_at) };
+        let mut lines = if request.trial_end_now {
+            self.first_period(&current, now).1
+        } else if trialing {
+            trial_lines()
+        } else {
+            self.proration_lines(&old_items, &items, reset, behavior != "none", prorate_at)
+        };
         let billed_now = trialing || reset || behavior == "always_invoice";
         let (created, period) = if billed_now {
             (now, (now, now))

@@ -59,6 +59,44 @@ impl Account {
         }
     }
 
+    /// Whether the subscription's customer can pay now: a saved card, not declining.
+    pub(crate) fn can_pay(&self, subscription: &Value) -> bool {
+        let customer = subscription["customer"].as_str().unwrap_or_default();
+        let has_card = subscription["default_payment_method"].is_string()
+            || self.customers.get(customer).is_some_and(|c| c["invoice_settings"]["default_payment_method"].is_string());
+        has_card && !self.declining_customers.contains(customer)
+    }
+
+    /// The subscription's items moved to the first full period starting `at`, and its lines.
+    pub(crate) fn first_period(&self, subscription: &Value, at: i64) -> (Vec<Value>, Vec<BillingLine>) {
+        let mut items = billing::items_of(subscription);
+        let next = (at, clock::add_interval(at, &billing::interval_of(&items)));
+        for item in &mut items {
+            billing::set_period(item, next);
+        }
+        let lines = items
+            .iter()
+            .filter_map(|item| {
+                let quantity = item["quantity"].as_u64().unwrap_or(1);
+                Some(BillingLine::full(item["price"]["id"].as_str()?, quantity, Some(billing::item_id(item).to_string()), next))
+            })
+            .collect();
+        (items, lines)
+    }
+
+    /// `trial_end=now` with `payment_behavior=pending_if_incomplete` when the first period
+    /// cannot be paid: its invoice stays open and the trial goes on, the end pending.
+    pub(crate) fn end_trial_pending(&mut self, id: &str, origin: &Origin) -> Option<Value> {
+        let current = self.subscriptions.get(id).cloned()?;
+        if self.can_pay(&current) {
+            return None;
+        }
+        let customer = current["customer"].as_str().unwrap_or_default().to_string();
+        let now = self.now();
+        let (items, lines) = self.first_period(&current, now);
+        Some(self.leave_pending(id, &customer, items, lines, now, origin))
+    }
+
     /// Ends the trial of subscription `id` at `at`. With a card the first full period starts
     /// and is charged (`payment_succeeds: false` or a declining customer leave it `past_due`);
     /// without one the trial settings decide.
@@ -92,19 +130,8 @@ impl Account {
             _ => {}
         }
         let (start, _) = billing::current_period(&current);
-        let mut items = billing::items_of(&current);
-        let next = (at, clock::add_interval(at, &billing::interval_of(&items)));
-        for item in &mut items {
-            billing::set_period(item, next);
-        }
-        let lines: Vec<BillingLine> = items
-            .iter()
-            .filter_map(|item| {
-                let quantity = item["quantity"].as_u64().unwrap_or(1);
-                Some(BillingLine::full(item["price"]["id"].as_str()?, quantity, Some(billing::item_id(item).to_string()), next))
-            })
-            .collect();
-        let paid = has_card && payment_succeeds && !self.declining_customers.contains(&customer);
+        let (items, lines) = self.first_period(&current, at);
+        let paid = payment_succeeds && self.can_pay(&current);
         let invoice_id = self.ids.id("in_", 24);
         self.update(
             |s| &mut s.subscriptions,
