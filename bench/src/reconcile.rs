@@ -145,6 +145,7 @@ fn stuck_intent(org: &Org, app: &App, at: i64) -> ChangeIntent {
         recurring_amount: to.amount(catalog),
         effective_at: None,
         proration_date: at,
+        trial_ends_at: None,
         from,
         to,
     };

@@ -89,6 +89,7 @@ fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
         recurring_amount: 9800,
         effective_at: None,
         proration_date: 0,
+        trial_ends_at: None,
     };
     ApprovalRecord {
         id_hash: ids::hash(id),
@@ -243,7 +244,7 @@ pub async fn seed(sdk: &SdkConfig, standin: &Standin) -> Result<Fixture, Error> 
         principal,
         token: key.token,
         org_item,
-        checkout_session_id: checkout.session_id,
+        checkout_session_id: checkout.link.session_id,
         webhook: (event, signature),
         agent_key_id: agent_key.record.key_id,
         revoked_mandate,

@@ -9,8 +9,8 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::serve(req, |req| async move {
         let principal = principal(&req)?;
         let body: SubscriptionCheckoutBody = json_body(&req)?;
-        let link = subscription_checkout(app, &principal, &body, now()).await?;
-        ok(&CheckoutSession::from(link))
+        let opened = subscription_checkout(app, &principal, &body, now()).await?;
+        ok(&CheckoutSession::from(opened))
     })
     .await
 }

@@ -28,6 +28,7 @@ pub mod billing_portal;
 pub mod billing_settings;
 pub mod billing_settings_update;
 pub mod billing_summary;
+pub mod billing_trial;
 pub mod billing_upgrade;
 pub mod checkout_sync;
 pub mod credits_checkout;

@@ -44,6 +44,14 @@ pub struct Config {
     pub past_due_grace_secs: i64,
     /// Whether an AGENT key may open a Customer Portal session (to hand its human the link).
     pub agent_portal_access: bool,
+    /// Whether a trial needs a card: off, Checkout asks for none and a trial that ends without
+    /// one is cancelled.
+    pub trial_requires_card: bool,
+    /// Whether Checkout lets the customer type a promotion code when the request named none.
+    pub checkout_promotion_codes: bool,
+    /// Stripe Tax: Checkout collects the billing address and tax ids, and every amount
+    /// (Checkout, subscription changes, previews) includes tax.
+    pub automatic_tax: bool,
     /// How far back the reconciler's first run pages Stripe's events (later runs start from
     /// their stored cursor).
     pub reconcile_lookback_secs: i64,
@@ -136,13 +144,16 @@ impl Config {
                 .filter(|d| (0..=90).contains(d))
                 .ok_or_else(|| ConfigError::Invalid { name: "PAST_DUE_GRACE_DAYS", problem: format!("`{text}` is not 0..=90") })?,
         };
-        let agent_portal_access = match lookup("AGENT_PORTAL_ACCESS").as_deref() {
-            None | Some("on") => true,
-            Some("off") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid { name: "AGENT_PORTAL_ACCESS", problem: format!("`{other}` is not `on` or `off`") });
-            }
+        let switch = |name: &'static str, default: bool| match lookup(name).as_deref() {
+            None => Ok(default),
+            Some("on") => Ok(true),
+            Some("off") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid { name, problem: format!("`{other}` is not `on` or `off`") }),
         };
+        let agent_portal_access = switch("AGENT_PORTAL_ACCESS", true)?;
+        let trial_requires_card = switch("TRIAL_REQUIRES_CARD", true)?;
+        let checkout_promotion_codes = switch("CHECKOUT_PROMOTION_CODES", true)?;
+        let automatic_tax = switch("AUTOMATIC_TAX", false)?;
         // Stripe lists events of the last 30 days only.
         let lookback_hours = match lookup("RECONCILE_LOOKBACK_HOURS") {
             None => DEFAULT_RECONCILE_LOOKBACK_HOURS,
@@ -177,6 +188,9 @@ impl Config {
             secrets,
             past_due_grace_secs: grace_days * 86_400,
             agent_portal_access,
+            trial_requires_card,
+            checkout_promotion_codes,
+            automatic_tax,
             reconcile_lookback_secs: lookback_hours * 3_600,
             credits_low_level,
             activity_retention_days,
@@ -279,6 +293,7 @@ mod tests {
         assert_eq!(config.past_due_grace_secs, 7 * 86_400);
         assert_eq!(config.reconcile_lookback_secs, 3 * 86_400);
         assert!(config.agent_portal_access);
+        assert!(config.trial_requires_card && config.checkout_promotion_codes && !config.automatic_tax);
         assert!(config.allowed_redirect_origins.is_empty());
         assert_eq!(config.secrets, SecretsSource::Env { secret_key: None, webhook_secrets: None });
     }
@@ -300,6 +315,12 @@ mod tests {
         let err = config(&[("BILLING_TABLE", "t"), ("AGENT_PORTAL_ACCESS", "yes")]).unwrap_err();
         assert!(err.to_string().contains("AGENT_PORTAL_ACCESS"), "{err}");
         assert!(!config(&[("BILLING_TABLE", "t"), ("AGENT_PORTAL_ACCESS", "off")]).unwrap().agent_portal_access);
+        for name in ["TRIAL_REQUIRES_CARD", "CHECKOUT_PROMOTION_CODES", "AUTOMATIC_TAX"] {
+            let err = config(&[("BILLING_TABLE", "t"), (name, "true")]).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let flipped = config(&[("BILLING_TABLE", "t"), ("TRIAL_REQUIRES_CARD", "off"), ("AUTOMATIC_TAX", "on")]).unwrap();
+        assert!(!flipped.trial_requires_card && flipped.automatic_tax);
         let err = config(&[("BILLING_TABLE", "t"), ("PAST_DUE_GRACE_DAYS", "-1")]).unwrap_err();
         assert!(err.to_string().contains("PAST_DUE_GRACE_DAYS"), "{err}");
         let err = config(&[("BILLING_TABLE", "t"), ("RECONCILE_LOOKBACK_HOURS", "0")]).unwrap_err();

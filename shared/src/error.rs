@@ -43,6 +43,8 @@ pub enum ErrorKind {
     InsufficientCredits,
     MandateLimitReached,
     MandateExists,
+    NotTrialing,
+    InvalidPromotionCode,
     IdempotencyKeyReused,
     StripeError,
     StorageUnavailable,
@@ -51,7 +53,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 28] = [
+    pub const ALL: [ErrorKind; 30] = [
         Self::ValidationFailed,
         Self::MalformedJson,
         Self::InvalidSignature,
@@ -75,6 +77,8 @@ impl ErrorKind {
         Self::InsufficientCredits,
         Self::MandateLimitReached,
         Self::MandateExists,
+        Self::NotTrialing,
+        Self::InvalidPromotionCode,
         Self::IdempotencyKeyReused,
         Self::StripeError,
         Self::StorageUnavailable,
@@ -107,6 +111,8 @@ impl ErrorKind {
             Self::InsufficientCredits => "insufficient_credits",
             Self::MandateLimitReached => "mandate_limit_reached",
             Self::MandateExists => "mandate_exists",
+            Self::NotTrialing => "not_trialing",
+            Self::InvalidPromotionCode => "invalid_promotion_code",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::StripeError => "stripe_error",
             Self::StorageUnavailable => "storage_unavailable",
@@ -122,7 +128,11 @@ impl ErrorKind {
 
     pub fn status(self) -> u16 {
         match self {
-            Self::ValidationFailed | Self::MalformedJson | Self::InvalidSignature | Self::InvalidConfirmToken => 400,
+            Self::ValidationFailed
+            | Self::MalformedJson
+            | Self::InvalidSignature
+            | Self::InvalidConfirmToken
+            | Self::InvalidPromotionCode => 400,
             Self::Unauthorized => 401,
             Self::PaymentFailed | Self::PlanLimitReached | Self::InsufficientCredits | Self::MandateLimitReached => 402,
             Self::Forbidden => 403,
@@ -134,7 +144,8 @@ impl ErrorKind {
             | Self::NoStripeCustomer
             | Self::ChangeInProgress
             | Self::ApprovalNotPending
-            | Self::MandateExists => 409,
+            | Self::MandateExists
+            | Self::NotTrialing => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::IdempotencyKeyReused => 422,

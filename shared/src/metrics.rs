@@ -172,6 +172,7 @@ fn change_kind(kind: ChangeKind) -> &'static str {
         ChangeKind::SwitchNow | ChangeKind::AtPeriodEnd => "upgrade",
         ChangeKind::ToFree => "downgrade",
         ChangeKind::Resume => "resume",
+        ChangeKind::EndTrial => "end_trial",
     }
 }
 

@@ -10,6 +10,8 @@ use stripe_standin::Standin;
 use crate::{TestApi, require_env, test_config_with, unique_table};
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
+/// The local run's catalog: the built-in one with a 14-day trial on Pro.
+pub const DEMO_CATALOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/demo-plans.json");
 
 pub struct StripeTestApi {
     pub api: TestApi,
@@ -51,7 +53,12 @@ impl StripeTestApi {
 
     /// Like `new`, with the stand-in delivering its events to this API's `/stripe/webhook`.
     pub async fn with_webhooks() -> Self {
-        let api = Self::new().await;
+        Self::with_webhooks_and(&[]).await
+    }
+
+    /// `with_webhooks`, with extra config variables.
+    pub async fn with_webhooks_and(vars: &[(&str, &str)]) -> Self {
+        let api = Self::with_config(vars).await;
         let base = api.serve_http().await;
         api.standin.set_webhook(Some(format!("{base}/stripe/webhook")), WEBHOOK_SECRET.into());
         api

@@ -27,6 +27,9 @@ use tokio::time::{Instant, interval_at};
 const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
+/// The demo catalog, beside this crate's manifest.
+const DEMO_CATALOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo-plans.json");
+
 fn random_secret() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
@@ -34,7 +37,8 @@ fn random_secret() -> String {
 }
 
 /// The local run's settings where the environment gives none: redirects to its own landing
-/// pages (`/local/...`) on its own origin.
+/// pages (`/local/...`) on its own origin, and the demo catalog (the built-in one with a
+/// 14-day trial on Pro, so a newcomer sees a trial at once).
 fn local_defaults(base: &str) -> Vec<(&'static str, String)> {
     let [success, cancel, portal_return] = local_pages::default_urls(base);
     let origins = format!("{base},{}", base.replace("127.0.0.1", "localhost"));
@@ -44,6 +48,7 @@ fn local_defaults(base: &str) -> Vec<(&'static str, String)> {
         ("DEFAULT_SUCCESS_URL", success),
         ("DEFAULT_CANCEL_URL", cancel),
         ("DEFAULT_RETURN_URL", portal_return),
+        ("CATALOG_FILE", DEMO_CATALOG.into()),
     ]
 }
 

@@ -23,10 +23,11 @@ use crate::domain::org::{Org, PendingCheckout};
 use crate::domain::principal::Actor;
 use crate::domain::principal::Principal;
 use crate::domain::redirect;
+use crate::domain::trial::trial_days_offered;
 use crate::error::{ApiError, ErrorKind};
 use crate::retry::{Policy, retry};
 use crate::store::OnceMarkers;
-use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, StripeGateway, idempotency_key};
+use crate::stripe::{CheckoutDiscount, CheckoutLink, CheckoutMode, CheckoutRequest, StripeGateway, TrialOffer, idempotency_key};
 use crate::telemetry::current_request_id;
 
 /// Identical requests within one window share an idempotency key (double clicks, retries).
@@ -62,11 +63,20 @@ pub struct SubscriptionCheckoutBody {
 pub struct CheckoutSession {
     pub url: String,
     pub session_id: String,
+    /// The days of free trial the subscription starts with (0: none; one trial per org).
+    pub trial_days: u32,
 }
 
-impl From<CheckoutLink> for CheckoutSession {
-    fn from(link: CheckoutLink) -> Self {
-        Self { url: link.url, session_id: link.session_id }
+/// A subscription Checkout handed out: its page, and the trial it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionLink {
+    pub link: CheckoutLink,
+    pub trial_days: u32,
+}
+
+impl From<SubscriptionLink> for CheckoutSession {
+    fn from(opened: SubscriptionLink) -> Self {
+        Self { url: opened.link.url, session_id: opened.link.session_id, trial_days: opened.trial_days }
     }
 }
 
@@ -141,6 +151,15 @@ pub(super) async fn customer_of(stripe: &StripeGateway, org: &Org) -> Result<Str
     Ok(stripe.create_customer(&org.org_id, &org.name).await?)
 }
 
+/// Without a code of the request's, the customer may type one on Stripe's page, if the
+/// deployment lets them.
+pub(super) fn typed_codes(app: &App) -> CheckoutDiscount {
+    match app.config.checkout_promotion_codes {
+        true => CheckoutDiscount::Typed,
+        false => CheckoutDiscount::None,
+    }
+}
+
 pub(super) fn window_expiry(now: i64) -> (i64, i64) {
     let window = now.div_euclid(WINDOW_SECS);
     (window, (window + 1) * WINDOW_SECS + SESSION_LIFETIME_SECS)
@@ -165,7 +184,7 @@ pub async fn subscription_checkout(
     principal: &Principal,
     body: &SubscriptionCheckoutBody,
     now: i64,
-) -> Result<CheckoutLink, ApiError> {
+) -> Result<SubscriptionLink, ApiError> {
     let stripe = app.stripe()?;
     let choice = validate_subscription(app, body)?;
     let fingerprint = idempotency_key(&[
@@ -190,10 +209,16 @@ pub async fn subscription_checkout(
         }
         if let Some(pending) = org.pending_checkout.as_ref().filter(|p| p.expires_at > now) {
             return match pending.fingerprint == fingerprint {
-                true => Ok(CheckoutLink { session_id: pending.session_id.clone(), url: pending.url.clone() }),
+                true => Ok(SubscriptionLink {
+                    link: CheckoutLink { session_id: pending.session_id.clone(), url: pending.url.clone() },
+                    trial_days: pending.trial_days,
+                }),
                 false => Err(checkout_in_progress(pending).into()),
             };
         }
+        // Decided on the org as read, and recorded with the session in one conditional write:
+        // of two Checkouts racing, one is recorded (and the other expired), so one trial at most.
+        let trial_days = trial_days_offered(&org, choice.plan);
         let customer_id = customer_of(stripe, &org).await?;
         let (window, expires_at) = window_expiry(now);
         let metadata = HashMap::from([
@@ -212,7 +237,10 @@ pub async fn subscription_checkout(
                 cancel_url: &choice.cancel_url,
                 metadata,
                 expires_at,
-                idempotency_key: idempotency_key(&["checkout", &org.org_id, &fingerprint, &window.to_string()]),
+                idempotency_key: idempotency_key(&["checkout", &org.org_id, &fingerprint, &window.to_string(), &trial_days.to_string()]),
+                trial: Some(TrialOffer { days: trial_days, requires_card: app.config.trial_requires_card }),
+                discount: typed_codes(app),
+                automatic_tax: app.config.automatic_tax,
             })
             .await?;
         *created.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.clone());
@@ -222,6 +250,7 @@ pub async fn subscription_checkout(
             url: link.url.clone(),
             fingerprint: fingerprint.clone(),
             expires_at,
+            trial_days,
         });
         let to = PlanConfig { plan: choice.plan.id.clone(), interval: Some(choice.interval), quantity: choice.quantity };
         let started = [Activity::new(
@@ -232,14 +261,14 @@ pub async fn subscription_checkout(
             current_request_id(),
         )];
         app.store.apply_once(&mut org, OnceMarkers { activities: &started, ..OnceMarkers::default() }, now).await?;
-        Ok(link)
+        Ok(SubscriptionLink { link, trial_days })
     })
     .await;
     // A session that lost the race to another request's is expired, so only the session the
     // table records can be paid. One whose write failed is left open: its URL was never handed
     // out, and the client's retry (same idempotency key) gets and records that same session.
     let winner = match &outcome {
-        Ok(link) => Some(link.session_id.as_str()),
+        Ok(opened) => Some(opened.link.session_id.as_str()),
         Err(err) if err.kind == ErrorKind::CheckoutInProgress => err.details.as_ref().and_then(|d| d["session_id"].as_str()),
         Err(_) => None,
     };

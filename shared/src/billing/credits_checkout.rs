@@ -12,7 +12,7 @@ use crate::billing::load_org;
 use crate::domain::invalid::FieldProblem;
 use crate::domain::principal::Principal;
 use crate::error::ApiError;
-use crate::stripe::{CheckoutLink, CheckoutMode, CheckoutRequest, idempotency_key};
+use crate::stripe::{CheckoutDiscount, CheckoutLink, CheckoutMode, CheckoutRequest, idempotency_key};
 
 /// `POST /billing/credits/checkout`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -80,6 +80,9 @@ pub async fn credits_checkout(app: &App, principal: &Principal, body: &CreditsCh
     ]);
     let link = stripe
         .create_checkout_session(&CheckoutRequest {
+            trial: None,
+            discount: CheckoutDiscount::None,
+            automatic_tax: app.config.automatic_tax,
             customer_id: &customer_id,
             org_id: &org.org_id,
             mode: CheckoutMode::Payment,

@@ -21,7 +21,7 @@ use crate::App;
 use crate::billing::plan_change::complete_stuck_intents;
 use crate::billing::webhook_sync::{Outcome, handle_event, org_of_customer};
 use crate::domain::drift::{Drift, subscription_drift};
-use crate::domain::events::{Effect, VerifiedEvent, effect};
+use crate::domain::events::{VerifiedEvent, effect};
 use crate::error::ApiError;
 
 /// How far before the cursor each run starts listing again: Stripe's list may show an event a
@@ -134,12 +134,9 @@ async fn events_since(app: &App, from: i64) -> Result<Vec<VerifiedEvent>, ApiErr
 
 /// The org an applied event changed.
 async fn org_of_event(app: &App, event: &VerifiedEvent) -> Result<Option<String>, ApiError> {
-    match effect(event) {
-        Effect::SyncSubscription { customer_id, .. }
-        | Effect::GrantCredits { customer_id, .. }
-        | Effect::PaymentFailed { customer_id, .. }
-        | Effect::CustomerDeleted { customer_id } => org_of_customer(app, event, &customer_id).await,
-        Effect::Ignore(_) => Ok(None),
+    match effect(event).customer_id() {
+        Ok(customer_id) => org_of_customer(app, event, customer_id).await,
+        Err(_) => Ok(None),
     }
 }
 

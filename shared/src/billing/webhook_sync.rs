@@ -73,12 +73,9 @@ pub async fn handle_event(app: &App, event: &VerifiedEvent, now: i64) -> Result<
         return Ok(Outcome::Duplicate);
     }
     let effect = effect(event);
-    let customer_id = match &effect {
-        Effect::Ignore(reason) => return Ok(Outcome::Ignored(reason.clone())),
-        Effect::SyncSubscription { customer_id, .. }
-        | Effect::GrantCredits { customer_id, .. }
-        | Effect::PaymentFailed { customer_id, .. }
-        | Effect::CustomerDeleted { customer_id } => customer_id,
+    let customer_id = match effect.customer_id() {
+        Ok(customer_id) => customer_id,
+        Err(reason) => return Ok(Outcome::Ignored(reason.to_string())),
     };
     let Some(org_id) = org_of_customer(app, event, customer_id).await? else {
         return Ok(Outcome::Ignored(format!("customer {customer_id} belongs to no org")));
@@ -120,7 +117,10 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
         // Checkout), whatever else is executing.
         let mut granted = None;
         match effect {
-            Effect::SyncSubscription { subscription_id, .. } => {
+            Effect::SyncSubscription { subscription_id, .. } | Effect::TrialEnding { subscription_id, .. } => {
+                if let Effect::TrialEnding { trial_end, .. } = effect {
+                    events.push(Event::TrialEnding { subscription_id: subscription_id.clone(), trial_ends_at: *trial_end });
+                }
                 let sub = app.stripe()?.retrieve_subscription(subscription_id).await?;
                 if org.stripe_customer_id.as_deref() != Some(sub.customer_id.as_str()) {
                     return Ok((Outcome::Ignored(format!("subscription {subscription_id} is not this org's customer's")), org));

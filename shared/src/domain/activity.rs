@@ -68,7 +68,9 @@ pub enum PlanChangeKind {
 impl PlanChangeKind {
     pub fn of(kind: ChangeKind) -> Self {
         match kind {
-            ChangeKind::SwitchNow => Self::Upgrade,
+            // Ending a trial charges now as an upgrade does; it changes no plan, so what it
+            // records is the status change.
+            ChangeKind::SwitchNow | ChangeKind::EndTrial => Self::Upgrade,
             ChangeKind::AtPeriodEnd | ChangeKind::ToFree => Self::Downgrade,
             ChangeKind::Resume => Self::Resume,
         }
@@ -118,6 +120,10 @@ pub enum Event {
     MandateRequested { agent_key_id: String, limits: MandateLimits, expires_at: i64 },
     #[serde(rename = "billing.mandate_request_decided")]
     MandateRequestDecided { agent_key_id: String, decision: Decision },
+    /// Stripe says the org's trial ends soon (three days before): the first charge comes at
+    /// `trial_ends_at`, or, without a card, the subscription ends then.
+    #[serde(rename = "billing.trial_ending")]
+    TrialEnding { subscription_id: String, trial_ends_at: i64 },
     // History only from here on (`on_bus`): the org's activity shows them; consumers of the
     // bus have what they act on in the events above (a paid Checkout shows as the plan or
     // status it changes, spends as `credits_low`).
@@ -175,6 +181,7 @@ impl Event {
             Self::MandateRevoked { .. } => "billing.mandate_revoked",
             Self::MandateRequested { .. } => "billing.mandate_requested",
             Self::MandateRequestDecided { .. } => "billing.mandate_request_decided",
+            Self::TrialEnding { .. } => "billing.trial_ending",
             Self::CheckoutStarted { .. } => "billing.checkout_started",
             Self::CreditsGranted { .. } => "billing.credits_granted",
             Self::CreditsSpent { .. } => "billing.credits_spent",
@@ -297,7 +304,7 @@ impl Event {
             Self::PlanChanged { .. } | Self::SubscriptionStatusChanged { .. } => "executed",
             Self::PaymentFailed { .. } => "failed",
             Self::LimitReached { .. } => "refused",
-            Self::UsageThresholdCrossed { .. } | Self::CreditsLow { .. } => "reported",
+            Self::UsageThresholdCrossed { .. } | Self::CreditsLow { .. } | Self::TrialEnding { .. } => "reported",
             Self::ApprovalRequested { .. } | Self::LimitIncreaseRequested { .. } | Self::ConsentRequested { .. } => "requested",
             Self::ApprovalDecided { decision: Decision::Approved, .. } => "approved",
             Self::ApprovalDecided { decision: Decision::Denied, .. } => "denied",
@@ -318,9 +325,9 @@ impl Event {
 
     fn stripe_ids(&self) -> serde_json::Map<String, serde_json::Value> {
         let (name, id) = match self {
-            Self::SubscriptionStatusChanged { subscription_id: Some(id), .. } | Self::PaymentFailed { subscription_id: Some(id), .. } => {
-                ("subscription_id", id)
-            }
+            Self::SubscriptionStatusChanged { subscription_id: Some(id), .. }
+            | Self::PaymentFailed { subscription_id: Some(id), .. }
+            | Self::TrialEnding { subscription_id: id, .. } => ("subscription_id", id),
             Self::CheckoutStarted { session_id, .. } | Self::CreditsGranted { session_id: Some(session_id), .. } => {
                 ("session_id", session_id)
             }

@@ -114,11 +114,19 @@ pub struct Plan {
     pub per_unit: Option<PerUnit>,
     /// `None` is unlimited. Every resource must be listed.
     pub caps: BTreeMap<Resource, Option<u64>>,
+    /// A paid plan's free trial, in days (Stripe's `trial_period_days`); none when absent or 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_days: Option<u32>,
 }
 
 impl Plan {
     pub fn is_free(&self) -> bool {
         self.prices.is_empty()
+    }
+
+    /// The days of trial a first subscription to this plan starts with (0: none).
+    pub fn trial_days(&self) -> u32 {
+        self.trial_days.unwrap_or(0)
     }
 
     /// The cap of `resource` for an org holding `quantity` units of this plan.
@@ -156,6 +164,8 @@ pub struct Catalog {
 }
 
 pub const FREE_PLAN: &str = "free";
+/// The longest trial Stripe accepts (`trial_period_days`).
+pub const MAX_TRIAL_DAYS: u32 = 730;
 const BUILT_IN: &str = include_str!("../../plans.json");
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -207,6 +217,12 @@ impl Catalog {
                 && (per_unit.min_quantity == 0 || per_unit.min_quantity > per_unit.max_quantity)
             {
                 return Err((at("per_unit"), "needs 1 <= min_quantity <= max_quantity".into()));
+            }
+            if plan.trial_days() > 0 && plan.is_free() {
+                return Err((at("trial_days"), "only a paid plan has a trial".into()));
+            }
+            if plan.trial_days() > MAX_TRIAL_DAYS {
+                return Err((at("trial_days"), format!("must be at most {MAX_TRIAL_DAYS} (Stripe's limit)")));
             }
             for (interval, price) in plan.prices.iter() {
                 if !price.price_id.starts_with("price_") {

@@ -47,7 +47,8 @@ impl PlanConfig {
 /// applied now, the proration invoiced at once), `change-scheduled` (a cheaper one from the
 /// period end). Downgrade: `downgrade-scheduled` (the subscription ends at the period end, then
 /// the org is on Free), `already-scheduled` (it was set to end already), `already-free` (no
-/// subscription).
+/// subscription). Trials: `trial-ended` (the first period started and was charged),
+/// `trial-extended` (its end moved later; nothing charged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AppliedStatus {
@@ -58,6 +59,8 @@ pub enum AppliedStatus {
     DowngradeScheduled,
     AlreadyScheduled,
     AlreadyFree,
+    TrialEnded,
+    TrialExtended,
 }
 
 /// How a change happens at Stripe.
@@ -68,6 +71,8 @@ pub enum ChangeKind {
     AtPeriodEnd,
     ToFree,
     Resume,
+    /// The trial ends now: the first period starts, its invoice charged at once.
+    EndTrial,
 }
 
 impl ChangeKind {
@@ -77,6 +82,7 @@ impl ChangeKind {
             Self::AtPeriodEnd => "at_period_end",
             Self::ToFree => "to_free",
             Self::Resume => "resume",
+            Self::EndTrial => "end_trial",
         }
     }
 
@@ -87,6 +93,7 @@ impl ChangeKind {
             Self::AtPeriodEnd => AppliedStatus::ChangeScheduled,
             Self::ToFree => AppliedStatus::DowngradeScheduled,
             Self::Resume => AppliedStatus::Resumed,
+            Self::EndTrial => AppliedStatus::TrialEnded,
         }
     }
 
@@ -107,6 +114,9 @@ pub struct Change {
     pub recurring_amount: u64,
     pub effective_at: Option<i64>,
     pub proration_date: i64,
+    /// Computed during a free trial: when it ends and the first charge comes (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_ends_at: Option<i64>,
 }
 
 /// The consent an execution uses up: a chat token or a web approval (both hashed), and for an
@@ -183,6 +193,7 @@ mod tests {
             recurring_amount: 4900,
             effective_at: Some(100),
             proration_date: 100,
+            trial_ends_at: None,
         };
         ChangeIntent { change, stripe_key: "k".into(), claim, generation: 3, started_at: 100, requested_by: None }
     }

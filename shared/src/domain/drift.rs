@@ -59,6 +59,7 @@ mod tests {
             current_period_start: Some(1_000),
             current_period_end: Some(2_000),
             cancel_at_period_end: false,
+            trial_end: None,
             schedule_id: None,
             next_phase: None,
             card: None,

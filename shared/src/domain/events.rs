@@ -35,6 +35,12 @@ pub enum Effect {
         /// A top-up's buyer (from its PaymentIntent's metadata); `None`: a Checkout's.
         bought_by: Option<Buyer>,
     },
+    /// Record that the trial ends soon, then sync the subscription.
+    TrialEnding {
+        customer_id: String,
+        subscription_id: String,
+        trial_end: i64,
+    },
     /// Record the failure, then sync the subscription (it goes past_due).
     PaymentFailed {
         customer_id: String,
@@ -45,6 +51,20 @@ pub enum Effect {
         customer_id: String,
     },
     Ignore(String),
+}
+
+impl Effect {
+    /// The Stripe customer whose org the effect changes, or why the event is ignored.
+    pub fn customer_id(&self) -> Result<&str, &str> {
+        match self {
+            Self::SyncSubscription { customer_id, .. }
+            | Self::TrialEnding { customer_id, .. }
+            | Self::GrantCredits { customer_id, .. }
+            | Self::PaymentFailed { customer_id, .. }
+            | Self::CustomerDeleted { customer_id } => Ok(customer_id),
+            Self::Ignore(reason) => Err(reason),
+        }
+    }
 }
 
 /// Who bought a top-up of the card on file, as the PaymentIntent's metadata keeps it, so that
@@ -144,6 +164,10 @@ pub fn effect(event: &VerifiedEvent) -> Effect {
             Some(subscription_id) => Effect::SyncSubscription { customer_id, subscription_id },
             None => Effect::Ignore("subscription without id".into()),
         },
+        "customer.subscription.trial_will_end" => match (id_of(&object["id"]), object["trial_end"].as_i64()) {
+            (Some(subscription_id), Some(trial_end)) => Effect::TrialEnding { customer_id, subscription_id, trial_end },
+            _ => Effect::Ignore("trial ending without a subscription id or trial end".into()),
+        },
         // A schedule holds a change for the period end; a released one names its subscription
         // in `released_subscription`.
         "subscription_schedule.created"
@@ -187,6 +211,13 @@ mod tests {
         let sync = |sub: &str| Effect::SyncSubscription { customer_id: "cus_1".into(), subscription_id: sub.into() };
         assert_eq!(effect(&event("customer.subscription.updated", json!({"id": "sub_1", "customer": "cus_1"}))), sync("sub_1"));
         assert_eq!(effect(&event("customer.subscription.deleted", json!({"id": "sub_1", "customer": "cus_1"}))), sync("sub_1"));
+        let ending = json!({"id": "sub_1", "customer": "cus_1", "trial_end": 1_700_000_000});
+        assert_eq!(
+            effect(&event("customer.subscription.trial_will_end", ending)),
+            Effect::TrialEnding { customer_id: "cus_1".into(), subscription_id: "sub_1".into(), trial_end: 1_700_000_000 }
+        );
+        let no_end = json!({"id": "sub_1", "customer": "cus_1", "trial_end": null});
+        assert!(matches!(effect(&event("customer.subscription.trial_will_end", no_end)), Effect::Ignore(_)));
         let invoice = json!({"id": "in_1", "customer": "cus_1", "parent": {"subscription_details": {"subscription": "sub_2"}}});
         assert_eq!(effect(&event("invoice.paid", invoice)), sync("sub_2"));
         assert_eq!(effect(&event("invoice.paid", json!({"customer": "cus_1", "subscription": "sub_3"}))), sync("sub_3"));

@@ -22,4 +22,5 @@ pub mod redirect;
 pub mod signals;
 pub mod subscription;
 pub mod summary;
+pub mod trial;
 pub mod whole_number;

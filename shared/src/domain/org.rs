@@ -60,6 +60,9 @@ pub struct PendingCheckout {
     /// The idempotency fingerprint of the request that opened it.
     pub fingerprint: String,
     pub expires_at: i64,
+    /// The days of trial the session's subscription starts with (0: none).
+    #[serde(default)]
+    pub trial_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +96,12 @@ pub struct Org {
     pub last_payment_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_checkout: Option<PendingCheckout>,
+    /// The org has had a subscription (a trial or paid): it gets no more trials.
+    #[serde(default)]
+    pub trial_spent: bool,
+    /// While `trialing`: when the trial ends and the first charge comes (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_ends_at: Option<i64>,
     #[serde(default)]
     pub credits: i64,
     /// The plan change executing at Stripe, recorded before its first Stripe write: one change
@@ -150,6 +159,8 @@ impl Org {
             card: None,
             last_payment_error: None,
             pending_checkout: None,
+            trial_spent: false,
+            trial_ends_at: None,
             credits: 0,
             change_intent: None,
             change_generation: 0,

@@ -1,6 +1,7 @@
 //! Plan changes as pure rules: where an org stands, where a request wants it, and what that
 //! comes to (switch now, at period end, nothing), plus the sentence a human agrees to.
 
+use crate::domain::calendar::format_instant;
 use crate::domain::catalog::{Catalog, Interval, Plan, money};
 pub use crate::domain::change::PlanConfig;
 use crate::domain::change::{Change, ChangeKind};
@@ -78,6 +79,22 @@ pub fn consent_message(org_name: &str, change: &Change, catalog: &Catalog) -> St
         _ => "month",
     };
     let recurring = money(i64::try_from(change.recurring_amount).unwrap_or(i64::MAX), currency);
+    if let Some(trial_ends_at) = change.trial_ends_at {
+        let ends = &format_instant(trial_ends_at)[..10];
+        match change.kind {
+            ChangeKind::SwitchNow | ChangeKind::AtPeriodEnd => {
+                return format!(
+                    "Move {org_name} from {from} to {to} during its free trial: nothing is charged today; from the trial's end on {ends}, {recurring} per {per}."
+                );
+            }
+            ChangeKind::ToFree => {
+                return format!(
+                    "Move {org_name} from {from} to Free when its free trial ends on {ends}: the subscription ends then and nothing is charged."
+                );
+            }
+            ChangeKind::Resume | ChangeKind::EndTrial => {}
+        }
+    }
     match change.kind {
         ChangeKind::SwitchNow => format!(
             "Switch {org_name} from {from} to {to} now: {} is charged today (prorated), then {recurring} per {per}.",
@@ -90,6 +107,10 @@ pub fn consent_message(org_name: &str, change: &Change, catalog: &Catalog) -> St
             "Move {org_name} from {from} to Free at the end of the current period: the subscription ends then and nothing more is charged."
         ),
         ChangeKind::Resume => format!("Keep {org_name} on {from}."),
+        ChangeKind::EndTrial => format!(
+            "End {org_name}'s free trial of {from} now: {} is charged today, then {recurring} per {per}.",
+            money(change.amount_due_now, currency)
+        ),
     }
 }
 
@@ -171,6 +192,7 @@ mod tests {
             amount_due_now,
             effective_at: None,
             proration_date: 0,
+            trial_ends_at: None,
         };
         let now = consent_message("Acme", &change(ChangeKind::SwitchNow, config("pro", Interval::Year, 1), 17_333), &catalog);
         assert!(now.starts_with("Switch Acme from Pro (monthly) to Pro (annual) now: $173.33 is charged today"), "{now}");
@@ -179,6 +201,15 @@ mod tests {
         assert!(later.contains("at the end of the current period: nothing is charged today"), "{later}");
         let free = consent_message("Acme", &change(ChangeKind::ToFree, PlanConfig::free(), 0), &catalog);
         assert!(free.contains("to Free") && free.contains("nothing more is charged"), "{free}");
+        let pro = config("pro", Interval::Month, 1);
+        let end = consent_message("Acme", &change(ChangeKind::EndTrial, pro.clone(), 1900), &catalog);
+        assert!(end.starts_with("End Acme's free trial of Pro (monthly) now: $19.00 is charged today"), "{end}");
+        // 2026-03-01T00:00:00Z
+        let in_trial = |kind, to| Change { trial_ends_at: Some(1_772_323_200), ..change(kind, to, 0) };
+        let switch = consent_message("Acme", &in_trial(ChangeKind::SwitchNow, config("scale", Interval::Month, 2)), &catalog);
+        assert!(switch.contains("nothing is charged today; from the trial's end on 2026-03-01, $98.00 per month"), "{switch}");
+        let leave = consent_message("Acme", &in_trial(ChangeKind::ToFree, PlanConfig::free()), &catalog);
+        assert!(leave.contains("when its free trial ends on 2026-03-01") && leave.contains("nothing is charged"), "{leave}");
     }
 
     #[test]

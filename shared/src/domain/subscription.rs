@@ -17,6 +17,8 @@ pub struct SubscriptionState {
     pub current_period_start: Option<i64>,
     pub current_period_end: Option<i64>,
     pub cancel_at_period_end: bool,
+    /// When its trial ends (epoch seconds), if it has one.
+    pub trial_end: Option<i64>,
     /// The subscription schedule managing it, if any.
     pub schedule_id: Option<String>,
     /// The schedule's phase that starts when the current period ends: a scheduled change.
@@ -42,6 +44,9 @@ pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Cata
     }
     org.stripe_subscription_id = Some(sub.id.clone());
     org.status = sub.status;
+    // One trial per org, ever: any subscription, trial or paid, spends it.
+    org.trial_spent = true;
+    org.trial_ends_at = sub.trial_end.filter(|_| sub.status == SubscriptionStatus::Trialing);
     match sub.price_id.as_deref().and_then(|price| catalog.plan_for_price(price)) {
         Some((plan, interval)) => {
             org.plan = plan.id.clone();
@@ -107,6 +112,7 @@ mod tests {
             current_period_start: Some(1_000),
             current_period_end: Some(2_000),
             cancel_at_period_end: false,
+            trial_end: None,
             schedule_id: None,
             next_phase: None,
             card: Some(Card { brand: "visa".into(), last4: "4242".into(), exp_month: 12, exp_year: 2034 }),

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::catalog::{Catalog, Interval, PerUnit, Plan, Resource};
 use crate::domain::entitlements::{Limit, effective_plan, limits};
 use crate::domain::org::{Card, Org, ScheduledChange, SubscriptionStatus};
+use crate::domain::trial::trial_eligible;
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PriceView {
@@ -30,6 +31,11 @@ pub struct BillingSummary {
     pub current_period_end: Option<i64>,
     pub cancel_at_period_end: bool,
     pub scheduled_change: Option<ScheduledChange>,
+    /// `trialing`: when the trial ends and the first charge comes (epoch seconds); else null.
+    pub trial_ends_at: Option<i64>,
+    /// Whether a Checkout would start with the plan's trial: the org has had no subscription
+    /// (trial or paid) before.
+    pub trial_eligible: bool,
     pub design_partner: bool,
     pub card: Option<Card>,
     pub last_payment_error: Option<String>,
@@ -83,6 +89,8 @@ pub fn billing_summary(org: &Org, catalog: &Catalog, now: i64, grace_secs: i64) 
         current_period_end: org.current_period_end,
         cancel_at_period_end: org.cancel_at_period_end,
         scheduled_change: org.scheduled_change.clone(),
+        trial_ends_at: org.trial_ends_at.filter(|_| org.status == SubscriptionStatus::Trialing),
+        trial_eligible: trial_eligible(org),
         design_partner: org.design_partner,
         card: org.card.clone(),
         last_payment_error: org.last_payment_error.clone(),
@@ -114,6 +122,8 @@ pub struct PlanView<'a> {
     pub annual: Option<PlanPriceView>,
     pub per_unit: Option<&'a PerUnit>,
     pub caps: std::collections::BTreeMap<Resource, Option<u64>>,
+    /// Days of free trial a first subscription to this plan starts with (0: none).
+    pub trial_days: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -150,6 +160,7 @@ pub fn catalog_view(catalog: &Catalog) -> CatalogView<'_> {
                 annual: price(plan, Interval::Year),
                 per_unit: plan.per_unit.as_ref(),
                 caps: plan.caps.clone(),
+                trial_days: plan.trial_days(),
             })
             .collect(),
         credits: CreditsView {

@@ -147,7 +147,7 @@ pub fn activity_page() -> ActivityPageView {
 }
 
 pub fn checkout() -> CheckoutSession {
-    CheckoutSession { url: CHECKOUT_URL.into(), session_id: SESSION_ID.into() }
+    CheckoutSession { url: CHECKOUT_URL.into(), session_id: SESSION_ID.into(), trial_days: 0 }
 }
 
 pub fn credits_checkout() -> CreditsCheckoutSession {
@@ -259,11 +259,15 @@ pub fn error(kind: ErrorKind) -> ApiError {
         }
         ErrorKind::Conflict => ApiError::contended(),
         ErrorKind::SubscriptionExists => subscription_exists(&org()),
+        ErrorKind::NotTrialing => crate::billing::plan_change::trial::not_trialing(&org()),
+        ErrorKind::InvalidPromotionCode => ApiError::new(kind, "The promotion code `EXPIRED10` has expired; nothing was created.")
+            .with_details(json!({ "promotion_code": "EXPIRED10", "reason": "expired" })),
         ErrorKind::CheckoutInProgress => checkout_in_progress(&PendingCheckout {
             session_id: SESSION_ID.into(),
             url: CHECKOUT_URL.into(),
             fingerprint: String::new(),
             expires_at: NOW + 1800,
+            trial_days: 0,
         }),
         ErrorKind::NoStripeCustomer => ApiError::new(kind, "This org has no Stripe customer yet: start a checkout first."),
         ErrorKind::PaymentFailed => ApiError::new(kind, "The card was declined for the prorated amount; the plan was not changed.")

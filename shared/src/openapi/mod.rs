@@ -142,6 +142,10 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<UpgradeBody>(&mut all);
     add::<UpgradeAnswer>(&mut all);
     add::<DowngradeBody>(&mut all);
+    add::<crate::billing::plan_change::trial::EndTrialBody>(&mut all);
+    add::<crate::billing::plan_change::trial::ExtendTrialBody>(&mut all);
+    add::<crate::billing::plan_change::answer::TrialEndAnswer>(&mut all);
+    add::<Applied>(&mut all);
     add::<DowngradeAnswer>(&mut all);
     add::<ApprovalView>(&mut all);
     add::<ApprovalDecided>(&mut all);
@@ -248,6 +252,8 @@ mod tests {
             "PortalBody" => accept::<PortalBody>(body),
             "UpgradeBody" => accept::<plan_change::UpgradeBody>(body),
             "DowngradeBody" => accept::<plan_change::DowngradeBody>(body),
+            "EndTrialBody" => accept::<plan_change::trial::EndTrialBody>(body),
+            "ExtendTrialBody" => accept::<plan_change::trial::ExtendTrialBody>(body),
             "DecisionBody" => accept::<DecisionBody>(body),
             "CountBody" => accept::<CountBody>(body),
             "SpendBody" => accept::<SpendBody>(body),

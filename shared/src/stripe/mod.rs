@@ -8,10 +8,12 @@
 //! Stripe's status and request id.
 
 mod answers;
+mod checkout;
 mod client;
 mod error;
 mod plan_change;
 mod requests;
+mod trial;
 mod wire;
 
 use std::collections::HashMap;
@@ -25,27 +27,22 @@ use sha2::{Digest, Sha256};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::invoice::ListInvoice;
 use stripe_billing::subscription::RetrieveSubscription;
-use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionInvoiceCreation, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
-    CreateCheckoutSessionSubscriptionData, ExpireCheckoutSession, RetrieveCheckoutSession,
-};
 use stripe_client_core::{IdempotencyKey, RequestBuilder, StripeMethod, StripeRequest};
 use stripe_core::customer::{CreateCustomer, RetrieveCustomer, SearchCustomer};
 use stripe_core::event::ListEvent;
-use stripe_shared::CheckoutSessionMode;
 use url::Url;
 
 pub use answers::{CardOnFilePayment, CardRefusal, CheckoutLink, CheckoutSessionState, EventPage, InvoicePage, InvoiceView};
 pub use error::GatewayError;
 pub use plan_change::{ChangeOutcome, PlanItem};
-pub use requests::{CardOnFileCharge, CheckoutMode, CheckoutRequest};
+pub use requests::{CardOnFileCharge, CheckoutDiscount, CheckoutMode, CheckoutRequest, TrialOffer};
 
 use self::client::{Answer, StripeHttp};
-use self::wire::{CheckoutSession, Customer, CustomerCard, Event, List, Object, PaymentIntent, Subscription, UrlSession};
+use self::wire::{Customer, CustomerCard, Event, List, Object, PaymentIntent, Subscription, UrlSession};
 use crate::config::ConfigError;
 use crate::domain::events::VerifiedEvent;
 use crate::domain::subscription::SubscriptionState;
-use crate::metrics::{self, CheckoutKind};
+use crate::metrics;
 use crate::retry::{Failure, Policy, retry};
 
 /// `POST /v1/payment_intents` for an off-session card payment, posted as the form itself:
@@ -172,50 +169,6 @@ impl StripeGateway {
         Ok(found.data.into_iter().min_by_key(|c| c.created).map(|c| c.id))
     }
 
-    pub async fn create_checkout_session(&self, req: &CheckoutRequest<'_>) -> Result<CheckoutLink, GatewayError> {
-        let mut item = CreateCheckoutSessionLineItems::new();
-        item.price = Some(req.price_id.to_string());
-        item.quantity = Some(u64::from(req.quantity));
-        let session = CreateCheckoutSession::new()
-            .customer(req.customer_id)
-            .client_reference_id(req.org_id)
-            .line_items(vec![item])
-            .success_url(req.success_url)
-            .cancel_url(req.cancel_url)
-            .metadata(req.metadata.clone())
-            .expires_at(req.expires_at);
-        let session = match req.mode {
-            CheckoutMode::Subscription => {
-                let mut data = CreateCheckoutSessionSubscriptionData::new();
-                data.metadata = Some(req.metadata.clone());
-                session.mode(CheckoutSessionMode::Subscription).subscription_data(data)
-            }
-            CheckoutMode::Payment => {
-                let mut data = CreateCheckoutSessionPaymentIntentData::new();
-                data.metadata = Some(req.metadata.clone());
-                // One-time payments get an invoice only when asked; buyers want one.
-                session
-                    .mode(CheckoutSessionMode::Payment)
-                    .payment_intent_data(data)
-                    .invoice_creation(CreateCheckoutSessionInvoiceCreation::new(true))
-            }
-        };
-        let answer: Answer<UrlSession> = self.answer("create_checkout_session", Some(&req.idempotency_key), session).await?;
-        // Counted here, where Stripe says whether it made the session or replayed the one an
-        // earlier attempt of the same request made.
-        if !answer.replayed {
-            metrics::checkout_started(match req.mode {
-                CheckoutMode::Subscription => CheckoutKind::Subscription,
-                CheckoutMode::Payment => CheckoutKind::Credits,
-            });
-        }
-        let session = answer.value;
-        let url = session
-            .url
-            .ok_or_else(|| GatewayError::local("create_checkout_session", "Stripe returned a Checkout Session without a URL"))?;
-        Ok(CheckoutLink { session_id: session.id, url })
-    }
-
     /// Charges the customer's default payment method (`invoice_settings.default_payment_method`)
     /// without the customer present: an off-session PaymentIntent, confirmed at once, under the
     /// charge's idempotency key, so a retry of the same action replays Stripe's first answer (a
@@ -252,13 +205,6 @@ impl StripeGateway {
     }
 
     /// Expires an open session nobody will be sent to (it lost a race); best effort.
-    pub async fn expire_checkout_session(&self, session_id: &str) {
-        let expired: Result<Object, _> = self.send("expire_checkout_session", None, ExpireCheckoutSession::new(session_id)).await;
-        if let Err(err) = expired {
-            tracing::warn!(session_id, error = %err, "could not expire an unused checkout session");
-        }
-    }
-
     pub async fn create_portal_session(&self, customer_id: &str, return_url: &str, idempotency_key: &str) -> Result<String, GatewayError> {
         let request = CreateBillingPortalSession::new().customer(customer_id).return_url(return_url);
         let session: UrlSession = self.send("create_portal_session", Some(idempotency_key), request).await?;
@@ -270,20 +216,6 @@ impl StripeGateway {
         let request = RetrieveSubscription::new(subscription_id).expand(vec!["default_payment_method".to_string(), "schedule".to_string()]);
         let sub: Subscription = self.send("retrieve_subscription", None, request).await?;
         Ok(sub.state())
-    }
-
-    pub async fn retrieve_checkout_session(&self, session_id: &str) -> Result<CheckoutSessionState, GatewayError> {
-        let session: CheckoutSession = self.send("retrieve_checkout_session", None, RetrieveCheckoutSession::new(session_id)).await?;
-        Ok(CheckoutSessionState {
-            customer_id: session.customer.as_ref().map(|c| c.id().to_string()),
-            client_reference_id: session.client_reference_id,
-            subscription_id: session.subscription.as_ref().map(|s| s.id().to_string()),
-            is_subscription: session.mode == "subscription",
-            complete: session.status.as_deref() == Some("complete"),
-            paid: matches!(session.payment_status.as_str(), "paid" | "no_payment_required"),
-            metadata: session.metadata.unwrap_or_default(),
-            id: session.id,
-        })
     }
 
     /// One page (up to 100) of the events created at or after `created_from`, newest first,

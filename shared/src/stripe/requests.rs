@@ -16,6 +16,31 @@ pub struct CheckoutRequest<'a> {
     /// Epoch seconds; Stripe accepts 30 minutes to 24 hours from now.
     pub expires_at: i64,
     pub idempotency_key: String,
+    /// Subscriptions: the free trial the subscription starts with, if any.
+    pub trial: Option<TrialOffer>,
+    pub discount: CheckoutDiscount,
+    /// Stripe Tax: the billing address and tax ids are collected and saved to the customer,
+    /// and the amounts include tax.
+    pub automatic_tax: bool,
+}
+
+/// A subscription Checkout's free trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrialOffer {
+    pub days: u32,
+    /// Off: Checkout asks for no card, and a trial that ends without one is cancelled.
+    pub requires_card: bool,
+}
+
+/// How a Checkout gets a discount. Stripe refuses `discounts` and `allow_promotion_codes`
+/// together, so a session has one or the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckoutDiscount {
+    None,
+    /// A promotion code (`promo_...`) the server resolved and checked.
+    PromotionCode(String),
+    /// The customer may type a code on Stripe's page.
+    Typed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

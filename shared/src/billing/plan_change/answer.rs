@@ -79,6 +79,9 @@ pub struct ConsentChange {
     pub currency: String,
     /// When the change takes effect (epoch seconds); `null` for a resume.
     pub effective_at: Option<i64>,
+    /// During a free trial: when it ends and the first charge comes (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial_ends_at: Option<i64>,
 }
 
 impl ConsentChange {
@@ -91,6 +94,7 @@ impl ConsentChange {
             recurring_amount: change.recurring_amount,
             currency: currency.to_string(),
             effective_at: change.effective_at,
+            trial_ends_at: change.trial_ends_at,
         }
     }
 }
@@ -174,8 +178,8 @@ pub struct ApprovalDecided {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Approved {
-    Change(Applied),
-    Mandate(MandateView),
+    Change(Box<Applied>),
+    Mandate(Box<MandateView>),
 }
 
 /// The answer of `POST /billing/upgrade`, by `status`.
@@ -185,6 +189,15 @@ pub enum UpgradeAnswer {
     CheckoutRequired(CheckoutRequired),
     Applied(Applied),
     DesignPartner(DesignPartner),
+    ConfirmationRequired(ConfirmationRequired),
+    WebApproveRequired(WebApproveRequired),
+}
+
+/// The answer of `POST /billing/trial/end`, by `status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TrialEndAnswer {
+    Applied(Applied),
     ConfirmationRequired(ConfirmationRequired),
     WebApproveRequired(WebApproveRequired),
 }

@@ -109,7 +109,7 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
         return match mandate_request::approve(app, principal, &record, decided, now).await? {
             Some(mandate) => {
                 metrics::approval_approved();
-                Ok(decision_taken(DecisionStatus::Approved, id, Some(Approved::Mandate(mandate))))
+                Ok(decision_taken(DecisionStatus::Approved, id, Some(Approved::Mandate(Box::new(mandate)))))
             }
             None => Err(decided_meanwhile(app, principal, id, now).await),
         };
@@ -123,7 +123,7 @@ pub async fn approve(app: &App, principal: &Principal, id: &str, now: i64) -> Re
     match outcome {
         Ok(answer) => {
             metrics::approval_approved();
-            Ok(decision_taken(DecisionStatus::Approved, id, Some(Approved::Change(answer))))
+            Ok(decision_taken(DecisionStatus::Approved, id, Some(Approved::Change(Box::new(answer)))))
         }
         Err(NotRun::Failed(error)) => Err(error),
         // Lost to a concurrent decision: say what the approval became (its change settled).

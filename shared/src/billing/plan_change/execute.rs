@@ -17,7 +17,7 @@ use crate::billing::load_org;
 use crate::domain::activity::{Activity, Consent, PlanChangeKind, org_changes};
 use crate::domain::change::{Change, ChangeIntent, ChangeKind, IntentClaim};
 use crate::domain::mandate::Draw;
-use crate::domain::org::Org;
+use crate::domain::org::{Org, SubscriptionStatus};
 use crate::domain::principal::Actor;
 use crate::domain::subscription::{SubscriptionState, apply_subscription};
 use crate::error::{ApiError, ErrorKind};
@@ -280,6 +280,17 @@ async fn apply(app: &App, stripe: &StripeGateway, org: &Org, change: &Change, ke
                 stripe.release_schedule(schedule, &release).await?;
             }
             stripe.cancel_at_period_end(&sub.id, true, key).await?;
+        }
+        ChangeKind::EndTrial => {
+            // A replay after the trial ended has nothing left to do.
+            if sub.status == SubscriptionStatus::Trialing
+                && let ChangeOutcome::PaymentFailed { invoice_id } = stripe.end_trial_now(&sub.id, key).await?
+            {
+                return Err(Step::Refused(
+                    ApiError::new(ErrorKind::PaymentFailed, "The card was declined for the first period; the trial goes on.")
+                        .with_details(json!({ "invoice_id": invoice_id })),
+                ));
+            }
         }
         ChangeKind::Resume => {
             if let Some(schedule) = &sub.schedule_id {

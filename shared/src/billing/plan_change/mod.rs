@@ -16,6 +16,7 @@ pub mod answer;
 pub mod approval;
 mod consent;
 mod execute;
+pub mod trial;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,10 +33,13 @@ use crate::domain::plan_change::{UpgradeDecision, configure, consent_message, de
 use crate::domain::principal::Actor;
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::summary::billing_summary;
+use crate::domain::trial::trial_end;
 use crate::error::ApiError;
 use crate::stripe::{PlanItem, idempotency_key};
 
-use answer::{Applied, CheckoutRequired, ConfirmationRequired, DesignPartner, DowngradeAnswer, UpgradeAnswer, WebApproveRequired};
+use answer::{
+    Applied, CheckoutRequired, ConfirmationRequired, DesignPartner, DowngradeAnswer, TrialEndAnswer, UpgradeAnswer, WebApproveRequired,
+};
 pub use consent::TOKEN_TTL_SECS;
 pub use execute::complete_stuck_intents;
 pub(crate) use execute::settle;
@@ -124,8 +128,8 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
             success_url: None,
             cancel_url: None,
         };
-        let link = subscription_checkout(app, principal, &checkout, now).await?;
-        return Ok(UpgradeAnswer::CheckoutRequired(CheckoutRequired::of(link)));
+        let opened = subscription_checkout(app, principal, &checkout, now).await?;
+        return Ok(UpgradeAnswer::CheckoutRequired(CheckoutRequired::of(opened.link)));
     }
     let from = PlanConfig::of(&org);
     let kind = match decide_upgrade(&org, &target, &app.config.catalog) {
@@ -172,7 +176,8 @@ fn applied(app: &App, status: AppliedStatus, org: &Org, now: i64) -> Applied {
 }
 
 /// The change's amounts: Stripe's invoice preview for one applied now (prorated at `now`,
-/// which the update then uses too), nothing due now for one at period end.
+/// which the update then uses too; nothing during a trial) or for a trial ended now, nothing
+/// due now for one at period end (a trial's end, during one).
 async fn compute(app: &App, org: &Org, kind: Kind, from: PlanConfig, to: PlanConfig, now: i64) -> Result<Change, ApiError> {
     let catalog = &app.config.catalog;
     let recurring_amount = to.amount(catalog);
@@ -185,8 +190,13 @@ async fn compute(app: &App, org: &Org, kind: Kind, from: PlanConfig, to: PlanCon
         }
         Kind::AtPeriodEnd | Kind::ToFree => (0, org.current_period_end),
         Kind::Resume => (0, None),
+        Kind::EndTrial => {
+            let subscription_id = org.stripe_subscription_id.as_deref().unwrap_or_default();
+            (app.stripe()?.preview_trial_end(subscription_id).await?, Some(now))
+        }
     };
-    Ok(Change { kind, from, to, amount_due_now, recurring_amount, effective_at, proration_date: now })
+    let trial_ends_at = trial_end(org).ok();
+    Ok(Change { kind, from, to, amount_due_now, recurring_amount, effective_at, proration_date: now, trial_ends_at })
 }
 
 fn price_of(app: &App, config: &PlanConfig) -> Result<String, ApiError> {
@@ -222,6 +232,16 @@ enum Outcome {
 }
 
 impl From<Outcome> for UpgradeAnswer {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Applied(answer) => Self::Applied(answer),
+            Outcome::Confirmation(answer) => Self::ConfirmationRequired(answer),
+            Outcome::WebApproval(answer) => Self::WebApproveRequired(answer),
+        }
+    }
+}
+
+impl From<Outcome> for TrialEndAnswer {
     fn from(outcome: Outcome) -> Self {
         match outcome {
             Outcome::Applied(answer) => Self::Applied(answer),

@@ -2,6 +2,8 @@
 
 // The builders and the types the document names.
 use crate::billing::mandates::MandateUncovered;
+use crate::billing::plan_change::answer::TrialEndAnswer;
+use crate::billing::plan_change::trial::{EndTrialBody, ExtendTrialBody};
 use crate::domain::change::AppliedStatus;
 use crate::domain::mandate::Uncovered;
 use crate::openapi::*;
@@ -92,6 +94,58 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
             errors: kinds(&[&KEYED, &BODY, &[InvalidConfirmToken, NotFound, ChangeInProgress, Conflict, StripeError, ServiceUnavailable]]),
             others: Vec::new(),
             samples: vec![ApiError::field("mode", "unknown variant `email`, expected `chat` or `web`")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/trial/end",
+            id: "endTrial",
+            tag: "plan changes",
+            summary: "End the free trial now (start paying)",
+            description: "Stripe's `trial_end=now`: the first period starts and its invoice (discount and tax included) is charged \
+                at once; a declined card is 402 `payment_failed` and the trial goes on. A HUMAN or ADMIN key executes it; an \
+                AGENT key gets `confirmation_required` (or `web-approve-required` with `mode: web`) whose `change.amount_due_now` \
+                is what will be charged, unless its mandate covers it. An org not in a trial is 409 `not_trialing`.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body(
+                "EndTrialBody",
+                false,
+                vec![
+                    ("now", EndTrialBody::default()),
+                    ("confirm", EndTrialBody { confirm_token: Some(confirmation(false).confirm_token), ..EndTrialBody::default() }),
+                ],
+            ),
+            ok: with_approval_links(ok("TrialEndAnswer", "What happened, by `status`.", trial_end_answers())),
+            created: false,
+            errors: kinds(&[
+                &KEYED,
+                &BODY,
+                &[InvalidConfirmToken, PaymentFailed, NotFound, NotTrialing, ChangeInProgress, Conflict, StripeError, ServiceUnavailable],
+            ]),
+            others: Vec::new(),
+            samples: vec![],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/trial/extend",
+            id: "extendTrial",
+            tag: "plan changes",
+            summary: "Give the free trial more days (ADMIN)",
+            description: "Moves the trial's end `days` (1 to 30) later; nothing is charged. ADMIN keys only. Each call adds its \
+                days: a call repeated after the first succeeded extends again (two identical calls made on the same trial end \
+                move it once). An org not in a trial is 409 `not_trialing`.",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body("ExtendTrialBody", true, vec![("a-week", ExtendTrialBody { days: 7 })]),
+            ok: ok(
+                "Applied",
+                "The trial's new end is the billing's `trial_ends_at`.",
+                vec![("extended", applied(AppliedStatus::TrialExtended, None))],
+            ),
+            created: false,
+            errors: kinds(&[&KEYED, &BODY, &[Forbidden, NotFound, NotTrialing, StripeError, ServiceUnavailable]]),
+            others: Vec::new(),
+            samples: vec![ApiError::field("days", "must be 1 to 30"), ApiError::forbidden("Only an ADMIN key extends a trial.")],
         },
         Operation {
             method: HttpMethod::Get,
@@ -235,6 +289,13 @@ fn downgrade_answers() -> Vec<(&'static str, DowngradeAnswer)> {
     ]
 }
 
+fn trial_end_answers() -> Vec<(&'static str, TrialEndAnswer)> {
+    vec![
+        ("trial-ended", TrialEndAnswer::Applied(applied(AppliedStatus::TrialEnded, None))),
+        ("confirmation_required", TrialEndAnswer::ConfirmationRequired(confirmation(true))),
+    ]
+}
+
 fn confirmation(upgrade: bool) -> ConfirmationRequired {
     let pro = PlanConfig { plan: "pro".into(), interval: Some(Interval::Month), quantity: 1 };
     let (to, message, due, recurring, effective_at) = match upgrade {
@@ -258,7 +319,15 @@ fn confirmation(upgrade: bool) -> ConfirmationRequired {
         confirm_token: "ct_3f9a0c2b7d1e4f5a6b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e".into(),
         expires_in: 60,
         message: message.into(),
-        change: ConsentChange { from: pro, to, amount_due_now: due, recurring_amount: recurring, currency: "usd".into(), effective_at },
+        change: ConsentChange {
+            from: pro,
+            to,
+            amount_due_now: due,
+            recurring_amount: recurring,
+            currency: "usd".into(),
+            effective_at,
+            trial_ends_at: None,
+        },
         uncovered: MandateUncovered::of(Uncovered("no_mandate")),
     }
 }
@@ -276,7 +345,7 @@ fn web_approval() -> WebApproveRequired {
 }
 
 fn switched() -> Approved {
-    Approved::Change(applied(AppliedStatus::Switched, None))
+    Approved::Change(Box::new(applied(AppliedStatus::Switched, None)))
 }
 
 fn approval_views() -> Vec<(&'static str, ApprovalView)> {
