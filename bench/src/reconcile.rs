@@ -146,6 +146,8 @@ fn stuck_intent(org: &Org, app: &App, at: i64) -> ChangeIntent {
         effective_at: None,
         proration_date: at,
         trial_ends_at: None,
+        tax_due_now: 0,
+        discount_due_now: 0,
         from,
         to,
     };

@@ -90,6 +90,8 @@ fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
         effective_at: None,
         proration_date: 0,
         trial_ends_at: None,
+        tax_due_now: 0,
+        discount_due_now: 0,
     };
     ApprovalRecord {
         id_hash: ids::hash(id),

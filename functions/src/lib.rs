@@ -25,6 +25,7 @@ pub mod billing_mandate_revoke;
 pub mod billing_mandates;
 pub mod billing_plans;
 pub mod billing_portal;
+pub mod billing_promotion_code;
 pub mod billing_settings;
 pub mod billing_settings_update;
 pub mod billing_summary;

@@ -226,7 +226,7 @@ async fn an_expired_mandate_covers_nothing() {
     let principal =
         Principal { org_id: "acme".into(), principal_id: "assistant".into(), key_id: agent_key.clone(), kind: PrincipalKind::Agent };
     let caller = Caller { principal: &principal, base_url: "https://billing.example.com" };
-    let body = UpgradeBody { plan: Some("scale".into()), interval: None, quantity: None, confirm_token: None, mode: None };
+    let body = UpgradeBody { plan: Some("scale".into()), ..UpgradeBody::default() };
     let answer = json!(upgrade(&api.app, &caller, &body, until).await.expect("an answer"));
     assert_eq!((answer["status"].as_str(), answer["mandate_limit"].as_str()), (Some("confirmation_required"), Some("expired")), "{answer}");
     assert_eq!(mandates(&api, &agent).await[0]["status"], "active", "still active until then");

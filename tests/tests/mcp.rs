@@ -7,7 +7,7 @@ use billing_tests::stripe::StripeTestApi;
 use billing_tests::{TestApi, assert_envelope, json, require_env};
 use serde_json::Value;
 
-const TOOLS: [&str; 16] = [
+const TOOLS: [&str; 17] = [
     "get_billing",
     "list_plans",
     "get_limits",
@@ -15,6 +15,7 @@ const TOOLS: [&str; 16] = [
     "release_usage",
     "upgrade_plan",
     "downgrade_plan",
+    "end_trial",
     "check_approval",
     "open_billing_portal",
     "list_invoices",
@@ -95,6 +96,7 @@ async fn the_python_sdk_initializes_lists_valid_tools_and_calls_every_one() {
             { "tool": "request_mandate", "arguments": { "limits": { "max_plan": "scale" }, "expires_at": billing_shared::domain::calendar::format_instant(billing_shared::now() + 86_400), "reason": "to stop asking" } },
             { "tool": "get_mandate" },
             { "tool": "buy_credits", "arguments": { "quantity": 1 } },
+            { "tool": "end_trial" },
         ],
     });
     let out = client(&base, &agent, plan).await;
@@ -137,6 +139,7 @@ async fn the_python_sdk_initializes_lists_valid_tools_and_calls_every_one() {
     assert_eq!(asked["mandate"]["envelope"][0]["value"], "up to Scale");
     assert!(ok(&results[15])["data"].as_array().unwrap().is_empty(), "nothing granted before the human approves");
     assert_eq!(ok(&results[16])["mandate_limit"], "no_mandate", "no mandate: a Checkout for the human");
+    refused(&results[17], "not_trialing");
 
     assert_eq!(api.subscription_updates(), 0, "an agent's plan changes wait for consent");
     assert_eq!(api.get("/billing/limits/agents", Some(&agent)).await.body["active"], 1, "the same store as REST");
@@ -183,6 +186,26 @@ async fn the_chat_consent_handshake_runs_through_mcp_once() {
     // A HUMAN key executes directly, as over REST.
     let downgrade = call(&base, &human, "downgrade_plan", json!({})).await;
     assert_eq!(ok(&downgrade)["status"], "downgrade-scheduled");
+}
+
+#[tokio::test]
+async fn an_agent_sees_the_trial_and_ending_it_asks_its_human_first() {
+    let vars = [("CATALOG_FILE", billing_tests::stripe::DEMO_CATALOG)];
+    let api = StripeTestApi::with_webhooks_and(&vars).await;
+    let human = api.org_with_key("acme").await;
+    let (_, agent) = api.issue_key("acme", "assistant", PrincipalKind::Agent).await;
+    let reply = api.post_json("/billing/checkout", &human, r#"{"plan":"pro","interval":"month","promotion_code":"LAUNCH20"}"#).await;
+    api.standin.pay_checkout(reply.body["session_id"].as_str().unwrap()).await.unwrap();
+    api.standin.webhooks_settled().await;
+    let base = api.serve_http().await;
+    let results = calls(&base, &agent, json!([{ "tool": "get_billing" }, { "tool": "end_trial" }])).await;
+    let billing = ok(&results[0]);
+    assert_eq!((&billing["status"], &billing["discount"]["promotion_code"]), (&json!("trialing"), &json!("LAUNCH20")), "{billing}");
+    assert!(billing["trial_ends_at"].as_i64().is_some(), "{billing}");
+    let asked = ok(&results[1]);
+    assert_eq!((&asked["status"], &asked["change"]["amount_due_now"]), (&json!("confirmation_required"), &json!(1520)), "{asked}");
+    assert!(results[1]["text"][0].as_str().unwrap().contains("confirm_token"), "the model is told the next step");
+    assert_eq!(api.get("/billing", Some(&human)).await.body["status"], "trialing", "nothing changed yet");
 }
 
 #[tokio::test]

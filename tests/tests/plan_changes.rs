@@ -215,7 +215,13 @@ async fn tokens_are_bound_to_org_principal_parameters_and_time() {
     // Expiry, with the clock moved instead of waited for.
     let principal =
         Principal { org_id: "acme".into(), principal_id: "assistant".into(), key_id: "key_assistant".into(), kind: PrincipalKind::Agent };
-    let late = UpgradeBody { plan: Some("scale".into()), interval: None, quantity: None, confirm_token: Some(token.clone()), mode: None };
+    let late = UpgradeBody {
+        plan: Some("scale".into()),
+        interval: None,
+        quantity: None,
+        confirm_token: Some(token.clone()),
+        ..UpgradeBody::default()
+    };
     let err = upgrade(&api.app, &Caller { principal: &principal, base_url: "" }, &late, now() + TOKEN_TTL_SECS + 1).await.unwrap_err();
     assert_eq!(err.details.unwrap()["reason"], "expired");
     assert_eq!(api.subscription_updates(), 0, "nothing ran");

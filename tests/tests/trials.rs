@@ -3,6 +3,7 @@
 //! per org, ending it now (an agent with consent) and extending it (an admin).
 
 use billing_shared::domain::principal::PrincipalKind;
+use billing_tests::events::Pipeline;
 use billing_tests::stripe::{DEMO_CATALOG, StripeTestApi};
 use billing_tests::{assert_envelope, json};
 use serde_json::Value;
@@ -196,10 +197,15 @@ async fn plan_changes_during_a_trial_charge_nothing_now() {
 }
 
 #[tokio::test]
-async fn stripes_trial_reminder_becomes_a_trial_ending_record() {
+async fn stripes_trial_reminder_becomes_a_trial_ending_record_and_event() {
     let (api, human) = trialing(&[]).await;
+    let mut pipeline = Pipeline::start(&api).await;
+    pipeline.deliver().await;
     api.standin.trial_will_end(&api.subscription_id()).await.unwrap();
     api.standin.webhooks_settled().await;
+    let published = pipeline.deliver().await;
+    let types: Vec<_> = published.iter().map(|e| e["detail-type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["billing.trial_ending"], "on the bus, in its documented schema");
     let activity = api.get("/billing/activity", Some(&human)).await.body;
     let ending: Vec<_> = activity["data"].as_array().unwrap().iter().filter(|r| r["action"] == "billing.trial_ending").collect();
     assert_eq!(ending.len(), 1, "{activity}");

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
+use crate::billing::promotion::resolve;
 use crate::domain::activity::{Activity, Event};
 use crate::domain::catalog::{Interval, Plan, Price};
 use crate::domain::change::PlanConfig;
@@ -22,6 +23,7 @@ use crate::domain::invalid::FieldProblem;
 use crate::domain::org::{Org, PendingCheckout};
 use crate::domain::principal::Actor;
 use crate::domain::principal::Principal;
+use crate::domain::promotion::check_code_text;
 use crate::domain::redirect;
 use crate::domain::trial::trial_days_offered;
 use crate::error::{ApiError, ErrorKind};
@@ -56,6 +58,11 @@ pub struct SubscriptionCheckoutBody {
     #[serde(default)]
     #[schema(pattern = r"^https?://[!-~]+$", max_length = 2048)]
     pub cancel_url: Option<String>,
+    /// A promotion code the customer typed (`LAUNCH20`), checked before anything is created;
+    /// without one, the customer may type one on Stripe's page (if the deployment lets them).
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub promotion_code: Option<String>,
 }
 
 /// The answer of `POST /billing/checkout`: the Checkout page to send the human to.
@@ -130,6 +137,9 @@ fn validate_subscription<'a>(app: &'a App, body: &SubscriptionCheckoutBody) -> R
         _ => 1,
     };
     let (success_url, cancel_url) = urls(app, body.success_url.as_deref(), body.cancel_url.as_deref(), &mut problems);
+    if let Some(Err(problem)) = body.promotion_code.as_deref().map(check_code_text) {
+        problems.push(problem);
+    }
     match (plan, price) {
         (Some(plan), Some(price)) if problems.is_empty() => {
             Ok(SubscriptionChoice { plan, interval: body.interval, price, quantity, success_url, cancel_url })
@@ -194,6 +204,7 @@ pub async fn subscription_checkout(
         &choice.quantity.to_string(),
         &choice.success_url,
         &choice.cancel_url,
+        body.promotion_code.as_deref().unwrap_or_default(),
     ]);
     // The session this request made, if any: a Mutex only so the attempt future stays Send.
     let created: Mutex<Option<CheckoutLink>> = Mutex::new(None);
@@ -219,6 +230,11 @@ pub async fn subscription_checkout(
         // Decided on the org as read, and recorded with the session in one conditional write:
         // of two Checkouts racing, one is recorded (and the other expired), so one trial at most.
         let trial_days = trial_days_offered(&org, choice.plan);
+        // Checked before the customer is made: a refused code leaves nothing behind.
+        let discount = match &body.promotion_code {
+            Some(code) => CheckoutDiscount::PromotionCode(resolve(app, &org, code, choice.price, choice.quantity, now).await?),
+            None => typed_codes(app),
+        };
         let customer_id = customer_of(stripe, &org).await?;
         let (window, expires_at) = window_expiry(now);
         let metadata = HashMap::from([
@@ -239,7 +255,7 @@ pub async fn subscription_checkout(
                 expires_at,
                 idempotency_key: idempotency_key(&["checkout", &org.org_id, &fingerprint, &window.to_string(), &trial_days.to_string()]),
                 trial: Some(TrialOffer { days: trial_days, requires_card: app.config.trial_requires_card }),
-                discount: typed_codes(app),
+                discount,
                 automatic_tax: app.config.automatic_tax,
             })
             .await?;

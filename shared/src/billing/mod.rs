@@ -19,6 +19,7 @@ pub mod mandate_request;
 pub mod mandates;
 pub mod plan_change;
 pub mod portal;
+pub mod promotion;
 pub mod publish;
 pub mod reconcile;
 pub mod settings;

@@ -48,7 +48,8 @@ impl PlanConfig {
 /// period end). Downgrade: `downgrade-scheduled` (the subscription ends at the period end, then
 /// the org is on Free), `already-scheduled` (it was set to end already), `already-free` (no
 /// subscription). Trials: `trial-ended` (the first period started and was charged),
-/// `trial-extended` (its end moved later; nothing charged).
+/// `trial-extended` (its end moved later; nothing charged). Promotion code:
+/// `discount-applied`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AppliedStatus {
@@ -61,6 +62,7 @@ pub enum AppliedStatus {
     AlreadyFree,
     TrialEnded,
     TrialExtended,
+    DiscountApplied,
 }
 
 /// How a change happens at Stripe.
@@ -117,6 +119,12 @@ pub struct Change {
     /// Computed during a free trial: when it ends and the first charge comes (epoch seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_ends_at: Option<i64>,
+    /// The tax in `amount_due_now` (Stripe Tax).
+    #[serde(default)]
+    pub tax_due_now: i64,
+    /// What a discount took off before `amount_due_now`.
+    #[serde(default)]
+    pub discount_due_now: i64,
 }
 
 /// The consent an execution uses up: a chat token or a web approval (both hashed), and for an
@@ -194,6 +202,8 @@ mod tests {
             effective_at: Some(100),
             proration_date: 100,
             trial_ends_at: None,
+            tax_due_now: 0,
+            discount_due_now: 0,
         };
         ChangeIntent { change, stripe_key: "k".into(), claim, generation: 3, started_at: 100, requested_by: None }
     }

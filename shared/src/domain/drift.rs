@@ -60,6 +60,7 @@ mod tests {
             current_period_end: Some(2_000),
             cancel_at_period_end: false,
             trial_end: None,
+            discount: None,
             schedule_id: None,
             next_phase: None,
             card: None,

@@ -18,6 +18,7 @@ pub mod mandate;
 pub mod org;
 pub mod plan_change;
 pub mod principal;
+pub mod promotion;
 pub mod redirect;
 pub mod signals;
 pub mod subscription;

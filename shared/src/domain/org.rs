@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::catalog::{FREE_PLAN, Interval, Resource};
 use crate::domain::change::{ChangeIntent, PlanConfig};
+use crate::domain::promotion::Discount;
 
 /// Stripe's subscription statuses, plus `none` for an org that never subscribed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
@@ -102,6 +103,9 @@ pub struct Org {
     /// While `trialing`: when the trial ends and the first charge comes (epoch seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_ends_at: Option<i64>,
+    /// The discount on the subscription (a promotion code's coupon), as Stripe shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Discount>,
     #[serde(default)]
     pub credits: i64,
     /// The plan change executing at Stripe, recorded before its first Stripe write: one change
@@ -161,6 +165,7 @@ impl Org {
             pending_checkout: None,
             trial_spent: false,
             trial_ends_at: None,
+            discount: None,
             credits: 0,
             change_intent: None,
             change_generation: 0,

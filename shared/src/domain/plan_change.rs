@@ -97,8 +97,9 @@ pub fn consent_message(org_name: &str, change: &Change, catalog: &Catalog) -> St
     }
     match change.kind {
         ChangeKind::SwitchNow => format!(
-            "Switch {org_name} from {from} to {to} now: {} is charged today (prorated), then {recurring} per {per}.",
-            money(change.amount_due_now, currency)
+            "Switch {org_name} from {from} to {to} now: {} is charged today ({}), then {recurring} per {per}.",
+            money(change.amount_due_now, currency),
+            what_is_in(change, currency, "prorated")
         ),
         ChangeKind::AtPeriodEnd => format!(
             "Move {org_name} from {from} to {to} at the end of the current period: nothing is charged today, then {recurring} per {per}."
@@ -108,10 +109,23 @@ pub fn consent_message(org_name: &str, change: &Change, catalog: &Catalog) -> St
         ),
         ChangeKind::Resume => format!("Keep {org_name} on {from}."),
         ChangeKind::EndTrial => format!(
-            "End {org_name}'s free trial of {from} now: {} is charged today, then {recurring} per {per}.",
-            money(change.amount_due_now, currency)
+            "End {org_name}'s free trial of {from} now: {} is charged today ({}), then {recurring} per {per}.",
+            money(change.amount_due_now, currency),
+            what_is_in(change, currency, "the first period")
         ),
     }
+}
+
+/// What the amount charged now is made of: `prorated, after a $4.00 discount, $1.60 tax included`.
+fn what_is_in(change: &Change, currency: &str, first: &str) -> String {
+    let mut parts = vec![first.to_string()];
+    if change.discount_due_now > 0 {
+        parts.push(format!("after a {} discount", money(change.discount_due_now, currency)));
+    }
+    if change.tax_due_now > 0 {
+        parts.push(format!("{} tax included", money(change.tax_due_now, currency)));
+    }
+    parts.join(", ")
 }
 
 /// `Scale ×3 (monthly)`, `Pro (annual)`, `Free`.
@@ -193,6 +207,8 @@ mod tests {
             effective_at: None,
             proration_date: 0,
             trial_ends_at: None,
+            tax_due_now: 0,
+            discount_due_now: 0,
         };
         let now = consent_message("Acme", &change(ChangeKind::SwitchNow, config("pro", Interval::Year, 1), 17_333), &catalog);
         assert!(now.starts_with("Switch Acme from Pro (monthly) to Pro (annual) now: $173.33 is charged today"), "{now}");
@@ -203,7 +219,10 @@ mod tests {
         assert!(free.contains("to Free") && free.contains("nothing more is charged"), "{free}");
         let pro = config("pro", Interval::Month, 1);
         let end = consent_message("Acme", &change(ChangeKind::EndTrial, pro.clone(), 1900), &catalog);
-        assert!(end.starts_with("End Acme's free trial of Pro (monthly) now: $19.00 is charged today"), "{end}");
+        assert!(end.starts_with("End Acme's free trial of Pro (monthly) now: $19.00 is charged today (the first period)"), "{end}");
+        let taxed = Change { tax_due_now: 152, discount_due_now: 380, ..change(ChangeKind::EndTrial, pro.clone(), 1672) };
+        let taxed = consent_message("Acme", &taxed, &catalog);
+        assert!(taxed.contains("$16.72 is charged today (the first period, after a $3.80 discount, $1.52 tax included)"), "{taxed}");
         // 2026-03-01T00:00:00Z
         let in_trial = |kind, to| Change { trial_ends_at: Some(1_772_323_200), ..change(kind, to, 0) };
         let switch = consent_message("Acme", &in_trial(ChangeKind::SwitchNow, config("scale", Interval::Month, 2)), &catalog);

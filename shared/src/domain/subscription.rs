@@ -3,9 +3,10 @@
 
 use crate::domain::catalog::{Catalog, FREE_PLAN};
 use crate::domain::org::{Card, Org, ScheduledChange, SubscriptionStatus};
+use crate::domain::promotion::Discount;
 
 /// A subscription as Stripe holds it now: what the org's state is synced from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionState {
     pub id: String,
     pub customer_id: String,
@@ -19,6 +20,8 @@ pub struct SubscriptionState {
     pub cancel_at_period_end: bool,
     /// When its trial ends (epoch seconds), if it has one.
     pub trial_end: Option<i64>,
+    /// Its (first) discount, if any.
+    pub discount: Option<Discount>,
     /// The subscription schedule managing it, if any.
     pub schedule_id: Option<String>,
     /// The schedule's phase that starts when the current period ends: a scheduled change.
@@ -47,6 +50,7 @@ pub fn apply_subscription(org: &mut Org, sub: &SubscriptionState, catalog: &Cata
     // One trial per org, ever: any subscription, trial or paid, spends it.
     org.trial_spent = true;
     org.trial_ends_at = sub.trial_end.filter(|_| sub.status == SubscriptionStatus::Trialing);
+    org.discount = sub.discount.clone();
     match sub.price_id.as_deref().and_then(|price| catalog.plan_for_price(price)) {
         Some((plan, interval)) => {
             org.plan = plan.id.clone();
@@ -113,6 +117,7 @@ mod tests {
             current_period_end: Some(2_000),
             cancel_at_period_end: false,
             trial_end: None,
+            discount: None,
             schedule_id: None,
             next_phase: None,
             card: Some(Card { brand: "visa".into(), last4: "4242".into(), exp_month: 12, exp_year: 2034 }),

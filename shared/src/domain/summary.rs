@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::catalog::{Catalog, Interval, PerUnit, Plan, Resource};
 use crate::domain::entitlements::{Limit, effective_plan, limits};
 use crate::domain::org::{Card, Org, ScheduledChange, SubscriptionStatus};
+use crate::domain::promotion::Discount;
 use crate::domain::trial::trial_eligible;
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -36,6 +37,8 @@ pub struct BillingSummary {
     /// Whether a Checkout would start with the plan's trial: the org has had no subscription
     /// (trial or paid) before.
     pub trial_eligible: bool,
+    /// The discount on the subscription, or null.
+    pub discount: Option<Discount>,
     pub design_partner: bool,
     pub card: Option<Card>,
     pub last_payment_error: Option<String>,
@@ -91,6 +94,7 @@ pub fn billing_summary(org: &Org, catalog: &Catalog, now: i64, grace_secs: i64) 
         scheduled_change: org.scheduled_change.clone(),
         trial_ends_at: org.trial_ends_at.filter(|_| org.status == SubscriptionStatus::Trialing),
         trial_eligible: trial_eligible(org),
+        discount: org.discount.clone(),
         design_partner: org.design_partner,
         card: org.card.clone(),
         last_payment_error: org.last_payment_error.clone(),

@@ -36,8 +36,8 @@ use crate::{App, now};
 
 const INSTRUCTIONS: &str = "Billing for this org: its plan, limits and usage, invoices, credits. Before creating something \
 the plan caps, call reserve_usage; a plan_limit_reached error names the next step in details.upgrade.mcpTool and \
-details.increase.mcpTool. Plan changes cost money: upgrade_plan and downgrade_plan never change anything on an agent's \
-first call; they return a message to show your human and a confirm_token to send back only on their yes. buy_credits \
+details.increase.mcpTool. Plan changes cost money: upgrade_plan, downgrade_plan and end_trial never change anything on an \
+agent's first call; they return a message to show your human and a confirm_token to send back only on their yes. buy_credits \
 charges the org's card only inside a mandate your human granted (request_mandate asks for one); otherwise it gives you a \
 Checkout link for your human.";
 

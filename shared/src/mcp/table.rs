@@ -99,7 +99,8 @@ fn specs() -> Vec<Spec> {
                 message to your human word for word; only if they say yes, call upgrade_plan again with the same \
                 arguments plus `confirm_token` within 60 seconds (the token works once). With `mode: \"web\"` it returns \
                 an `approval_url` and a `binding_code` for your human to approve in a browser instead; then poll \
-                check_approval. An org without a subscription gets a Checkout link for its human (`checkout-required`).",
+                check_approval. An org without a subscription gets a Checkout link for its human (`checkout-required`), \
+                with a `promotion_code` if your human gave you one.",
             input: || schema::named("UpgradeBody"),
             output: || schema::named("UpgradeAnswer"),
             read_only: false,
@@ -113,6 +114,18 @@ fn specs() -> Vec<Spec> {
                 again with `confirm_token` only on their yes. Idempotent: `already-scheduled`, `already-free`.",
             input: || schema::named("DowngradeBody"),
             output: || schema::named("DowngradeAnswer"),
+            read_only: false,
+            destructive: true,
+        },
+        Spec {
+            name: END_TRIAL,
+            title: "End the free trial now",
+            description: "Ends the org's free trial now: its first period is charged at once (discount and tax included). \
+                This costs money, so an agent key gets `confirmation_required` first, exactly like upgrade_plan: show the \
+                `message` to your human and call again with `confirm_token` only on their yes (or `mode: \"web\"` for an \
+                approval page). An org not in a trial gets `not_trialing`; get_billing shows `trial_ends_at`.",
+            input: || schema::named("EndTrialBody"),
+            output: || schema::named("TrialEndAnswer"),
             read_only: false,
             destructive: true,
         },

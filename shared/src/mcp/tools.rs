@@ -22,6 +22,7 @@ use crate::billing::limit_signals::{IncreaseBody, request_increase};
 use crate::billing::limits::{limits, resource_limit};
 use crate::billing::mandate_request::{self, MandateRequestBody};
 use crate::billing::mandates;
+use crate::billing::plan_change::trial::{EndTrialBody, end_trial};
 use crate::billing::plan_change::{DowngradeBody, UpgradeBody, approval, downgrade, upgrade};
 use crate::billing::portal::{PortalBody, portal_session};
 use crate::billing::summary::summary;
@@ -138,6 +139,7 @@ pub const RELEASE_USAGE: &str = "release_usage";
 pub const UPGRADE_PLAN: &str = NEXT_CALLS.upgrade.mcp_tool;
 pub const REQUEST_LIMIT_INCREASE: &str = NEXT_CALLS.increase.mcp_tool;
 pub const DOWNGRADE_PLAN: &str = "downgrade_plan";
+pub const END_TRIAL: &str = "end_trial";
 pub const CHECK_APPROVAL: &str = "check_approval";
 pub const OPEN_BILLING_PORTAL: &str = "open_billing_portal";
 pub const LIST_INVOICES: &str = "list_invoices";
@@ -148,7 +150,7 @@ pub const REQUEST_MANDATE: &str = "request_mandate";
 pub const GET_MANDATE: &str = "get_mandate";
 
 /// Every tool's name, in the table's order.
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 17] = [
     GET_BILLING,
     LIST_PLANS,
     GET_LIMITS,
@@ -156,6 +158,7 @@ pub const NAMES: [&str; 16] = [
     RELEASE_USAGE,
     UPGRADE_PLAN,
     DOWNGRADE_PLAN,
+    END_TRIAL,
     CHECK_APPROVAL,
     OPEN_BILLING_PORTAL,
     LIST_INVOICES,
@@ -220,6 +223,7 @@ pub async fn call(app: &App, caller: &Caller<'_>, name: &str, arguments: &Map<St
         }
         UPGRADE_PLAN => value(upgrade(app, caller, &args::<UpgradeBody>(arguments)?, now).await?),
         DOWNGRADE_PLAN => value(downgrade(app, caller, &args::<DowngradeBody>(arguments)?, now).await?),
+        END_TRIAL => value(end_trial(app, caller, &args::<EndTrialBody>(arguments)?, now).await?),
         CHECK_APPROVAL => value(approval::status(app, principal, &args::<ApprovalArgs>(arguments)?.approval_id, now).await?),
         OPEN_BILLING_PORTAL => value(portal_session(app, principal, &args::<PortalBody>(arguments)?, now).await?),
         LIST_INVOICES => {
@@ -325,6 +329,7 @@ mod tests {
                 "release_usage",
                 "upgrade_plan",
                 "downgrade_plan",
+                "end_trial",
                 "check_approval",
                 "open_billing_portal",
                 "list_invoices",

@@ -73,6 +73,25 @@ pub fn summary() -> BillingSummary {
     billing_summary(&org(), &catalog(), NOW, GRACE_SECS)
 }
 
+/// The answer of a promotion code applied: the billing with its discount.
+pub fn discount_applied() -> crate::billing::plan_change::answer::Applied {
+    let mut org = org();
+    org.discount = Some(crate::domain::promotion::Discount {
+        promotion_code: Some("LAUNCH20".into()),
+        percent_off: Some(20.0),
+        amount_off: None,
+        currency: None,
+        duration: crate::domain::promotion::Duration::Forever,
+        ends_at: None,
+    });
+    crate::billing::plan_change::answer::Applied {
+        status: crate::domain::change::AppliedStatus::DiscountApplied,
+        effective_at: None,
+        billing: Box::new(billing_summary(&org, &catalog(), NOW, GRACE_SECS)),
+        mandate: None,
+    }
+}
+
 /// The same org with nothing bought yet.
 fn free_org() -> Org {
     let mut org = Org::new("org_acme", "Acme", NOW - DAY);
@@ -195,9 +214,12 @@ pub fn invoices() -> InvoicePage {
         number: Some("ACME-0002".into()),
         status: Some("paid".into()),
         currency: "usd".into(),
-        amount_due: 1900,
-        amount_paid: 1900,
-        total: 1900,
+        amount_due: 1672,
+        amount_paid: 1672,
+        subtotal: 1900,
+        discount: 380,
+        tax: 152,
+        total: 1672,
         created: NOW - 16 * DAY,
         period_start: NOW - 16 * DAY,
         period_end: NOW + 14 * DAY,

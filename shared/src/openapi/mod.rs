@@ -143,6 +143,7 @@ pub(crate) fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<UpgradeAnswer>(&mut all);
     add::<DowngradeBody>(&mut all);
     add::<crate::billing::plan_change::trial::EndTrialBody>(&mut all);
+    add::<crate::billing::promotion::PromotionCodeBody>(&mut all);
     add::<crate::billing::plan_change::trial::ExtendTrialBody>(&mut all);
     add::<crate::billing::plan_change::answer::TrialEndAnswer>(&mut all);
     add::<Applied>(&mut all);
@@ -253,6 +254,7 @@ mod tests {
             "UpgradeBody" => accept::<plan_change::UpgradeBody>(body),
             "DowngradeBody" => accept::<plan_change::DowngradeBody>(body),
             "EndTrialBody" => accept::<plan_change::trial::EndTrialBody>(body),
+            "PromotionCodeBody" => accept::<crate::billing::promotion::PromotionCodeBody>(body),
             "ExtendTrialBody" => accept::<plan_change::trial::ExtendTrialBody>(body),
             "DecisionBody" => accept::<DecisionBody>(body),
             "CountBody" => accept::<CountBody>(body),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::events::VerifiedEvent;
@@ -15,6 +15,15 @@ pub struct CheckoutLink {
     pub url: String,
 }
 
+/// What an invoice preview says is charged now, in the smallest currency unit: `amount`, tax
+/// included, after `discount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DueNow {
+    pub amount: i64,
+    pub tax: i64,
+    pub discount: i64,
+}
+
 /// One page of Stripe's events, newest first as Stripe lists them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
@@ -22,9 +31,9 @@ pub struct EventPage {
     pub has_more: bool,
 }
 
-// Read from Stripe's invoice list as it is: these are the fields of Stripe's invoice it keeps.
-/// One invoice of the history, in the API's stable shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// One invoice of the history, in the API's stable shape. Amounts in the smallest currency
+/// unit: `total = subtotal - discount + tax`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InvoiceView {
     pub id: String,
     pub number: Option<String>,
@@ -32,6 +41,11 @@ pub struct InvoiceView {
     pub currency: String,
     pub amount_due: i64,
     pub amount_paid: i64,
+    /// Before discounts and tax.
+    pub subtotal: i64,
+    /// What the discounts took off.
+    pub discount: i64,
+    pub tax: i64,
     pub total: i64,
     pub created: i64,
     pub period_start: i64,

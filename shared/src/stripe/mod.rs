@@ -12,6 +12,7 @@ mod checkout;
 mod client;
 mod error;
 mod plan_change;
+mod promotion;
 mod requests;
 mod trial;
 mod wire;
@@ -32,7 +33,7 @@ use stripe_core::customer::{CreateCustomer, RetrieveCustomer, SearchCustomer};
 use stripe_core::event::ListEvent;
 use url::Url;
 
-pub use answers::{CardOnFilePayment, CardRefusal, CheckoutLink, CheckoutSessionState, EventPage, InvoicePage, InvoiceView};
+pub use answers::{CardOnFilePayment, CardRefusal, CheckoutLink, CheckoutSessionState, DueNow, EventPage, InvoicePage, InvoiceView};
 pub use error::GatewayError;
 pub use plan_change::{ChangeOutcome, PlanItem};
 pub use requests::{CardOnFileCharge, CheckoutDiscount, CheckoutMode, CheckoutRequest, TrialOffer};
@@ -213,7 +214,8 @@ impl StripeGateway {
 
     /// The subscription's current state, with its default card and its schedule.
     pub async fn retrieve_subscription(&self, subscription_id: &str) -> Result<SubscriptionState, GatewayError> {
-        let request = RetrieveSubscription::new(subscription_id).expand(vec!["default_payment_method".to_string(), "schedule".to_string()]);
+        let expand = ["default_payment_method", "schedule", "discounts.source.coupon", "discounts.promotion_code"];
+        let request = RetrieveSubscription::new(subscription_id).expand(expand.map(str::to_string).to_vec());
         let sub: Subscription = self.send("retrieve_subscription", None, request).await?;
         Ok(sub.state())
     }
@@ -241,7 +243,7 @@ impl StripeGateway {
             Some(id) => request.starting_after(id),
             None => request,
         };
-        let list: List<InvoiceView> = self.send("list_invoices", None, request).await?;
-        Ok(InvoicePage { data: list.data, has_more: list.has_more })
+        let list: List<wire::Invoice> = self.send("list_invoices", None, request).await?;
+        Ok(InvoicePage { data: list.data.into_iter().map(InvoiceView::from).collect(), has_more: list.has_more })
     }
 }

@@ -18,7 +18,7 @@ use serde::de::IgnoredAny;
 use stripe_shared::SubscriptionScheduleEndBehavior;
 
 use super::wire::{Object, PreviewInvoice, Subscription};
-use super::{GatewayError, StripeGateway};
+use super::{DueNow, GatewayError, StripeGateway};
 use crate::domain::subscription::SubscriptionState;
 
 /// A subscription's one item after a change: which catalog price, how many units.
@@ -40,7 +40,7 @@ pub enum ChangeOutcome {
 
 impl StripeGateway {
     /// What the org pays now for the change, prorated at `proration_date` and billed at once.
-    pub async fn preview_change(&self, sub: &SubscriptionState, to: &PlanItem<'_>, proration_date: i64) -> Result<i64, GatewayError> {
+    pub async fn preview_change(&self, sub: &SubscriptionState, to: &PlanItem<'_>, proration_date: i64) -> Result<DueNow, GatewayError> {
         let item_id = item_of(sub, "preview_change")?;
         let mut item = CreatePreviewInvoiceSubscriptionDetailsItems::new();
         item.id = Some(item_id.to_string());
@@ -52,7 +52,7 @@ impl StripeGateway {
         details.proration_behavior = Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
         let request = CreatePreviewInvoice::new().subscription(sub.id.as_str()).subscription_details(details);
         let invoice: PreviewInvoice = self.send("preview_change", None, request).await?;
-        Ok(invoice.amount_due)
+        Ok(invoice.due_now())
     }
 
     /// Applies the change now, invoicing the proration at once; with the payment failing the old

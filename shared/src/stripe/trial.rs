@@ -8,19 +8,18 @@ use stripe_billing::subscription::{
     UpdateSubscription, UpdateSubscriptionPaymentBehavior, UpdateSubscriptionProrationBehavior, UpdateSubscriptionTrialEnd,
 };
 
-use super::wire::{PreviewInvoice, Subscription};
-use super::{ChangeOutcome, GatewayError, StripeGateway};
-use crate::domain::subscription::SubscriptionState;
+use super::wire::{Object, PreviewInvoice, Subscription};
+use super::{ChangeOutcome, DueNow, GatewayError, StripeGateway};
 
 impl StripeGateway {
     /// What the org pays if its trial ends now: the first period's invoice, as Stripe would
     /// make it (discount and tax included).
-    pub async fn preview_trial_end(&self, subscription_id: &str) -> Result<i64, GatewayError> {
+    pub async fn preview_trial_end(&self, subscription_id: &str) -> Result<DueNow, GatewayError> {
         let mut details = CreatePreviewInvoiceSubscriptionDetails::new();
         details.trial_end = Some(CreatePreviewInvoiceSubscriptionDetailsTrialEnd::Now);
         let request = CreatePreviewInvoice::new().subscription(subscription_id).subscription_details(details);
         let invoice: PreviewInvoice = self.send("preview_trial_end", None, request).await?;
-        Ok(invoice.amount_due)
+        Ok(invoice.due_now())
     }
 
     /// Ends the trial now: the first period starts and its invoice is charged at once; with the
@@ -37,17 +36,11 @@ impl StripeGateway {
     }
 
     /// Moves the trial's end to `trial_end` (epoch seconds); nothing is charged.
-    pub async fn set_trial_end(
-        &self,
-        subscription_id: &str,
-        trial_end: i64,
-        idempotency_key: &str,
-    ) -> Result<SubscriptionState, GatewayError> {
+    pub async fn set_trial_end(&self, subscription_id: &str, trial_end: i64, idempotency_key: &str) -> Result<(), GatewayError> {
         let request = UpdateSubscription::new(subscription_id)
             .trial_end(UpdateSubscriptionTrialEnd::Timestamp(trial_end))
-            .proration_behavior(UpdateSubscriptionProrationBehavior::None)
-            .expand(vec!["default_payment_method".to_string(), "schedule".to_string()]);
-        let updated: Subscription = self.send("set_trial_end", Some(idempotency_key), request).await?;
-        Ok(updated.state())
+            .proration_behavior(UpdateSubscriptionProrationBehavior::None);
+        let _: Object = self.send("set_trial_end", Some(idempotency_key), request).await?;
+        Ok(())
     }
 }

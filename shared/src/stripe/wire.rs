@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::domain::org::{Card, SubscriptionStatus};
+use crate::domain::promotion::{Coupon, Discount, Duration};
 use crate::domain::subscription::{NextPhase, SubscriptionState};
+use crate::stripe::{DueNow, InvoiceView};
 
 /// A field Stripe sends as an id, or as the object when the request expanded it.
 #[derive(Debug, Deserialize)]
@@ -35,6 +37,97 @@ impl<T: HasId> Expandable<T> {
 
 pub(super) trait HasId {
     fn id(&self) -> &str;
+}
+
+impl<T> Expandable<T> {
+    pub(super) fn into_object(self) -> Option<T> {
+        match self {
+            Self::Id(_) => None,
+            Self::Object(object) => Some(*object),
+        }
+    }
+}
+
+/// A coupon, as a promotion code or a discount carries it when expanded.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireCoupon {
+    pub id: String,
+    pub percent_off: Option<f64>,
+    pub amount_off: Option<u64>,
+    pub currency: Option<String>,
+    pub duration: Duration,
+    pub valid: bool,
+    pub applies_to: Option<AppliesTo>,
+}
+
+impl HasId for WireCoupon {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl WireCoupon {
+    pub(super) fn coupon(self) -> Coupon {
+        Coupon {
+            percent_off: self.percent_off,
+            amount_off: self.amount_off,
+            currency: self.currency,
+            duration: self.duration,
+            valid: self.valid,
+            products: self.applies_to.map(|a| a.products),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AppliesTo {
+    pub products: Vec<String>,
+}
+
+/// A discount on a subscription, its coupon and promotion code expanded.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireDiscount {
+    pub id: String,
+    pub source: DiscountSource,
+    pub promotion_code: Option<Expandable<PromotionCodeRef>>,
+    pub end: Option<i64>,
+}
+
+impl HasId for WireDiscount {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DiscountSource {
+    pub coupon: Option<Expandable<WireCoupon>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PromotionCodeRef {
+    pub id: String,
+    pub code: String,
+}
+
+impl HasId for PromotionCodeRef {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl WireDiscount {
+    fn discount(&self) -> Option<Discount> {
+        let coupon = self.source.coupon.as_ref()?.object()?;
+        Some(Discount {
+            promotion_code: self.promotion_code.as_ref().and_then(Expandable::object).map(|p| p.code.clone()),
+            percent_off: coupon.percent_off,
+            amount_off: coupon.amount_off,
+            currency: coupon.currency.clone(),
+            duration: coupon.duration,
+            ends_at: self.end,
+        })
+    }
 }
 
 /// Any object read only for its id.
@@ -126,6 +219,8 @@ pub(super) struct Subscription {
     pub cancel_at_period_end: bool,
     pub cancel_at: Option<i64>,
     pub trial_end: Option<i64>,
+    #[serde(default)]
+    pub discounts: Vec<Expandable<WireDiscount>>,
     pub schedule: Option<Expandable<Schedule>>,
     pub default_payment_method: Option<Expandable<PaymentMethod>>,
     pub pending_update: Option<serde::de::IgnoredAny>,
@@ -189,6 +284,74 @@ pub(super) struct PaymentCard {
 #[derive(Debug, Deserialize)]
 pub(super) struct PreviewInvoice {
     pub amount_due: i64,
+    #[serde(default)]
+    pub total_discount_amounts: Vec<Amount>,
+    #[serde(default, deserialize_with = "list_or_null")]
+    pub total_taxes: Vec<Amount>,
+}
+
+impl PreviewInvoice {
+    pub(super) fn due_now(&self) -> DueNow {
+        DueNow {
+            amount: self.amount_due,
+            tax: self.total_taxes.iter().map(|t| t.amount).sum(),
+            discount: self.total_discount_amounts.iter().map(|d| d.amount).sum(),
+        }
+    }
+}
+
+/// An entry of `total_discount_amounts` or `total_taxes`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Amount {
+    pub amount: i64,
+}
+
+fn list_or_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// An invoice of the history as Stripe lists it: the fields `InvoiceView` keeps.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Invoice {
+    pub id: String,
+    pub number: Option<String>,
+    pub status: Option<String>,
+    pub currency: String,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub subtotal: i64,
+    #[serde(default)]
+    pub total_discount_amounts: Vec<Amount>,
+    #[serde(default, deserialize_with = "list_or_null")]
+    pub total_taxes: Vec<Amount>,
+    pub total: i64,
+    pub created: i64,
+    pub period_start: i64,
+    pub period_end: i64,
+    pub hosted_invoice_url: Option<String>,
+    pub invoice_pdf: Option<String>,
+}
+
+impl From<Invoice> for InvoiceView {
+    fn from(invoice: Invoice) -> Self {
+        Self {
+            discount: invoice.total_discount_amounts.iter().map(|d| d.amount).sum(),
+            tax: invoice.total_taxes.iter().map(|t| t.amount).sum(),
+            id: invoice.id,
+            number: invoice.number,
+            status: invoice.status,
+            currency: invoice.currency,
+            amount_due: invoice.amount_due,
+            amount_paid: invoice.amount_paid,
+            subtotal: invoice.subtotal,
+            total: invoice.total,
+            created: invoice.created,
+            period_start: invoice.period_start,
+            period_end: invoice.period_end,
+            hosted_invoice_url: invoice.hosted_invoice_url,
+            invoice_pdf: invoice.invoice_pdf,
+        }
+    }
 }
 
 /// Stripe's status names; one this API does not know yet counts as not live.
@@ -227,6 +390,7 @@ impl Subscription {
             current_period_end,
             cancel_at_period_end: self.cancel_at_period_end || self.cancel_at.is_some(),
             trial_end: self.trial_end,
+            discount: self.discounts.first().and_then(Expandable::object).and_then(WireDiscount::discount),
             schedule_id: self.schedule.as_ref().map(|s| s.id().to_string()),
             next_phase,
             card,

@@ -42,7 +42,7 @@ pub struct Applied {
     /// configuration (or Free) starts (epoch seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effective_at: Option<i64>,
-    pub billing: BillingSummary,
+    pub billing: Box<BillingSummary>,
     /// An AGENT's change made inside its mandate: which one, and what remains of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mandate: Option<MandateUsed>,
@@ -72,8 +72,13 @@ pub enum ConfirmationRequiredStatus {
 pub struct ConsentChange {
     pub from: PlanConfig,
     pub to: PlanConfig,
-    /// Charged when the change executes (smallest currency unit, prorated).
+    /// Charged when the change executes (smallest currency unit, prorated), discount applied
+    /// and tax included.
     pub amount_due_now: i64,
+    /// The tax included in `amount_due_now`.
+    pub tax_due_now: i64,
+    /// What a discount took off before `amount_due_now`.
+    pub discount_due_now: i64,
     /// Charged per interval afterwards.
     pub recurring_amount: u64,
     pub currency: String,
@@ -91,6 +96,8 @@ impl ConsentChange {
             from: change.from.clone(),
             to: change.to.clone(),
             amount_due_now: change.amount_due_now,
+            tax_due_now: change.tax_due_now,
+            discount_due_now: change.discount_due_now,
             recurring_amount: change.recurring_amount,
             currency: currency.to_string(),
             effective_at: change.effective_at,

@@ -32,10 +32,11 @@ use crate::domain::org::Org;
 use crate::domain::plan_change::{UpgradeDecision, configure, consent_message, decide_upgrade};
 use crate::domain::principal::Actor;
 use crate::domain::principal::{Principal, PrincipalKind};
+use crate::domain::promotion::check_code_text;
 use crate::domain::summary::billing_summary;
 use crate::domain::trial::trial_end;
 use crate::error::ApiError;
-use crate::stripe::{PlanItem, idempotency_key};
+use crate::stripe::{DueNow, PlanItem, idempotency_key};
 
 use answer::{
     Applied, CheckoutRequired, ConfirmationRequired, DesignPartner, DowngradeAnswer, TrialEndAnswer, UpgradeAnswer, WebApproveRequired,
@@ -76,6 +77,11 @@ pub struct UpgradeBody {
     pub confirm_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ConsentMode>,
+    /// For an org without a subscription: a promotion code for the Checkout it gets. A live
+    /// subscription takes a code through `POST /billing/promotion-code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub promotion_code: Option<String>,
 }
 
 /// `POST /billing/downgrade`: every field optional.
@@ -106,11 +112,15 @@ fn target_of(app: &App, org: &Org, body: &UpgradeBody) -> Result<PlanConfig, Api
 fn params_of_upgrade(body: &UpgradeBody) -> String {
     let interval = body.interval.map_or("", Interval::as_str);
     let quantity = body.quantity.map(|q| q.to_string()).unwrap_or_default();
-    idempotency_key(&["upgrade", body.plan.as_deref().unwrap_or("pro"), interval, &quantity])
+    let code = body.promotion_code.as_deref().unwrap_or_default();
+    idempotency_key(&["upgrade", body.plan.as_deref().unwrap_or("pro"), interval, &quantity, code])
 }
 
 pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i64) -> Result<UpgradeAnswer, ApiError> {
     let principal = caller.principal;
+    if let Some(Err(problem)) = body.promotion_code.as_deref().map(check_code_text) {
+        return Err(ApiError::validation(vec![problem]));
+    }
     let params = params_of_upgrade(body);
     if let Some(token) = &body.confirm_token {
         return consent::confirm(app, principal, "upgrade", &params, token, now).await.map(UpgradeAnswer::Applied);
@@ -127,9 +137,16 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
             quantity: Some(target.quantity),
             success_url: None,
             cancel_url: None,
+            promotion_code: body.promotion_code.clone(),
         };
         let opened = subscription_checkout(app, principal, &checkout, now).await?;
         return Ok(UpgradeAnswer::CheckoutRequired(CheckoutRequired::of(opened.link)));
+    }
+    if body.promotion_code.is_some() {
+        return Err(ApiError::field(
+            "promotion_code",
+            "applies to a new subscription's Checkout only: apply it to this org's subscription with POST /billing/promotion-code",
+        ));
     }
     let from = PlanConfig::of(&org);
     let kind = match decide_upgrade(&org, &target, &app.config.catalog) {
@@ -170,9 +187,9 @@ fn has_subscription(org: &Org) -> bool {
 }
 
 /// The answer `status` with the org's billing as it is now.
-fn applied(app: &App, status: AppliedStatus, org: &Org, now: i64) -> Applied {
+pub(crate) fn applied(app: &App, status: AppliedStatus, org: &Org, now: i64) -> Applied {
     let billing = billing_summary(org, &app.config.catalog, now, app.config.past_due_grace_secs);
-    Applied { status, effective_at: None, billing, mandate: None }
+    Applied { status, effective_at: None, billing: Box::new(billing), mandate: None }
 }
 
 /// The change's amounts: Stripe's invoice preview for one applied now (prorated at `now`,
@@ -181,22 +198,32 @@ fn applied(app: &App, status: AppliedStatus, org: &Org, now: i64) -> Applied {
 async fn compute(app: &App, org: &Org, kind: Kind, from: PlanConfig, to: PlanConfig, now: i64) -> Result<Change, ApiError> {
     let catalog = &app.config.catalog;
     let recurring_amount = to.amount(catalog);
-    let (amount_due_now, effective_at) = match kind {
+    let (due, effective_at) = match kind {
         Kind::SwitchNow => {
             let stripe = app.stripe()?;
             let sub = stripe.retrieve_subscription(org.stripe_subscription_id.as_deref().unwrap_or_default()).await?;
             let price_id = price_of(app, &to)?;
             (stripe.preview_change(&sub, &PlanItem { price_id: &price_id, quantity: to.quantity }, now).await?, Some(now))
         }
-        Kind::AtPeriodEnd | Kind::ToFree => (0, org.current_period_end),
-        Kind::Resume => (0, None),
+        Kind::AtPeriodEnd | Kind::ToFree => (DueNow::default(), org.current_period_end),
+        Kind::Resume => (DueNow::default(), None),
         Kind::EndTrial => {
             let subscription_id = org.stripe_subscription_id.as_deref().unwrap_or_default();
             (app.stripe()?.preview_trial_end(subscription_id).await?, Some(now))
         }
     };
-    let trial_ends_at = trial_end(org).ok();
-    Ok(Change { kind, from, to, amount_due_now, recurring_amount, effective_at, proration_date: now, trial_ends_at })
+    Ok(Change {
+        kind,
+        from,
+        to,
+        amount_due_now: due.amount,
+        recurring_amount,
+        effective_at,
+        proration_date: now,
+        trial_ends_at: trial_end(org).ok(),
+        tax_due_now: due.tax,
+        discount_due_now: due.discount,
+    })
 }
 
 fn price_of(app: &App, config: &PlanConfig) -> Result<String, ApiError> {

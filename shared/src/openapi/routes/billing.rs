@@ -48,7 +48,11 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
             summary: "Stripe Checkout for a subscription",
             description: "A Checkout Session for a paid plan; the price comes from the catalog. The same request within a \
                 minute, or while its session is open, gets the same session. 409 when the org has a live subscription \
-                (change it with upgrade or downgrade), another open checkout, or is a design partner.",
+                (change it with upgrade or downgrade), another open checkout, or is a design partner. An org's first \
+                subscription starts with the plan's free trial (`trial_days` in the answer; one per org, ever). A \
+                `promotion_code` is checked before anything is created (400 `invalid_promotion_code` with \
+                `details.reason`: `unknown`, `inactive`, `expired`, `exhausted`, `first_time_only`, `minimum_amount`, \
+                `not_applicable`); without one the customer may type a code on Stripe's page.",
             keyless: false,
             parameters: Vec::new(),
             body: body(
@@ -56,6 +60,7 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
                 true,
                 vec![
                     ("pro-monthly", json!({ "plan": "pro", "interval": "month" })),
+                    ("with-a-code", json!({ "plan": "pro", "interval": "month", "promotion_code": "LAUNCH20" })),
                     (
                         "scale-3-servers",
                         json!({ "plan": "scale", "interval": "year", "quantity": 3, "success_url": "https://app.example.com/billing/done", "cancel_url": "https://app.example.com/billing" }),
@@ -68,9 +73,31 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
                 &[("syncCheckout", "session_id")],
             ),
             created: false,
-            errors: kinds(&[&KEYED, &BODY, &[NotFound, SubscriptionExists, CheckoutInProgress, Conflict, StripeError, ServiceUnavailable]]),
+            errors: kinds(&[
+                &KEYED,
+                &BODY,
+                &[InvalidPromotionCode, NotFound, SubscriptionExists, CheckoutInProgress, Conflict, StripeError, ServiceUnavailable],
+            ]),
             others: Vec::new(),
             samples: vec![ApiError::field("plan", "`gold` is not a plan of the catalog")],
+        },
+        Operation {
+            method: HttpMethod::Post,
+            path: "/billing/promotion-code",
+            id: "applyPromotionCode",
+            tag: "checkout",
+            summary: "Apply a promotion code to the subscription",
+            description: "A HUMAN or ADMIN key puts a promotion code on the org's live subscription, replacing its discount; \
+                the code is checked against the current plan first (400 `invalid_promotion_code` with `details.reason`, nothing \
+                changed). An AGENT key is 403. 409 without a live subscription (a new one takes the code at Checkout).",
+            keyless: false,
+            parameters: Vec::new(),
+            body: body("PromotionCodeBody", true, vec![("launch", json!({ "promotion_code": "LAUNCH20" }))]),
+            ok: ok("Applied", "The billing, its `discount` set.", vec![("applied", examples::discount_applied())]),
+            created: false,
+            errors: kinds(&[&KEYED, &BODY, &[InvalidPromotionCode, Forbidden, NotFound, Conflict, StripeError, ServiceUnavailable]]),
+            others: Vec::new(),
+            samples: vec![ApiError::field("promotion_code", "must be 1 to 64 letters, digits, `-` or `_`")],
         },
         Operation {
             method: HttpMethod::Post,

@@ -258,7 +258,7 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
 }
 
 fn applied(status: AppliedStatus, effective_at: Option<i64>) -> Applied {
-    Applied { status, effective_at, billing: examples::summary(), mandate: None }
+    Applied { status, effective_at, billing: Box::new(examples::summary()), mandate: None }
 }
 
 fn upgrade_answers() -> Vec<(&'static str, UpgradeAnswer)> {
@@ -323,6 +323,8 @@ fn confirmation(upgrade: bool) -> ConfirmationRequired {
             from: pro,
             to,
             amount_due_now: due,
+            tax_due_now: 0,
+            discount_due_now: 0,
             recurring_amount: recurring,
             currency: "usd".into(),
             effective_at,

@@ -1,0 +1,85 @@
+//! Promotion codes: a code a customer typed, resolved on the server with Stripe's list by
+//! `code` and checked before anything is created (`POST /billing/checkout`), or applied to the
+//! live subscription (`POST /billing/promotion-code`). A refusal is 400 `invalid_promotion_code`
+//! with `details.reason`, and nothing exists in Stripe or the table that did not before.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::App;
+use crate::billing::load_org;
+use crate::billing::plan_change::answer::Applied;
+use crate::billing::plan_change::applied;
+use crate::billing::webhook_sync::apply;
+use crate::domain::catalog::Price;
+use crate::domain::change::AppliedStatus;
+use crate::domain::events::Effect;
+use crate::domain::org::Org;
+use crate::domain::principal::{Principal, PrincipalKind};
+use crate::domain::promotion::{Purchase, Refusal, check, check_code_text};
+use crate::error::{ApiError, ErrorKind};
+use crate::stripe::idempotency_key;
+
+/// `POST /billing/promotion-code`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionCodeBody {
+    /// The code the customer typed, e.g. `LAUNCH20`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub promotion_code: String,
+}
+
+pub(crate) fn refused(code: &str, refusal: Refusal) -> ApiError {
+    ApiError::new(ErrorKind::InvalidPromotionCode, refusal.message(code)).with_details(json!({ "promotion_code": code, "reason": refusal }))
+}
+
+/// The Stripe promotion code (`promo_...`) for `code`, checked for `quantity` units of `price`
+/// bought by `org`; 400 `invalid_promotion_code` saying why it does not apply.
+pub(crate) async fn resolve(app: &App, org: &Org, code: &str, price: &Price, quantity: u32, now: i64) -> Result<String, ApiError> {
+    check_code_text(code).map_err(|problem| ApiError::validation(vec![problem]))?;
+    let stripe = app.stripe()?;
+    let found = stripe.find_promotion_code(code).await?;
+    let product = match found.as_ref().and_then(|c| c.coupon.products.as_ref()) {
+        Some(_) => Some(stripe.product_of_price(&price.price_id).await?),
+        None => None,
+    };
+    let purchase = Purchase {
+        amount: price.unit_amount * u64::from(quantity),
+        currency: &app.config.catalog.currency,
+        product: product.as_deref(),
+        paid_before: org.trial_spent,
+    };
+    match check(found.as_ref(), purchase, now) {
+        Ok(()) => found.map(|c| c.id).ok_or_else(|| refused(code, Refusal::Unknown)),
+        Err(refusal) => {
+            tracing::info!(org_id = %org.org_id, reason = ?refusal, "promotion code refused");
+            Err(refused(code, refusal))
+        }
+    }
+}
+
+/// Applies a promotion code to the org's live subscription (HUMAN or ADMIN; an AGENT is 403).
+pub async fn apply_promotion_code(app: &App, principal: &Principal, body: &PromotionCodeBody, now: i64) -> Result<Applied, ApiError> {
+    if principal.kind == PrincipalKind::Agent {
+        return Err(ApiError::forbidden("An agent key cannot apply a promotion code: a human of the org does, with their own key."));
+    }
+    check_code_text(&body.promotion_code).map_err(|problem| ApiError::validation(vec![problem]))?;
+    let org = load_org(&app.store, &principal.org_id).await?;
+    let catalog = &app.config.catalog;
+    let price = catalog.plan(&org.plan).and_then(|plan| plan.prices.get(org.interval?));
+    let (Some(subscription_id), Some(customer_id), Some(price), true) =
+        (org.stripe_subscription_id.clone(), org.stripe_customer_id.clone(), price, org.status.is_live())
+    else {
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            "This org has no subscription to apply a code to: start one with POST /billing/checkout and its `promotion_code`.",
+        ));
+    };
+    let promotion_code_id = resolve(app, &org, &body.promotion_code, price, org.quantity, now).await?;
+    let key = idempotency_key(&["promotion_code", &org.org_id, &subscription_id, &promotion_code_id]);
+    app.stripe()?.apply_promotion_code(&subscription_id, &promotion_code_id, &key).await?;
+    let (_, org) = apply(app, &org.org_id, &Effect::SyncSubscription { customer_id, subscription_id }, None, now).await?;
+    tracing::info!(org_id = %org.org_id, "promotion code applied");
+    Ok(applied(app, AppliedStatus::DiscountApplied, &org, now))
+}
