@@ -74,13 +74,29 @@ impl StripeHttp {
         Ok(Self { client, base, authorization })
     }
 
-    /// One attempt of `request`, with `Idempotency-Key` when given, decoded into `T`.
-    pub(super) async fn call<T: DeserializeOwned>(
+    /// `request` ready to be sent, as often as the retries need.
+    pub(super) fn prepare(&self, request: RequestBuilder) -> Prepared {
+        let mut uri = format!("{}v1{}", self.base, request.path);
+        if let Some(query) = &request.query {
+            uri.push('?');
+            uri.push_str(query);
+        }
+        let method = match request.method {
+            StripeMethod::Get => Method::GET,
+            StripeMethod::Post => Method::POST,
+            StripeMethod::Delete => Method::DELETE,
+        };
+        Prepared { method, uri, form: request.body.map(Bytes::from) }
+    }
+
+    /// One attempt of `request`, with `Idempotency-Key` when given. Not generic over the answer's
+    /// type, so every call shares this code; `decode` reads the body.
+    pub(super) async fn call(
         &self,
         operation: &'static str,
-        request: RequestBuilder,
+        request: &Prepared,
         idempotency_key: Option<&IdempotencyKey>,
-    ) -> Result<Answer<T>, GatewayError> {
+    ) -> Result<Raw, GatewayError> {
         let http_request = self.http_request(request, idempotency_key).map_err(|e| GatewayError::local(operation, e.to_string()))?;
         let attempt = async {
             let response = self.client.request(http_request).await.map_err(|e| GatewayError::unreachable(operation, e.to_string()))?;
@@ -106,29 +122,17 @@ impl StripeHttp {
             error.payment_intent_id = detail.and_then(|d| d.payment_intent).map(|pi| pi.id.into_boxed_str());
             return Err(error);
         }
-        let value =
-            serde_json::from_slice(&body).map_err(|e| GatewayError::local(operation, format!("unexpected answer from Stripe: {e}")))?;
-        Ok(Answer { value, replayed })
+        Ok(Raw { body, replayed })
     }
 
     fn http_request(
         &self,
-        request: RequestBuilder,
+        request: &Prepared,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
-        let mut uri = format!("{}v1{}", self.base, request.path);
-        if let Some(query) = &request.query {
-            uri.push('?');
-            uri.push_str(query);
-        }
-        let method = match request.method {
-            StripeMethod::Get => Method::GET,
-            StripeMethod::Post => Method::POST,
-            StripeMethod::Delete => Method::DELETE,
-        };
         let mut builder = Request::builder()
-            .method(method)
-            .uri(uri)
+            .method(request.method.clone())
+            .uri(request.uri.as_str())
             .header(AUTHORIZATION, self.authorization.clone())
             .header(USER_AGENT, USER_AGENT_VALUE)
             // The API version the request builders were generated for, as async-stripe sends it.
@@ -136,10 +140,32 @@ impl StripeHttp {
         if let Some(key) = idempotency_key {
             builder = builder.header(HeaderName::from_static("idempotency-key"), key.as_str());
         }
-        if request.body.is_some() {
+        if request.form.is_some() {
             builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
         }
-        builder.body(Full::new(request.body.map(Bytes::from).unwrap_or_default()))
+        builder.body(Full::new(request.form.clone().unwrap_or_default()))
+    }
+}
+
+/// A request as sent: built once, sent by every attempt.
+pub(super) struct Prepared {
+    method: Method,
+    uri: String,
+    form: Option<Bytes>,
+}
+
+/// A successful answer's body, not yet read.
+pub(super) struct Raw {
+    body: Bytes,
+    replayed: bool,
+}
+
+impl Raw {
+    /// The answer read into `T`.
+    pub(super) fn decode<T: DeserializeOwned>(self, operation: &'static str) -> Result<Answer<T>, GatewayError> {
+        let value = serde_json::from_slice(&self.body)
+            .map_err(|e| GatewayError::local(operation, format!("unexpected answer from Stripe: {e}")))?;
+        Ok(Answer { value, replayed: self.replayed })
     }
 }
 

@@ -38,7 +38,7 @@ pub use error::GatewayError;
 pub use plan_change::{ChangeOutcome, PlanItem};
 pub use requests::{CardOnFileCharge, CheckoutDiscount, CheckoutMode, CheckoutRequest, TrialOffer};
 
-use self::client::{Answer, StripeHttp};
+use self::client::{Answer, Prepared, Raw, StripeHttp};
 use self::wire::{Customer, CustomerCard, Event, List, Object, PaymentIntent, Subscription, UrlSession};
 use crate::config::ConfigError;
 use crate::domain::events::VerifiedEvent;
@@ -65,6 +65,18 @@ impl StripeRequest for OffSessionPaymentIntent<'_> {
 
     fn build(&self) -> RequestBuilder {
         RequestBuilder::new(StripeMethod::Post, "/payment_intents").form(self)
+    }
+}
+
+/// Logs a call that failed for good. A refusal (a declined card, an id Stripe does not know) is
+/// the caller's answer to give; what an operator must look at is Stripe failing or out of reach.
+fn report(operation: &'static str, err: &GatewayError) {
+    let (status, stripe_request_id) = (err.status, err.request_id.as_deref());
+    if err.is_refusal() {
+        tracing::warn!(operation, status, stripe_request_id, error = %err.description, "stripe refused the call");
+    } else {
+        metrics::stripe_errors(operation);
+        tracing::error!(operation, status, stripe_request_id, error = %err.description, "stripe call failed");
     }
 }
 
@@ -122,31 +134,30 @@ impl StripeGateway {
         key: Option<&str>,
         request: impl StripeRequest,
     ) -> Result<Answer<T>, GatewayError> {
+        let prepared = self.http.prepare(request.build());
+        let answer = self.attempts(operation, key, &prepared).await.and_then(|raw| raw.decode(operation));
+        if let Err(err) = &answer {
+            report(operation, err);
+        }
+        answer
+    }
+
+    /// The attempts of one request under the Stripe retry policy, with their metrics. Not
+    /// generic, so every call shares it.
+    async fn attempts(&self, operation: &'static str, key: Option<&str>, request: &Prepared) -> Result<Raw, GatewayError> {
         let key = key.map(IdempotencyKey::new).transpose().map_err(|e| GatewayError::local(operation, format!("idempotency key: {e}")))?;
-        let (key, request) = (key.as_ref(), &request);
-        let result = retry(Policy::STRIPE, operation, |attempt| async move {
+        let key = key.as_ref();
+        retry(Policy::STRIPE, operation, |attempt| async move {
             if attempt > 1 {
                 metrics::stripe_retries(operation);
             }
             self.calls.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            let answer = self.http.call(operation, request.build(), key).await;
+            let answer = self.http.call(operation, request, key).await;
             metrics::stripe_call_latency(operation, started.elapsed());
             answer.map_err(|err| if err.is_retryable() { Failure::Transient(err) } else { Failure::Permanent(err) })
         })
-        .await;
-        if let Err(err) = &result {
-            let (status, stripe_request_id) = (err.status, err.request_id.as_deref());
-            // A refusal (a declined card, an id Stripe does not know) is the caller's answer to
-            // give; what an operator must look at is Stripe failing or out of reach.
-            if err.is_refusal() {
-                tracing::warn!(operation, status, stripe_request_id, error = %err.description, "stripe refused the call");
-            } else {
-                metrics::stripe_errors(operation);
-                tracing::error!(operation, status, stripe_request_id, error = %err.description, "stripe call failed");
-            }
-        }
-        result
+        .await
     }
 
     /// The org's Stripe customer. The key is the org id alone: however often this runs
