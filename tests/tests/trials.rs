@@ -131,6 +131,10 @@ async fn an_agent_ends_the_trial_with_consent_and_pays_what_it_was_shown() {
     assert_eq!(invoices["data"][0]["total"], due, "the amount agreed is the amount charged");
     assert_eq!(invoices["data"][0]["status"], "paid");
 
+    for bad in [r#"{"mode":"email"}"#, r#"{"now":true}"#, r#"{"confirm_token":7}"#, "[]", "{"] {
+        let reply = api.post_json("/billing/trial/end", &agent, bad).await;
+        assert!(reply.status == 400 && reply.body["error"].is_string(), "{bad}: {}", reply.body);
+    }
     let replay = api.post_json("/billing/trial/end", &agent, &format!(r#"{{"confirm_token":"{token}"}}"#)).await;
     assert_envelope(&replay, 400, "invalid_confirm_token");
     assert_envelope(&api.post_json("/billing/trial/end", &human, "{}").await, 409, "not_trialing");
