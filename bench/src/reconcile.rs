@@ -148,6 +148,7 @@ fn stuck_intent(org: &Org, app: &App, at: i64) -> ChangeIntent {
         trial_ends_at: None,
         tax_due_now: 0,
         discount_due_now: 0,
+        promotion_code: None,
         from,
         to,
     };

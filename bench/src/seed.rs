@@ -92,6 +92,7 @@ fn approval(id: &str, state: ApprovalState) -> ApprovalRecord {
         trial_ends_at: None,
         tax_due_now: 0,
         discount_due_now: 0,
+        promotion_code: None,
     };
     ApprovalRecord {
         id_hash: ids::hash(id),

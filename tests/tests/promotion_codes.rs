@@ -119,6 +119,34 @@ async fn a_human_applies_a_code_to_the_live_subscription_and_an_agent_cannot() {
 }
 
 #[tokio::test]
+async fn an_agents_upgrade_with_a_code_is_charged_what_its_human_agreed_to() {
+    let (api, human, agent) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
+    let body = r#"{"plan":"scale","quantity":2,"promotion_code":"LAUNCH20"}"#;
+    let asked = api.post_json("/billing/upgrade", &agent, body).await;
+    assert_eq!(asked.body["status"], "confirmation_required", "{}", asked.body);
+    let change = asked.body["change"].clone();
+    let (due, off) = (change["amount_due_now"].as_i64().unwrap(), change["discount_due_now"].as_i64().unwrap());
+    assert!(off > 0 && due > 0, "the preview shows the code's discount: {change}");
+    assert!(asked.body["message"].as_str().unwrap().contains("discount"), "{}", asked.body);
+    let token = asked.body["confirm_token"].as_str().unwrap();
+
+    let other = json!({ "plan": "scale", "quantity": 2, "confirm_token": token }).to_string();
+    let mismatch = api.post_json("/billing/upgrade", &agent, &other).await;
+    assert_envelope(&mismatch, 400, "invalid_confirm_token");
+    assert_eq!(mismatch.body["details"]["reason"], "mismatch", "the token is bound to the code");
+
+    let refused = api.post_json("/billing/upgrade", &agent, r#"{"plan":"scale","quantity":2,"promotion_code":"USEDUP"}"#).await;
+    assert_envelope(&refused, 400, "invalid_promotion_code");
+    let confirmed = json!({ "plan": "scale", "quantity": 2, "promotion_code": "LAUNCH20", "confirm_token": token }).to_string();
+    let done = api.post_json("/billing/upgrade", &agent, &confirmed).await;
+    assert_eq!(done.body["status"], "switched", "{}", done.body);
+    api.standin.webhooks_settled().await;
+    let invoice = api.get("/billing/invoices", Some(&human)).await.body["data"][0].clone();
+    assert_eq!((invoice["total"].as_i64(), invoice["discount"].as_i64()), (Some(due), Some(off)), "agreed = charged: {invoice}");
+    assert_eq!(billing(&api, &human).await["discount"]["promotion_code"], "LAUNCH20");
+}
+
+#[tokio::test]
 async fn with_tax_and_a_code_the_amount_an_agent_agrees_to_is_the_invoice_total() {
     let vars = [("CATALOG_FILE", DEMO_CATALOG), ("AUTOMATIC_TAX", "on")];
     let api = StripeTestApi::with_webhooks_and(&vars).await;

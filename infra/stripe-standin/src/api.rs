@@ -327,7 +327,7 @@ fn timestamp(p: &Params, key: &str) -> Result<Option<i64>, StripeApiError> {
 }
 
 fn preview_invoice(account: &mut Account, p: &Params) -> Result<Value, StripeApiError> {
-    p.allow_only(&["automatic_tax", "customer", "expand", "subscription", "subscription_details"])?;
+    p.allow_only(&["automatic_tax", "customer", "discounts", "expand", "subscription", "subscription_details"])?;
     let subscription = p.required_str("subscription")?.to_string();
     let (items, proration_date, proration_behavior, trial_end_now) = match p.object("subscription_details")? {
         Some(details) => {
@@ -345,7 +345,16 @@ fn preview_invoice(account: &mut Account, p: &Params) -> Result<Value, StripeApi
         None => (Vec::new(), None, None, false),
     };
     let automatic_tax = automatic_tax(p)?;
-    account.preview_invoice(PreviewRequest { subscription, items, proration_date, proration_behavior, automatic_tax, trial_end_now })
+    let discounts = discount_choices(p)?;
+    account.preview_invoice(PreviewRequest {
+        subscription,
+        items,
+        proration_date,
+        proration_behavior,
+        automatic_tax,
+        trial_end_now,
+        discounts,
+    })
 }
 
 fn create_schedule(account: &mut Account, p: &Params, origin: &Origin) -> Result<Value, StripeApiError> {

@@ -388,6 +388,7 @@ impl Account {
                 metadata: Map::new(),
                 discounts: Vec::new(),
                 automatic_tax: None,
+                preview_coupons: None,
             },
             &origin,
         );

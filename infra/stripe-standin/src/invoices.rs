@@ -66,6 +66,8 @@ pub(crate) struct InvoiceSpec {
     pub(crate) discounts: Vec<String>,
     /// Whether automatic tax applies; `None`: as the subscription says (off without one).
     pub(crate) automatic_tax: Option<bool>,
+    /// A preview's `discounts`: coupons (by id) applied instead of the subscription's.
+    pub(crate) preview_coupons: Option<Vec<String>>,
 }
 
 impl InvoiceSpec {
@@ -92,6 +94,7 @@ impl InvoiceSpec {
             metadata: Map::new(),
             discounts: Vec::new(),
             automatic_tax: None,
+            preview_coupons: None,
         }
     }
 }
@@ -119,9 +122,12 @@ impl Account {
     pub(crate) fn render_invoice(&mut self, spec: &InvoiceSpec, customer: &Value, number: Option<String>) -> Value {
         let subscription = spec.subscription.as_ref().and_then(|id| self.subscriptions.get(id)).cloned();
         let subscription_metadata = subscription.as_ref().map_or(json!({}), |s| s["metadata"].clone());
-        let discounts = match &subscription {
-            Some(subscription) => self.discounts_in_force(subscription, spec.created),
-            None => spec
+        let discounts = match (&spec.preview_coupons, &subscription) {
+            (Some(coupons), _) => {
+                coupons.iter().filter_map(|id| Some((format!("di_preview_{id}"), self.coupons.get(id)?.clone()))).collect()
+            }
+            (None, Some(subscription)) => self.discounts_in_force(subscription, spec.created),
+            (None, None) => spec
                 .discounts
                 .iter()
                 .filter_map(|id| {

@@ -37,7 +37,8 @@
 //! - `POST /v1/invoices/create_preview` for a change of a subscription
 //!   (`subscription_details[items]`, `[proration_date]`, `[proration_behavior]`,
 //!   `[trial_end]=now` for a trialing one: its first full period, billed now,
-//!   `automatic_tax[enabled]`)
+//!   `automatic_tax[enabled]`, `discounts[i][promotion_code|coupon]` checked and applied instead
+//!   of the subscription's)
 //! - `GET /v1/promotion_codes` (`code`, `active`, `coupon`, cursor paging),
 //!   `GET /v1/promotion_codes/{id}`, `GET /v1/coupons/{id}` (`applies_to` only when
 //!   expanded, as Stripe includes it), `GET /v1/tax_rates/{id}` (the automatic tax rate)

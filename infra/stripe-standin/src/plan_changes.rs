@@ -7,9 +7,11 @@ use serde_json::{Value, json};
 use crate::account::{Account, Origin};
 use crate::billing::{self, ItemChange};
 use crate::clock;
+use crate::discounts::DiscountChoice;
 use crate::error::StripeApiError;
 use crate::invoices::{BillingLine, InvoiceSpec};
 use crate::objects::{self, NewSchedule, NewSubscriptionItem, SchedulePhase};
+use crate::totals::TotalsLine;
 
 /// A validated `POST /v1/invoices/create_preview` for a change of a subscription.
 pub(crate) struct PreviewRequest {
@@ -22,6 +24,9 @@ pub(crate) struct PreviewRequest {
     /// `subscription_details[trial_end]=now`: the first full period of the current items,
     /// billed now.
     pub(crate) trial_end_now: bool,
+    /// `discounts`: the invoice's discounts instead of the subscription's, checked as a
+    /// subscription update would check them, redeemed by nothing.
+    pub(crate) discounts: Option<Vec<(String, DiscountChoice)>>,
 }
 
 /// `phases[i]` of a schedule update.
@@ -89,6 +94,17 @@ impl Account {
             (end, (start, end))
         };
         let customer_id = current["customer"].as_str().unwrap_or_default().to_string();
+        let preview_coupons = match &request.discounts {
+            Some(choices) => {
+                let currency = current["currency"].as_str().unwrap_or("usd");
+                let priced = self.priced_items(&items);
+                let totals: Vec<TotalsLine> = priced.iter().map(|(product, amount)| TotalsLine { product, amount: *amount }).collect();
+                let checked: Result<Vec<_>, _> =
+                    choices.iter().map(|(param, choice)| self.redeemable(choice, param, Some(&customer_id), &totals, currency)).collect();
+                Some(checked?.into_iter().map(|redemption| redemption.coupon).collect())
+            }
+            None => None,
+        };
         let customer = self.customers.get(&customer_id).cloned().unwrap_or_else(|| json!({"id": customer_id}));
         let spec = InvoiceSpec {
             id: self.ids.id("upcoming_in_", 24),
@@ -103,6 +119,7 @@ impl Account {
             metadata: Default::default(),
             discounts: Vec::new(),
             automatic_tax: request.automatic_tax,
+            preview_coupons,
         };
         let mut invoice = self.render_invoice(&spec, &customer, None);
         // A preview is a draft: nothing attempted, nothing hosted; a net credit is due as 0.

@@ -125,6 +125,10 @@ pub struct Change {
     /// What a discount took off before `amount_due_now`.
     #[serde(default)]
     pub discount_due_now: i64,
+    /// The promotion code (`promo_...`) the change puts on the subscription, checked when the
+    /// change was computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_code: Option<String>,
 }
 
 /// The consent an execution uses up: a chat token or a web approval (both hashed), and for an
@@ -204,6 +208,7 @@ mod tests {
             trial_ends_at: None,
             tax_due_now: 0,
             discount_due_now: 0,
+            promotion_code: None,
         };
         ChangeIntent { change, stripe_key: "k".into(), claim, generation: 3, started_at: 100, requested_by: None }
     }

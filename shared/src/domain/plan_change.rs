@@ -209,6 +209,7 @@ mod tests {
             trial_ends_at: None,
             tax_due_now: 0,
             discount_due_now: 0,
+            promotion_code: None,
         };
         let now = consent_message("Acme", &change(ChangeKind::SwitchNow, config("pro", Interval::Year, 1), 17_333), &catalog);
         assert!(now.starts_with("Switch Acme from Pro (monthly) to Pro (annual) now: $173.33 is charged today"), "{now}");

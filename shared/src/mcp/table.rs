@@ -100,7 +100,7 @@ fn specs() -> Vec<Spec> {
                 arguments plus `confirm_token` within 60 seconds (the token works once). With `mode: \"web\"` it returns \
                 an `approval_url` and a `binding_code` for your human to approve in a browser instead; then poll \
                 check_approval. An org without a subscription gets a Checkout link for its human (`checkout-required`), \
-                with a `promotion_code` if your human gave you one.",
+                A `promotion_code` your human gave you is checked first and its discount shown in the amounts.",
             input: || schema::named("UpgradeBody"),
             output: || schema::named("UpgradeAnswer"),
             read_only: false,

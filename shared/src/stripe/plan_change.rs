@@ -3,11 +3,11 @@
 //! schedule, as Stripe recommends), and cancel at period end or lift that cancel.
 
 use stripe_billing::invoice::{
-    CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails, CreatePreviewInvoiceSubscriptionDetailsItems,
-    CreatePreviewInvoiceSubscriptionDetailsProrationBehavior,
+    CreatePreviewInvoice, CreatePreviewInvoiceDiscounts, CreatePreviewInvoiceSubscriptionDetails,
+    CreatePreviewInvoiceSubscriptionDetailsItems, CreatePreviewInvoiceSubscriptionDetailsProrationBehavior,
 };
 use stripe_billing::subscription::{
-    UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionPaymentBehavior, UpdateSubscriptionProrationBehavior,
+    DiscountsDataParam, UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionPaymentBehavior, UpdateSubscriptionProrationBehavior,
 };
 use stripe_billing::subscription_schedule::{
     CreateSubscriptionSchedule, ReleaseSubscriptionSchedule, UpdateSubscriptionSchedule, UpdateSubscriptionSchedulePhases,
@@ -21,11 +21,13 @@ use super::wire::{Object, PreviewInvoice, Subscription};
 use super::{DueNow, GatewayError, StripeGateway};
 use crate::domain::subscription::SubscriptionState;
 
-/// A subscription's one item after a change: which catalog price, how many units.
+/// A subscription's one item after a change: which catalog price, how many units, and the
+/// promotion code (`promo_...`) the change puts on the subscription, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanItem<'a> {
     pub price_id: &'a str,
     pub quantity: u32,
+    pub promotion_code: Option<&'a str>,
 }
 
 /// What an immediate change came to at Stripe.
@@ -50,7 +52,12 @@ impl StripeGateway {
         details.items = Some(vec![item]);
         details.proration_date = Some(proration_date);
         details.proration_behavior = Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
-        let request = CreatePreviewInvoice::new().subscription(sub.id.as_str()).subscription_details(details);
+        let mut request = CreatePreviewInvoice::new().subscription(sub.id.as_str()).subscription_details(details);
+        if let Some(code) = to.promotion_code {
+            let mut discount = CreatePreviewInvoiceDiscounts::new();
+            discount.promotion_code = Some(code.to_string());
+            request = request.discounts(vec![discount]);
+        }
         let invoice: PreviewInvoice = self.send("preview_change", None, request).await?;
         Ok(invoice.due_now())
     }
@@ -69,11 +76,16 @@ impl StripeGateway {
         item.id = Some(item_id.to_string());
         item.price = Some(to.price_id.to_string());
         item.quantity = Some(u64::from(to.quantity));
-        let request = UpdateSubscription::new(sub.id.as_str())
+        let mut request = UpdateSubscription::new(sub.id.as_str())
             .items(vec![item])
             .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
             .proration_date(proration_date)
             .payment_behavior(UpdateSubscriptionPaymentBehavior::PendingIfIncomplete);
+        if let Some(code) = to.promotion_code {
+            let mut discount = DiscountsDataParam::new();
+            discount.promotion_code = Some(code.to_string());
+            request = request.discounts(vec![discount]);
+        }
         let updated: Subscription = self.send("change_subscription", Some(idempotency_key), request).await?;
         if updated.pending_update.is_some() {
             return Ok(ChangeOutcome::PaymentFailed { invoice_id: updated.latest_invoice.as_ref().map(|i| i.id().to_string()) });

@@ -253,10 +253,15 @@ async fn apply(app: &App, stripe: &StripeGateway, org: &Org, change: &Change, ke
     let subscription_id = org.stripe_subscription_id.clone().unwrap_or_default();
     let sub = stripe.retrieve_subscription(&subscription_id).await?;
     let release = format!("{key}-release");
+    // A change made now carries its code in its own update; one scheduled (or a resume) puts
+    // it on the subscription first, so the invoices from then on have it.
+    if let Some(code) = change.promotion_code.as_deref().filter(|_| change.kind != ChangeKind::SwitchNow) {
+        stripe.apply_promotion_code(&sub.id, code, &format!("{key}-discount")).await?;
+    }
     match change.kind {
         ChangeKind::SwitchNow => {
             let price_id = price_of(app, &change.to).map_err(Step::Refused)?;
-            let to = PlanItem { price_id: &price_id, quantity: change.to.quantity };
+            let to = PlanItem { price_id: &price_id, quantity: change.to.quantity, promotion_code: change.promotion_code.as_deref() };
             if let Some(schedule) = &sub.schedule_id {
                 stripe.release_schedule(schedule, &release).await?;
             }
@@ -272,7 +277,8 @@ async fn apply(app: &App, stripe: &StripeGateway, org: &Org, change: &Change, ke
             if sub.cancel_at_period_end {
                 stripe.cancel_at_period_end(&sub.id, false, &format!("{key}-resume")).await?;
             }
-            stripe.change_at_period_end(&sub, &PlanItem { price_id: &price_id, quantity: change.to.quantity }, key).await?;
+            let to = PlanItem { price_id: &price_id, quantity: change.to.quantity, promotion_code: None };
+            stripe.change_at_period_end(&sub, &to, key).await?;
         }
         ChangeKind::ToFree => {
             // Stripe refuses a cancel on a subscription a schedule manages: release it first.

@@ -24,6 +24,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
 use crate::billing::mandates::{self, MandateUncovered};
+use crate::billing::promotion::resolve;
 use crate::billing::{Caller, load_org_and_mandate};
 use crate::domain::catalog::Interval;
 use crate::domain::change::{AppliedStatus, Change, ChangeKind as Kind, IntentClaim, PlanConfig};
@@ -77,8 +78,10 @@ pub struct UpgradeBody {
     pub confirm_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ConsentMode>,
-    /// For an org without a subscription: a promotion code for the Checkout it gets. A live
-    /// subscription takes a code through `POST /billing/promotion-code`.
+    /// A promotion code (`LAUNCH20`), checked against the plan moved to before anything is asked
+    /// and bound into the confirm token: a change made now includes its discount in the amount
+    /// charged, a scheduled one puts it on the subscription at once; an org without a
+    /// subscription gets it in its Checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub promotion_code: Option<String>,
@@ -142,20 +145,29 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
         let opened = subscription_checkout(app, principal, &checkout, now).await?;
         return Ok(UpgradeAnswer::CheckoutRequired(CheckoutRequired::of(opened.link)));
     }
-    if body.promotion_code.is_some() {
-        return Err(ApiError::field(
-            "promotion_code",
-            "applies to a new subscription's Checkout only: apply it to this org's subscription with POST /billing/promotion-code",
-        ));
-    }
     let from = PlanConfig::of(&org);
     let kind = match decide_upgrade(&org, &target, &app.config.catalog) {
+        UpgradeDecision::AlreadyOnPlan if body.promotion_code.is_some() => {
+            return Err(ApiError::field(
+                "promotion_code",
+                "the org is on this plan already: apply the code with POST /billing/promotion-code",
+            ));
+        }
         UpgradeDecision::AlreadyOnPlan => return Ok(UpgradeAnswer::Applied(applied(app, AppliedStatus::AlreadyOnPlan, &org, now))),
         UpgradeDecision::Resume => Kind::Resume,
         UpgradeDecision::SwitchNow => Kind::SwitchNow,
         UpgradeDecision::AtPeriodEnd => Kind::AtPeriodEnd,
     };
-    let change = compute(app, &org, kind, from, target, now).await?;
+    // Checked against the plan moved to before anything is previewed or asked.
+    let promotion_code = match &body.promotion_code {
+        Some(code) => {
+            let price = app.config.catalog.plan(&target.plan).and_then(|plan| plan.prices.get(target.interval?));
+            let price = price.ok_or_else(|| ApiError::internal(format!("plan `{}` has no price for its interval", target.plan)))?;
+            Some(resolve(app, &org, code, price, target.quantity, now).await?)
+        }
+        None => None,
+    };
+    let change = compute(app, &org, kind, (from, target), promotion_code, now).await?;
     let asked = Asked { action: "upgrade", params: &params, mode: body.mode };
     Ok(consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await?.into())
 }
@@ -177,7 +189,7 @@ pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now
         let answer = Applied { effective_at: org.current_period_end, ..applied(app, AppliedStatus::AlreadyScheduled, &org, now) };
         return Ok(DowngradeAnswer::Applied(answer));
     }
-    let change = compute(app, &org, Kind::ToFree, PlanConfig::of(&org), PlanConfig::free(), now).await?;
+    let change = compute(app, &org, Kind::ToFree, (PlanConfig::of(&org), PlanConfig::free()), None, now).await?;
     let asked = Asked { action: "downgrade", params: &params, mode: body.mode };
     Ok(consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await?.into())
 }
@@ -195,7 +207,14 @@ pub(crate) fn applied(app: &App, status: AppliedStatus, org: &Org, now: i64) -> 
 /// The change's amounts: Stripe's invoice preview for one applied now (prorated at `now`,
 /// which the update then uses too; nothing during a trial) or for a trial ended now, nothing
 /// due now for one at period end (a trial's end, during one).
-async fn compute(app: &App, org: &Org, kind: Kind, from: PlanConfig, to: PlanConfig, now: i64) -> Result<Change, ApiError> {
+async fn compute(
+    app: &App,
+    org: &Org,
+    kind: Kind,
+    (from, to): (PlanConfig, PlanConfig),
+    promotion_code: Option<String>,
+    now: i64,
+) -> Result<Change, ApiError> {
     let catalog = &app.config.catalog;
     let recurring_amount = to.amount(catalog);
     let (due, effective_at) = match kind {
@@ -203,7 +222,8 @@ async fn compute(app: &App, org: &Org, kind: Kind, from: PlanConfig, to: PlanCon
             let stripe = app.stripe()?;
             let sub = stripe.retrieve_subscription(org.stripe_subscription_id.as_deref().unwrap_or_default()).await?;
             let price_id = price_of(app, &to)?;
-            (stripe.preview_change(&sub, &PlanItem { price_id: &price_id, quantity: to.quantity }, now).await?, Some(now))
+            let item = PlanItem { price_id: &price_id, quantity: to.quantity, promotion_code: promotion_code.as_deref() };
+            (stripe.preview_change(&sub, &item, now).await?, Some(now))
         }
         Kind::AtPeriodEnd | Kind::ToFree => (DueNow::default(), org.current_period_end),
         Kind::Resume => (DueNow::default(), None),
@@ -223,6 +243,7 @@ async fn compute(app: &App, org: &Org, kind: Kind, from: PlanConfig, to: PlanCon
         trial_ends_at: trial_end(org).ok(),
         tax_due_now: due.tax,
         discount_due_now: due.discount,
+        promotion_code,
     })
 }
 

@@ -62,7 +62,7 @@ pub async fn end_trial(app: &App, caller: &Caller<'_>, body: &EndTrialBody, now:
         return Err(not_trialing(&org));
     }
     let config = PlanConfig::of(&org);
-    let change = compute(app, &org, ChangeKind::EndTrial, config.clone(), config, now).await?;
+    let change = compute(app, &org, ChangeKind::EndTrial, (config.clone(), config), None, now).await?;
     let asked = Asked { action: "end_trial", params: &params, mode: body.mode };
     Ok(consent_or_execute(app, caller, (&org, mandate.as_ref()), asked, change, now).await?.into())
 }

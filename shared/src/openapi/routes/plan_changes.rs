@@ -21,7 +21,9 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
             description: "A HUMAN or ADMIN key executes the change; an AGENT key gets `confirmation_required` (nothing changes) \
                 and repeats the same body with `confirm_token` once its human agreed to `message`. The answer's `status` says \
                 what happened: `checkout-required`, `already-on-plan`, `resumed`, `switched`, `change-scheduled`, \
-                `design-partner`, `confirmation_required` or `web-approve-required` (`mode: web`).",
+                `design-partner`, `confirmation_required` or `web-approve-required` (`mode: web`). A `promotion_code` is \
+                checked against the plan moved to first (400 `invalid_promotion_code`) and bound into the confirm token; \
+                a change made now shows its discount in `change.discount_due_now` and charges it.",
             keyless: false,
             parameters: Vec::new(),
             body: body(
@@ -57,6 +59,7 @@ pub(in crate::openapi) fn operations() -> Vec<Operation> {
                 &BODY,
                 &[
                     InvalidConfirmToken,
+                    InvalidPromotionCode,
                     PaymentFailed,
                     NotFound,
                     ChangeInProgress,
