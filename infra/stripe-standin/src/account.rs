@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Catalog, PriceSpec};
 use crate::clock;
-use crate::discounts::{PromotionCodeSpec, Redemption};
+use crate::coupons::{PromotionCodeSpec, Redemption};
 use crate::ids::IdGen;
 use crate::objects::{self, InvoiceData, NewCustomer, NewEvent};
 use crate::params::MetadataUpdate;

@@ -5,15 +5,21 @@
 use serde_json::{Map, Value, json};
 
 use crate::account::{Account, Origin};
-use crate::catalog::Price;
+use crate::catalog::{Price, full_amount};
 use crate::clock;
-use crate::discounts::{DiscountChoice, DiscountHolder};
+use crate::coupons::{DiscountChoice, DiscountHolder};
 use crate::error::StripeApiError;
 use crate::invoices::{BillingLine, InvoiceSpec};
 use crate::objects::{self, NewSubscriptionItem};
 use crate::params::MetadataUpdate;
 use crate::totals::TotalsLine;
-use crate::trials::TrialEnd;
+
+/// `trial_end` of a subscription update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TrialEnd {
+    Now,
+    At(i64),
+}
 
 /// A validated `POST /v1/subscriptions/{id}`.
 #[derive(Default)]
@@ -435,10 +441,6 @@ pub(crate) fn set_period(item: &mut Value, (start, end): (i64, i64)) {
         item.insert("current_period_start".into(), json!(start));
         item.insert("current_period_end".into(), json!(end));
     }
-}
-
-pub(crate) fn full_amount(price: &Price, quantity: u64) -> i64 {
-    i64::try_from(price.unit_amount.saturating_mul(quantity)).unwrap_or(i64::MAX)
 }
 
 /// `amount` scaled to the part of `period` left after `now`, rounded to the nearest unit.

@@ -117,6 +117,11 @@ pub(crate) fn money(amount: i64, currency: &str) -> String {
     if symbol.is_empty() { format!("{sign}{} {figure}", currency.to_uppercase()) } else { format!("{sign}{symbol}{figure}") }
 }
 
+/// A price's amount for `quantity` units, in the smallest currency unit.
+pub(crate) fn full_amount(price: &Price, quantity: u64) -> i64 {
+    i64::try_from(price.unit_amount.saturating_mul(quantity)).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::account::{Account, CustomerFields, LineItem, Origin, SessionDetails, 
 use crate::cards::TestCard;
 use crate::catalog::Price;
 use crate::clock;
-use crate::discounts::{DiscountChoice, DiscountHolder, Redemption};
+use crate::coupons::{DiscountChoice, DiscountHolder, Redemption};
 use crate::error::StripeApiError;
 use crate::invoices::{BillingLine, InvoiceSpec};
 use crate::objects::{self, InvoiceData, NewCheckoutSession, NewPaymentIntent, NewSubscription, NewSubscriptionItem, SessionAmounts};

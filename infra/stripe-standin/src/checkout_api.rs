@@ -4,11 +4,10 @@
 use serde_json::Value;
 
 use crate::account::{Account, LineItem, TrialRequest};
-use crate::api::{automatic_tax, text, url};
 use crate::checkout::CheckoutRequest;
 use crate::error::StripeApiError;
 use crate::objects::InvoiceData;
-use crate::params::Params;
+use crate::params::{Params, automatic_tax, text, url};
 use crate::promotion_api::discount_choices;
 
 pub(crate) fn create_checkout_session(account: &mut Account, p: &Params) -> Result<Value, StripeApiError> {

@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::account::{Account, Origin};
-use crate::billing::full_amount;
 use crate::catalog::Price;
+use crate::catalog::full_amount;
 use crate::objects::{self, LineSource, NewInvoice, NewInvoiceLine};
 use crate::totals::{self, AppliedDiscount, TotalsLine};
 

@@ -169,6 +169,7 @@ mod catalog;
 mod checkout;
 mod checkout_api;
 mod clock;
+mod coupons;
 mod discounts;
 mod error;
 mod expand;
@@ -196,7 +197,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use catalog::PriceSpec;
-pub use discounts::{CouponDuration, CouponSpec, CouponValue, PromotionCodeSpec, demo_promotion_codes};
+pub use coupons::{CouponDuration, CouponSpec, CouponValue, PromotionCodeSpec, demo_promotion_codes};
 pub use state::RecordedRequest;
 pub use webhook::Delivery;
 

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::StripeApiError;
+use crate::objects;
 
 /// Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500.
 const METADATA_MAX_KEYS: usize = 50;
@@ -207,6 +208,71 @@ fn elements(value: &Value) -> Option<Vec<&Value>> {
         Value::Object(map) => (0..map.len()).map(|i| map.get(&i.to_string())).collect(),
         _ => None,
     }
+}
+
+/// `automatic_tax[enabled]`.
+pub(crate) fn automatic_tax(p: &Params) -> Result<Option<bool>, StripeApiError> {
+    match p.object("automatic_tax")? {
+        Some(tax) => {
+            tax.allow_only(&["enabled"])?;
+            tax.bool("enabled")?.ok_or_else(|| StripeApiError::missing(&tax.name("enabled"))).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Stripe's cursor pagination over `items` (already newest first): `limit` (1-100, default
+/// 10) items after `starting_after` or before `ending_before`.
+pub(crate) fn paginate(items: Vec<Value>, p: &Params, resource: &str, url: &str) -> Result<Value, StripeApiError> {
+    let limit = limit(p)?;
+    let position = |param: &str, id: &str| {
+        items.iter().position(|item| item["id"] == id).ok_or_else(|| StripeApiError::no_such(400, resource, id, param))
+    };
+    let (start, end, has_more) = match (text(p, "starting_after")?, text(p, "ending_before")?) {
+        (Some(_), Some(_)) => {
+            return Err(StripeApiError::invalid(
+                "ending_before",
+                "You may only specify one of these parameters: ending_before, starting_after.",
+            ));
+        }
+        (Some(after), None) => {
+            let start = position("starting_after", &after)? + 1;
+            let end = (start + limit).min(items.len());
+            (start, end, end < items.len())
+        }
+        (None, Some(before)) => {
+            let end = position("ending_before", &before)?;
+            let start = end.saturating_sub(limit);
+            (start, end, start > 0)
+        }
+        (None, None) => (0, limit.min(items.len()), limit < items.len()),
+    };
+    Ok(objects::list(items[start..end].to_vec(), has_more, url))
+}
+
+/// A list or search page's `limit`: 1 to 100, default 10.
+pub(crate) fn limit(p: &Params) -> Result<usize, StripeApiError> {
+    match p.u64("limit")?.unwrap_or(10) {
+        0 => Err(StripeApiError::invalid("limit", "This value must be greater than or equal to 1.")),
+        101.. => Err(StripeApiError::invalid("limit", "This value must be less than or equal to 100.")),
+        limit => Ok(limit as usize),
+    }
+}
+
+/// An optional string where an empty value means "not given".
+pub(crate) fn text(p: &Params, key: &str) -> Result<Option<String>, StripeApiError> {
+    Ok(p.str(key)?.filter(|s| !s.is_empty()).map(str::to_string))
+}
+
+/// An absolute http(s) URL. Redirects put it in a `Location` header, so control characters
+/// (which URL parsing would silently strip) are refused too.
+pub(crate) fn url(p: &Params, key: &str) -> Result<Option<String>, StripeApiError> {
+    let Some(raw) = text(p, key)? else {
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(&raw);
+    let valid = parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https")) && !raw.chars().any(char::is_control);
+    if valid { Ok(Some(raw)) } else { Err(StripeApiError::invalid(p.name(key), "Not a valid URL")) }
 }
 
 #[cfg(test)]

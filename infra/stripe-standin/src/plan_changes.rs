@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::account::{Account, Origin};
 use crate::billing::{self, ItemChange};
 use crate::clock;
-use crate::discounts::DiscountChoice;
+use crate::coupons::DiscountChoice;
 use crate::error::StripeApiError;
 use crate::invoices::{BillingLine, InvoiceSpec};
 use crate::objects::{self, NewSchedule, NewSubscriptionItem, SchedulePhase};

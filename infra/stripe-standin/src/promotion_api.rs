@@ -5,10 +5,9 @@
 use serde_json::Value;
 
 use crate::account::Account;
-use crate::api::paginate;
-use crate::discounts::DiscountChoice;
+use crate::coupons::DiscountChoice;
 use crate::error::StripeApiError;
-use crate::params::Params;
+use crate::params::{Params, paginate};
 
 /// `GET /v1/promotion_codes`: newest first, filtered by `code` (case-insensitive, as Stripe
 /// matches codes), `active` and `coupon`.

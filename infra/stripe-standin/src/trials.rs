@@ -7,17 +7,10 @@
 use serde_json::{Value, json};
 
 use crate::account::{Account, Origin};
-use crate::billing;
+use crate::billing::{self, TrialEnd};
 use crate::clock;
 use crate::error::StripeApiError;
 use crate::invoices::{BillingLine, InvoiceSpec};
-
-/// `trial_end` of a subscription update.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TrialEnd {
-    Now,
-    At(i64),
-}
 
 impl Account {
     /// Checks a `trial_end` change before anything of the update is applied.

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
-use crate::billing::promotion::resolve;
+use crate::billing::promotion_codes::resolve;
 use crate::domain::activity::{Activity, Event};
 use crate::domain::catalog::{Interval, Plan, Price};
 use crate::domain::change::PlanConfig;

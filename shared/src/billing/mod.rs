@@ -20,6 +20,7 @@ pub mod mandates;
 pub mod plan_change;
 pub mod portal;
 pub mod promotion;
+pub mod promotion_codes;
 pub mod publish;
 pub mod reconcile;
 pub mod settings;

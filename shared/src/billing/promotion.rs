@@ -1,23 +1,18 @@
-//! Promotion codes: a code a customer typed, resolved on the server with Stripe's list by
-//! `code` and checked before anything is created (`POST /billing/checkout`), or applied to the
-//! live subscription (`POST /billing/promotion-code`). A refusal is 400 `invalid_promotion_code`
-//! with `details.reason`, and nothing exists in Stripe or the table that did not before.
+//! `POST /billing/promotion-code`: a promotion code applied to the org's live subscription,
+//! checked against its plan first (`promotion_codes::resolve`).
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::App;
 use crate::billing::load_org;
 use crate::billing::plan_change::answer::Applied;
-use crate::billing::plan_change::applied;
+use crate::billing::promotion_codes::resolve;
 use crate::billing::webhook_sync::apply;
-use crate::domain::catalog::Price;
 use crate::domain::change::AppliedStatus;
 use crate::domain::events::Effect;
-use crate::domain::org::Org;
 use crate::domain::principal::{Principal, PrincipalKind};
-use crate::domain::promotion::{Purchase, Refusal, check, check_code_text};
+use crate::domain::promotion::check_code_text;
 use crate::error::{ApiError, ErrorKind};
 use crate::stripe::idempotency_key;
 
@@ -28,35 +23,6 @@ pub struct PromotionCodeBody {
     /// The code the customer typed, e.g. `LAUNCH20`.
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub promotion_code: String,
-}
-
-pub(crate) fn refused(code: &str, refusal: Refusal) -> ApiError {
-    ApiError::new(ErrorKind::InvalidPromotionCode, refusal.message(code)).with_details(json!({ "promotion_code": code, "reason": refusal }))
-}
-
-/// The Stripe promotion code (`promo_...`) for `code`, checked for `quantity` units of `price`
-/// bought by `org`; 400 `invalid_promotion_code` saying why it does not apply.
-pub(crate) async fn resolve(app: &App, org: &Org, code: &str, price: &Price, quantity: u32, now: i64) -> Result<String, ApiError> {
-    check_code_text(code).map_err(|problem| ApiError::validation(vec![problem]))?;
-    let stripe = app.stripe()?;
-    let found = stripe.find_promotion_code(code).await?;
-    let product = match found.as_ref().and_then(|c| c.coupon.products.as_ref()) {
-        Some(_) => Some(stripe.product_of_price(&price.price_id).await?),
-        None => None,
-    };
-    let purchase = Purchase {
-        amount: price.unit_amount * u64::from(quantity),
-        currency: &app.config.catalog.currency,
-        product: product.as_deref(),
-        paid_before: org.trial_spent,
-    };
-    match check(found.as_ref(), purchase, now) {
-        Ok(()) => found.map(|c| c.id).ok_or_else(|| refused(code, Refusal::Unknown)),
-        Err(refusal) => {
-            tracing::info!(org_id = %org.org_id, reason = ?refusal, "promotion code refused");
-            Err(refused(code, refusal))
-        }
-    }
 }
 
 /// Applies a promotion code to the org's live subscription (HUMAN or ADMIN; an AGENT is 403).
@@ -81,5 +47,5 @@ pub async fn apply_promotion_code(app: &App, principal: &Principal, body: &Promo
     app.stripe()?.apply_promotion_code(&subscription_id, &promotion_code_id, &key).await?;
     let (_, org) = apply(app, &org.org_id, &Effect::SyncSubscription { customer_id, subscription_id }, None, now).await?;
     tracing::info!(org_id = %org.org_id, "promotion code applied");
-    Ok(applied(app, AppliedStatus::DiscountApplied, &org, now))
+    Ok(Applied::of(app, AppliedStatus::DiscountApplied, &org, now))
 }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{build, fixture};
-use crate::discounts::{CouponDuration, CouponSpec, CouponValue, PromotionCodeSpec};
+use crate::coupons::{CouponDuration, CouponSpec, CouponValue, PromotionCodeSpec};
 
 /// `discount_amounts` / `total_discount_amounts`: what each discount took off.
 pub(super) fn discount_amounts(amounts: &[(String, i64)]) -> Vec<Value> {

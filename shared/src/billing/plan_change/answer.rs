@@ -5,12 +5,14 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::billing::mandate_request::MandateAsked;
 use crate::billing::mandates::{MandateUncovered, MandateUsed, MandateView};
 use crate::billing::web_approval::WebApproval;
 use crate::domain::approval::PublicStatus;
 use crate::domain::change::{AppliedStatus, Change, PlanConfig};
-use crate::domain::summary::BillingSummary;
+use crate::domain::org::Org;
+use crate::domain::summary::{BillingSummary, billing_summary};
 use crate::stripe::CheckoutLink;
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -46,6 +48,14 @@ pub struct Applied {
     /// An AGENT's change made inside its mandate: which one, and what remains of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mandate: Option<MandateUsed>,
+}
+
+impl Applied {
+    /// The answer `status` with the org's billing as it is now.
+    pub fn of(app: &App, status: AppliedStatus, org: &Org, now: i64) -> Self {
+        let billing = billing_summary(org, &app.config.catalog, now, app.config.past_due_grace_secs);
+        Self { status, effective_at: None, billing: Box::new(billing), mandate: None }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]

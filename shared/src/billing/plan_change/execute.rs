@@ -11,7 +11,7 @@
 use serde_json::json;
 
 use super::answer::Applied;
-use super::{applied, price_of};
+use super::price_of;
 use crate::App;
 use crate::billing::load_org;
 use crate::domain::activity::{Activity, Consent, PlanChangeKind, org_changes};
@@ -218,7 +218,7 @@ fn changed(app: &App, intent: &ChangeIntent, before: &Org, after: &Org, now: i64
 /// The answer of an executed change, from the org as it is after it.
 fn executed(app: &App, kind: ChangeKind, org: &Org, now: i64) -> Applied {
     let effective_at = if kind.takes_effect_later() { org.current_period_end } else { None };
-    Applied { effective_at, ..applied(app, kind.executed_status(), org, now) }
+    Applied { effective_at, ..Applied::of(app, kind.executed_status(), org, now) }
 }
 
 /// The answer while a change's outcome at Stripe is not known yet.

@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
 use crate::billing::mandates::{self, MandateUncovered};
-use crate::billing::promotion::resolve;
+use crate::billing::promotion_codes::resolve;
 use crate::billing::{Caller, load_org_and_mandate};
 use crate::domain::catalog::Interval;
 use crate::domain::change::{AppliedStatus, Change, ChangeKind as Kind, IntentClaim, PlanConfig};
@@ -34,7 +34,6 @@ use crate::domain::plan_change::{UpgradeDecision, configure, consent_message, de
 use crate::domain::principal::Actor;
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::promotion::check_code_text;
-use crate::domain::summary::billing_summary;
 use crate::domain::trial::trial_end;
 use crate::error::ApiError;
 use crate::stripe::{DueNow, PlanItem, idempotency_key};
@@ -153,7 +152,7 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
                 "the org is on this plan already: apply the code with POST /billing/promotion-code",
             ));
         }
-        UpgradeDecision::AlreadyOnPlan => return Ok(UpgradeAnswer::Applied(applied(app, AppliedStatus::AlreadyOnPlan, &org, now))),
+        UpgradeDecision::AlreadyOnPlan => return Ok(UpgradeAnswer::Applied(Applied::of(app, AppliedStatus::AlreadyOnPlan, &org, now))),
         UpgradeDecision::Resume => Kind::Resume,
         UpgradeDecision::SwitchNow => Kind::SwitchNow,
         UpgradeDecision::AtPeriodEnd => Kind::AtPeriodEnd,
@@ -183,10 +182,10 @@ pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now
         return Ok(DowngradeAnswer::DesignPartner(DesignPartner::default()));
     }
     if !has_subscription(&org) {
-        return Ok(DowngradeAnswer::Applied(applied(app, AppliedStatus::AlreadyFree, &org, now)));
+        return Ok(DowngradeAnswer::Applied(Applied::of(app, AppliedStatus::AlreadyFree, &org, now)));
     }
     if org.cancel_at_period_end {
-        let answer = Applied { effective_at: org.current_period_end, ..applied(app, AppliedStatus::AlreadyScheduled, &org, now) };
+        let answer = Applied { effective_at: org.current_period_end, ..Applied::of(app, AppliedStatus::AlreadyScheduled, &org, now) };
         return Ok(DowngradeAnswer::Applied(answer));
     }
     let change = compute(app, &org, Kind::ToFree, (PlanConfig::of(&org), PlanConfig::free()), None, now).await?;
@@ -196,12 +195,6 @@ pub async fn downgrade(app: &App, caller: &Caller<'_>, body: &DowngradeBody, now
 
 fn has_subscription(org: &Org) -> bool {
     org.status.is_live() && org.stripe_subscription_id.is_some()
-}
-
-/// The answer `status` with the org's billing as it is now.
-pub(crate) fn applied(app: &App, status: AppliedStatus, org: &Org, now: i64) -> Applied {
-    let billing = billing_summary(org, &app.config.catalog, now, app.config.past_due_grace_secs);
-    Applied { status, effective_at: None, billing: Box::new(billing), mandate: None }
 }
 
 /// The change's amounts: Stripe's invoice preview for one applied now (prorated at `now`,

@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::answer::{Applied, TrialEndAnswer};
-use super::{Asked, ConsentMode, applied, compute, consent, consent_or_execute};
+use super::{Asked, ConsentMode, compute, consent, consent_or_execute};
 use crate::App;
 use crate::billing::webhook_sync::apply;
 use crate::billing::{Caller, load_org, load_org_and_mandate};
@@ -88,5 +88,5 @@ pub async fn extend_trial(app: &App, principal: &Principal, body: &ExtendTrialBo
     app.stripe()?.set_trial_end(&subscription_id, new_end, &key).await?;
     let (_, org) = apply(app, &org.org_id, &Effect::SyncSubscription { customer_id, subscription_id }, None, now).await?;
     tracing::info!(org_id = %org.org_id, days = body.days, trial_ends_at = new_end, "trial extended");
-    Ok(applied(app, AppliedStatus::TrialExtended, &org, now))
+    Ok(Applied::of(app, AppliedStatus::TrialExtended, &org, now))
 }
