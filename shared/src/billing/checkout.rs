@@ -163,7 +163,7 @@ pub(super) async fn customer_of(stripe: &StripeGateway, org: &Org) -> Result<Str
 
 /// Without a code of the request's, the customer may type one on Stripe's page, if the
 /// deployment lets them.
-pub(super) fn typed_codes(app: &App) -> CheckoutDiscount {
+fn typed_codes(app: &App) -> CheckoutDiscount {
     match app.config.checkout_promotion_codes {
         true => CheckoutDiscount::Typed,
         false => CheckoutDiscount::None,

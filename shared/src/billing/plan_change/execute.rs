@@ -246,6 +246,11 @@ impl From<GatewayError> for Step {
     }
 }
 
+/// A change Stripe kept as it was because the card did not pay its invoice.
+fn declined(message: &str, invoice_id: Option<String>) -> Step {
+    Step::Refused(ApiError::new(ErrorKind::PaymentFailed, message).with_details(json!({ "invoice_id": invoice_id })))
+}
+
 /// The Stripe calls of `change`, each with a key derived from the intent's, decided on the
 /// subscription as it is now: a step a crashed attempt already made is either skipped (its
 /// effect is visible) or replayed with the same key and body (Stripe's saved answer).
@@ -266,10 +271,7 @@ async fn apply(app: &App, stripe: &StripeGateway, org: &Org, change: &Change, ke
                 stripe.release_schedule(schedule, &release).await?;
             }
             if let ChangeOutcome::PaymentFailed { invoice_id } = stripe.change_now(&sub, &to, change.proration_date, key).await? {
-                return Err(Step::Refused(
-                    ApiError::new(ErrorKind::PaymentFailed, "The card was declined for the prorated amount; the plan was not changed.")
-                        .with_details(json!({ "invoice_id": invoice_id })),
-                ));
+                return Err(declined("The card was declined for the prorated amount; the plan was not changed.", invoice_id));
             }
         }
         ChangeKind::AtPeriodEnd => {
@@ -292,10 +294,7 @@ async fn apply(app: &App, stripe: &StripeGateway, org: &Org, change: &Change, ke
             if sub.status == SubscriptionStatus::Trialing
                 && let ChangeOutcome::PaymentFailed { invoice_id } = stripe.end_trial_now(&sub.id, key).await?
             {
-                return Err(Step::Refused(
-                    ApiError::new(ErrorKind::PaymentFailed, "The card was declined for the first period; the trial goes on.")
-                        .with_details(json!({ "invoice_id": invoice_id })),
-                ));
+                return Err(declined("The card was declined for the first period; the trial goes on.", invoice_id));
             }
         }
         ChangeKind::Resume => {
