@@ -105,6 +105,10 @@ fn sample_body(route_key: &str, fixture: &Fixture) -> Option<Body> {
         "POST /billing/upgrade" => json(SUBSCRIPTION_CHECKOUT),
         // ...and a downgrade of a free org is `already-free`.
         "POST /billing/downgrade" => json("{}"),
+        // ...its trial cannot end (`not_trialing`), nor take a code (no subscription): each
+        // refused after the org's read, before any Stripe call.
+        "POST /billing/trial/end" => json("{}"),
+        "POST /billing/promotion-code" => json(r#"{"promotion_code":"LAUNCH20"}"#),
         // Plain (no Idempotency-Key): the one-conditional-write path. `rows` has room for
         // every repeat on the free plan; a release with nothing held still answers 200.
         "POST /billing/usage/{resource}/reserve" | "POST /billing/usage/{resource}/release" => json(r#"{"count":1}"#),
@@ -156,7 +160,7 @@ fn expected_status(route_key: &str) -> u16 {
         DEFAULT_ROUTE => 404,
         // The seeded approval was denied: the decision is refused after its full check.
         key if key.ends_with("/approve") || key.ends_with("/deny") => 409,
-        "POST /billing/mandates" => 409,
+        "POST /billing/mandates" | "POST /billing/trial/end" | "POST /billing/promotion-code" => 409,
         _ => 200,
     }
 }
