@@ -59,6 +59,22 @@ async fn a_first_time_code_is_refused_to_an_org_that_has_subscribed_before() {
 }
 
 #[tokio::test]
+async fn a_first_time_code_is_refused_to_an_org_that_has_bought_credits() {
+    let api = StripeTestApi::with_webhooks().await;
+    let human = api.org_with_key("acme").await;
+    let credits = api.post_json("/billing/credits/checkout", &human, r#"{"quantity":1}"#).await;
+    assert_eq!(credits.status, 200, "{}", credits.body);
+    api.standin.pay_checkout(credits.body["session_id"].as_str().unwrap()).await.unwrap();
+    api.standin.webhooks_settled().await;
+    assert!(billing(&api, &human).await["credits"].as_i64().is_some_and(|c| c > 0), "the credits were granted");
+    let sessions = api.calls("POST", SESSIONS).len();
+    let reply = api.post_json("/billing/checkout", &human, &checkout_with("FIRSTMONTH")).await;
+    assert_envelope(&reply, 400, "invalid_promotion_code");
+    assert_eq!(reply.body["details"]["reason"], "first_time_only");
+    assert_eq!(api.calls("POST", SESSIONS).len(), sessions, "no session");
+}
+
+#[tokio::test]
 async fn a_valid_code_discounts_the_checkout_and_every_invoice_shows_it() {
     let api = StripeTestApi::with_webhooks().await;
     let human = api.org_with_key("acme").await;

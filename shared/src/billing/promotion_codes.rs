@@ -28,7 +28,7 @@ pub(crate) async fn resolve(app: &App, org: &Org, code: &str, price: &Price, qua
         amount: price.unit_amount * u64::from(quantity),
         currency: &app.config.catalog.currency,
         product: product.as_deref(),
-        paid_before: org.trial_spent,
+        paid_before: org.is_returning_customer(),
     };
     match check(found.as_ref(), purchase, now) {
         Ok(()) => found.map(|c| c.id).ok_or_else(|| refused(code, Refusal::Unknown)),

@@ -133,6 +133,7 @@ pub async fn apply(app: &App, org_id: &str, effect: &Effect, event_id: Option<&s
             }
             Effect::GrantCredits { payment_id, credits, bought_by, .. } => {
                 org.credits += i64::try_from(*credits).unwrap_or(i64::MAX);
+                org.credits_bought = true;
                 markers.credits_payment_id = Some(payment_id);
                 markers.credits_granted = *credits;
                 let (session_id, payment_intent_id) = credits_payment(payment_id);

@@ -108,6 +108,10 @@ pub struct Org {
     pub discount: Option<Discount>,
     #[serde(default)]
     pub credits: i64,
+    /// The org has bought credits: with a subscription, what makes it no longer a first-time
+    /// customer for a promotion code.
+    #[serde(default)]
+    pub credits_bought: bool,
     /// The plan change executing at Stripe, recorded before its first Stripe write: one change
     /// at a time per org, and whoever finds it completes it by replaying it (`billing::plan_change`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +171,7 @@ impl Org {
             trial_ends_at: None,
             discount: None,
             credits: 0,
+            credits_bought: false,
             change_intent: None,
             change_generation: 0,
             usage: BTreeMap::new(),
@@ -176,6 +181,12 @@ impl Org {
             version: 0,
             created_at: now,
         }
+    }
+
+    /// Whether the org has had a subscription or bought credits: a first-time-only promotion
+    /// code is not for it (Stripe's "customers without any successful payments").
+    pub fn is_returning_customer(&self) -> bool {
+        self.trial_spent || self.credits_bought
     }
 
     /// What the org holds of `resource` as stored (for `api_calls`, possibly of a period that

@@ -95,7 +95,7 @@ pub struct Purchase<'a> {
     pub currency: &'a str,
     /// The Stripe product bought (asked for only when the coupon is limited to products).
     pub product: Option<&'a str>,
-    /// The org has had a subscription (trial or paid) before.
+    /// The org has had a subscription (trial or paid) or bought credits before.
     pub paid_before: bool,
 }
 
