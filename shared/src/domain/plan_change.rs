@@ -71,12 +71,21 @@ pub fn configure(plan: &Plan, org: &Org, interval: Option<Interval>, quantity: O
 }
 
 /// The sentence a human says yes to, with the amounts of `change` in the catalog's currency.
-pub fn consent_message(org_name: &str, change: &Change, catalog: &Catalog) -> String {
+/// The later periods' amount is the list price: said so where a discount or tax changes it.
+pub fn consent_message(org: &Org, change: &Change, catalog: &Catalog, automatic_tax: bool) -> String {
+    let org_name = &org.name;
     let currency = &catalog.currency;
     let (from, to) = (describe(&change.from, catalog), describe(&change.to, catalog));
     let per = match change.to.interval {
         Some(Interval::Year) => "year",
         _ => "month",
+    };
+    let discounted = change.promotion_code.is_some() || change.discount_due_now > 0 || org.discount.is_some();
+    let list_price = match (discounted, automatic_tax) {
+        (true, true) => " before discount and tax",
+        (true, false) => " before discount",
+        (false, true) => " plus tax",
+        (false, false) => "",
     };
     let recurring = money(i64::try_from(change.recurring_amount).unwrap_or(i64::MAX), currency);
     if let Some(trial_ends_at) = change.trial_ends_at {
@@ -84,7 +93,7 @@ pub fn consent_message(org_name: &str, change: &Change, catalog: &Catalog) -> St
         match change.kind {
             ChangeKind::SwitchNow | ChangeKind::AtPeriodEnd => {
                 return format!(
-                    "Move {org_name} from {from} to {to} during its free trial: nothing is charged today; from the trial's end on {ends}, {recurring} per {per}."
+                    "Move {org_name} from {from} to {to} during its free trial: nothing is charged today; from the trial's end on {ends}, {recurring} per {per}{list_price}."
                 );
             }
             ChangeKind::ToFree => {
@@ -97,19 +106,19 @@ pub fn consent_message(org_name: &str, change: &Change, catalog: &Catalog) -> St
     }
     match change.kind {
         ChangeKind::SwitchNow => format!(
-            "Switch {org_name} from {from} to {to} now: {} is charged today ({}), then {recurring} per {per}.",
+            "Switch {org_name} from {from} to {to} now: {} is charged today ({}), then {recurring} per {per}{list_price}.",
             money(change.amount_due_now, currency),
             what_is_in(change, currency, "prorated")
         ),
         ChangeKind::AtPeriodEnd => format!(
-            "Move {org_name} from {from} to {to} at the end of the current period: nothing is charged today, then {recurring} per {per}."
+            "Move {org_name} from {from} to {to} at the end of the current period: nothing is charged today, then {recurring} per {per}{list_price}."
         ),
         ChangeKind::ToFree => format!(
             "Move {org_name} from {from} to Free at the end of the current period: the subscription ends then and nothing more is charged."
         ),
         ChangeKind::Resume => format!("Keep {org_name} on {from}."),
         ChangeKind::EndTrial => format!(
-            "End {org_name}'s free trial of {from} now: {} is charged today ({}), then {recurring} per {per}.",
+            "End {org_name}'s free trial of {from} now: {} is charged today ({}), then {recurring} per {per}{list_price}.",
             money(change.amount_due_now, currency),
             what_is_in(change, currency, "the first period")
         ),
@@ -198,6 +207,7 @@ mod tests {
     #[test]
     fn the_consent_sentence_names_what_is_charged_and_when() {
         let catalog = Catalog::built_in().unwrap();
+        let acme = org("pro", Interval::Month, 1);
         let change = |kind, to: PlanConfig, amount_due_now| Change {
             kind,
             from: config("pro", Interval::Month, 1),
@@ -211,25 +221,63 @@ mod tests {
             discount_due_now: 0,
             promotion_code: None,
         };
-        let now = consent_message("Acme", &change(ChangeKind::SwitchNow, config("pro", Interval::Year, 1), 17_333), &catalog);
+        let now = consent_message(&acme, &change(ChangeKind::SwitchNow, config("pro", Interval::Year, 1), 17_333), &catalog, false);
         assert!(now.starts_with("Switch Acme from Pro (monthly) to Pro (annual) now: $173.33 is charged today"), "{now}");
         assert!(now.ends_with("per year."), "{now}");
-        let later = consent_message("Acme", &change(ChangeKind::AtPeriodEnd, config("scale", Interval::Month, 2), 0), &catalog);
+        let later = consent_message(&acme, &change(ChangeKind::AtPeriodEnd, config("scale", Interval::Month, 2), 0), &catalog, false);
         assert!(later.contains("at the end of the current period: nothing is charged today"), "{later}");
-        let free = consent_message("Acme", &change(ChangeKind::ToFree, PlanConfig::free(), 0), &catalog);
+        let free = consent_message(&acme, &change(ChangeKind::ToFree, PlanConfig::free(), 0), &catalog, false);
         assert!(free.contains("to Free") && free.contains("nothing more is charged"), "{free}");
         let pro = config("pro", Interval::Month, 1);
-        let end = consent_message("Acme", &change(ChangeKind::EndTrial, pro.clone(), 1900), &catalog);
+        let end = consent_message(&acme, &change(ChangeKind::EndTrial, pro.clone(), 1900), &catalog, false);
         assert!(end.starts_with("End Acme's free trial of Pro (monthly) now: $19.00 is charged today (the first period)"), "{end}");
         let taxed = Change { tax_due_now: 152, discount_due_now: 380, ..change(ChangeKind::EndTrial, pro.clone(), 1672) };
-        let taxed = consent_message("Acme", &taxed, &catalog);
+        let taxed = consent_message(&acme, &taxed, &catalog, false);
         assert!(taxed.contains("$16.72 is charged today (the first period, after a $3.80 discount, $1.52 tax included)"), "{taxed}");
         // 2026-03-01T00:00:00Z
         let in_trial = |kind, to| Change { trial_ends_at: Some(1_772_323_200), ..change(kind, to, 0) };
-        let switch = consent_message("Acme", &in_trial(ChangeKind::SwitchNow, config("scale", Interval::Month, 2)), &catalog);
+        let switch = consent_message(&acme, &in_trial(ChangeKind::SwitchNow, config("scale", Interval::Month, 2)), &catalog, false);
         assert!(switch.contains("nothing is charged today; from the trial's end on 2026-03-01, $98.00 per month"), "{switch}");
-        let leave = consent_message("Acme", &in_trial(ChangeKind::ToFree, PlanConfig::free()), &catalog);
+        let leave = consent_message(&acme, &in_trial(ChangeKind::ToFree, PlanConfig::free()), &catalog, false);
         assert!(leave.contains("when its free trial ends on 2026-03-01") && leave.contains("nothing is charged"), "{leave}");
+    }
+
+    #[test]
+    fn the_later_periods_are_said_to_be_list_price_where_a_discount_or_tax_changes_them() {
+        let catalog = Catalog::built_in().unwrap();
+        let acme = org("pro", Interval::Month, 1);
+        let scale = config("scale", Interval::Month, 2);
+        let plain = Change {
+            kind: ChangeKind::SwitchNow,
+            from: config("pro", Interval::Month, 1),
+            recurring_amount: scale.amount(&catalog),
+            to: scale,
+            amount_due_now: 6142,
+            effective_at: None,
+            proration_date: 0,
+            trial_ends_at: None,
+            tax_due_now: 0,
+            discount_due_now: 0,
+            promotion_code: None,
+        };
+        assert!(consent_message(&acme, &plain, &catalog, false).ends_with("then $98.00 per month."));
+        let taxed = consent_message(&acme, &plain, &catalog, true);
+        assert!(taxed.ends_with("then $98.00 per month plus tax."), "{taxed}");
+        let coded = Change { promotion_code: Some("LAUNCH20".into()), ..plain.clone() };
+        assert!(consent_message(&acme, &coded, &catalog, false).ends_with("then $98.00 per month before discount."));
+        assert!(consent_message(&acme, &coded, &catalog, true).ends_with("then $98.00 per month before discount and tax."));
+        let mut discounted = acme.clone();
+        discounted.discount = Some(crate::domain::promotion::Discount {
+            promotion_code: Some("LAUNCH20".into()),
+            percent_off: Some(20.0),
+            amount_off: None,
+            currency: None,
+            duration: crate::domain::promotion::Duration::Forever,
+            ends_at: None,
+        });
+        let trial = Change { trial_ends_at: Some(1_772_323_200), amount_due_now: 0, ..plain };
+        let during_trial = consent_message(&discounted, &trial, &catalog, false);
+        assert!(during_trial.ends_with("from the trial's end on 2026-03-01, $98.00 per month before discount."), "{during_trial}");
     }
 
     #[test]

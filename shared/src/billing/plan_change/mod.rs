@@ -348,7 +348,7 @@ async fn consent_or_execute(
         Err(limit) => limit,
     };
     let question = Question {
-        message: consent_message(&org.name, &change, &app.config.catalog),
+        message: consent_message(org, &change, &app.config.catalog, app.config.automatic_tax),
         change: &change,
         uncovered: MandateUncovered::of(limit),
     };
