@@ -1,6 +1,6 @@
 //! The stand-in's Stripe account: every object it has created, the events those changes
 //! produced, and the webhook endpoint events go to. Checkout and billing behaviour live in
-//! `checkout.rs` and `billing.rs` as further `impl Account` blocks; this file holds what they
+//! `checkout/` and `billing.rs` as further `impl Account` blocks; this file holds what they
 //! share (collections, customers, event emission, lookups for expansion).
 
 use std::collections::{HashMap, HashSet};
