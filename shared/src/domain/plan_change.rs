@@ -204,14 +204,12 @@ mod tests {
         assert_eq!(configure(pro, &free, Some(Interval::Month), Some(1)), Ok(config("pro", Interval::Month, 1)), "1 is fine");
     }
 
-    #[test]
-    fn the_consent_sentence_names_what_is_charged_and_when() {
-        let catalog = Catalog::built_in().unwrap();
-        let acme = org("pro", Interval::Month, 1);
-        let change = |kind, to: PlanConfig, amount_due_now| Change {
+    /// A change from Pro (monthly) to `to`, without trial, tax or discount.
+    fn from_pro(catalog: &Catalog, kind: ChangeKind, to: PlanConfig, amount_due_now: i64) -> Change {
+        Change {
             kind,
             from: config("pro", Interval::Month, 1),
-            recurring_amount: to.amount(&catalog),
+            recurring_amount: to.amount(catalog),
             to,
             amount_due_now,
             effective_at: None,
@@ -220,7 +218,14 @@ mod tests {
             tax_due_now: 0,
             discount_due_now: 0,
             promotion_code: None,
-        };
+        }
+    }
+
+    #[test]
+    fn the_consent_sentence_names_what_is_charged_and_when() {
+        let catalog = Catalog::built_in().unwrap();
+        let acme = org("pro", Interval::Month, 1);
+        let change = |kind, to, amount_due_now| from_pro(&catalog, kind, to, amount_due_now);
         let now = consent_message(&acme, &change(ChangeKind::SwitchNow, config("pro", Interval::Year, 1), 17_333), &catalog, false);
         assert!(now.starts_with("Switch Acme from Pro (monthly) to Pro (annual) now: $173.33 is charged today"), "{now}");
         assert!(now.ends_with("per year."), "{now}");
@@ -246,20 +251,7 @@ mod tests {
     fn the_later_periods_are_said_to_be_list_price_where_a_discount_or_tax_changes_them() {
         let catalog = Catalog::built_in().unwrap();
         let acme = org("pro", Interval::Month, 1);
-        let scale = config("scale", Interval::Month, 2);
-        let plain = Change {
-            kind: ChangeKind::SwitchNow,
-            from: config("pro", Interval::Month, 1),
-            recurring_amount: scale.amount(&catalog),
-            to: scale,
-            amount_due_now: 6142,
-            effective_at: None,
-            proration_date: 0,
-            trial_ends_at: None,
-            tax_due_now: 0,
-            discount_due_now: 0,
-            promotion_code: None,
-        };
+        let plain = from_pro(&catalog, ChangeKind::SwitchNow, config("scale", Interval::Month, 2), 6142);
         assert!(consent_message(&acme, &plain, &catalog, false).ends_with("then $98.00 per month."));
         let taxed = consent_message(&acme, &plain, &catalog, true);
         assert!(taxed.ends_with("then $98.00 per month plus tax."), "{taxed}");
