@@ -180,8 +180,8 @@ async fn a_human_approves_a_mandate_on_the_page_after_reading_its_envelope() {
 
 /// The local run's landing pages (its default success and cancel URLs): Cancel on the stand-in's
 /// hosted Checkout lands on a page saying nothing changed, Pay on one naming the paid session and
-/// the call that shows it with a key, never on a 401. Writes `checkout-success.png` beside the
-/// approval page's screenshot.
+/// the call that shows it with a key, never on a 401; a promotion code typed on the page first is
+/// the org's discount. Writes `checkout-success.png` beside the approval page's screenshot.
 #[tokio::test]
 async fn cancel_and_pay_on_the_hosted_checkout_land_on_the_local_pages() {
     let driver = start_driver().await;
@@ -206,8 +206,15 @@ async fn cancel_and_pay_on_the_hosted_checkout_land_on_the_local_pages() {
     text_with(&client, "h1", "Checkout cancelled").await;
     assert!(text_with(&client, "pre", "curl").await.contains(&format!("curl -s {base}/billing -H")));
 
+    // The customer types a code on the page, as Stripe's Checkout lets them: refused, then taken.
     client.goto(url).await.unwrap();
-    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Css("#promotion-code")).await.unwrap().send_keys("EXPIRED10").await.unwrap();
+    client.find(Locator::Css("#apply-code")).await.unwrap().click().await.unwrap();
+    text_with(&client, "#code-refused", "has expired").await;
+    client.find(Locator::Css("#promotion-code")).await.unwrap().send_keys("launch20").await.unwrap();
+    client.find(Locator::Css("#apply-code")).await.unwrap().click().await.unwrap();
+    text_with(&client, "#applied-code", "LAUNCH20").await;
+    client.find(Locator::Css("#pay")).await.unwrap().click().await.unwrap();
     text_with(&client, "h1", "Payment complete").await;
     let shown = text_with(&client, "pre", "curl").await;
     assert!(shown.contains(&format!("curl -s {base}/billing/checkout/{session} -H 'Authorization: Bearer <key>'")), "{shown}");
@@ -218,6 +225,7 @@ async fn cancel_and_pay_on_the_hosted_checkout_land_on_the_local_pages() {
     // What the page says to run shows the paid session (no webhook is delivered in this test).
     let synced = api.get(&format!("/billing/checkout/{session}"), Some(&human)).await;
     assert_eq!((&synced.body["paid"], &synced.body["billing"]["plan"]), (&json!(true), &json!("pro")), "{}", synced.body);
+    assert_eq!(synced.body["billing"]["discount"]["promotion_code"], "LAUNCH20", "{}", synced.body);
 }
 
 /// The local run's events page: after a subscription, a HUMAN's upgrade and an agent's web

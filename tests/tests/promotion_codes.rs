@@ -75,6 +75,25 @@ async fn a_first_time_code_is_refused_to_an_org_that_has_bought_credits() {
 }
 
 #[tokio::test]
+async fn a_code_typed_on_stripes_page_is_the_orgs_discount() {
+    let api = StripeTestApi::with_webhooks().await;
+    let human = api.org_with_key("acme").await;
+    let reply = api.post_json("/billing/checkout", &human, r#"{"plan":"pro","interval":"month"}"#).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(api.calls("POST", SESSIONS).pop().unwrap().params["allow_promotion_codes"], "true");
+    let session = reply.body["session_id"].as_str().unwrap();
+    assert!(api.standin.type_promotion_code(session, "EXPIRED10").await.unwrap_err().contains("expired"));
+    api.standin.type_promotion_code(session, "LAUNCH20").await.unwrap();
+    api.standin.pay_checkout(session).await.unwrap();
+    api.standin.webhooks_settled().await;
+
+    let summary = billing(&api, &human).await;
+    assert_eq!((&summary["plan"], &summary["discount"]["promotion_code"]), (&json!("pro"), &json!("LAUNCH20")), "{summary}");
+    let invoice = api.get("/billing/invoices", Some(&human)).await.body["data"][0].clone();
+    assert_eq!((&invoice["subtotal"], &invoice["discount"], &invoice["total"]), (&json!(1900), &json!(380), &json!(1520)), "{invoice}");
+}
+
+#[tokio::test]
 async fn a_valid_code_discounts_the_checkout_and_every_invoice_shows_it() {
     let api = StripeTestApi::with_webhooks().await;
     let human = api.org_with_key("acme").await;

@@ -25,6 +25,11 @@ impl StripeApiError {
         self
     }
 
+    /// What Stripe tells the caller, as a hosted page shows it.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(crate) fn with_code(mut self, code: &'static str) -> Self {
         self.code = Some(code);
         self

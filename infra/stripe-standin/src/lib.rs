@@ -72,6 +72,8 @@
 //! Stripe. Checkout and subscription updates refuse unknown, inactive, expired, used-up,
 //! first-time-only (for a customer with a paid invoice or payment, even of zero),
 //! below-minimum and not-applicable codes with a 400 naming `discounts[0][promotion_code]`.
+//! A session made with `allow_promotion_codes` has a code box on its hosted page
+//! ([`Standin::type_promotion_code`]): the same checks, the refusal shown on the page.
 //! Paying redeems the code (`times_redeemed`) into a discount object on the subscription
 //! (`discounts`: ids, expandable; `customer.discount.created`, and `.deleted` when it ends).
 //! Invoices carry `discounts`, `total_discount_amounts` and per line `discount_amounts`: a
@@ -98,8 +100,8 @@
 //! authentication; no 3-D Secure flow, charge objects, refunds or disputes); no `setup` mode
 //! or embedded Checkout; no creating subscriptions, prices, products, coupons or promotion
 //! codes through the API (subscriptions come from Checkout, the catalog and the codes are
-//! fixed at start); no code box on the hosted Checkout page (`allow_promotion_codes` is only
-//! recorded), no customer-level, item-level or `discounts[][discount]` discounts, no
+//! fixed at start); no removing a code typed on the hosted Checkout page (a new one replaces
+//! it), no customer-level, item-level or `discounts[][discount]` discounts, no
 //! customer-restricted codes; no trials outside Checkout, no `trial_end` on a subscription
 //! that is not trialing, no resuming a paused one; no Stripe Tax jurisdictions, collected tax
 //! ids, tax-inclusive prices or tax on credits; no metered or tiered prices, schedules not
@@ -288,6 +290,13 @@ impl Standin {
     /// Presses Pay on the hosted Checkout page of `session_id`.
     pub async fn pay_checkout(&self, session_id: &str) -> Result<(), String> {
         self.shared.with_account(|account| account.complete_checkout(session_id)).map(drop)
+    }
+
+    /// Types `code` into the hosted page's promotion code box of a session made with
+    /// `allow_promotion_codes`, as a customer would before pressing Pay; the page's refusal
+    /// otherwise.
+    pub async fn type_promotion_code(&self, session_id: &str, code: &str) -> Result<(), String> {
+        self.shared.with_account(|account| account.apply_typed_code(session_id, code))
     }
 
     /// Ends the current billing period of a subscription: one set to cancel at period end is

@@ -14,12 +14,21 @@ use crate::billing::SubscriptionChange;
 use crate::catalog::money;
 use crate::response::{insert_header, json_response};
 use crate::state::Shared;
-use crate::{clock, pdf};
+use crate::{clock, form, pdf};
 
-pub(crate) fn handle(shared: &Shared, method: &str, path: &str) -> Response<Full<Bytes>> {
+/// A page request; `form` is its body (a form's fields), if it was read.
+pub(crate) fn handle(shared: &Shared, method: &str, path: &str, form: Option<&[u8]>) -> Response<Full<Bytes>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
-        ("GET", ["checkout", id]) => shared.with_account(|account| checkout_page(account, id)),
+        ("GET", ["checkout", id]) => shared.with_account(|account| checkout_page(account, id, None)),
+        ("POST", ["checkout", id, "promotion-code"]) => {
+            let typed = form.and_then(|body| std::str::from_utf8(body).ok()).and_then(|body| form::parse(body).ok());
+            let typed = typed.as_ref().and_then(|fields| fields["code"].as_str()).unwrap_or_default().to_string();
+            shared.with_account(|account| match account.apply_typed_code(id, &typed) {
+                Ok(()) => redirect(&format!("/checkout/{id}")),
+                Err(refusal) => checkout_page(account, id, Some(&refusal)),
+            })
+        }
         ("POST", ["checkout", id, "pay"]) => match shared.with_account(|account| account.complete_checkout(id)) {
             Ok(next) => redirect(&next),
             Err(message) => page(StatusCode::NOT_FOUND, "Checkout", &format!("<p>{}</p>", escape(&message))),
@@ -35,7 +44,9 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str) -> Response<Full
     }
 }
 
-fn checkout_page(account: &Account, id: &str) -> Response<Full<Bytes>> {
+/// The session's items and total, a promotion code box where the session allows one, and Pay;
+/// with `refusal`, why the typed code was not applied (a 400, as a form error).
+fn checkout_page(account: &Account, id: &str, refusal: Option<&str>) -> Response<Full<Bytes>> {
     let Some(session) = account.sessions.get(id) else {
         return not_found();
     };
@@ -58,10 +69,29 @@ fn checkout_page(account: &Account, id: &str) -> Response<Full<Bytes>> {
         money(session["amount_total"].as_i64().unwrap_or_default(), currency)
     );
     if session["status"] == "open" {
+        let applied = session["discounts"][0]["promotion_code"].as_str().and_then(|code| account.promotion_codes.get(code));
+        if let Some(code) = applied {
+            let _ = write!(
+                body,
+                "<p id=\"applied-code\">Promotion code <strong>{}</strong> applied.</p>",
+                escape(code["code"].as_str().unwrap_or_default())
+            );
+        }
+        if session["allow_promotion_codes"] == true {
+            let _ = write!(
+                body,
+                "<form method=\"post\" action=\"/checkout/{}/promotion-code\"><label>Promotion code <input id=\"promotion-code\" \
+                 name=\"code\" autocomplete=\"off\"></label> <button id=\"apply-code\" type=\"submit\">Apply</button></form>",
+                escape(id)
+            );
+        }
+        if let Some(refusal) = refusal {
+            let _ = write!(body, "<p id=\"code-refused\" role=\"alert\">{}</p>", escape(refusal));
+        }
         let _ = write!(
             body,
             "<p>Test card: Visa •••• 4242, expires 12/2034.</p>\
-             <form method=\"post\" action=\"/checkout/{}/pay\"><button type=\"submit\">Pay</button></form>",
+             <form method=\"post\" action=\"/checkout/{}/pay\"><button id=\"pay\" type=\"submit\">Pay</button></form>",
             escape(id)
         );
         if let Some(cancel) = session["cancel_url"].as_str() {
@@ -70,7 +100,8 @@ fn checkout_page(account: &Account, id: &str) -> Response<Full<Bytes>> {
     } else {
         let _ = write!(body, "<p>This checkout session is {}.</p>", escape(session["status"].as_str().unwrap_or_default()));
     }
-    page(StatusCode::OK, "Checkout", &body)
+    let status = if refusal.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    page(status, "Checkout", &body)
 }
 
 fn portal_page(account: &Account, id: &str) -> Response<Full<Bytes>> {

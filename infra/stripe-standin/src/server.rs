@@ -83,7 +83,7 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Response<Full<Byt
         }
         response
     } else {
-        pages::handle(shared, parts.method.as_str(), path)
+        pages::handle(shared, parts.method.as_str(), path, body.as_deref())
     }
 }
 

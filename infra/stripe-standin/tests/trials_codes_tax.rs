@@ -281,6 +281,46 @@ async fn a_once_code_discounts_the_first_invoice_only() {
 }
 
 #[tokio::test]
+async fn a_code_typed_on_the_hosted_page_discounts_what_pay_charges() {
+    let (standin, _) = start(None).await;
+    let customer = customer(&standin).await;
+    let (_, plain) = checkout(&standin, &customer, "").await;
+    let page = raw(&standin, "GET", &format!("checkout/{}", id(&plain)), &[], "").await;
+    assert!(!page.body.contains("Promotion code"), "no box unless the session allows codes: {}", page.body);
+
+    let (_, session) = checkout(&standin, &customer, "&allow_promotion_codes=true").await;
+    let page_path = format!("checkout/{}", id(&session));
+    assert!(raw(&standin, "GET", &page_path, &[], "").await.body.contains("name=\"code\""));
+    let code_path = format!("{page_path}/promotion-code");
+    let type_code = |code: &'static str| {
+        let (standin, code_path) = (&standin, &code_path);
+        async move { raw(standin, "POST", code_path, &[], &format!("code={code}")).await }
+    };
+    for (code, says) in [("NOPE", "This code is invalid."), ("EXPIRED10", "has expired"), ("BIGSPEND", "minimum order of $100.00")] {
+        let refused = type_code(code).await;
+        assert_eq!(refused.status, 400, "{code}");
+        assert!(refused.body.contains(says), "{code}: {}", refused.body);
+    }
+    let unchanged = get_json(&standin, &format!("/v1/checkout/sessions/{}", id(&session))).await;
+    assert_eq!((unchanged["amount_total"].as_i64(), unchanged["discounts"].as_array().map(Vec::len)), (Some(2000), Some(0)));
+
+    let applied = type_code("launch20").await;
+    assert_eq!((applied.status, applied.header("location")), (303, Some(format!("/checkout/{}", id(&session)).as_str())));
+    assert!(raw(&standin, "GET", &page_path, &[], "").await.body.contains("<strong>LAUNCH20</strong> applied"));
+    let discounted = get_json(&standin, &format!("/v1/checkout/sessions/{}", id(&session))).await;
+    let _: CheckoutSession = assert_shape(&discounted);
+    assert_eq!((discounted["amount_total"].as_i64(), discounted["total_details"]["amount_discount"].as_i64()), (Some(1600), Some(400)));
+
+    standin.pay_checkout(id(&session)).await.unwrap();
+    let paid = get_json(&standin, &format!("/v1/checkout/sessions/{}", id(&session))).await;
+    let subscription = get_json(&standin, &format!("/v1/subscriptions/{}", paid["subscription"].as_str().unwrap())).await;
+    let invoice = latest_invoice(&standin, &subscription).await;
+    assert_eq!((invoice["subtotal"].as_i64(), invoice["total"].as_i64()), (Some(2000), Some(1600)));
+    let launch = promotion_code(&standin, "LAUNCH20").await;
+    assert_eq!(get_json(&standin, &format!("/v1/promotion_codes/{launch}")).await["times_redeemed"], 1);
+}
+
+#[tokio::test]
 async fn refused_codes_and_conflicting_parameters_get_stripe_400s() {
     let (standin, _) = start(None).await;
     let customer = customer(&standin).await;

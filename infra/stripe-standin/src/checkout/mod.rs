@@ -3,9 +3,10 @@
 //! asked) with its first paid invoice, or a succeeded payment intent (and its invoice when
 //! `invoice_creation` asks). A session's discount is checked when it is created and redeemed
 //! when it is paid; Pay enters the test billing address, so automatic tax is computed then.
-//! Here: creation and expiry; `pay.rs`: completion.
+//! Here: creation and expiry; `pay.rs`: completion; `typed_code.rs`: a code typed on the page.
 
 mod pay;
+mod typed_code;
 
 use serde_json::{Value, json};
 
@@ -84,11 +85,14 @@ impl Account {
             ));
         }
         let discount = match &request.discount {
-            Some((param, choice)) => {
-                let priced = self.first_invoice_lines(&request.line_items, request.trial.is_some());
-                let lines: Vec<TotalsLine> = priced.iter().map(|(product, amount)| TotalsLine { product, amount: *amount }).collect();
-                Some(self.redeemable(choice, param, request.customer.as_deref(), &lines, &currency)?)
-            }
+            Some((param, choice)) => Some(self.redeemable_on(
+                &request.line_items,
+                request.trial.is_some(),
+                choice,
+                param,
+                request.customer.as_deref(),
+                &currency,
+            )?),
             None => None,
         };
         let totals =
@@ -233,6 +237,22 @@ impl Account {
         let applied: Vec<AppliedDiscount> =
             discount.and_then(|d| Some(AppliedDiscount { id: &d.coupon, coupon: self.coupons.get(&d.coupon)? })).into_iter().collect();
         totals::compute(&lines, &applied, taxed)
+    }
+
+    /// The coupon `choice` names if Stripe would let `customer` redeem it on the first invoice
+    /// of `items`; otherwise Stripe's 400 about `param`.
+    fn redeemable_on(
+        &self,
+        items: &[LineItem],
+        trial: bool,
+        choice: &DiscountChoice,
+        param: &str,
+        customer: Option<&str>,
+        currency: &str,
+    ) -> Result<Redemption, StripeApiError> {
+        let priced = self.first_invoice_lines(items, trial);
+        let lines: Vec<TotalsLine> = priced.iter().map(|(product, amount)| TotalsLine { product, amount: *amount }).collect();
+        self.redeemable(choice, param, customer, &lines, currency)
     }
 
     /// A session's amounts, with tax when `taxed` (once its customer's address is known).
