@@ -44,6 +44,15 @@ async fn a_code_that_does_not_apply_is_refused_with_its_reason_and_creates_nothi
     assert_eq!(api.items().await, before);
 }
 
+/// FIRSTMONTH at Checkout: refused as `first_time_only`, and no session made.
+async fn assert_first_time_code_refused(api: &StripeTestApi, human: &str) {
+    let sessions = api.calls("POST", SESSIONS).len();
+    let reply = api.post_json("/billing/checkout", human, &checkout_with("FIRSTMONTH")).await;
+    assert_envelope(&reply, 400, "invalid_promotion_code");
+    assert_eq!(reply.body["details"]["reason"], "first_time_only");
+    assert_eq!(api.calls("POST", SESSIONS).len(), sessions, "no session");
+}
+
 #[tokio::test]
 async fn a_first_time_code_is_refused_to_an_org_that_has_subscribed_before() {
     let (api, human, _) = StripeTestApi::subscribed(r#"{"plan":"pro","interval":"month"}"#).await;
@@ -51,11 +60,7 @@ async fn a_first_time_code_is_refused_to_an_org_that_has_subscribed_before() {
     api.standin.advance_period(&api.subscription_id(), true).await.unwrap();
     api.standin.webhooks_settled().await;
     assert_eq!(billing(&api, &human).await["plan"], "free");
-    let sessions = api.calls("POST", SESSIONS).len();
-    let reply = api.post_json("/billing/checkout", &human, &checkout_with("FIRSTMONTH")).await;
-    assert_envelope(&reply, 400, "invalid_promotion_code");
-    assert_eq!(reply.body["details"]["reason"], "first_time_only");
-    assert_eq!(api.calls("POST", SESSIONS).len(), sessions, "no session");
+    assert_first_time_code_refused(&api, &human).await;
 }
 
 #[tokio::test]
@@ -67,11 +72,7 @@ async fn a_first_time_code_is_refused_to_an_org_that_has_bought_credits() {
     api.standin.pay_checkout(credits.body["session_id"].as_str().unwrap()).await.unwrap();
     api.standin.webhooks_settled().await;
     assert!(billing(&api, &human).await["credits"].as_i64().is_some_and(|c| c > 0), "the credits were granted");
-    let sessions = api.calls("POST", SESSIONS).len();
-    let reply = api.post_json("/billing/checkout", &human, &checkout_with("FIRSTMONTH")).await;
-    assert_envelope(&reply, 400, "invalid_promotion_code");
-    assert_eq!(reply.body["details"]["reason"], "first_time_only");
-    assert_eq!(api.calls("POST", SESSIONS).len(), sessions, "no session");
+    assert_first_time_code_refused(&api, &human).await;
 }
 
 #[tokio::test]
