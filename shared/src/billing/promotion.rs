@@ -9,7 +9,7 @@ use crate::billing::load_org;
 use crate::billing::plan_change::answer::Applied;
 use crate::billing::promotion_codes::resolve;
 use crate::billing::webhook_sync::apply;
-use crate::domain::change::AppliedStatus;
+use crate::domain::change::{AppliedStatus, PlanConfig};
 use crate::domain::events::Effect;
 use crate::domain::principal::{Principal, PrincipalKind};
 use crate::domain::promotion::check_code_text;
@@ -32,8 +32,7 @@ pub async fn apply_promotion_code(app: &App, principal: &Principal, body: &Promo
     }
     check_code_text(&body.promotion_code).map_err(|problem| ApiError::validation(vec![problem]))?;
     let org = load_org(&app.store, &principal.org_id).await?;
-    let catalog = &app.config.catalog;
-    let price = catalog.plan(&org.plan).and_then(|plan| plan.prices.get(org.interval?));
+    let price = PlanConfig::of(&org).price(&app.config.catalog);
     let (Some(subscription_id), Some(customer_id), Some(price), true) =
         (org.stripe_subscription_id.clone(), org.stripe_customer_id.clone(), price, org.status.is_live())
     else {

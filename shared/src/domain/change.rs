@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::mandate::Draw;
 
-use crate::domain::catalog::{Catalog, FREE_PLAN, Interval};
+use crate::domain::catalog::{Catalog, FREE_PLAN, Interval, Price};
 use crate::domain::principal::Actor;
 
 /// A plan configuration: plan, interval, quantity.
@@ -25,12 +25,14 @@ impl PlanConfig {
         Self { plan: FREE_PLAN.to_string(), interval: None, quantity: 1 }
     }
 
+    /// The catalog's price of this plan and interval; none for free.
+    pub fn price<'a>(&self, catalog: &'a Catalog) -> Option<&'a Price> {
+        catalog.plan(&self.plan)?.prices.get(self.interval?)
+    }
+
     /// The recurring amount in the smallest currency unit, 0 for free.
     pub fn amount(&self, catalog: &Catalog) -> u64 {
-        match (catalog.plan(&self.plan), self.interval) {
-            (Some(plan), Some(interval)) => plan.prices.get(interval).map_or(0, |p| p.unit_amount * u64::from(self.quantity)),
-            _ => 0,
-        }
+        self.price(catalog).map_or(0, |p| p.unit_amount * u64::from(self.quantity))
     }
 
     /// Per year, to compare a monthly and an annual configuration.

@@ -26,7 +26,7 @@ use crate::billing::checkout::{SubscriptionCheckoutBody, subscription_checkout};
 use crate::billing::mandates::{self, MandateUncovered};
 use crate::billing::promotion_codes::resolve;
 use crate::billing::{Caller, load_org_and_mandate};
-use crate::domain::catalog::Interval;
+use crate::domain::catalog::{Interval, Price};
 use crate::domain::change::{AppliedStatus, Change, ChangeKind as Kind, IntentClaim, PlanConfig};
 use crate::domain::mandate::{Draw, Mandate, MandateUse};
 use crate::domain::org::Org;
@@ -159,11 +159,7 @@ pub async fn upgrade(app: &App, caller: &Caller<'_>, body: &UpgradeBody, now: i6
     };
     // Checked against the plan moved to before anything is previewed or asked.
     let promotion_code = match &body.promotion_code {
-        Some(code) => {
-            let price = app.config.catalog.plan(&target.plan).and_then(|plan| plan.prices.get(target.interval?));
-            let price = price.ok_or_else(|| ApiError::internal(format!("plan `{}` has no price for its interval", target.plan)))?;
-            Some(resolve(app, &org, code, price, target.quantity, now).await?)
-        }
+        Some(code) => Some(resolve(app, &org, code, plan_price(app, &target)?, target.quantity, now).await?),
         None => None,
     };
     let change = compute(app, &org, kind, (from, target), promotion_code, now).await?;
@@ -241,12 +237,12 @@ async fn compute(
 }
 
 fn price_of(app: &App, config: &PlanConfig) -> Result<String, ApiError> {
-    app.config
-        .catalog
-        .plan(&config.plan)
-        .and_then(|plan| plan.prices.get(config.interval?))
-        .map(|price| price.price_id.clone())
-        .ok_or_else(|| ApiError::internal(format!("plan `{}` has no price for its interval", config.plan)))
+    plan_price(app, config).map(|price| price.price_id.clone())
+}
+
+/// The catalog's price of a paid configuration (every paid plan has one per interval).
+fn plan_price<'a>(app: &'a App, config: &PlanConfig) -> Result<&'a Price, ApiError> {
+    config.price(&app.config.catalog).ok_or_else(|| ApiError::internal(format!("plan `{}` has no price for its interval", config.plan)))
 }
 
 /// What a consent is asked for: the action, the hash of its resolved parameters, the mode.
